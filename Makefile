@@ -1,0 +1,118 @@
+# tend: one GNU Makefile. `make` builds ./tend, `make run` runs the demo,
+# `make test` installs what is missing and runs every test (release and
+# ASan+UBSan), `make bench` prints the benchmarks.
+#
+# Module sources are found by directory, so adding a module never needs an
+# edit here: src/ runners/ watchers/ state/ ui/ are compiled into one archive
+# that the binary and every unit test link.
+
+PKGS      := libuv jansson libmicrohttpd libcurl
+CC        ?= gcc
+PYTHON    := /usr/bin/python3
+WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+             -Wmissing-prototypes -Wformat=2
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -I. -Ibuild/gen $(WARN) -MMD -MP \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+# Variant: release (default) or asan. Objects of each live under build/<v>.
+V         ?= release
+ifeq ($(V),asan)
+VFLAGS    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+             -fno-sanitize-recover=undefined
+else
+VFLAGS    := -O2 -g
+endif
+B         := build/$(V)
+
+MAIN_SRC  := src/main.c
+LIB_SRCS  := $(filter-out $(MAIN_SRC),$(wildcard src/*.c runners/*.c \
+               watchers/*.c state/*.c ui/*.c)) build/gen/web_assets.c
+LIB_OBJS  := $(patsubst %.c,$(B)/%.o,$(patsubst build/gen/%,gen/%,$(LIB_SRCS)))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
+WEB_FILES := $(sort $(wildcard ui/web/*))
+
+.PHONY: all run test test-unit test-integration test-browser deps clean \
+        bench format lint unit-bins fuzz valgrind
+
+all: tend
+
+# The release binary is ./tend; the sanitizer build is build/asan/tend.
+tend: $(B)/tend
+ifeq ($(V),release)
+	@cp $(B)/tend tend
+endif
+
+$(B)/tend: $(B)/src/main.o $(B)/libtend.a
+	$(CC) $(VFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/libtend.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(VFLAGS) -c -o $@ $<
+
+$(B)/gen/%.o: build/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(VFLAGS) -c -o $@ $<
+
+# The browser UI's files are compiled into the binary (no build step for JS).
+build/gen/web_assets.c: ui/tools/embed.c $(WEB_FILES)
+	@mkdir -p build/gen
+	$(CC) -std=c11 -O1 -o build/gen/embed ui/tools/embed.c
+	build/gen/embed $@ $(WEB_FILES)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libtend.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(VFLAGS) -o $@ $< $(B)/libtend.a $(LIBS) -lcriterion
+
+unit-bins: $(UNIT_BINS)
+
+run: deps tend
+	./tend up -c examples/demo.json
+
+deps:
+	@scripts/deps.sh
+
+# Every test: release first (fast feedback), then the whole suite again
+# under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: deps
+	$(MAKE) --no-print-directory V=release tend unit-bins
+	$(MAKE) --no-print-directory V=asan build/asan/tend unit-bins
+	$(MAKE) --no-print-directory V=release test-unit
+	$(MAKE) --no-print-directory V=asan test-unit
+	$(MAKE) --no-print-directory V=asan test-integration
+	$(MAKE) --no-print-directory V=release test-integration
+	$(MAKE) --no-print-directory test-browser
+	@echo "make test: all tests passed"
+
+test-unit: unit-bins
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2 --timeout 30 ; done
+
+test-integration: $(B)/tend
+	TEND_BIN=$(abspath $(B)/tend) TEND_VARIANT=$(V) \
+	  $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/integration
+
+test-browser: tend
+	@scripts/browser-deps.sh
+	TEND_BIN=$(abspath tend) node tests/browser/run.mjs
+
+bench: deps tend
+	@bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+lint:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
+	  --suppress=missingIncludeSystem -I. src runners watchers state ui
+
+clean:
+	rm -rf build tend tests/artifacts
+
+-include $(shell find build -name '*.d' 2>/dev/null)

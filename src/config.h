@@ -1,0 +1,206 @@
+/* config: tend.json -> a validated spec tree, with every error reported as
+ * "file:line:col: path: message"; and config_diff(old, new) -> actions.
+ *
+ * The spec tree is plain data (public structs): a loaded config is never
+ * mutated; a reload builds a new one and diffs it against the old. Enums that
+ * appear in JSON are X-macros, so the strings and values cannot drift. */
+#ifndef TEND_CONFIG_H
+#define TEND_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_STRATEGY_MAP(X)                                                 \
+  X(ONE_FOR_ONE, "one_for_one")                                                \
+  X(ONE_FOR_ALL, "one_for_all")                                                \
+  X(REST_FOR_ONE, "rest_for_one")
+
+#define CONFIG_RESTART_MAP(X)                                                  \
+  X(PERMANENT, "permanent")                                                    \
+  X(TRANSIENT, "transient")                                                    \
+  X(TEMPORARY, "temporary")
+
+#define CONFIG_GIVE_UP_MAP(X)                                                  \
+  X(STAY, "stay")                                                              \
+  X(EXIT, "exit")
+
+#define CONFIG_READY_MAP(X)                                                    \
+  X(NONE, "none")                                                              \
+  X(TCP, "tcp")                                                                \
+  X(EXEC, "exec")                                                              \
+  X(LOG, "log")
+
+#define CONFIG_WATCH_ACTION_MAP(X)                                             \
+  X(RESTART, "restart")                                                        \
+  X(SIGNAL, "signal")                                                          \
+  X(START, "start")
+
+#define CONFIG_ON_BUSY_MAP(X)                                                  \
+  X(QUEUE, "queue")                                                            \
+  X(RESTART, "restart")                                                        \
+  X(IGNORE, "ignore")
+
+#define CONFIG_AFTER_ON_MAP(X)                                                 \
+  X(SUCCESS, "success")                                                        \
+  X(EXIT, "exit")
+
+#define CONFIG__ENUM(PREFIX, NAME, STR) PREFIX##NAME,
+enum config_strategy {
+#define X(N, S) CONFIG__ENUM(CONFIG_STRATEGY_, N, S)
+  CONFIG_STRATEGY_MAP(X)
+#undef X
+};
+enum config_restart {
+#define X(N, S) CONFIG__ENUM(CONFIG_RESTART_, N, S)
+  CONFIG_RESTART_MAP(X)
+#undef X
+};
+enum config_give_up {
+#define X(N, S) CONFIG__ENUM(CONFIG_GIVE_UP_, N, S)
+  CONFIG_GIVE_UP_MAP(X)
+#undef X
+};
+enum config_ready {
+#define X(N, S) CONFIG__ENUM(CONFIG_READY_, N, S)
+  CONFIG_READY_MAP(X)
+#undef X
+};
+enum config_watch_action {
+#define X(N, S) CONFIG__ENUM(CONFIG_WATCH_, N, S)
+  CONFIG_WATCH_ACTION_MAP(X)
+#undef X
+};
+enum config_on_busy {
+#define X(N, S) CONFIG__ENUM(CONFIG_ON_BUSY_, N, S)
+  CONFIG_ON_BUSY_MAP(X)
+#undef X
+};
+enum config_after_on {
+#define X(N, S) CONFIG__ENUM(CONFIG_AFTER_, N, S)
+  CONFIG_AFTER_ON_MAP(X)
+#undef X
+};
+
+/* name() returns the JSON string; parse() returns 0 or -EINVAL. */
+const char *config_strategy_name(enum config_strategy v);
+int config_strategy_parse(const char *s, enum config_strategy *out);
+const char *config_restart_name(enum config_restart v);
+int config_restart_parse(const char *s, enum config_restart *out);
+const char *config_give_up_name(enum config_give_up v);
+int config_give_up_parse(const char *s, enum config_give_up *out);
+const char *config_ready_name(enum config_ready v);
+const char *config_watch_action_name(enum config_watch_action v);
+const char *config_on_busy_name(enum config_on_busy v);
+int config_on_busy_parse(const char *s, enum config_on_busy *out);
+const char *config_after_on_name(enum config_after_on v);
+int config_after_on_parse(const char *s, enum config_after_on *out);
+
+/* Signal names without "SIG" ("TERM", "HUP", "KILL", ...): number or -EINVAL. */
+int config_signal_parse(const char *name);
+/* Returns "TERM" for SIGTERM, etc.; "?" when unknown. */
+const char *config_signal_name(int signo);
+
+struct config_output {
+  int64_t max_bytes; /* rotate the .jsonl at this size (default 64 MiB) */
+  int keep;          /* rotated files kept (default 3) */
+};
+
+struct config_watch {
+  int enabled;      /* 1 when the runner has a "watch" key */
+  char **paths;     /* absolute, resolved against the config's folder */
+  size_t n_paths;
+  char **include;   /* globs, relative to each watched path */
+  size_t n_include;
+  char **exclude;
+  size_t n_exclude;
+  int gitignore;    /* default 1 */
+  int64_t debounce_ms;  /* default 150 */
+  int64_t max_wait_ms;  /* default 2000 */
+  enum config_watch_action action; /* default restart */
+  int signal;       /* for action signal ("signal:HUP") */
+  int loop_max_restarts; /* default 10; 0 = guard off */
+  int64_t loop_period_ms; /* default 60000 */
+};
+
+struct config_after {
+  char *runner;     /* NULL when unset */
+  enum config_after_on on;
+};
+
+struct config_node {
+  char *name;
+  int is_group;
+  struct config_node *parent; /* borrowed; NULL for the root */
+  size_t index;               /* position among the parent's children */
+  /* Canonical compact JSON of this node's own spec (for a group: without
+   * "children"). Two nodes with equal spec_json are unchanged by a reload. */
+  char *spec_json;
+
+  /* group */
+  struct config_node **children;
+  size_t n_children;
+  enum config_strategy strategy;  /* default one_for_one */
+  int max_restarts;               /* default 5 */
+  int64_t period_ms;              /* default 10000 */
+
+  /* runner */
+  char **argv;        /* NULL-terminated; for a string cmd: sh -c CMD */
+  int shell;          /* 1 when cmd was a string */
+  char *cwd;          /* absolute */
+  char **env;         /* NULL-terminated "KEY=VALUE" overrides */
+  enum config_restart restart;  /* default permanent */
+  int64_t backoff_initial_ms;   /* default 100 */
+  int64_t backoff_max_ms;       /* default 30000 */
+  int64_t backoff_reset_ms;     /* default 10000 */
+  int stop_signal;              /* default SIGTERM */
+  int64_t stop_timeout_ms;      /* default 5000 */
+  enum config_ready ready;      /* default none */
+  int ready_port;               /* tcp */
+  char **ready_argv;            /* exec: NULL-terminated (string = sh -c) */
+  char *ready_regex;            /* log: POSIX extended regex */
+  int64_t ready_timeout_ms;     /* default 30000 */
+  int autostart;                /* default 1 */
+  int *success_codes;           /* default {0} */
+  size_t n_success_codes;
+  struct config_output output;  /* inherits the root's */
+  struct config_watch watch;
+  struct config_after after;
+  enum config_on_busy on_busy;  /* default queue */
+};
+
+struct config_http {
+  int enabled;       /* "listen": false disables */
+  char *host;        /* default "127.0.0.1" */
+  int port;          /* default 7070; 0 = pick a free port */
+  int allow_remote;  /* required for a non-loopback host */
+};
+
+struct config {
+  char *file;        /* absolute path of tend.json */
+  char *dir;         /* its folder */
+  char *state_dir;   /* absolute; default <dir>/.tend */
+  char *include_dir; /* absolute conf.d folder, or NULL */
+  enum config_give_up on_give_up;
+  struct config_http http;
+  struct config_output output;
+  struct config_node *root; /* always a group */
+  char hash[17];     /* hex of a 64-bit hash of the file's canonical JSON */
+};
+
+/* Loads and validates path. On success returns 0 and *out (new). On failure
+ * returns -EINVAL (or -errno for I/O) and *errors (new, caller frees): every
+ * error found, one per line, "file:line:col: path: message". */
+int config_load(const char *path, struct config **out, char **errors);
+/* Same from a buffer; name is the file name used in messages and dir the
+ * folder relative paths resolve against. */
+int config_load_buffer(const char *text, size_t len, const char *name,
+                       const char *dir, struct config **out, char **errors);
+/* Frees a config and its whole tree. NULL is a no-op. */
+void config_free(struct config *cfg);
+
+/* Returns the node called name (borrowed), or NULL. */
+struct config_node *config_find(const struct config *cfg, const char *name);
+/* Returns 1 when status counts as a normal exit for node. */
+int config_success_code(const struct config_node *node, int status);
+
+#endif
