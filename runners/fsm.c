@@ -1,0 +1,117 @@
+/* fsm: the runner transition table. Unlisted (state, event) pairs are
+ * refused; the table is the whole truth about what a runner may do. */
+#include "runners/fsm.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define T(FROM, EV, TO, ACT)                                                   \
+  [FSM_##FROM][FSM_EV_##EV] = {FSM_##TO, FSM_ACTION_##ACT}
+
+/* Designated initialisers leave every other pair as {STOPPED, INVALID};
+ * fsm_step() turns INVALID into "stay where you are". */
+static const struct fsm_step table[FSM_N_STATES][FSM_N_EVENTS] = {
+    T(STOPPED, START, STARTING, SPAWN),
+    T(STOPPED, START_LATER, BACKOFF, ARM_BACKOFF),
+    T(STOPPED, STOP, STOPPED, REPORT_STOPPED),
+    T(STOPPED, FAIL, FAILED, NONE),
+
+    T(EXITED, START, STARTING, SPAWN),
+    T(EXITED, START_LATER, BACKOFF, ARM_BACKOFF),
+    T(EXITED, STOP, STOPPED, REPORT_STOPPED),
+    T(EXITED, FAIL, FAILED, NONE),
+
+    T(FAILED, START, STARTING, SPAWN),
+    T(FAILED, START_LATER, BACKOFF, ARM_BACKOFF),
+    T(FAILED, STOP, FAILED, REPORT_STOPPED),
+    T(FAILED, FAIL, FAILED, NONE),
+
+    T(BACKOFF, BACKOFF_DONE, STARTING, SPAWN),
+    T(BACKOFF, START, STARTING, SPAWN), /* skip the rest of the wait */
+    T(BACKOFF, STOP, STOPPED, CANCEL_BACKOFF),
+    T(BACKOFF, FAIL, FAILED, CANCEL_BACKOFF),
+
+    T(STARTING, SPAWNED, RUNNING, REPORT_STARTED),
+    T(STARTING, SPAWNED_PROBE, STARTING, ARM_READY),
+    T(STARTING, SPAWN_FAILED, EXITED, REPORT_EXIT),
+    T(STARTING, READY_OK, READY, REPORT_STARTED),
+    T(STARTING, READY_FAILED, STOPPING, SIGNAL_STOP),
+    T(STARTING, EXIT, EXITED, REPORT_EXIT),
+    T(STARTING, STOP, STOPPING, SIGNAL_STOP),
+
+    T(RUNNING, EXIT, EXITED, REPORT_EXIT),
+    T(RUNNING, STOP, STOPPING, SIGNAL_STOP),
+
+    T(READY, EXIT, EXITED, REPORT_EXIT),
+    T(READY, STOP, STOPPING, SIGNAL_STOP),
+
+    T(STOPPING, STOP_TIMEOUT, STOPPING, KILL),
+    T(STOPPING, STOP, STOPPING, NONE),
+    T(STOPPING, EXIT, STOPPED, REPORT_STOPPED),
+};
+
+struct fsm_step
+fsm_step(enum fsm_state state, enum fsm_event event)
+{
+  struct fsm_step step = {state, FSM_ACTION_INVALID};
+  if ((unsigned)state >= FSM_N_STATES || (unsigned)event >= FSM_N_EVENTS)
+    return step;
+  if (table[state][event].action == FSM_ACTION_INVALID)
+    return step;
+  return table[state][event];
+}
+
+static const char *const state_names[] = {
+#define X(N, S) S,
+    FSM_STATE_MAP(X)
+#undef X
+};
+static const char *const event_names[] = {
+#define X(N, S) S,
+    FSM_EVENT_MAP(X)
+#undef X
+};
+static const char *const action_names[] = {
+#define X(N, S) S,
+    FSM_ACTION_MAP(X)
+#undef X
+};
+
+const char *
+fsm_state_name(enum fsm_state s)
+{
+  return (unsigned)s < FSM_N_STATES ? state_names[s] : "?";
+}
+
+const char *
+fsm_event_name(enum fsm_event e)
+{
+  return (unsigned)e < FSM_N_EVENTS ? event_names[e] : "?";
+}
+
+const char *
+fsm_action_name(enum fsm_action a)
+{
+  return (unsigned)a < sizeof action_names / sizeof *action_names
+             ? action_names[a]
+             : "?";
+}
+
+int
+fsm_state_parse(const char *s, enum fsm_state *out)
+{
+  for (int i = 0; i < FSM_N_STATES; i++) {
+    if (strcmp(s, state_names[i]) == 0) {
+      *out = (enum fsm_state)i;
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
+int
+fsm_state_alive(enum fsm_state s)
+{
+  return s == FSM_STARTING || s == FSM_RUNNING || s == FSM_READY ||
+         s == FSM_STOPPING;
+}

@@ -1,0 +1,76 @@
+/* tend: the coordination context (DESIGN.md, "Module map"). The web boundary
+ * (ui/) and the CLI's replies go through these functions only; they never
+ * reach into supervisors, runners or the store.
+ *
+ * Every function runs on the loop thread. JSON results are new references
+ * (caller decrefs). Errors: 0 or a negative errno, with *cause (new, caller
+ * frees) for the ones a user reads:
+ *   -ENOENT  no runner/group of that name        -> HTTP 404
+ *   -EINVAL  bad argument (unknown signal, ...)  -> HTTP 400
+ *   -EBUSY   conflicts with the current state    -> HTTP 409
+ */
+#ifndef TEND_TEND_H
+#define TEND_TEND_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TEND_CMD_MAP(X)                                                        \
+  X(START, "start")                                                            \
+  X(STOP, "stop")                                                              \
+  X(RESTART, "restart")                                                        \
+  X(SIGNAL, "signal")
+
+enum tend_cmd {
+#define X(N, S) TEND_CMD_##N,
+  TEND_CMD_MAP(X)
+#undef X
+};
+const char *tend_cmd_name(enum tend_cmd c);
+/* Returns 0 and *out, or -EINVAL. */
+int tend_cmd_parse(const char *s, enum tend_cmd *out);
+
+/* The whole tree: {"name","kind":"group"|"runner","state",... ,"children"}.
+ * Runner fields: pid (null when none), run, restarts, last_exit
+ * ({"status"|"signal","reason","ts"} or null), since (ms of the last
+ * transition), next_start_ms (in backoff) and watch status. */
+json_t *tend_tree_json(void);
+/* One runner (kind "runner") or group (kind "group"), or NULL when there is
+ * no node of that name and kind. */
+json_t *tend_runner_json(const char *name);
+json_t *tend_group_json(const char *name);
+
+/* Runs a user command on a runner. signo is used by TEND_CMD_SIGNAL only. */
+int tend_runner_cmd(const char *name, enum tend_cmd cmd, int signo,
+                    char **cause);
+/* Restarts a whole group (stop its children in reverse, start in order). */
+int tend_group_restart(const char *name, char **cause);
+/* Re-reads the config file and applies the difference (watchers issue).
+ * Returns -EINVAL with the errors (file:line:col each) in *cause. */
+int tend_reload(char **cause);
+/* Resumes a watch paused by the restart-loop guard. */
+int tend_watch_resume(const char *name, char **cause);
+
+/* Chunks of a runner's output with seq > after, oldest first, at most
+ * limit: *chunks is a new JSON array of the chunk objects as stored on
+ * disk; *next is the seq of the last one returned (or after when none). */
+int tend_output_after(const char *name, uint64_t after, size_t limit,
+                      json_t **chunks, uint64_t *next);
+/* The same for the event log (topic "events"). */
+int tend_events_after(uint64_t after, size_t limit, json_t **events,
+                      uint64_t *next);
+/* The seq of the newest chunk of a runner (0 when none), or -ENOENT. */
+int tend_output_last_seq(const char *name, uint64_t *seq);
+/* The seq of the newest event (0 when none). */
+uint64_t tend_events_last_seq(void);
+
+/* Appends Prometheus text-format metrics of the supervision and output
+ * contexts to buf (a growing string: *buf may be realloc'd). */
+void tend_metrics_text(char **buf, size_t *len);
+
+/* Daemon facts for /healthz, daemon.json and the UI: {"version","pid",
+ * "config","config_hash","state_dir","started_ms","config_error"}. */
+json_t *tend_daemon_json(void);
+
+#endif
