@@ -163,7 +163,7 @@ sup_backoff_next(struct sup_backoff *b, int64_t initial_ms, int64_t max_ms,
     b->attempt = 0;
   if (initial_ms <= 0) {
     delay = 0;
-  } else if (b->attempt >= 62 || initial_ms > (INT64_MAX >> b->attempt)) {
+  } else if (b->attempt >= 63 || initial_ms > (INT64_MAX >> b->attempt)) {
     /* initial << attempt would overflow: it is past any cap anyway. */
     delay = max_ms;
   } else {
