@@ -1,0 +1,179 @@
+/* Unit tests for src/strmap.c: set/get/del/overwrite, copied keys, growth
+ * far past the initial table, and lookups and inserts across tombstones. */
+#include <criterion/criterion.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "src/strmap.h"
+
+#define V(i) ((void *)(uintptr_t)(i))
+
+Test(strmap, empty_map)
+{
+  struct strmap *m = strmap_new();
+  cr_expect_eq(strmap_count(m), 0);
+  cr_expect_null(strmap_get(m, "a"));
+  cr_expect_null(strmap_get(m, ""));
+  cr_expect_null(strmap_del(m, "a"));
+  cr_expect_eq(strmap_count(m), 0);
+  strmap_free(m);
+  strmap_free(NULL);
+}
+
+Test(strmap, set_get_overwrite_del)
+{
+  struct strmap *m = strmap_new();
+
+  strmap_set(m, "web", V(1));
+  strmap_set(m, "backend/api", V(2));
+  strmap_set(m, "", V(3));
+  cr_expect_eq(strmap_count(m), 3);
+  cr_expect_eq(strmap_get(m, "web"), V(1));
+  cr_expect_eq(strmap_get(m, "backend/api"), V(2));
+  cr_expect_eq(strmap_get(m, ""), V(3));
+  cr_expect_null(strmap_get(m, "we"));
+  cr_expect_null(strmap_get(m, "web "));
+  cr_expect_null(strmap_get(m, "backend"));
+
+  /* overwrite replaces the value and adds no key */
+  strmap_set(m, "web", V(10));
+  cr_expect_eq(strmap_get(m, "web"), V(10));
+  cr_expect_eq(strmap_count(m), 3);
+
+  /* del returns the value, and the key is gone */
+  cr_expect_eq(strmap_del(m, "web"), V(10));
+  cr_expect_null(strmap_get(m, "web"));
+  cr_expect_eq(strmap_count(m), 2);
+  cr_expect_null(strmap_del(m, "web"));
+  cr_expect_eq(strmap_count(m), 2);
+  cr_expect_eq(strmap_get(m, "backend/api"), V(2));
+
+  /* a NULL value is a key like any other */
+  strmap_set(m, "nothing", NULL);
+  cr_expect_eq(strmap_count(m), 3);
+  cr_expect_null(strmap_del(m, "nothing"));
+  cr_expect_eq(strmap_count(m), 2);
+  strmap_free(m);
+}
+
+Test(strmap, keys_are_copied)
+{
+  struct strmap *m = strmap_new();
+  char buf[16];
+
+  strcpy(buf, "alpha");
+  strmap_set(m, buf, V(1));
+  strcpy(buf, "beta");
+  cr_expect_eq(strmap_get(m, "alpha"), V(1));
+  cr_expect_null(strmap_get(m, "beta"));
+  strmap_free(m);
+}
+
+Test(strmap, growth_past_ten_thousand_keys)
+{
+  struct strmap *m = strmap_new();
+  char key[32];
+  const int n = 25000;
+
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "runner-%d", i);
+    strmap_set(m, key, V(i + 1));
+    cr_assert_eq(strmap_count(m), (size_t)i + 1);
+  }
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "runner-%d", i);
+    cr_assert_eq(strmap_get(m, key), V(i + 1), "%s", key);
+  }
+  snprintf(key, sizeof key, "runner-%d", n);
+  cr_expect_null(strmap_get(m, key));
+
+  /* delete every other key; the rest must still be found past the
+   * tombstones */
+  for (int i = 0; i < n; i += 2) {
+    snprintf(key, sizeof key, "runner-%d", i);
+    cr_assert_eq(strmap_del(m, key), V(i + 1), "%s", key);
+  }
+  cr_expect_eq(strmap_count(m), (size_t)n / 2);
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "runner-%d", i);
+    if (i % 2)
+      cr_assert_eq(strmap_get(m, key), V(i + 1), "%s", key);
+    else
+      cr_assert_null(strmap_get(m, key), "%s", key);
+  }
+  strmap_free(m);
+}
+
+Test(strmap, tombstones_are_reused_without_duplicates)
+{
+  struct strmap *m = strmap_new();
+  char key[32];
+  const int n = 1000;
+
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "k%d", i);
+    strmap_set(m, key, V(i + 1));
+  }
+  /* punch holes all over the probe chains */
+  for (int i = 0; i < n; i += 3) {
+    snprintf(key, sizeof key, "k%d", i);
+    strmap_del(m, key);
+  }
+  /* setting every key again must update the existing entries (found past
+   * the tombstones) or fill a hole, never add a second copy */
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "k%d", i);
+    strmap_set(m, key, V(i + 100000));
+  }
+  cr_expect_eq(strmap_count(m), (size_t)n);
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "k%d", i);
+    cr_assert_eq(strmap_get(m, key), V(i + 100000), "%s", key);
+  }
+  /* one delete per key empties the map: a duplicate would survive it */
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "k%d", i);
+    cr_assert_eq(strmap_del(m, key), V(i + 100000), "%s", key);
+    cr_assert_null(strmap_get(m, key), "%s still there", key);
+  }
+  cr_expect_eq(strmap_count(m), 0);
+  strmap_free(m);
+}
+
+Test(strmap, same_key_churn)
+{
+  struct strmap *m = strmap_new();
+
+  /* what the actor registry does on every restart of a named actor */
+  for (int i = 0; i < 100000; i++) {
+    strmap_set(m, "backend/api", V(i + 1));
+    cr_assert_eq(strmap_get(m, "backend/api"), V(i + 1));
+    cr_assert_eq(strmap_del(m, "backend/api"), V(i + 1));
+    cr_assert_null(strmap_get(m, "backend/api"));
+  }
+  cr_expect_eq(strmap_count(m), 0);
+  strmap_free(m);
+}
+
+Test(strmap, distinct_key_churn_stays_correct)
+{
+  struct strmap *m = strmap_new();
+  char key[32];
+
+  /* a few live keys while many distinct keys come and go: lookups must
+   * stay right however the table is rebuilt */
+  strmap_set(m, "stay-a", V(1));
+  strmap_set(m, "stay-b", V(2));
+  for (int i = 0; i < 200000; i++) {
+    snprintf(key, sizeof key, "sub-%d", i);
+    strmap_set(m, key, V(i + 10));
+    cr_assert_eq(strmap_get(m, key), V(i + 10));
+    cr_assert_eq(strmap_del(m, key), V(i + 10));
+  }
+  cr_expect_eq(strmap_count(m), 2);
+  cr_expect_eq(strmap_get(m, "stay-a"), V(1));
+  cr_expect_eq(strmap_get(m, "stay-b"), V(2));
+  strmap_free(m);
+}
