@@ -4,7 +4,10 @@
  * tries every split inside the current path component; a `**` component
  * tries every component boundary of the rest of the path. Patterns are a
  * few dozen bytes and paths a few components, so the backtracking stays
- * cheap; there is no compiled form and no allocation. A malformed class
+ * cheap: as in git's wildmatch, a `*` that ran out of text (or hit a '/')
+ * tells the outer wildcards to stop retrying, which bounds the work on
+ * patterns like "*a*a*a*b". There is no compiled form and no allocation.
+ * A malformed class
  * (an unterminated '[') is read as a literal '[' like fnmatch(3) does. */
 #include "watchers/glob.h"
 
@@ -92,6 +95,13 @@ is_globstar(const char *pat, const char *start)
          (pat[2] == '/' || pat[2] == '\0');
 }
 
+/* Results of match_from(): besides match / no match, the two abort codes
+ * cut the backtracking short (see the block comment at the top). */
+#define M_MATCH 1
+#define M_NOMATCH 0
+#define M_ABORT_ALL (-1)       /* no earlier wildcard can help */
+#define M_ABORT_TO_GLOBSTAR (-2) /* only an earlier "**" can help */
+
 /* The matcher proper: pattern suffix pat against path suffix s; start is
  * the beginning of the whole pattern (to tell component boundaries). */
 static int
@@ -107,43 +117,47 @@ match_from(const char *pat, const char *start, const char *s)
     case '*':
       if (is_globstar(pat, start)) {
         if (pat[2] == '\0')
-          return 1; /* "a/" + "**": everything below */
+          return M_MATCH; /* "a/" + "**": everything below */
         /* "**" + "/rest": rest at this or any later component. */
         for (const char *t = s;; t++) {
-          if (match_from(pat + 3, start, t))
-            return 1;
+          r = match_from(pat + 3, start, t);
+          if (r == M_MATCH || r == M_ABORT_ALL)
+            return r;
           t = strchr(t, '/');
           if (t == NULL)
-            return 0;
+            return M_ABORT_ALL;
         }
       }
       while (*pat == '*')
         pat++;
       for (const char *t = s;; t++) {
-        if (match_from(pat, start, t))
-          return 1;
-        if (*t == '\0' || *t == '/')
-          return 0;
+        r = match_from(pat, start, t);
+        if (r != M_NOMATCH)
+          return r;
+        if (*t == '\0')
+          return M_ABORT_ALL;
+        if (*t == '/')
+          return M_ABORT_TO_GLOBSTAR;
       }
     case '?':
       if (*s == '\0' || *s == '/')
-        return 0;
+        return M_NOMATCH;
       pat++;
       s++;
       break;
     case '[':
       if (*s == '\0')
-        return 0;
+        return M_NOMATCH;
       r = class_match(pat, *s, &end);
       if (r < 0) {
         if (*s != '[')
-          return 0;
+          return M_NOMATCH;
         pat++;
         s++;
         break;
       }
       if (r == 0)
-        return 0;
+        return M_NOMATCH;
       pat = end;
       s++;
       break;
@@ -151,13 +165,13 @@ match_from(const char *pat, const char *start, const char *s)
       if (pat[1] == '\0')
         return *s == '\\' && s[1] == '\0';
       if (*s != pat[1])
-        return 0;
+        return M_NOMATCH;
       pat += 2;
       s++;
       break;
     default:
       if (*s != *pat)
-        return 0;
+        return M_NOMATCH;
       pat++;
       s++;
       break;
@@ -169,7 +183,7 @@ match_from(const char *pat, const char *start, const char *s)
 int
 glob_match(const char *pattern, const char *path)
 {
-  return match_from(pattern, pattern, path);
+  return match_from(pattern, pattern, path) == M_MATCH;
 }
 
 /* Checks pattern's syntax; see glob.h. */
