@@ -1,0 +1,92 @@
+/* sse: Server-Sent Events framing and parsing, and the gapless stream that
+ * feeds one SSE subscriber (issue 4).
+ *
+ * A stream sends every item with seq > its resume point exactly once, in
+ * order: first from the store (fetch), in bounded batches refilled as the
+ * client drains, then from the live queue (take). A live item that is
+ * already sent is skipped; a live item past a gap makes the stream fill
+ * the gap from the store first; a queue overflow sends it back to the
+ * store. So a slow client costs a bounded buffer and never blocks anyone.
+ *
+ * The stream knows nothing of HTTP or pubsub: its two sources are function
+ * pointers (ui/routes.c binds them to tend_output_after / pubsub), and it
+ * tells its owner that data is ready through a waker (ui/http.c resumes the
+ * MHD connection). So the whole engine is unit-tested with fakes. */
+#ifndef TEND_SSE_H
+#define TEND_SSE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Items fetched from the store per batch, and framed bytes buffered per
+ * stream before it stops refilling (the bound on a slow client's cost). */
+#define SSE_BATCH 64
+#define SSE_LOW_WATER (64 * 1024)
+
+/* Appends one event "id: <id>\ndata: <line>\n...\n" to a growing buffer
+ * (*buf may be realloc'd). data is split at CR LF, CR and LF so that a
+ * multi-line payload arrives whole. */
+void sse_frame(char **buf, size_t *len, size_t *cap, uint64_t id,
+               const char *data, size_t n);
+
+/* Where a stream's items come from. ctx is owned by the stream once it is
+ * handed to sse_stream_new (free_ctx releases it). */
+struct sse_source {
+  /* Items with seq > after, oldest first, at most limit: 0 and *items (a
+   * new JSON array of objects with a "seq"), or a negative errno (-ENOENT:
+   * the source is gone; the stream ends). */
+  int (*fetch)(void *ctx, uint64_t after, size_t limit, json_t **items);
+  /* The next live item: 1 with *seq, *json, *len (borrowed until the next
+   * take), 0 when none is queued, -EOVERFLOW when items were lost. */
+  int (*take)(void *ctx, uint64_t *seq, const char **json, size_t *len);
+  /* Releases ctx (may be NULL). */
+  void (*free_ctx)(void *ctx);
+};
+
+struct sse_stream;
+
+/* Tells the owner that a stream which returned 0 from read has data. */
+typedef void (*sse_wake_cb)(void *arg);
+
+/* Starts a stream of the items with seq > after. src must outlive it. */
+struct sse_stream *sse_stream_new(const struct sse_source *src, void *ctx,
+                                  uint64_t after);
+/* Frees a stream and its source ctx. NULL is a no-op. */
+void sse_stream_free(struct sse_stream *s);
+
+/* Sets (or clears, with NULL) the waker. */
+void sse_stream_set_waker(struct sse_stream *s, sse_wake_cb cb, void *arg);
+/* Says that the live source has something (called from its notify). */
+void sse_stream_wake(struct sse_stream *s);
+
+/* Copies up to max framed bytes to out. Returns the count (> 0), 0 when
+ * nothing is ready (wait for the waker), or -1 at the end of the stream. */
+ssize_t sse_stream_read(struct sse_stream *s, char *out, size_t max);
+
+/* Queues a comment line when nothing else is pending (keeps proxies and
+ * dead-peer detection going) and wakes the owner. */
+void sse_stream_heartbeat(struct sse_stream *s);
+/* Ends the stream: read returns what is buffered, then -1. */
+void sse_stream_end(struct sse_stream *s);
+/* The seq of the last item framed (the resume point). */
+uint64_t sse_stream_last(const struct sse_stream *s);
+/* Number of streams alive (for /metrics). */
+size_t sse_stream_count(void);
+
+/* Client side: an incremental parser of an event stream. */
+struct sse_parser;
+
+/* One dispatched event: id is the last event id seen (NULL if none), event
+ * the event type ("message" by default), data without its final newline. */
+typedef void (*sse_event_cb)(void *ctx, const char *id, const char *event,
+                             const char *data, size_t len);
+
+struct sse_parser *sse_parser_new(sse_event_cb cb, void *ctx);
+/* Feeds n bytes (any split, including inside a CR LF). */
+void sse_parser_feed(struct sse_parser *p, const char *buf, size_t n);
+/* Frees a parser. NULL is a no-op. */
+void sse_parser_free(struct sse_parser *p);
+
+#endif
