@@ -74,3 +74,40 @@ void tend_metrics_text(char **buf, size_t *len);
 json_t *tend_daemon_json(void);
 
 #endif
+
+/* ---- For the daemon (src/daemon.c) and the runners, not for ui/. ---- */
+
+#include <uv.h>
+
+struct config;
+struct store;
+
+/* What the daemon hears from the coordination context. */
+struct tend_hooks {
+  void (*gave_up)(void *ctx);  /* the root group failed */
+  void (*stopped)(void *ctx);  /* the whole tree is stopped */
+  void *ctx;
+};
+
+/* Opens the context on cfg (stolen): state dir, event log, read model and
+ * the supervision tree (nothing started). Returns 0 or -errno + cause. */
+int tend_open(uv_loop_t *loop, struct config *cfg,
+              const struct tend_hooks *hooks, char **cause);
+/* Starts the tree (root group, in order). */
+void tend_start(void);
+/* Stops the tree in reverse order; hooks->stopped runs when it is down. */
+void tend_stop(void);
+/* SIGKILLs every live process group at once (second Ctrl-C). */
+void tend_kill_all(void);
+/* Frees everything; cb(arg) runs when every handle is closed. */
+void tend_close(void (*cb)(void *arg), void *arg);
+/* The applied config (borrowed). */
+const struct config *tend_config(void);
+
+/* Runners announce their output log so the door can read it (borrowed
+ * until tend_forget_store). */
+void tend_register_store(const char *name, struct store *store);
+void tend_forget_store(const char *name);
+/* Runners announce their live process group (pid = pgid; 0 when none) with
+ * its start time from /proc, for recovery after a SIGKILL of the daemon. */
+void tend_note_group(const char *name, int pid, unsigned long long start);

@@ -1,0 +1,241 @@
+/* ready: readiness probes.
+ *
+ * A probe retries its check on a short timer until it passes or the
+ * timeout_s deadline passes. Every handle it owns is counted; the probe is
+ * freed only after its last close callback, so a cancel from inside any of
+ * its callbacks is safe. */
+#include "runners/ready.h"
+
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/log.h"
+#include "src/xalloc.h"
+
+#define TCP_RETRY_MS 50
+#define EXEC_RETRY_MS 200
+
+struct ready {
+  uv_loop_t *loop;
+  const struct config_node *spec;
+  ready_cb cb;
+  void *ctx;
+  int done;           /* verdict given or cancelled */
+  int open_handles;
+  uv_timer_t deadline;
+  uv_timer_t retry;
+  /* tcp */
+  uv_tcp_t *tcp;      /* one attempt at a time */
+  uv_connect_t connect_req;
+  /* exec */
+  uv_process_t *proc;
+  /* log */
+  regex_t re;
+  int re_ok;
+};
+
+/* Counts a closed handle; frees the probe after the last. */
+static void
+on_closed(uv_handle_t *h)
+{
+  struct ready *p = h->data;
+  if (h != (uv_handle_t *)&p->deadline && h != (uv_handle_t *)&p->retry)
+    free(h);
+  if (--p->open_handles > 0)
+    return;
+  if (p->re_ok)
+    regfree(&p->re);
+  free(p);
+}
+
+/* Ends the probe: closes what is open; calls back unless cancelled. */
+static void
+finish(struct ready *p, int call, int ok, const char *why)
+{
+  if (p->done)
+    return;
+  p->done = 1;
+  uv_close((uv_handle_t *)&p->deadline, on_closed);
+  uv_close((uv_handle_t *)&p->retry, on_closed);
+  if (p->tcp && !uv_is_closing((uv_handle_t *)p->tcp))
+    uv_close((uv_handle_t *)p->tcp, on_closed);
+  p->tcp = NULL;
+  if (p->proc) {
+    uv_process_kill(p->proc, SIGKILL);
+    /* closed in its exit callback so that libuv reaps it first */
+  }
+  if (call)
+    p->cb(p->ctx, ok, why);
+}
+
+/* The whole probe took too long. */
+static void
+on_deadline(uv_timer_t *t)
+{
+  struct ready *p = t->data;
+  char why[96];
+  snprintf(why, sizeof why, "readiness check (%s) timed out after %g s",
+           config_ready_name(p->spec->ready),
+           (double)p->spec->ready_timeout_ms / 1000.0);
+  finish(p, 1, 0, why);
+}
+
+static void try_tcp(struct ready *p);
+static void try_exec(struct ready *p);
+
+/* Retries the check. */
+static void
+on_retry(uv_timer_t *t)
+{
+  struct ready *p = t->data;
+  if (p->done)
+    return;
+  if (p->spec->ready == CONFIG_READY_TCP)
+    try_tcp(p);
+  else if (p->spec->ready == CONFIG_READY_EXEC)
+    try_exec(p);
+}
+
+/* A connect attempt finished. */
+static void
+on_connect(uv_connect_t *req, int status)
+{
+  struct ready *p = req->data;
+  uv_tcp_t *tcp = p->tcp;
+
+  if (tcp && !uv_is_closing((uv_handle_t *)tcp))
+    uv_close((uv_handle_t *)tcp, on_closed);
+  p->tcp = NULL;
+  if (p->done)
+    return;
+  if (status == 0) {
+    char why[48];
+    snprintf(why, sizeof why, "tcp port %d accepts", p->spec->ready_port);
+    finish(p, 1, 1, why);
+    return;
+  }
+  uv_timer_start(&p->retry, on_retry, TCP_RETRY_MS, 0);
+}
+
+/* Tries to connect to the port on loopback. */
+static void
+try_tcp(struct ready *p)
+{
+  struct sockaddr_in addr;
+  uv_tcp_t *tcp = xcalloc(1, sizeof *tcp);
+
+  uv_ip4_addr("127.0.0.1", p->spec->ready_port, &addr);
+  uv_tcp_init(p->loop, tcp);
+  tcp->data = p;
+  p->open_handles++;
+  p->tcp = tcp;
+  p->connect_req.data = p;
+  if (uv_tcp_connect(&p->connect_req, tcp, (struct sockaddr *)&addr,
+                     on_connect) != 0) {
+    uv_close((uv_handle_t *)tcp, on_closed);
+    p->tcp = NULL;
+    uv_timer_start(&p->retry, on_retry, TCP_RETRY_MS, 0);
+  }
+}
+
+/* The check command exited. */
+static void
+on_exec_exit(uv_process_t *proc, int64_t status, int term_signal)
+{
+  struct ready *p = proc->data;
+
+  p->proc = NULL;
+  uv_close((uv_handle_t *)proc, on_closed);
+  if (p->done)
+    return;
+  if (status == 0 && term_signal == 0) {
+    finish(p, 1, 1, "readiness command exited 0");
+    return;
+  }
+  uv_timer_start(&p->retry, on_retry, EXEC_RETRY_MS, 0);
+}
+
+/* Runs the check command once. */
+static void
+try_exec(struct ready *p)
+{
+  uv_process_options_t opt = {0};
+  uv_stdio_container_t io[3];
+  uv_process_t *proc = xcalloc(1, sizeof *proc);
+  int rc;
+
+  for (int i = 0; i < 3; i++)
+    io[i].flags = UV_IGNORE;
+  opt.exit_cb = on_exec_exit;
+  opt.file = p->spec->ready_argv[0];
+  opt.args = p->spec->ready_argv;
+  opt.cwd = p->spec->cwd;
+  opt.stdio_count = 3;
+  opt.stdio = io;
+  proc->data = p;
+  p->open_handles++;
+  rc = uv_spawn(p->loop, proc, &opt);
+  if (rc != 0) {
+    char why[160];
+    uv_close((uv_handle_t *)proc, on_closed);
+    snprintf(why, sizeof why, "readiness command %s: %s",
+             p->spec->ready_argv[0], uv_strerror(rc));
+    finish(p, 1, 0, why);
+    return;
+  }
+  p->proc = proc;
+}
+
+struct ready *
+ready_start(uv_loop_t *loop, const struct config_node *spec, ready_cb cb,
+            void *ctx)
+{
+  struct ready *p = xcalloc(1, sizeof *p);
+
+  p->loop = loop;
+  p->spec = spec;
+  p->cb = cb;
+  p->ctx = ctx;
+  uv_timer_init(loop, &p->deadline);
+  uv_timer_init(loop, &p->retry);
+  p->deadline.data = p->retry.data = p;
+  p->open_handles = 2;
+  uv_timer_start(&p->deadline, on_deadline, (uint64_t)spec->ready_timeout_ms,
+                 0);
+  switch (spec->ready) {
+  case CONFIG_READY_TCP:
+    try_tcp(p);
+    break;
+  case CONFIG_READY_EXEC:
+    try_exec(p);
+    break;
+  case CONFIG_READY_LOG:
+    p->re_ok = regcomp(&p->re, spec->ready_regex,
+                       REG_EXTENDED | REG_NOSUB | REG_NEWLINE) == 0;
+    break;
+  default:
+    break;
+  }
+  return p;
+}
+
+void
+ready_feed(struct ready *p, const char *data, size_t len)
+{
+  char *text;
+
+  if (!p || p->done || p->spec->ready != CONFIG_READY_LOG || !p->re_ok)
+    return;
+  text = xstrndup(data, len);
+  if (regexec(&p->re, text, 0, NULL, 0) == 0)
+    finish(p, 1, 1, "log line matched");
+  free(text);
+}
+
+void
+ready_cancel(struct ready *p)
+{
+  if (p)
+    finish(p, 0, 0, NULL);
+}

@@ -1,0 +1,600 @@
+/* sup: the supervisor actor.
+ *
+ * DESIGN
+ * A supervisor owns its children (runner or sup objects, for freeing only)
+ * and talks to them through actor messages. All of its work is a queue of
+ * steps, "start child i" and "stop child i", executed one at a time: a step
+ * that waits sends its message and blocks the queue until the child answers
+ * (started, exited or stopped). Ordered start (waiting for readiness),
+ * reverse-order stop and the restart plans of the three strategies are all
+ * just step sequences. When a child's run ends on its own, sup_decide()
+ * (src/sup_policy.c) says what to do; its plan is pushed to the FRONT of the
+ * queue so that it preempts what was pending (a start of a child that is
+ * already up, or a stop of one already down, is a no-op when reached).
+ *
+ * A group is itself a child of its parent: it reports STARTED once every
+ * child it started is up, STOPPED once all are down, and EXITED (abnormal)
+ * when it gives up after too many restarts.
+ */
+#include "src/sup.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runners/runner.h"
+#include "src/events.h"
+#include "src/log.h"
+#include "src/sup_policy.h"
+#include "src/tend.h"
+#include "src/xalloc.h"
+
+#define GROUP_STATE_MAP(X)                                                     \
+  X(STOPPED, "stopped")                                                        \
+  X(STARTING, "starting")                                                      \
+  X(RUNNING, "running")                                                        \
+  X(STOPPING, "stopping")                                                      \
+  X(FAILED, "failed")
+
+enum group_state {
+#define X(N, S) GROUP_##N,
+  GROUP_STATE_MAP(X)
+#undef X
+};
+
+static const char *const group_state_names[] = {
+#define X(N, S) S,
+    GROUP_STATE_MAP(X)
+#undef X
+};
+
+/* What the supervisor believes about a child, from the child's reports. */
+enum child_state { CHILD_DOWN, CHILD_STARTING, CHILD_UP, CHILD_STOPPING };
+
+struct child {
+  const struct config_node *spec; /* borrowed from the config */
+  actor_id id;
+  struct runner *runner; /* exactly one of runner / group is set */
+  struct sup *group;
+  enum child_state state;
+  struct sup_backoff backoff;
+  int64_t started_ms;  /* monotonic ms of the last start, for backoff */
+  int held;            /* stopped by the user: not restarted by policy */
+};
+
+enum step_op { STEP_START, STEP_STOP };
+
+struct step {
+  enum step_op op;
+  const struct config_node *spec; /* names the child (indexes can shift) */
+  int64_t delay_ms;
+  int wait;
+};
+
+struct sup {
+  uv_loop_t *loop;
+  const struct config *cfg;
+  const struct config_node *spec;
+  actor_id self, parent;
+  enum group_state state;
+  struct child *children;
+  size_t n_children;
+  struct sup_window window;
+  int restarts;
+
+  struct step *steps; /* a deque as a plain array: small in practice */
+  size_t n_steps, cap_steps;
+  int waiting;              /* a step is in flight */
+  const struct config_node *wait_for;
+  enum step_op wait_op;
+  int giving_up;            /* stopping everything before failing */
+  char *give_up_reason;
+
+  /* close bookkeeping */
+  int closing, pending_closes;
+  void (*close_cb)(void *);
+  void *close_arg;
+};
+
+static void sup_handle(void *state, actor_id self, const struct actor_msg *m);
+static void run_steps(struct sup *s);
+
+/* Returns the monotonic clock in milliseconds. */
+static int64_t
+mono_ms(uv_loop_t *loop)
+{
+  uv_update_time(loop);
+  return (int64_t)uv_now(loop);
+}
+
+/* Records and publishes a group state transition. */
+static void
+set_state(struct sup *s, enum group_state to, const char *event,
+          const char *reason)
+{
+  json_t *ev;
+  enum group_state from = s->state;
+
+  if (from == to)
+    return;
+  s->state = to;
+  ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "state", "node",
+                 s->spec->name, "kind", "group", "from",
+                 group_state_names[from], "to", group_state_names[to],
+                 "event", event);
+  if (reason)
+    json_object_set_new(ev, "reason", json_string(reason));
+  json_object_set_new(ev, "restarts", json_integer(s->restarts));
+  events_emit(ev);
+}
+
+struct sup *
+sup_new(uv_loop_t *loop, const struct config *cfg,
+        const struct config_node *spec, actor_id parent)
+{
+  struct sup *s = xcalloc(1, sizeof *s);
+
+  s->loop = loop;
+  s->cfg = cfg;
+  s->spec = spec;
+  s->parent = parent;
+  s->state = GROUP_STOPPED;
+  s->self = actor_spawn(sup_handle, s);
+  actor_register(spec->name, s->self);
+  s->n_children = spec->n_children;
+  s->children = xcalloc(spec->n_children ? spec->n_children : 1,
+                        sizeof *s->children);
+  for (size_t i = 0; i < spec->n_children; i++) {
+    struct child *c = &s->children[i];
+    c->spec = spec->children[i];
+    if (c->spec->is_group) {
+      c->group = sup_new(loop, cfg, c->spec, s->self);
+      c->id = sup_id(c->group);
+    } else {
+      c->runner = runner_new(loop, cfg, c->spec, s->self);
+      c->id = runner_id(c->runner);
+    }
+  }
+  return s;
+}
+
+actor_id
+sup_id(const struct sup *s)
+{
+  return s->self;
+}
+
+void
+sup_user_cmd_free(void *p)
+{
+  struct sup_user_cmd *cmd = p;
+  if (!cmd)
+    return;
+  free(cmd->child);
+  free(cmd);
+}
+
+/* Returns the child whose actor id is id, or NULL. */
+static struct child *
+child_by_id(struct sup *s, actor_id id)
+{
+  for (size_t i = 0; i < s->n_children; i++)
+    if (s->children[i].id == id)
+      return &s->children[i];
+  return NULL;
+}
+
+/* Returns the child for spec, or NULL. */
+static struct child *
+child_by_spec(struct sup *s, const struct config_node *spec)
+{
+  for (size_t i = 0; i < s->n_children; i++)
+    if (s->children[i].spec == spec)
+      return &s->children[i];
+  return NULL;
+}
+
+/* Returns the child called name, or NULL. */
+static struct child *
+child_by_name(struct sup *s, const char *name)
+{
+  for (size_t i = 0; i < s->n_children; i++)
+    if (strcmp(s->children[i].spec->name, name) == 0)
+      return &s->children[i];
+  return NULL;
+}
+
+/* Appends a step at the back (front = 0) or front (front = 1). */
+static void
+push_step(struct sup *s, int front, enum step_op op,
+          const struct config_node *spec, int64_t delay_ms, int wait)
+{
+  struct step st = {op, spec, delay_ms, wait};
+
+  if (s->n_steps == s->cap_steps) {
+    s->cap_steps = s->cap_steps ? s->cap_steps * 2 : 8;
+    s->steps = xrealloc(s->steps, s->cap_steps * sizeof *s->steps);
+  }
+  if (front) {
+    memmove(s->steps + 1, s->steps, s->n_steps * sizeof *s->steps);
+    s->steps[0] = st;
+  } else {
+    s->steps[s->n_steps] = st;
+  }
+  s->n_steps++;
+}
+
+/* Inserts a plan (an array of steps) at the front, keeping its order. */
+static void
+push_plan_front(struct sup *s, const struct step *plan, size_t n)
+{
+  for (size_t i = n; i-- > 0;)
+    push_step(s, 1, plan[i].op, plan[i].spec, plan[i].delay_ms, plan[i].wait);
+}
+
+/* Returns 1 when a start of spec is queued. */
+static int
+start_queued(const struct sup *s, const struct config_node *spec)
+{
+  for (size_t i = 0; i < s->n_steps; i++)
+    if (s->steps[i].op == STEP_START && s->steps[i].spec == spec)
+      return 1;
+  return 0;
+}
+
+/* Sends a message to the parent, or nothing at the root without parent. */
+static void
+tell_parent(struct sup *s, int type, int64_t arg, const char *text)
+{
+  if (s->parent == ACTOR_NONE)
+    return;
+  actor_send(s->parent, type, s->self, arg, text ? xstrdup(text) : NULL,
+             free);
+}
+
+/* Called when the queue ran dry: settles the group's own state. */
+static void
+queue_done(struct sup *s)
+{
+  if (s->giving_up) {
+    char *why = s->give_up_reason;
+    s->giving_up = 0;
+    s->give_up_reason = NULL;
+    for (size_t i = 0; i < s->n_children; i++)
+      if (s->children[i].runner)
+        actor_send(s->children[i].id, SUP_MSG_FAIL, s->self, 0, NULL, NULL);
+    set_state(s, GROUP_FAILED, "give_up", why);
+    events_note("give_up", s->spec->name, "%s", why);
+    tell_parent(s, SUP_MSG_EXITED, SUP_EXIT_ABNORMAL, why);
+    free(why);
+    return;
+  }
+  if (s->state == GROUP_STARTING) {
+    set_state(s, GROUP_RUNNING, "started", NULL);
+    tell_parent(s, SUP_MSG_STARTED, 0, NULL);
+  } else if (s->state == GROUP_STOPPING) {
+    set_state(s, GROUP_STOPPED, "stopped", NULL);
+    tell_parent(s, SUP_MSG_STOPPED, 0, NULL);
+  }
+}
+
+/* Executes queued steps until one has to wait or the queue is empty. */
+static void
+run_steps(struct sup *s)
+{
+  while (!s->waiting && s->n_steps > 0) {
+    struct step st = s->steps[0];
+    struct child *c;
+
+    memmove(s->steps, s->steps + 1, (s->n_steps - 1) * sizeof *s->steps);
+    s->n_steps--;
+    c = child_by_spec(s, st.spec);
+    if (!c)
+      continue;
+    if (st.op == STEP_START) {
+      if (c->state == CHILD_UP || c->state == CHILD_STARTING)
+        continue;
+      c->state = CHILD_STARTING;
+      c->held = 0;
+      c->started_ms = mono_ms(s->loop) + st.delay_ms;
+      actor_send(c->id, SUP_MSG_START, s->self, st.delay_ms, NULL, NULL);
+    } else {
+      if (c->state == CHILD_DOWN) {
+        /* Down already, but a runner in backoff or exited still needs
+         * the stop to settle (it answers at once). */
+        actor_send(c->id, SUP_MSG_STOP, s->self, 0, NULL, NULL);
+      } else {
+        actor_send(c->id, SUP_MSG_STOP, s->self, 0, NULL, NULL);
+      }
+      c->state = CHILD_STOPPING;
+    }
+    if (st.wait || st.op == STEP_STOP) {
+      s->waiting = 1;
+      s->wait_for = st.spec;
+      s->wait_op = st.op;
+    }
+  }
+  if (!s->waiting && s->n_steps == 0)
+    queue_done(s);
+}
+
+/* Builds and queues the restart plan that policy chose for child index
+ * exited: stop the live ones of [first, last] in reverse, then start them
+ * in order (temporary siblings stay stopped, as in OTP). */
+static void
+plan_restart(struct sup *s, size_t exited, size_t first, size_t last,
+             int64_t delay_ms)
+{
+  size_t cap = 2 * (last - first + 1);
+  struct step *plan = xcalloc(cap, sizeof *plan);
+  size_t n = 0;
+  int ordered = s->spec->strategy != CONFIG_STRATEGY_ONE_FOR_ONE;
+
+  for (size_t i = last + 1; i-- > first;) {
+    if (i == exited)
+      continue;
+    plan[n++] = (struct step){STEP_STOP, s->children[i].spec, 0, 1};
+  }
+  for (size_t i = first; i <= last; i++) {
+    const struct config_node *spec = s->children[i].spec;
+    if (i != exited && !spec->is_group &&
+        spec->restart == CONFIG_RESTART_TEMPORARY)
+      continue;
+    if (i != exited && s->children[i].held)
+      continue;
+    plan[n++] = (struct step){STEP_START, spec, i == exited ? delay_ms : 0,
+                              ordered};
+  }
+  push_plan_front(s, plan, n);
+  free(plan);
+}
+
+/* Returns the restart type policy uses for a child (groups: permanent). */
+static enum config_restart
+restart_type(const struct child *c)
+{
+  return c->spec->is_group ? CONFIG_RESTART_PERMANENT : c->spec->restart;
+}
+
+/* Starts giving up: every live child is stopped in reverse, then the group
+ * fails and tells its parent. */
+static void
+give_up(struct sup *s, const char *why)
+{
+  s->n_steps = 0;
+  s->giving_up = 1;
+  free(s->give_up_reason);
+  s->give_up_reason = xstrdup(why);
+  for (size_t i = s->n_children; i-- > 0;)
+    push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
+}
+
+/* A child's run ended on its own: ask policy what to do. */
+static void
+child_exited(struct sup *s, struct child *c, enum sup_exit kind,
+             const char *reason)
+{
+  size_t idx = (size_t)(c - s->children);
+  struct sup_input in;
+  struct sup_decision d;
+  int64_t now = mono_ms(s->loop);
+
+  c->state = CHILD_DOWN;
+  if (s->giving_up || s->state == GROUP_STOPPING ||
+      s->state == GROUP_STOPPED || s->state == GROUP_FAILED)
+    return;
+  if (c->held || start_queued(s, c->spec))
+    return; /* the user stopped it, or a pending plan restarts it anyway */
+  in = (struct sup_input){
+      .strategy = s->spec->strategy,
+      .max_restarts = s->spec->max_restarts,
+      .period_ms = s->spec->period_ms,
+      .n_children = s->n_children,
+      .exited = idx,
+      .restart = restart_type(c),
+      .exit = kind,
+      .now_ms = now,
+  };
+  d = sup_decide(&in, &s->window);
+  log_debug("%s: child %s exited (%s): %s", s->spec->name, c->spec->name,
+            sup_exit_name(kind), sup_verdict_name(d.verdict));
+  if (d.verdict == SUP_VERDICT_IGNORE)
+    return;
+  if (d.verdict == SUP_VERDICT_GIVE_UP) {
+    char *why = xasprintf("more than %d restarts in %g s (last: %s: %s)",
+                          s->spec->max_restarts,
+                          (double)s->spec->period_ms / 1000.0,
+                          c->spec->name, reason ? reason : "exited");
+    give_up(s, why);
+    free(why);
+    return;
+  }
+  s->restarts++;
+  {
+    int64_t run_ms = now - c->started_ms;
+    int64_t delay = 0;
+    if (!c->spec->is_group)
+      delay = sup_backoff_next(&c->backoff, c->spec->backoff_initial_ms,
+                               c->spec->backoff_max_ms,
+                               c->spec->backoff_reset_ms, run_ms);
+    plan_restart(s, idx, d.first, d.last, delay);
+  }
+}
+
+/* Handles a child's report: it clears the wait when it is the awaited one. */
+static void
+child_report(struct sup *s, const struct actor_msg *m)
+{
+  struct child *c = child_by_id(s, m->from);
+  int awaited;
+
+  if (!c)
+    return;
+  awaited = s->waiting && s->wait_for == c->spec;
+  switch (m->type) {
+  case SUP_MSG_STARTED:
+    if (c->state == CHILD_STARTING)
+      c->state = CHILD_UP;
+    if (awaited && s->wait_op == STEP_START)
+      s->waiting = 0;
+    break;
+  case SUP_MSG_STOPPED:
+    c->state = CHILD_DOWN;
+    if (awaited && s->wait_op == STEP_STOP)
+      s->waiting = 0;
+    break;
+  case SUP_MSG_EXITED:
+    if (awaited && s->wait_op == STEP_STOP)
+      break; /* its STOPPED answer follows */
+    if (awaited)
+      s->waiting = 0;
+    child_exited(s, c, (enum sup_exit)m->arg, m->data);
+    break;
+  }
+  run_steps(s);
+}
+
+/* Starts every child in order, waiting for each one to be up. */
+static void
+start_all(struct sup *s)
+{
+  if (s->state == GROUP_FAILED) {
+    sup_window_free(&s->window);
+    s->window = (struct sup_window)SUP_WINDOW_ZERO;
+  }
+  set_state(s, GROUP_STARTING, "start", NULL);
+  for (size_t i = 0; i < s->n_children; i++) {
+    const struct config_node *spec = s->children[i].spec;
+    if (!spec->is_group && !spec->autostart)
+      continue;
+    push_step(s, 0, STEP_START, spec, 0, 1);
+  }
+  run_steps(s);
+}
+
+/* Stops every child in reverse order. */
+static void
+stop_all(struct sup *s)
+{
+  s->n_steps = 0;
+  s->giving_up = 0;
+  set_state(s, GROUP_STOPPING, "stop", NULL);
+  for (size_t i = s->n_children; i-- > 0;)
+    push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
+  run_steps(s);
+}
+
+/* Applies a user command to one child (or restarts the whole group). */
+static void
+user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
+{
+  struct child *c;
+
+  if (!cmd->child) {
+    /* Restart of the group: stop all in reverse, start all in order. */
+    s->n_steps = 0;
+    for (size_t i = s->n_children; i-- > 0;)
+      push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
+    for (size_t i = 0; i < s->n_children; i++) {
+      const struct config_node *spec = s->children[i].spec;
+      if (!spec->is_group && !spec->autostart && s->children[i].state ==
+                                                     CHILD_DOWN)
+        continue;
+      push_step(s, 0, STEP_START, spec, 0, 1);
+    }
+    if (s->state != GROUP_RUNNING)
+      set_state(s, GROUP_STARTING, "restart", "restart requested");
+    run_steps(s);
+    return;
+  }
+  c = child_by_name(s, cmd->child);
+  if (!c)
+    return;
+  switch (cmd->cmd) {
+  case TEND_CMD_START:
+    c->held = 0;
+    push_step(s, 0, STEP_START, c->spec, 0, 0);
+    break;
+  case TEND_CMD_STOP:
+    c->held = 1;
+    push_step(s, 1, STEP_STOP, c->spec, 0, 1);
+    break;
+  case TEND_CMD_RESTART:
+    c->held = 0;
+    push_step(s, 1, STEP_START, c->spec, 0, 0);
+    push_step(s, 1, STEP_STOP, c->spec, 0, 1);
+    break;
+  default:
+    break;
+  }
+  if (s->state == GROUP_FAILED || s->state == GROUP_STOPPED)
+    set_state(s, GROUP_RUNNING, "user", "child started by the user");
+  run_steps(s);
+}
+
+/* The supervisor's message handler. */
+static void
+sup_handle(void *state, actor_id self, const struct actor_msg *m)
+{
+  struct sup *s = state;
+  (void)self;
+
+  switch (m->type) {
+  case SUP_MSG_START:
+    start_all(s);
+    break;
+  case SUP_MSG_STOP:
+    if (s->state == GROUP_STOPPED || s->state == GROUP_FAILED) {
+      if (s->state == GROUP_FAILED)
+        set_state(s, GROUP_STOPPED, "stop", NULL);
+      tell_parent(s, SUP_MSG_STOPPED, 0, NULL);
+      break;
+    }
+    stop_all(s);
+    break;
+  case SUP_MSG_STARTED:
+  case SUP_MSG_STOPPED:
+  case SUP_MSG_EXITED:
+    child_report(s, m);
+    break;
+  case SUP_MSG_USER:
+    user_cmd(s, m->data);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Counts one closed child; frees the supervisor after the last. */
+static void
+on_child_closed(void *arg)
+{
+  struct sup *s = arg;
+  if (--s->pending_closes > 0)
+    return;
+  if (s->close_cb)
+    s->close_cb(s->close_arg);
+  sup_window_free(&s->window);
+  free(s->steps);
+  free(s->children);
+  free(s->give_up_reason);
+  free(s);
+}
+
+void
+sup_close(struct sup *s, void (*cb)(void *arg), void *arg)
+{
+  s->closing = 1;
+  s->close_cb = cb;
+  s->close_arg = arg;
+  s->pending_closes = 1; /* held until every child was asked */
+  actor_exit(s->self, ACTOR_REASON_NORMAL, "closed");
+  for (size_t i = 0; i < s->n_children; i++) {
+    s->pending_closes++;
+    if (s->children[i].group)
+      sup_close(s->children[i].group, on_child_closed, s);
+    else
+      runner_close(s->children[i].runner, on_child_closed, s);
+  }
+  on_child_closed(s);
+}

@@ -1,0 +1,89 @@
+/* view: the read model behind state/view.h. One status object per node
+ * name, updated in place by each "state" event. */
+#include "state/view.h"
+
+#include <string.h>
+
+#include "src/xalloc.h"
+
+struct view {
+  json_t *nodes; /* name -> status object */
+};
+
+struct view *
+view_new(void)
+{
+  struct view *v = xcalloc(1, sizeof *v);
+  v->nodes = json_object();
+  return v;
+}
+
+void
+view_free(struct view *v)
+{
+  if (!v)
+    return;
+  json_decref(v->nodes);
+  free(v);
+}
+
+/* Copies key from ev to status when present in ev. */
+static void
+copy_field(json_t *status, const json_t *ev, const char *key)
+{
+  json_t *val = json_object_get(ev, key);
+  if (val)
+    json_object_set(status, key, val);
+}
+
+void
+view_apply(struct view *v, const json_t *ev)
+{
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  const char *name = json_string_value(json_object_get(ev, "node"));
+  const char *to = json_string_value(json_object_get(ev, "to"));
+  json_t *status;
+
+  if (!type || strcmp(type, "state") != 0 || !name || !to)
+    return;
+  status = json_object_get(v->nodes, name);
+  if (!status) {
+    status = json_pack("{s:n, s:i, s:i, s:n, s:n}", "pid", "run", 0,
+                       "restarts", 0, "last_exit", "next_start_ms");
+    json_object_set_new(v->nodes, name, status);
+  }
+  json_object_set_new(status, "state", json_string(to));
+  json_object_set(status, "since", json_object_get(ev, "ts"));
+  copy_field(status, ev, "run");
+  copy_field(status, ev, "restarts");
+  copy_field(status, ev, "reason");
+  if (!strcmp(to, "starting") || !strcmp(to, "running") ||
+      !strcmp(to, "ready") || !strcmp(to, "stopping"))
+    copy_field(status, ev, "pid");
+  else
+    json_object_set_new(status, "pid", json_null());
+  if (!strcmp(to, "backoff"))
+    copy_field(status, ev, "next_start_ms");
+  else
+    json_object_set_new(status, "next_start_ms", json_null());
+  if (json_object_get(ev, "status") || json_object_get(ev, "signal")) {
+    json_t *last = json_object();
+    copy_field(last, ev, "status");
+    copy_field(last, ev, "signal");
+    copy_field(last, ev, "reason");
+    json_object_set(last, "ts", json_object_get(ev, "ts"));
+    json_object_set_new(status, "last_exit", last);
+  }
+}
+
+const json_t *
+view_status(const struct view *v, const char *name)
+{
+  return json_object_get(v->nodes, name);
+}
+
+void
+view_forget(struct view *v, const char *name)
+{
+  json_object_del(v->nodes, name);
+}

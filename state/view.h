@@ -1,0 +1,25 @@
+/* view: the read model. It folds the event stream into the current status
+ * of every node (state, pid, run, restarts, last exit, ...), which the API,
+ * the CLI and state.json show. The projection is pure: events in, plain
+ * JSON status objects out. */
+#ifndef TEND_VIEW_H
+#define TEND_VIEW_H
+
+#include <jansson.h>
+
+struct view;
+
+/* Returns a new, empty read model. */
+struct view *view_new(void);
+/* Frees it (NULL is a no-op). */
+void view_free(struct view *v);
+/* Folds one event into the model (events of other types are ignored). */
+void view_apply(struct view *v, const json_t *ev);
+/* The status object of a node (borrowed; NULL when nothing is known):
+ * {"state","pid","run","restarts","since","last_exit","next_start_ms",
+ *  "reason"}. */
+const json_t *view_status(const struct view *v, const char *name);
+/* Forgets a node (it left the config). */
+void view_forget(struct view *v, const char *name);
+
+#endif
