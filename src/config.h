@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct strmap;
+
 #define CONFIG_STRATEGY_MAP(X)                                                 \
   X(ONE_FOR_ONE, "one_for_one")                                                \
   X(ONE_FOR_ALL, "one_for_all")                                                \
@@ -160,7 +162,7 @@ struct config_node {
   char *ready_regex;            /* log: POSIX extended regex */
   int64_t ready_timeout_ms;     /* default 30000 */
   int autostart;                /* default 1 */
-  int *success_codes;           /* default {0} */
+  int *success_codes;           /* default {0}; never empty once loaded */
   size_t n_success_codes;
   struct config_output output;  /* inherits the root's */
   struct config_watch watch;
@@ -185,6 +187,7 @@ struct config {
   struct config_output output;
   struct config_node *root; /* always a group */
   char hash[17];     /* hex of a 64-bit hash of the file's canonical JSON */
+  struct strmap *by_name; /* private: name -> node (config_find) */
 };
 
 /* Loads and validates path. On success returns 0 and *out (new). On failure
@@ -202,5 +205,57 @@ void config_free(struct config *cfg);
 struct config_node *config_find(const struct config *cfg, const char *name);
 /* Returns 1 when status counts as a normal exit for node. */
 int config_success_code(const struct config_node *node, int status);
+
+/* Finds the value at a JSON path ("children[1].restart", `env["A.B"]`,
+ * "" or "(root)" for the top) in the raw text of a JSON document, without
+ * allocating a DOM. Sets *line and *col (1-based; columns count characters)
+ * of the value, or of its key when at_key. Returns 0; -ENOENT when the path
+ * is not there (the position is then the deepest container found);
+ * -EINVAL for a malformed path. */
+int config_locate(const char *text, size_t len, const char *path, int at_key,
+                  int *line, int *col);
+
+/* Live reload: old tree vs new tree -> ordered actions (a pure function). */
+#define CONFIG_CHANGE_MAP(X)                                                   \
+  X(REMOVE, "remove") /* stop old_node (and its subtree) and forget it */      \
+  X(CHANGE, "change") /* a surviving runner's spec changed: restart it */      \
+  X(GROUP, "group")   /* a surviving group's strategy, intensity or the     \
+                         order of its children changed */                      \
+  X(ADD, "add")       /* start new_node (and its subtree) */                   \
+  X(ROOT, "root")     /* root-only settings changed (name, on_give_up, http,   \
+                         state_dir, output, include) */
+
+enum config_change_kind {
+#define X(N, S) CONFIG__ENUM(CONFIG_CHANGE_, N, S)
+  CONFIG_CHANGE_MAP(X)
+#undef X
+};
+const char *config_change_kind_name(enum config_change_kind k);
+
+struct config_change {
+  enum config_change_kind kind;
+  const struct config_node *old_node; /* borrowed from old, NULL for ADD */
+  const struct config_node *new_node; /* borrowed from new, NULL for REMOVE */
+};
+
+/* Compares two loaded configs. Nodes are matched by name (the roots always
+ * match each other). The result lists, in this order:
+ *  - REMOVE for each node that is gone, changed kind (group <-> runner) or
+ *    moved to another parent; only the topmost such node of a subtree (a
+ *    removed group stops its descendants); children before parents, in
+ *    reverse config order (the stop order);
+ *  - CHANGE for surviving runners whose spec_json differs;
+ *  - GROUP for surviving groups whose strategy/intensity changed or whose
+ *    surviving children changed relative order;
+ *  - ADD for each new, re-kinded or moved node; only the topmost of a new
+ *    subtree (starting a group starts its children); parents before
+ *    children, in config order (the start order). new_node->index gives the
+ *    place among its siblings;
+ *  - at most one ROOT (old root, new root).
+ * Nodes inside a removed or added subtree produce nothing else. Returns the
+ * number of changes and sets *out (new array, caller frees with free(); NULL
+ * when there are none). */
+size_t config_diff(const struct config *old_cfg, const struct config *new_cfg,
+                   struct config_change **out);
 
 #endif
