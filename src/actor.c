@@ -185,6 +185,21 @@ send_down(actor_id watcher, actor_id target, int reason, const char *why)
              why ? xstrdup(why) : NULL, free);
 }
 
+/* Drops the monitors whose watcher has exited. Watchers do not take their
+ * monitors with them when they exit, so without this a long-lived target
+ * watched by a stream of short-lived actors would grow without bound. Run
+ * only when the array is full, it bounds the array by twice the most
+ * watchers ever alive at once, at amortised O(1) per monitor. */
+static void
+prune_monitors(struct slot *s)
+{
+  size_t kept = 0;
+  for (size_t i = 0; i < s->n_monitors; i++)
+    if (slot_of(s->monitors[i]))
+      s->monitors[kept++] = s->monitors[i];
+  s->n_monitors = kept;
+}
+
 void
 actor_monitor(actor_id watcher, actor_id target)
 {
@@ -193,6 +208,8 @@ actor_monitor(actor_id watcher, actor_id target)
     send_down(watcher, target, ACTOR_REASON_NOPROC, "noproc");
     return;
   }
+  if (s->n_monitors == s->cap_monitors)
+    prune_monitors(s);
   if (s->n_monitors == s->cap_monitors) {
     s->cap_monitors = s->cap_monitors ? s->cap_monitors * 2 : 4;
     s->monitors = xrealloc(s->monitors, s->cap_monitors * sizeof(actor_id));
@@ -271,7 +288,20 @@ actor_whereis(const char *name)
 void
 actor_unregister(const char *name)
 {
-  strmap_del(rt.names, name);
+  actor_id id = (actor_id)(uintptr_t)strmap_del(rt.names, name);
+  struct slot *s = slot_of(id);
+
+  /* Forget the name in its owner's list too, so register/unregister cycles
+   * do not pile up copies there until the actor exits. */
+  if (!s)
+    return;
+  for (size_t i = 0; i < s->n_names; i++) {
+    if (strcmp(s->names[i], name) == 0) {
+      free(s->names[i]);
+      s->names[i] = s->names[--s->n_names];
+      return;
+    }
+  }
 }
 
 size_t

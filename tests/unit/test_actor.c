@@ -17,6 +17,10 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
+/* From the sanitizer runtime (its allocator_interface.h is not installed). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#else
+#include <malloc.h>
 #endif
 
 enum {
@@ -149,6 +153,19 @@ teardown(void)
   if (uv_loop_close(&loop) != 0)
     abort();
   leak_check();
+}
+
+/* Returns the bytes currently allocated on the heap, to check that
+ * long-running patterns do not grow memory without bound. */
+static size_t
+heap_bytes(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+#endif
 }
 
 TestSuite(actor, .init = setup, .fini = teardown, .timeout = 20);
@@ -556,6 +573,7 @@ Test(actor, down_to_a_dead_watcher_is_dropped)
   actor_monitor(t, t); /* an actor watching itself is never told */
   actor_exit(w, ACTOR_REASON_NORMAL, NULL);
   actor_exit(t, 3, "why text that must not leak");
+  cr_expect_eq(actor_queue_len(), 0, "DOWN queued for a dead watcher");
   run_loop();
   cr_expect_eq(n_log, 0);
   /* ASan: the copy of why was freed */
@@ -687,4 +705,63 @@ Test(actor, runtime_close_frees_queued_messages)
   cr_expect_eq(actor_queue_len(), 0);
   /* the fini closes again: a second close must be harmless; and the loop
    * must close (checked there) */
+}
+
+Test(actor, short_lived_watchers_do_not_grow_a_long_lived_target)
+{
+  struct probe pt = {1, ACTOR_NONE, 0}, pw = {2, ACTOR_NONE, 0};
+  actor_id t = actor_spawn(probe_handler, &pt);
+  actor_id keep = actor_spawn(probe_handler, &pw);
+  size_t before, after;
+
+  /* e.g. one HTTP stream subscriber after another watching one runner */
+  actor_monitor(keep, t);
+  for (int i = 0; i < 1000; i++) {
+    actor_id w = actor_spawn(probe_handler, &pw);
+    actor_monitor(w, t);
+    actor_exit(w, ACTOR_REASON_NORMAL, NULL);
+  }
+  before = heap_bytes();
+  for (int i = 0; i < 200000; i++) {
+    actor_id w = actor_spawn(probe_handler, &pw);
+    actor_monitor(w, t);
+    actor_exit(w, ACTOR_REASON_NORMAL, NULL);
+  }
+  after = heap_bytes();
+  cr_expect_lt(after, before + 64 * 1024, "heap grew by %zu bytes",
+               after - before);
+  /* the live watcher is still told */
+  actor_exit(t, 5, "end");
+  run_loop();
+  cr_assert_eq(n_log, 1);
+  cr_expect_eq(log_[0].type, ACTOR_MSG_DOWN);
+  cr_expect_eq(log_[0].arg, 5);
+  cr_expect_eq(log_[0].self, keep);
+}
+
+Test(actor, register_unregister_cycles_do_not_grow)
+{
+  struct probe pa = {1, ACTOR_NONE, 0};
+  actor_id a = actor_spawn(probe_handler, &pa);
+  size_t before, after;
+
+  for (int i = 0; i < 1000; i++) {
+    cr_assert_eq(actor_register("svc", a), 0);
+    actor_unregister("svc");
+  }
+  before = heap_bytes();
+  for (int i = 0; i < 200000; i++) {
+    cr_assert_eq(actor_register("svc", a), 0);
+    actor_unregister("svc");
+  }
+  after = heap_bytes();
+  cr_expect_lt(after, before + 64 * 1024, "heap grew by %zu bytes",
+               after - before);
+  /* a name kept at exit is still released */
+  cr_assert_eq(actor_register("svc", a), 0);
+  cr_assert_eq(actor_register("other", a), 0);
+  actor_unregister("other");
+  actor_exit(a, ACTOR_REASON_NORMAL, NULL);
+  cr_expect_eq(actor_whereis("svc"), ACTOR_NONE);
+  cr_expect_eq(actor_whereis("other"), ACTOR_NONE);
 }
