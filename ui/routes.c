@@ -1,0 +1,1269 @@
+/* routes: the API's route table, its request rules and its handlers
+ * (issue 4; the reference is docs/api.md).
+ *
+ * DESIGN. One static table maps (method, path pattern) to a handler; a
+ * pattern segment "{name}" captures a runner or group name. Every request
+ * goes through the same gate, in this order, so that the rules hold for
+ * every route alike:
+ *   1. the raw path is split at "/" and each segment decoded once; "..",
+ *      an encoded "/" or "\", a bad escape -> 400 (never a file lookup);
+ *   2. auth (ui/auth.c) unless the route is public -> 401 / 403;
+ *   3. no route -> a UI asset (ui/assets.h) or 404; wrong method -> 405;
+ *   4. a body over 64 KiB -> 413; then the handler.
+ * Handlers talk to the daemon through src/tend.h only, and turn its errors
+ * into statuses: -ENOENT 404, -EINVAL 400, -EBUSY 409.
+ *
+ * Streams: a handler for .../stream subscribes to the pubsub topic first and
+ * only then reads the live position, so nothing published in between is
+ * lost; the SSE engine (ui/sse.c) does the rest. The source context below
+ * binds the engine to tend_output_after / tend_events_after and pubsub. */
+#include "ui/routes.h"
+
+#include "src/config.h"
+#include "src/log.h"
+#include "src/pubsub.h"
+#include "src/tend.h"
+#include "src/xalloc.h"
+#include "ui/assets.h"
+#include "ui/auth.h"
+#include "ui/sse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Items queued per stream subscriber before pubsub reports a gap (which the
+ * stream then fills from the store). */
+#define ROUTES_SUB_QUEUE 1024
+
+static char *the_token;
+static char the_cookie[48];
+
+/* ------------------------------------------------------------ pure core */
+
+static const char *const match_names[] = {
+#define X(N, S) S,
+  ROUTES_MATCH_MAP(X)
+#undef X
+};
+
+/* The message for a match result. */
+const char *
+routes_match_name(enum routes_match m)
+{
+  if ((size_t)m >= sizeof match_names / sizeof match_names[0])
+    return "?";
+  return match_names[m];
+}
+
+/* Returns the value of one hex digit, or -1. */
+static int
+hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes once: "%252e" stays "%2e", never becomes ".". */
+long
+routes_pct_decode(const char *in, size_t n, char *out, size_t cap)
+{
+  size_t o = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    char c = in[i];
+    if (c == '%') {
+      int hi, lo;
+      if (i + 2 >= n)
+        return -1;
+      hi = hexval(in[i + 1]);
+      lo = hexval(in[i + 2]);
+      if (hi < 0 || lo < 0)
+        return -1;
+      c = (char)(hi * 16 + lo);
+      i += 2;
+    }
+    if (c == '\0' || o + 1 >= cap)
+      return -1;
+    out[o++] = c;
+  }
+  if (cap == 0)
+    return -1;
+  out[o] = '\0';
+  return (long)o;
+}
+
+/* Names are plain words so that they can never name a path. */
+int
+routes_valid_name(const char *s)
+{
+  size_t n;
+
+  if (!s || !*s)
+    return 0;
+  for (n = 0; s[n]; n++) {
+    char c = s[n];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+      return 0;
+  }
+  return n <= ROUTES_NAME_MAX && !strstr(s, "..");
+}
+
+/* Strict decimal: no sign, no spaces, no overflow. */
+int
+routes_parse_u64(const char *s, uint64_t *out)
+{
+  uint64_t v = 0;
+
+  if (!s || !*s)
+    return -EINVAL;
+  for (; *s; s++) {
+    unsigned d;
+    if (*s < '0' || *s > '9')
+      return -EINVAL;
+    d = (unsigned)(*s - '0');
+    if (v > (UINT64_MAX - d) / 10)
+      return -EINVAL;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Decodes a raw query value and parses it as a u64. */
+static int
+query_u64(const char *raw, uint64_t *out)
+{
+  char buf[32];
+
+  if (routes_pct_decode(raw, strlen(raw), buf, sizeof buf) < 0)
+    return -EINVAL;
+  return routes_parse_u64(buf, out);
+}
+
+/* Applies the default and the cap of a page size. */
+int
+routes_parse_limit(const char *raw, size_t *out)
+{
+  uint64_t v;
+
+  if (!raw) {
+    *out = ROUTES_LIMIT_DEFAULT;
+    return 0;
+  }
+  if (query_u64(raw, &v) < 0 || v == 0)
+    return -EINVAL;
+  *out = v > ROUTES_LIMIT_MAX ? ROUTES_LIMIT_MAX : (size_t)v;
+  return 0;
+}
+
+/* A path split into decoded segments. */
+#define MAX_SEGS 8
+#define SEG_MAX 256
+struct split {
+  int n;
+  char seg[MAX_SEGS][SEG_MAX];
+};
+
+/* Splits and decodes a raw path; checks every segment, even past
+ * MAX_SEGS, so that no traversal hides behind a long path. */
+static enum routes_match
+split_path(const char *path, struct split *sp)
+{
+  const char *p;
+  int n = 0;
+
+  if (!path || path[0] != '/')
+    return ROUTES_BAD_PATH;
+  p = path + 1;
+  for (;;) {
+    const char *end = strchr(p, '/');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    char tmp[SEG_MAX];
+
+    if (routes_pct_decode(p, len, tmp, sizeof tmp) < 0)
+      return ROUTES_BAD_PATH;
+    if (strchr(tmp, '/') || strchr(tmp, '\\') || strstr(tmp, "..") ||
+        strcmp(tmp, ".") == 0)
+      return ROUTES_BAD_PATH;
+    if (n < MAX_SEGS)
+      memcpy(sp->seg[n], tmp, strlen(tmp) + 1);
+    n++;
+    if (!end)
+      break;
+    p = end + 1;
+  }
+  sp->n = n;
+  return n > MAX_SEGS ? ROUTES_NOT_FOUND : ROUTES_FOUND;
+}
+
+/* -------------------------------------------------------------- the table */
+
+typedef void (*route_fn)(const struct routes_req *rq, const char *name,
+                         struct routes_reply *out);
+
+#define ROUTE_PUBLIC 1u /* no token needed */
+
+struct route {
+  const char *method;
+  const char *pattern;
+  route_fn fn;
+  unsigned flags;
+};
+
+static void h_healthz(const struct routes_req *, const char *,
+                      struct routes_reply *);
+static void h_metrics(const struct routes_req *, const char *,
+                      struct routes_reply *);
+static void h_tree(const struct routes_req *, const char *,
+                   struct routes_reply *);
+static void h_daemon(const struct routes_req *, const char *,
+                     struct routes_reply *);
+static void h_runner(const struct routes_req *, const char *,
+                     struct routes_reply *);
+static void h_group(const struct routes_req *, const char *,
+                    struct routes_reply *);
+static void h_start(const struct routes_req *, const char *,
+                    struct routes_reply *);
+static void h_stop(const struct routes_req *, const char *,
+                   struct routes_reply *);
+static void h_restart(const struct routes_req *, const char *,
+                      struct routes_reply *);
+static void h_signal(const struct routes_req *, const char *,
+                     struct routes_reply *);
+static void h_resume(const struct routes_req *, const char *,
+                     struct routes_reply *);
+static void h_group_restart(const struct routes_req *, const char *,
+                            struct routes_reply *);
+static void h_reload(const struct routes_req *, const char *,
+                     struct routes_reply *);
+static void h_output(const struct routes_req *, const char *,
+                     struct routes_reply *);
+static void h_output_stream(const struct routes_req *, const char *,
+                            struct routes_reply *);
+static void h_events(const struct routes_req *, const char *,
+                     struct routes_reply *);
+static void h_events_stream(const struct routes_req *, const char *,
+                            struct routes_reply *);
+
+static const struct route route_table[] = {
+  {.method = "GET", .pattern = "/healthz", .fn = h_healthz,
+   .flags = ROUTE_PUBLIC},
+  {.method = "GET", .pattern = "/metrics", .fn = h_metrics},
+  {.method = "GET", .pattern = "/api/v1/tree", .fn = h_tree},
+  {.method = "GET", .pattern = "/api/v1/daemon", .fn = h_daemon},
+  {.method = "GET", .pattern = "/api/v1/runners/{name}", .fn = h_runner},
+  {.method = "GET", .pattern = "/api/v1/groups/{name}", .fn = h_group},
+  {.method = "POST", .pattern = "/api/v1/runners/{name}/start",
+   .fn = h_start},
+  {.method = "POST", .pattern = "/api/v1/runners/{name}/stop", .fn = h_stop},
+  {.method = "POST", .pattern = "/api/v1/runners/{name}/restart",
+   .fn = h_restart},
+  {.method = "POST", .pattern = "/api/v1/runners/{name}/signal",
+   .fn = h_signal},
+  {.method = "POST", .pattern = "/api/v1/runners/{name}/watch/resume",
+   .fn = h_resume},
+  {.method = "POST", .pattern = "/api/v1/groups/{name}/restart",
+   .fn = h_group_restart},
+  {.method = "POST", .pattern = "/api/v1/reload", .fn = h_reload},
+  {.method = "GET", .pattern = "/api/v1/runners/{name}/output",
+   .fn = h_output},
+  {.method = "GET", .pattern = "/api/v1/runners/{name}/output/stream",
+   .fn = h_output_stream},
+  {.method = "GET", .pattern = "/api/v1/events", .fn = h_events},
+  {.method = "GET", .pattern = "/api/v1/events/stream",
+   .fn = h_events_stream},
+};
+#define N_ROUTES ((int)(sizeof route_table / sizeof route_table[0]))
+
+/* Returns 1 when the request method can use a route's method. */
+static int
+method_ok(const char *route_method, const char *method)
+{
+  if (strcmp(route_method, method) == 0)
+    return 1;
+  return strcmp(route_method, "GET") == 0 && strcmp(method, "HEAD") == 0;
+}
+
+/* Compares a pattern with the decoded segments; captures {name}. Returns 1
+ * on a structural match; *bad_name when the captured name is not valid. */
+static int
+pattern_match(const char *pattern, const struct split *sp, char *name,
+              size_t cap, int *bad_name)
+{
+  const char *p = pattern + 1;
+  int i = 0;
+
+  for (;; i++) {
+    const char *end = strchr(p, '/');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+
+    if (i >= sp->n)
+      return 0;
+    if (len == 6 && memcmp(p, "{name}", 6) == 0) {
+      if (!routes_valid_name(sp->seg[i]) || strlen(sp->seg[i]) >= cap)
+        *bad_name = 1;
+      else
+        memcpy(name, sp->seg[i], strlen(sp->seg[i]) + 1);
+    } else if (strlen(sp->seg[i]) != len ||
+               memcmp(sp->seg[i], p, len) != 0) {
+      return 0;
+    }
+    if (!end)
+      break;
+    p = end + 1;
+  }
+  return i + 1 == sp->n;
+}
+
+/* Finds the route for a request. */
+enum routes_match
+routes_match(const char *method, const char *path, int *route, char *name,
+             size_t cap, const char **allow)
+{
+  struct split sp;
+  enum routes_match m = split_path(path, &sp);
+  const char *other = NULL;
+
+  if (cap)
+    name[0] = '\0';
+  if (m != ROUTES_FOUND)
+    return m;
+  for (int i = 0; i < N_ROUTES; i++) {
+    int bad_name = 0;
+    if (!pattern_match(route_table[i].pattern, &sp, name, cap, &bad_name))
+      continue;
+    if (!method_ok(route_table[i].method, method)) {
+      other = route_table[i].method;
+      continue;
+    }
+    if (bad_name)
+      return ROUTES_BAD_NAME;
+    *route = i;
+    return ROUTES_FOUND;
+  }
+  if (other) {
+    if (allow)
+      *allow = strcmp(other, "GET") == 0 ? "GET, HEAD" : other;
+    return ROUTES_BAD_METHOD;
+  }
+  return ROUTES_NOT_FOUND;
+}
+
+/* The pattern of a route. */
+const char *
+routes_pattern(int route)
+{
+  return route >= 0 && route < N_ROUTES ? route_table[route].pattern : NULL;
+}
+
+/* Content types of the UI's files. */
+const char *
+routes_content_type(const char *path)
+{
+  static const struct {
+    const char *ext;
+    const char *type;
+  } types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".mjs", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".json", "application/json"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
+    {".woff2", "font/woff2"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".map", "application/json"},
+  };
+  const char *dot = strrchr(path, '.');
+
+  if (dot && !strchr(dot, '/'))
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+      if (strcasecmp(dot, types[i].ext) == 0)
+        return types[i].type;
+  return "application/octet-stream";
+}
+
+/* If-None-Match: "*" or a list of (possibly weak) tags. */
+int
+routes_etag_match(const char *inm, const char *etag)
+{
+  size_t elen;
+  const char *p;
+
+  if (!inm || !etag)
+    return 0;
+  elen = strlen(etag);
+  p = inm;
+  while (*p) {
+    const char *end;
+    size_t len;
+
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    if (!*p)
+      break;
+    end = strchr(p, ',');
+    len = end ? (size_t)(end - p) : strlen(p);
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+      len--;
+    if (len == 1 && *p == '*')
+      return 1;
+    if (len > 2 && p[0] == 'W' && p[1] == '/') {
+      p += 2;
+      len -= 2;
+    }
+    if (len == elen && memcmp(p, etag, elen) == 0)
+      return 1;
+    p += len;
+    if (end)
+      p = end + 1;
+    else
+      break;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static uint64_t status_counts[600];
+
+/* Counts one response. */
+void
+routes_count_status(int status)
+{
+  if (status >= 100 && status < 600)
+    status_counts[status]++;
+}
+
+/* Frees what a reply owns. */
+void
+routes_reply_clean(struct routes_reply *out)
+{
+  free(out->body);
+  free(out->location);
+  free(out->set_cookie);
+  sse_stream_free(out->stream);
+  memset(out, 0, sizeof *out);
+}
+
+/* Steals a JSON value into a reply (compact, with a final newline). */
+static void
+reply_json(struct routes_reply *out, int status, json_t *value)
+{
+  char *text = json_dumps(value, JSON_COMPACT);
+  size_t n = text ? strlen(text) : 0;
+
+  json_decref(value);
+  out->status = status;
+  out->content_type = "application/json";
+  out->cache_control = "no-store";
+  free(out->body);
+  out->body = xmalloc(n + 2);
+  memcpy(out->body, text ? text : "", n);
+  out->body[n] = '\n';
+  out->body[n + 1] = '\0';
+  out->len = n + 1;
+  free(text);
+}
+
+/* {"error": msg}. */
+void
+routes_reply_error(struct routes_reply *out, int status, const char *msg)
+{
+  reply_json(out, status, json_pack("{s:s}", "error", msg ? msg : "error"));
+}
+
+/* Formats an error message. */
+static void __attribute__((format(printf, 3, 4)))
+reply_errorf(struct routes_reply *out, int status, const char *fmt, ...)
+{
+  va_list ap;
+  char msg[512];
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  routes_reply_error(out, status, msg);
+}
+
+/* Maps a door error to a status; takes cause. */
+static void
+reply_door_error(struct routes_reply *out, int r, char *cause)
+{
+  int status = r == -ENOENT   ? 404
+               : r == -EINVAL ? 400
+               : r == -EBUSY  ? 409
+                              : 500;
+  routes_reply_error(out, status, cause ? cause : strerror(-r));
+  free(cause);
+}
+
+/* {"ok": true}. */
+static void
+reply_ok(struct routes_reply *out)
+{
+  reply_json(out, 200, json_pack("{s:b}", "ok", 1));
+}
+
+/* Parses the body as a JSON object; an empty body is {}. Replies 400 and
+ * returns NULL when it is not. */
+static json_t *
+body_object(const struct routes_req *rq, struct routes_reply *out)
+{
+  json_error_t err;
+  json_t *v;
+
+  if (rq->body_len == 0)
+    return json_object();
+  v = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
+  if (!v) {
+    reply_errorf(out, 400, "bad JSON body: %d:%d: %s", err.line, err.column,
+                 err.text);
+    return NULL;
+  }
+  if (!json_is_object(v)) {
+    json_decref(v);
+    routes_reply_error(out, 400, "the body must be a JSON object");
+    return NULL;
+  }
+  return v;
+}
+
+/* Reads a query argument (raw) through the request. */
+static const char *
+query(const struct routes_req *rq, const char *name)
+{
+  return rq->query ? rq->query(rq->ctx, name) : NULL;
+}
+
+/* Reads a header through the request. */
+static const char *
+header(const struct routes_req *rq, const char *name)
+{
+  return rq->header ? rq->header(rq->ctx, name) : NULL;
+}
+
+/* --------------------------------------------------------------- handlers */
+
+/* GET /healthz: liveness without auth, and nothing secret. */
+static void
+h_healthz(const struct routes_req *rq, const char *name,
+          struct routes_reply *out)
+{
+  json_t *d = tend_daemon_json();
+  json_t *v = json_object_get(d, "version");
+
+  (void)rq;
+  (void)name;
+  reply_json(out, 200,
+             json_pack("{s:b,s:O?}", "ok", 1, "version", v));
+  json_decref(d);
+}
+
+/* Appends formatted text to a growing string. */
+static void __attribute__((format(printf, 3, 4)))
+text_addf(char **buf, size_t *len, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  *buf = xrealloc(*buf, *len + (size_t)n + 1);
+  va_start(ap, fmt);
+  vsnprintf(*buf + *len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  *len += (size_t)n;
+}
+
+/* GET /metrics: the door's metrics plus the HTTP layer's own. */
+static void
+h_metrics(const struct routes_req *rq, const char *name,
+          struct routes_reply *out)
+{
+  char *buf = NULL;
+  size_t len = 0;
+
+  (void)rq;
+  (void)name;
+  tend_metrics_text(&buf, &len);
+  text_addf(&buf, &len,
+            "# HELP tend_http_requests_total HTTP responses sent, by "
+            "status code.\n# TYPE tend_http_requests_total counter\n");
+  for (int s = 100; s < 600; s++)
+    if (status_counts[s])
+      text_addf(&buf, &len, "tend_http_requests_total{code=\"%d\"} %" PRIu64
+                "\n", s, status_counts[s]);
+  text_addf(&buf, &len,
+            "# HELP tend_http_sse_subscribers Open Server-Sent Events "
+            "streams.\n# TYPE tend_http_sse_subscribers gauge\n"
+            "tend_http_sse_subscribers %zu\n",
+            sse_stream_count());
+  out->status = 200;
+  out->content_type = "text/plain; version=0.0.4; charset=utf-8";
+  out->cache_control = "no-store";
+  out->body = buf;
+  out->len = len;
+}
+
+/* GET /api/v1/tree. */
+static void
+h_tree(const struct routes_req *rq, const char *name,
+       struct routes_reply *out)
+{
+  json_t *t = tend_tree_json();
+
+  (void)rq;
+  (void)name;
+  if (!t) {
+    routes_reply_error(out, 503, "the tree is not loaded yet");
+    return;
+  }
+  reply_json(out, 200, t);
+}
+
+/* GET /api/v1/daemon. */
+static void
+h_daemon(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  json_t *d = tend_daemon_json();
+
+  (void)rq;
+  (void)name;
+  if (!d) {
+    routes_reply_error(out, 503, "not ready");
+    return;
+  }
+  reply_json(out, 200, d);
+}
+
+/* GET /api/v1/runners/{name}. */
+static void
+h_runner(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  json_t *r = tend_runner_json(name);
+
+  (void)rq;
+  if (!r) {
+    reply_errorf(out, 404, "no runner named \"%s\"", name);
+    return;
+  }
+  reply_json(out, 200, r);
+}
+
+/* GET /api/v1/groups/{name}. */
+static void
+h_group(const struct routes_req *rq, const char *name,
+        struct routes_reply *out)
+{
+  json_t *g = tend_group_json(name);
+
+  (void)rq;
+  if (!g) {
+    reply_errorf(out, 404, "no group named \"%s\"", name);
+    return;
+  }
+  reply_json(out, 200, g);
+}
+
+/* Runs a command on a runner; a body, when given, must be JSON. */
+static void
+runner_cmd(const struct routes_req *rq, const char *name, enum tend_cmd cmd,
+           struct routes_reply *out)
+{
+  json_t *body = body_object(rq, out);
+  char *cause = NULL;
+  int r;
+
+  if (!body)
+    return;
+  json_decref(body);
+  r = tend_runner_cmd(name, cmd, 0, &cause);
+  if (r < 0)
+    reply_door_error(out, r, cause);
+  else
+    reply_ok(out);
+}
+
+/* POST /api/v1/runners/{name}/start. */
+static void
+h_start(const struct routes_req *rq, const char *name,
+        struct routes_reply *out)
+{
+  runner_cmd(rq, name, TEND_CMD_START, out);
+}
+
+/* POST /api/v1/runners/{name}/stop. */
+static void
+h_stop(const struct routes_req *rq, const char *name,
+       struct routes_reply *out)
+{
+  runner_cmd(rq, name, TEND_CMD_STOP, out);
+}
+
+/* POST /api/v1/runners/{name}/restart. */
+static void
+h_restart(const struct routes_req *rq, const char *name,
+          struct routes_reply *out)
+{
+  runner_cmd(rq, name, TEND_CMD_RESTART, out);
+}
+
+/* POST /api/v1/runners/{name}/signal {"signal": "HUP"}: names with or
+ * without "SIG", any case. */
+static void
+h_signal(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  json_t *body = body_object(rq, out);
+  const char *sig;
+  char up[16];
+  size_t i;
+  int signo, r;
+  char *cause = NULL;
+
+  if (!body)
+    return;
+  sig = json_string_value(json_object_get(body, "signal"));
+  if (!sig) {
+    json_decref(body);
+    routes_reply_error(out, 400, "the body must be {\"signal\": \"NAME\"}");
+    return;
+  }
+  for (i = 0; sig[i] && i + 1 < sizeof up; i++)
+    up[i] = (char)toupper((unsigned char)sig[i]);
+  up[i] = '\0';
+  signo = sig[i] ? -EINVAL
+                 : config_signal_parse(strncmp(up, "SIG", 3) == 0 ? up + 3
+                                                                  : up);
+  if (signo <= 0) {
+    reply_errorf(out, 400, "unknown signal \"%.32s\"", sig);
+    json_decref(body);
+    return;
+  }
+  json_decref(body);
+  r = tend_runner_cmd(name, TEND_CMD_SIGNAL, signo, &cause);
+  if (r < 0)
+    reply_door_error(out, r, cause);
+  else
+    reply_ok(out);
+}
+
+/* POST /api/v1/runners/{name}/watch/resume. */
+static void
+h_resume(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  json_t *body = body_object(rq, out);
+  char *cause = NULL;
+  int r;
+
+  if (!body)
+    return;
+  json_decref(body);
+  r = tend_watch_resume(name, &cause);
+  if (r < 0)
+    reply_door_error(out, r, cause);
+  else
+    reply_ok(out);
+}
+
+/* POST /api/v1/groups/{name}/restart. */
+static void
+h_group_restart(const struct routes_req *rq, const char *name,
+                struct routes_reply *out)
+{
+  json_t *body = body_object(rq, out);
+  char *cause = NULL;
+  int r;
+
+  if (!body)
+    return;
+  json_decref(body);
+  r = tend_group_restart(name, &cause);
+  if (r < 0)
+    reply_door_error(out, r, cause);
+  else
+    reply_ok(out);
+}
+
+/* POST /api/v1/reload: config errors come back one per line in "errors". */
+static void
+h_reload(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  json_t *body = body_object(rq, out);
+  char *cause = NULL;
+  int r;
+
+  (void)name;
+  if (!body)
+    return;
+  json_decref(body);
+  r = tend_reload(&cause);
+  if (r == -EINVAL) {
+    json_t *errors = json_array();
+    char *line = cause, *nl;
+    while (line && *line) {
+      nl = strchr(line, '\n');
+      if (nl)
+        *nl = '\0';
+      if (*line)
+        json_array_append_new(errors, json_string(line));
+      line = nl ? nl + 1 : NULL;
+    }
+    reply_json(out, 400, json_pack("{s:s,s:o}", "error",
+                                   "the config has errors; nothing changed",
+                                   "errors", errors));
+    free(cause);
+    return;
+  }
+  if (r < 0)
+    reply_door_error(out, r, cause);
+  else
+    reply_ok(out);
+}
+
+/* Reads ?after (default 0) and ?limit; replies 400 on bad values. */
+static int
+page_args(const struct routes_req *rq, uint64_t *after, size_t *limit,
+          struct routes_reply *out)
+{
+  const char *a = query(rq, "after");
+
+  *after = 0;
+  if (a && query_u64(a, after) < 0) {
+    routes_reply_error(out, 400, "after: not an unsigned integer");
+    return -1;
+  }
+  if (routes_parse_limit(query(rq, "limit"), limit) < 0) {
+    reply_errorf(out, 400, "limit: an integer from 1 to %d",
+                 ROUTES_LIMIT_MAX);
+    return -1;
+  }
+  return 0;
+}
+
+/* GET /api/v1/runners/{name}/output?after=&limit=. */
+static void
+h_output(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  uint64_t after, next = 0, last = 0;
+  size_t limit;
+  json_t *chunks = NULL;
+  int r;
+
+  if (page_args(rq, &after, &limit, out) < 0)
+    return;
+  r = tend_output_after(name, after, limit, &chunks, &next);
+  if (r == 0)
+    r = tend_output_last_seq(name, &last);
+  if (r < 0) {
+    json_decref(chunks);
+    if (r == -ENOENT)
+      reply_errorf(out, 404, "no runner named \"%s\"", name);
+    else
+      reply_door_error(out, r, NULL);
+    return;
+  }
+  reply_json(out, 200,
+             json_pack("{s:o,s:I,s:I}", "chunks",
+                       chunks ? chunks : json_array(), "next",
+                       (json_int_t)next, "last", (json_int_t)last));
+}
+
+/* GET /api/v1/events?after=&limit=. */
+static void
+h_events(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  uint64_t after, next = 0;
+  size_t limit;
+  json_t *events = NULL;
+  int r;
+
+  (void)name;
+  if (page_args(rq, &after, &limit, out) < 0)
+    return;
+  r = tend_events_after(after, limit, &events, &next);
+  if (r < 0) {
+    json_decref(events);
+    reply_door_error(out, r, NULL);
+    return;
+  }
+  reply_json(out, 200,
+             json_pack("{s:o,s:I,s:I}", "events",
+                       events ? events : json_array(), "next",
+                       (json_int_t)next, "last",
+                       (json_int_t)tend_events_last_seq()));
+}
+
+/* ----------------------------------------------------- stream sources */
+
+/* One stream's binding to the door and to pubsub. */
+struct live_src {
+  struct pubsub_sub *sub;
+  struct sse_stream *stream; /* borrowed: the stream owns this */
+  char *runner;              /* NULL for the event log */
+};
+
+/* pubsub says the queue has something (or a gap): wake the stream. */
+static void
+live_notify(void *ctx)
+{
+  struct live_src *l = ctx;
+
+  if (l->stream)
+    sse_stream_wake(l->stream);
+}
+
+/* Store side of an output stream. */
+static int
+output_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
+{
+  struct live_src *l = ctx;
+  uint64_t next;
+
+  return tend_output_after(l->runner, after, limit, items, &next);
+}
+
+/* Store side of the event stream. */
+static int
+events_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
+{
+  uint64_t next;
+
+  (void)ctx;
+  return tend_events_after(after, limit, items, &next);
+}
+
+/* Live side of both. */
+static int
+live_take(void *ctx, uint64_t *seq, const char **json, size_t *len)
+{
+  struct live_src *l = ctx;
+  struct pubsub_item it;
+  int r = pubsub_take(l->sub, &it);
+
+  if (r == 1) {
+    *seq = it.seq;
+    *json = it.json;
+    *len = it.len;
+  }
+  return r;
+}
+
+/* Ends the subscription with the stream. */
+static void
+live_free(void *ctx)
+{
+  struct live_src *l = ctx;
+
+  pubsub_unsubscribe(l->sub);
+  free(l->runner);
+  free(l);
+}
+
+static const struct sse_source output_source = {
+  .fetch = output_fetch, .take = live_take, .free_ctx = live_free};
+static const struct sse_source events_source = {
+  .fetch = events_fetch, .take = live_take, .free_ctx = live_free};
+
+/* The resume point: Last-Event-ID wins over ?after (EventSource resends
+ * the original URL when it reconnects). Returns 1 when one was given, 0
+ * when not, -1 after a 400 reply. */
+static int
+stream_after(const struct routes_req *rq, uint64_t *after,
+             struct routes_reply *out)
+{
+  const char *id = header(rq, "Last-Event-ID");
+  const char *a = query(rq, "after");
+
+  if (id) {
+    if (routes_parse_u64(id, after) < 0) {
+      routes_reply_error(out, 400, "Last-Event-ID: not an unsigned integer");
+      return -1;
+    }
+    return 1;
+  }
+  if (a) {
+    if (query_u64(a, after) < 0) {
+      routes_reply_error(out, 400, "after: not an unsigned integer");
+      return -1;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+/* Makes the reply an event stream. */
+static void
+reply_stream(struct routes_reply *out, const struct sse_source *src,
+             struct live_src *l, uint64_t after)
+{
+  out->stream = sse_stream_new(src, l, after);
+  l->stream = out->stream;
+  out->status = 200;
+  out->content_type = "text/event-stream";
+  out->cache_control = "no-cache";
+}
+
+/* GET /api/v1/runners/{name}/output/stream. */
+static void
+h_output_stream(const struct routes_req *rq, const char *name,
+                struct routes_reply *out)
+{
+  uint64_t after = 0, last = 0;
+  int given = stream_after(rq, &after, out);
+  struct live_src *l;
+  char *topic;
+  int r;
+
+  if (given < 0)
+    return;
+  l = xcalloc(1, sizeof *l);
+  l->runner = xstrdup(name);
+  topic = xasprintf("output/%s", name);
+  /* Subscribe before reading the live position: nothing falls between. */
+  l->sub = pubsub_subscribe(topic, ROUTES_SUB_QUEUE, live_notify, l);
+  free(topic);
+  r = tend_output_last_seq(name, &last);
+  if (r < 0) {
+    live_free(l);
+    if (r == -ENOENT)
+      reply_errorf(out, 404, "no runner named \"%s\"", name);
+    else
+      reply_door_error(out, r, NULL);
+    return;
+  }
+  reply_stream(out, &output_source, l, given ? after : last);
+}
+
+/* GET /api/v1/events/stream. */
+static void
+h_events_stream(const struct routes_req *rq, const char *name,
+                struct routes_reply *out)
+{
+  uint64_t after = 0;
+  int given = stream_after(rq, &after, out);
+  struct live_src *l;
+
+  (void)name;
+  if (given < 0)
+    return;
+  l = xcalloc(1, sizeof *l);
+  l->sub = pubsub_subscribe("events", ROUTES_SUB_QUEUE, live_notify, l);
+  reply_stream(out, &events_source, l,
+               given ? after : tend_events_last_seq());
+}
+
+/* ---------------------------------------------------------------- assets */
+
+static char (*asset_etags)[24];
+static size_t n_assets;
+
+/* A strong ETag per asset: FNV-1a 64 of its bytes, computed once. */
+static const char *
+asset_etag(size_t i)
+{
+  if (!asset_etags) {
+    while (assets[n_assets].path)
+      n_assets++;
+    asset_etags = xcalloc(n_assets + 1, sizeof *asset_etags);
+    for (size_t k = 0; k < n_assets; k++) {
+      uint64_t h = 1469598103934665603ull;
+      for (long b = 0; b < assets[k].size; b++) {
+        h ^= assets[k].data[b];
+        h *= 1099511628211ull;
+      }
+      snprintf(asset_etags[k], sizeof asset_etags[k], "\"%016" PRIx64 "\"",
+               h);
+    }
+  }
+  return asset_etags[i];
+}
+
+/* Serves a UI file when the path names one; returns 0 when it does not. */
+static int
+serve_asset(const struct routes_req *rq, struct routes_reply *out)
+{
+  struct split sp;
+  char want[SEG_MAX + 2];
+
+  if (split_path(rq->path, &sp) != ROUTES_FOUND || sp.n != 1)
+    return 0;
+  snprintf(want, sizeof want, "/%s", sp.seg[0][0] ? sp.seg[0] : "index.html");
+  for (size_t i = 0; assets[i].path; i++) {
+    const char *etag;
+    if (strcmp(assets[i].path, want) != 0)
+      continue;
+    if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) {
+      out->allow = "GET, HEAD";
+      routes_reply_error(out, 405, "method not allowed");
+      return 1;
+    }
+    etag = asset_etag(i);
+    out->etag = etag;
+    out->cache_control = "no-cache";
+    out->content_type = routes_content_type(want);
+    if (routes_etag_match(header(rq, "If-None-Match"), etag)) {
+      out->status = 304;
+      return 1;
+    }
+    out->status = 200;
+    out->static_body = assets[i].data;
+    out->len = (size_t)assets[i].size;
+    return 1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------ gate */
+
+/* Copies the daemon's token and derives the cookie name. */
+void
+routes_init(const char *token, int port)
+{
+  free(the_token);
+  the_token = xstrdup(token);
+  auth_cookie_name(port, the_cookie, sizeof the_cookie);
+}
+
+/* Frees the token copy and the ETag cache. */
+void
+routes_shutdown(void)
+{
+  free(the_token);
+  the_token = NULL;
+  free(asset_etags);
+  asset_etags = NULL;
+  n_assets = 0;
+}
+
+/* GET /?token=...: trade the token for the cookie, and drop it from the
+ * address bar with a redirect. Returns 1 when it replied. */
+static int
+token_login(const struct routes_req *rq, struct routes_reply *out)
+{
+  const char *raw = query(rq, "token");
+  char tok[300];
+
+  if (!raw || strcmp(rq->path, "/") != 0 ||
+      (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0))
+    return 0;
+  if (routes_pct_decode(raw, strlen(raw), tok, sizeof tok) < 0 ||
+      !auth_token_equal(the_token, tok)) {
+    routes_reply_error(out, 401, "wrong token");
+    return 1;
+  }
+  out->status = 302;
+  out->location = xstrdup("/");
+  out->set_cookie = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict",
+                              the_cookie, the_token);
+  out->cache_control = "no-store";
+  return 1;
+}
+
+/* Checks the token; replies 401/403 and returns 0 when it fails. */
+static int
+authorized(const struct routes_req *rq, struct routes_reply *out)
+{
+  struct auth_input in = {
+    .authorization = header(rq, "Authorization"),
+    .cookie = header(rq, "Cookie"),
+    .origin = header(rq, "Origin"),
+    .host = header(rq, "Host"),
+    .state_changing = strcmp(rq->method, "GET") != 0 &&
+                      strcmp(rq->method, "HEAD") != 0,
+  };
+  enum auth_result r = auth_check(the_token, the_cookie, &in);
+
+  switch (r) {
+  case AUTH_OK:
+    return 1;
+  case AUTH_ORIGIN:
+    routes_reply_error(out, 403,
+                       "origin mismatch: a request with the cookie that "
+                       "changes state needs Origin: http://<Host>");
+    return 0;
+  case AUTH_MISSING:
+    routes_reply_error(out, 401,
+                       "missing token: send Authorization: Bearer <token> "
+                       "(the token is in <state_dir>/token)");
+    out->challenge = 1;
+    return 0;
+  case AUTH_BAD:
+  default:
+    routes_reply_error(out, 401, "wrong token");
+    out->challenge = 1;
+    return 0;
+  }
+}
+
+/* The gate described at the top of this file. */
+void
+routes_handle(const struct routes_req *rq, struct routes_reply *out)
+{
+  char name[ROUTES_NAME_MAX + 1];
+  const char *allow = NULL;
+  int route = -1;
+  enum routes_match m;
+
+  memset(out, 0, sizeof *out);
+  m = routes_match(rq->method, rq->path, &route, name, sizeof name, &allow);
+  if (m == ROUTES_BAD_PATH) {
+    routes_reply_error(out, 400, "malformed path");
+    return;
+  }
+  if (!(m == ROUTES_FOUND && (route_table[route].flags & ROUTE_PUBLIC))) {
+    if (token_login(rq, out))
+      return;
+    if (!authorized(rq, out))
+      return;
+  }
+  switch (m) {
+  case ROUTES_FOUND:
+    break;
+  case ROUTES_BAD_NAME:
+    routes_reply_error(out, 400,
+                       "invalid name: names are 1 to 128 characters of "
+                       "A-Z a-z 0-9 _ . - (no \"..\")");
+    return;
+  case ROUTES_BAD_METHOD:
+    out->allow = allow;
+    reply_errorf(out, 405, "method %.16s not allowed here (allowed: %s)",
+                 rq->method, allow);
+    return;
+  case ROUTES_NOT_FOUND:
+  default:
+    if (!serve_asset(rq, out))
+      routes_reply_error(out, 404, "no such path");
+    return;
+  }
+  if (rq->body_too_large) {
+    reply_errorf(out, 413, "the request body is over %d bytes",
+                 ROUTES_MAX_BODY);
+    return;
+  }
+  route_table[route].fn(rq, name, out);
+}
