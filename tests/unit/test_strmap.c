@@ -11,6 +11,10 @@
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
+/* From the sanitizer runtime (its allocator_interface.h is not installed). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#else
+#include <malloc.h>
 #endif
 
 /* Aborts (Criterion then reports the teardown as crashed and exits
@@ -22,6 +26,18 @@ leak_check(void)
 #if defined(__SANITIZE_ADDRESS__)
   if (__lsan_do_recoverable_leak_check())
     abort();
+#endif
+}
+
+/* Returns the bytes currently allocated on the heap. */
+static size_t
+heap_bytes(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+  return __sanitizer_get_current_allocated_bytes();
+#else
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
 #endif
 }
 
@@ -194,5 +210,34 @@ Test(strmap, distinct_key_churn_stays_correct)
   cr_expect_eq(strmap_count(m), 2);
   cr_expect_eq(strmap_get(m, "stay-a"), V(1));
   cr_expect_eq(strmap_get(m, "stay-b"), V(2));
+  strmap_free(m);
+}
+
+/* Disabled: documents a known defect of src/strmap.c. grow() always
+ * doubles, even when the table is full of tombstones rather than keys, so
+ * a map holding a handful of keys while many distinct keys come and go
+ * (names of short-lived subscribers, say) grows without bound: about 8 MB
+ * after a million set/del cycles with an empty map. The fix is to rebuild
+ * at the same size when the live keys would fit; enable this test with it. */
+Test(strmap, distinct_key_churn_does_not_grow, .disabled = true)
+{
+  struct strmap *m = strmap_new();
+  char key[32];
+  size_t before, after;
+
+  for (int i = 0; i < 1000; i++) {
+    snprintf(key, sizeof key, "warm-%d", i);
+    strmap_set(m, key, V(1));
+    strmap_del(m, key);
+  }
+  before = heap_bytes();
+  for (int i = 0; i < 1000000; i++) {
+    snprintf(key, sizeof key, "sub-%d", i);
+    strmap_set(m, key, V(1));
+    strmap_del(m, key);
+  }
+  after = heap_bytes();
+  cr_expect_lt(after, before + 64 * 1024, "heap grew by %zu bytes",
+               after - before);
   strmap_free(m);
 }
