@@ -62,14 +62,17 @@ struct sup_decision {
    * one_for_one [exited, exited], one_for_all [0, n-1], rest_for_one
    * [exited, n-1]. The caller stops the live ones among them in reverse
    * order, then starts them in order (skipping temporary siblings, which
-   * OTP never restarts). */
+   * OTP never restarts). For GIVE_UP: [0, n-1], every child is stopped.
+   * For IGNORE: [exited, exited], and nothing is to be done. */
   size_t first, last;
 };
 
-/* Decides what a group does when one child's run ends. A restart is counted
+/* Decides what a group does when one child's run ends; in->exited must be
+ * < in->n_children (aborts otherwise). A restart is counted
  * in w (only when the verdict is RESTART); a restart at time t is inside
  * the window while now - t < period_ms. When counting it would make more
- * than max_restarts restarts inside the window, the verdict is GIVE_UP.
+ * than max_restarts restarts inside the window, the verdict is GIVE_UP
+ * (max_restarts 0: the first restart gives up) and it is not recorded.
  * Restart types: permanent restarts after NORMAL and ABNORMAL, transient
  * only after ABNORMAL, temporary never; SHUTDOWN never restarts. */
 struct sup_decision sup_decide(const struct sup_input *in,
@@ -83,7 +86,8 @@ struct sup_backoff {
 
 /* Returns the delay (ms) before the next start of a child whose run lasted
  * run_ms. A run of at least reset_ms resets the sequence. The delays are
- * initial, 2*initial, 4*initial, ... capped at max_ms (no overflow). */
+ * initial, 2*initial, 4*initial, ... capped at max_ms (no overflow);
+ * initial_ms 0 gives 0. Each call counts one more attempt. */
 int64_t sup_backoff_next(struct sup_backoff *b, int64_t initial_ms,
                          int64_t max_ms, int64_t reset_ms, int64_t run_ms);
 

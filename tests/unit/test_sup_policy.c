@@ -163,6 +163,8 @@ Test(sup_decide, table_27_combinations_at_every_position)
           /* a RESTART is one restart in the window */
           cr_expect_eq(w.n, 1, "row %zu: window holds %zu", r, w.n);
         } else {
+          cr_expect_eq(d.first, exited);
+          cr_expect_eq(d.last, exited);
           /* IGNORE never touches the window */
           cr_expect_eq(w.n, 0, "row %zu: window holds %zu", r, w.n);
         }
