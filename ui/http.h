@@ -1,0 +1,44 @@
+/* http: the API server: libmicrohttpd driven by the daemon's libuv loop, no
+ * extra threads (issue 4; LIBRARY-NOTES.md section 1).
+ *
+ * http_start binds the configured address, creates or reads the token,
+ * writes <state_dir>/daemon.json and serves ui/routes.c's table; SSE
+ * connections are suspended while they have nothing to send and resumed
+ * from the loop when their stream wakes. http_close ends every stream with
+ * a clean end of stream, stops MHD and closes the loop handles. */
+#ifndef TEND_HTTP_H
+#define TEND_HTTP_H
+
+#include <uv.h>
+
+struct config;
+struct http_server;
+
+/* Idle connections (no request bytes, no response progress) are dropped
+ * after this many seconds; TEND_HTTP_TIMEOUT_S overrides it (tests). */
+#define HTTP_IDLE_TIMEOUT_S 30
+/* An SSE connection is exempt from the idle timeout while it waits for
+ * data; one whose client accepts no bytes for this long is dropped. */
+#define HTTP_STREAM_STALL_S 60
+/* A comment line on every SSE stream this often. */
+#define HTTP_HEARTBEAT_MS 15000
+
+/* Starts the API on loop per cfg->http: listen host/port (port 0 = a free
+ * port), allow_remote for a non-loopback host. Creates <state_dir>/token
+ * (0600) if absent and writes <state_dir>/daemon.json atomically
+ * ({"pid","url","ui_url","listen","config"}); prints the API and UI
+ * addresses to stderr. Returns 0 and *out (NULL when "listen" is false),
+ * or a negative errno with *cause (new), e.g. "http.listen:
+ * 127.0.0.1:7070: address already in use". */
+int http_start(uv_loop_t *loop, const struct config *cfg,
+               struct http_server **out, char **cause);
+
+/* Ends every SSE stream cleanly and closes; cb(arg) runs once every handle
+ * is closed and srv is freed (at once when srv is NULL). Removes
+ * daemon.json. */
+void http_close(struct http_server *srv, void (*cb)(void *arg), void *arg);
+
+/* The port actually bound (for tests and logs). */
+int http_port(const struct http_server *srv);
+
+#endif
