@@ -65,7 +65,9 @@ find_slot(const struct strmap *m, const char *key)
   }
 }
 
-/* Rebuilds the table at twice the size without tombstones. */
+/* Rebuilds the table without tombstones: at twice the size when the live
+ * keys need it, at the same size when deleted keys filled it (churn must
+ * not grow the table). */
 static void
 grow(struct strmap *m)
 {
@@ -73,7 +75,8 @@ grow(struct strmap *m)
   void **old_values = m->values;
   size_t old_cap = m->cap;
 
-  m->cap *= 2;
+  if ((m->count + 1) * 10 >= m->cap * 4)
+    m->cap *= 2;
   m->keys = xcalloc(m->cap, sizeof *m->keys);
   m->values = xcalloc(m->cap, sizeof *m->values);
   m->used = m->count;
