@@ -310,6 +310,9 @@ quote_new(const char *s)
     if (c == '"' || c == '\\') {
       char esc[2] = {'\\', (char)c};
       sbuf_add(&b, esc, 2);
+    } else if (c == '\n' || c == '\t' || c == '\r') {
+      char esc[2] = {'\\', c == '\n' ? 'n' : c == '\t' ? 't' : 'r'};
+      sbuf_add(&b, esc, 2);
     } else if (c < 0x20 || c == 0x7f) {
       sbuf_addf(&b, "\\u%04x", c);
     } else {
@@ -410,48 +413,53 @@ strv_free(char **v)
   free(v);
 }
 
-/* Levenshtein distance of two short strings (SIZE_MAX when too long). */
+/* Edit distance of two short strings where swapping two neighbours counts
+ * as one edit ("nmae" -> "name"); SIZE_MAX when a string is too long. */
 static size_t
 edit_distance(const char *a, const char *b)
 {
   size_t la = strlen(a), lb = strlen(b);
-  size_t row[65];
-  if (la > 64 || lb > 64)
+  size_t d[33][33];
+  if (la > 32 || lb > 32)
     return SIZE_MAX;
+  for (size_t i = 0; i <= la; i++)
+    d[i][0] = i;
   for (size_t j = 0; j <= lb; j++)
-    row[j] = j;
+    d[0][j] = j;
   for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
     for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] != b[j - 1]);
-      if (up + 1 < best)
-        best = up + 1;
-      if (row[j - 1] + 1 < best)
-        best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
+      size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best)
+        best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best)
+        best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
     }
   }
-  return row[lb];
+  return d[la][lb];
 }
 
-/* Returns the candidate closest to s when it is close enough to be a typo,
- * else NULL. */
+/* Returns the candidate the user most likely meant by s, or NULL: a close
+ * spelling, or the key with its unit left out ("timeout" -> "timeout_s"). */
 static const char *
 closest(const char *s, const char *const *cands, size_t n)
 {
   const char *best = NULL;
-  size_t best_d = SIZE_MAX;
+  size_t best_d = SIZE_MAX, len = strlen(s);
   for (size_t i = 0; i < n; i++) {
     size_t d = edit_distance(s, cands[i]);
     size_t limit = strlen(cands[i]) <= 4 ? 1 : 2;
-    if (d <= limit && d < strlen(s) && d < best_d) {
+    if (d <= limit && d < len && d < best_d) {
       best = cands[i];
       best_d = d;
     }
   }
+  for (size_t i = 0; !best && len >= 3 && i < n; i++)
+    if (strncmp(cands[i], s, len) == 0 && cands[i][len] == '_')
+      best = cands[i];
   return best;
 }
 
@@ -1129,9 +1137,12 @@ get_string(struct ld *ld, json_t *obj, const char *key, int nonempty,
   json_t *v = json_object_get(obj, key);
   if (!v)
     return 0;
-  if (!json_is_string(v) || (nonempty && json_string_length(v) == 0)) {
-    ld_err_key(ld, key, 0,
-               nonempty ? "expected a non-empty string" : "expected a string");
+  if (!json_is_string(v)) {
+    ld_err_key(ld, key, 0, "expected a string");
+    return -1;
+  }
+  if (nonempty && json_string_length(v) == 0) {
+    ld_err_key(ld, key, 0, "expected a non-empty string");
     return -1;
   }
   *out = json_string_value(v);
@@ -1932,6 +1943,8 @@ ld_runner(struct ld *ld, json_t *obj, struct config_node *n)
     n->cwd = path_resolve(ld->cfg->dir, s);
   }
   ld_env(ld, obj, n);
+  if (!n->env)
+    n->env = xcalloc(1, sizeof *n->env);
   if (get_choice(ld, obj, "restart", restart_names, COUNT(restart_names),
                  &choice) > 0)
     n->restart = (enum config_restart)choice;

@@ -149,7 +149,8 @@ struct config_node {
   char **argv;        /* NULL-terminated; for a string cmd: sh -c CMD */
   int shell;          /* 1 when cmd was a string */
   char *cwd;          /* absolute */
-  char **env;         /* NULL-terminated "KEY=VALUE" overrides */
+  char **env;         /* NULL-terminated "KEY=VALUE" overrides (never NULL
+                         for a loaded runner) */
   enum config_restart restart;  /* default permanent */
   int64_t backoff_initial_ms;   /* default 100 */
   int64_t backoff_max_ms;       /* default 30000 */
