@@ -1,0 +1,1181 @@
+/* cli: the client commands over the HTTP API (issue 4; docs/api.md).
+ *
+ * Each command is one row of a static table (name, handler, arguments,
+ * allowed options). A command finds the daemon (--url / TEND_URL, else
+ * <state_dir>/daemon.json of -c FILE or ./tend.json; the token from
+ * TEND_TOKEN or <state_dir>/token), makes its requests with libcurl and
+ * prints the result. `logs -f` and `events -f` replay from the store page by
+ * page, then follow the SSE stream; when the connection drops they reconnect
+ * with Last-Event-ID = the last seq printed, and drop anything at or below
+ * it, so the output has no gap and no repeat across reconnects.
+ *
+ * Exit codes (cli.h): 0 ok, 1 the daemon refused (its {"error"} printed),
+ * 2 usage, 3 no daemon reachable. */
+#include "src/cli.h"
+
+#include "src/config.h"
+#include "src/xalloc.h"
+#include "ui/sse.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OPT_JSON 1u
+#define OPT_FOLLOW 2u
+#define OPT_LINES 4u
+
+/* Items per page when replaying output or events. */
+#define PAGE 1000
+
+struct cli {
+  const char *config;  /* -c FILE */
+  const char *url_opt; /* --url */
+  char *url;           /* base URL, no trailing slash */
+  char *token;
+  int json, follow;
+  long lines;          /* -n; -1 = everything */
+  int tty;
+  const char *args[3];
+  int nargs;
+  CURL *curl;
+};
+
+struct cmd {
+  const char *name;
+  int (*fn)(struct cli *c);
+  int min_args, max_args;
+  unsigned opts;
+  const char *usage;
+};
+
+static int cmd_status(struct cli *c);
+static int cmd_start(struct cli *c);
+static int cmd_stop(struct cli *c);
+static int cmd_restart(struct cli *c);
+static int cmd_signal(struct cli *c);
+static int cmd_logs(struct cli *c);
+static int cmd_events(struct cli *c);
+static int cmd_reload(struct cli *c);
+static int cmd_resume(struct cli *c);
+
+static const struct cmd commands[] = {
+  {.name = "status", .fn = cmd_status, .opts = OPT_JSON,
+   .usage = "status [--json]         the tree: state, pid, restarts, uptime"},
+  {.name = "start", .fn = cmd_start, .min_args = 1, .max_args = 1,
+   .usage = "start NAME              start a runner"},
+  {.name = "stop", .fn = cmd_stop, .min_args = 1, .max_args = 1,
+   .usage = "stop NAME               stop a runner"},
+  {.name = "restart", .fn = cmd_restart, .min_args = 1, .max_args = 1,
+   .usage = "restart NAME            restart a runner or a group"},
+  {.name = "signal", .fn = cmd_signal, .min_args = 2, .max_args = 2,
+   .usage = "signal NAME SIG         send a signal (HUP, USR1, ...)"},
+  {.name = "logs", .fn = cmd_logs, .min_args = 1, .max_args = 1,
+   .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
+   .usage = "logs [-f] [-n N] [--json] NAME\n"
+            "                               a runner's output (-f: follow)"},
+  {.name = "events", .fn = cmd_events, .opts = OPT_JSON | OPT_FOLLOW |
+   OPT_LINES,
+   .usage = "events [-f] [-n N] [--json]\n"
+            "                               the event log (-f: follow)"},
+  {.name = "reload", .fn = cmd_reload,
+   .usage = "reload                  re-read the config and apply it"},
+  {.name = "resume", .fn = cmd_resume, .min_args = 1, .max_args = 1,
+   .usage = "resume NAME             resume a watch paused by the loop "
+            "guard"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Prints "tend: message" to stderr. */
+static void __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+  va_list ap;
+
+  fputs("tend: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+struct buf {
+  char *p;
+  size_t n, cap;
+};
+
+/* Appends n bytes. */
+static void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+  if (b->n + n + 1 > b->cap) {
+    b->cap = b->cap ? b->cap : 256;
+    while (b->n + n + 1 > b->cap)
+      b->cap *= 2;
+    b->p = xrealloc(b->p, b->cap);
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = '\0';
+}
+
+/* Appends formatted text. */
+static void __attribute__((format(printf, 2, 3)))
+buf_addf(struct buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  char small[256];
+  int n;
+
+  va_start(ap, fmt);
+  n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  if ((size_t)n < sizeof small) {
+    buf_add(b, small, (size_t)n);
+    return;
+  }
+  {
+    char *big = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    buf_add(b, big, (size_t)n);
+    free(big);
+  }
+}
+
+/* Reads a small text file, trimmed; NULL when unreadable. */
+static char *
+read_trimmed(const char *path)
+{
+  FILE *f = fopen(path, "r");
+  char line[512];
+  size_t n;
+
+  if (!f)
+    return NULL;
+  if (!fgets(line, sizeof line, f)) {
+    fclose(f);
+    return NULL;
+  }
+  fclose(f);
+  n = strlen(line);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
+                   line[n - 1] == ' '))
+    line[--n] = '\0';
+  return xstrdup(line);
+}
+
+/* Strips trailing slashes from a base URL. */
+static char *
+base_url(const char *u)
+{
+  char *s = xstrdup(u);
+  size_t n = strlen(s);
+
+  while (n > 0 && s[n - 1] == '/')
+    s[--n] = '\0';
+  return s;
+}
+
+/* ------------------------------------------------------------ discovery */
+
+/* The state folder of a config file: the loaded config's, or <dir>/.tend
+ * when the file cannot be loaded (being edited, or absent). */
+static char *
+state_dir_of(const char *file)
+{
+  struct config *cfg = NULL;
+  char *errors = NULL, *dir, *slash;
+
+  if (access(file, R_OK) == 0 && config_load(file, &cfg, &errors) == 0) {
+    dir = xstrdup(cfg->state_dir);
+    config_free(cfg);
+    return dir;
+  }
+  free(errors);
+  dir = xstrdup(file);
+  slash = strrchr(dir, '/');
+  if (slash) {
+    slash[1] = '\0';
+    slash = xasprintf("%s.tend", dir);
+  } else {
+    slash = xstrdup(".tend");
+  }
+  free(dir);
+  return slash;
+}
+
+/* Finds the daemon's URL and token. Returns CLI_OK or an exit code. */
+static int
+find_daemon(struct cli *c)
+{
+  const char *env_url = getenv("TEND_URL");
+  const char *env_tok = getenv("TEND_TOKEN");
+  const char *file = c->config ? c->config : "tend.json";
+  char *state = NULL, *path;
+  json_t *d;
+  json_error_t err;
+
+  if (c->config && access(c->config, R_OK) != 0) {
+    say("%s: %s", c->config, strerror(errno));
+    return CLI_USAGE;
+  }
+  if (c->url_opt || (env_url && *env_url)) {
+    c->url = base_url(c->url_opt ? c->url_opt : env_url);
+  } else {
+    state = state_dir_of(file);
+    path = xasprintf("%s/daemon.json", state);
+    d = json_load_file(path, 0, &err);
+    if (!d || !json_is_string(json_object_get(d, "url"))) {
+      say("no daemon running for %s (no %s); start one with `tend up`, or "
+          "pass --url",
+          file, path);
+      json_decref(d);
+      free(path);
+      free(state);
+      return CLI_UNREACHABLE;
+    }
+    c->url = base_url(json_string_value(json_object_get(d, "url")));
+    json_decref(d);
+    free(path);
+  }
+  if (env_tok && *env_tok) {
+    c->token = xstrdup(env_tok);
+  } else {
+    if (!state)
+      state = state_dir_of(file);
+    path = xasprintf("%s/token", state);
+    c->token = read_trimmed(path);
+    if (!c->token && !c->url_opt && !(env_url && *env_url))
+      say("cannot read %s (%s); set TEND_TOKEN", path, strerror(errno));
+    free(path);
+  }
+  free(state);
+  return CLI_OK;
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+/* libcurl write callback: gathers a body. */
+static size_t
+on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  buf_add(ud, ptr, size * nmemb);
+  return size * nmemb;
+}
+
+/* Sets the request up: URL, method, auth, body. Returns the header list
+ * (caller frees). */
+static struct curl_slist *
+setup(struct cli *c, const char *method, const char *path, const char *body,
+      const char *extra_header)
+{
+  struct curl_slist *h = NULL;
+  char *url = xasprintf("%s%s", c->url, path);
+
+  curl_easy_reset(c->curl);
+  curl_easy_setopt(c->curl, CURLOPT_URL, url);
+  free(url);
+  curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+  if (c->token) {
+    char *a = xasprintf("Authorization: Bearer %s", c->token);
+    h = curl_slist_append(h, a);
+    free(a);
+  }
+  if (extra_header)
+    h = curl_slist_append(h, extra_header);
+  if (strcmp(method, "POST") == 0) {
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body ? body : "");
+  }
+  curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+  return h;
+}
+
+/* Prints the daemon's {"error"} (and "errors" lines) for a refusal. */
+static void
+print_refusal(long status, const char *body, size_t len)
+{
+  json_t *j = json_loadb(body ? body : "", len, 0, NULL);
+  const char *msg = json_string_value(json_object_get(j, "error"));
+  json_t *errors = json_object_get(j, "errors");
+  size_t i;
+  json_t *e;
+
+  if (msg)
+    say("%s", msg);
+  else
+    say("the daemon answered HTTP %ld", status);
+  json_array_foreach(errors, i, e)
+    if (json_is_string(e))
+      fprintf(stderr, "  %s\n", json_string_value(e));
+  json_decref(j);
+}
+
+/* One request. Returns CLI_OK with *out (new; NULL for a non-JSON body),
+ * or CLI_REFUSED / CLI_UNREACHABLE after printing why. */
+static int
+call(struct cli *c, const char *method, const char *path, const char *body,
+     json_t **out)
+{
+  struct buf b = {0};
+  struct curl_slist *h = setup(c, method, path, body, NULL);
+  long status = 0;
+  CURLcode rc;
+
+  *out = NULL;
+  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+  rc = curl_easy_perform(c->curl);
+  curl_slist_free_all(h);
+  if (rc != CURLE_OK) {
+    say("no daemon reachable at %s: %s", c->url, curl_easy_strerror(rc));
+    free(b.p);
+    return CLI_UNREACHABLE;
+  }
+  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (status >= 400) {
+    print_refusal(status, b.p, b.n);
+    free(b.p);
+    return CLI_REFUSED;
+  }
+  *out = json_loadb(b.p ? b.p : "", b.n, 0, NULL);
+  free(b.p);
+  return CLI_OK;
+}
+
+/* Percent-encodes a name for a path (new string). */
+static char *
+escape(struct cli *c, const char *name)
+{
+  char *e = curl_easy_escape(c->curl, name, 0);
+  char *s = xstrdup(e ? e : "");
+
+  curl_free(e);
+  return s;
+}
+
+/* -------------------------------------------------------------- status */
+
+static const char *
+state_colour(const char *state)
+{
+  if (!state)
+    return "";
+  if (strcmp(state, "running") == 0 || strcmp(state, "ready") == 0)
+    return "\033[32m";
+  if (strcmp(state, "failed") == 0)
+    return "\033[31m";
+  if (strcmp(state, "stopped") == 0)
+    return "\033[2m";
+  return "\033[33m"; /* starting, stopping, exited, backoff */
+}
+
+/* "42s", "3m07s", "2h05m", "4d03h". */
+static void
+fmt_duration(int64_t ms, char *out, size_t cap)
+{
+  long long s = ms < 0 ? 0 : (long long)(ms / 1000);
+
+  if (s < 60)
+    snprintf(out, cap, "%llds", s);
+  else if (s < 3600)
+    snprintf(out, cap, "%lldm%02llds", s / 60, s % 60);
+  else if (s < 86400)
+    snprintf(out, cap, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+  else
+    snprintf(out, cap, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
+}
+
+static int64_t
+now_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define NCOLS 8
+struct row {
+  char *col[NCOLS];
+};
+
+struct table {
+  struct row *rows;
+  size_t n, cap;
+};
+
+/* Formats an integer field, or "-" when absent or null. */
+static char *
+int_field(json_t *o, const char *key)
+{
+  json_t *v = json_object_get(o, key);
+
+  if (!json_is_integer(v))
+    return xstrdup("-");
+  return xasprintf("%" JSON_INTEGER_FORMAT, json_integer_value(v));
+}
+
+/* Adds a node and its children, names indented by depth. */
+static void
+table_add(struct table *t, json_t *node, int depth, int64_t now)
+{
+  const char *state = json_string_value(json_object_get(node, "state"));
+  const char *kind = json_string_value(json_object_get(node, "kind"));
+  json_t *le = json_object_get(node, "last_exit");
+  json_t *since = json_object_get(node, "since");
+  json_t *children = json_object_get(node, "children");
+  struct row *r;
+  char up[32] = "-";
+  size_t i;
+  json_t *child;
+
+  if (t->n == t->cap) {
+    t->cap = t->cap ? t->cap * 2 : 16;
+    t->rows = xrealloc(t->rows, t->cap * sizeof *t->rows);
+  }
+  r = &t->rows[t->n++];
+  r->col[0] = xasprintf("%*s%s", depth * 2, "",
+                        json_string_value(json_object_get(node, "name"))
+                          ? json_string_value(json_object_get(node, "name"))
+                          : "?");
+  r->col[1] = xstrdup(kind ? kind : "?");
+  r->col[2] = xstrdup(state ? state : "?");
+  r->col[3] = int_field(node, "pid");
+  r->col[4] = int_field(node, "run");
+  r->col[5] = int_field(node, "restarts");
+  if (state && json_is_integer(since) &&
+      (strcmp(state, "running") == 0 || strcmp(state, "ready") == 0 ||
+       strcmp(state, "starting") == 0 || strcmp(state, "stopping") == 0))
+    fmt_duration(now - json_integer_value(since), up, sizeof up);
+  r->col[6] = xstrdup(up);
+  if (json_is_integer(json_object_get(le, "status")))
+    r->col[7] = xasprintf("status %" JSON_INTEGER_FORMAT,
+                          json_integer_value(json_object_get(le, "status")));
+  else if (json_is_string(json_object_get(le, "signal")))
+    r->col[7] = xasprintf("signal %s",
+                          json_string_value(json_object_get(le, "signal")));
+  else
+    r->col[7] = xstrdup("-");
+  json_array_foreach(children, i, child)
+    table_add(t, child, depth + 1, now);
+}
+
+/* tend status: an aligned table, states coloured on a terminal. */
+static int
+cmd_status(struct cli *c)
+{
+  static const char *const heads[NCOLS] = {"NAME", "KIND", "STATE", "PID",
+                                           "RUN", "RESTARTS", "UPTIME",
+                                           "LAST EXIT"};
+  size_t width[NCOLS];
+  struct table t = {0};
+  json_t *tree;
+  int r = call(c, "GET", "/api/v1/tree", NULL, &tree);
+
+  if (r != CLI_OK)
+    return r;
+  if (!tree) {
+    say("the daemon sent a tree that is not JSON");
+    return CLI_REFUSED;
+  }
+  if (c->json) {
+    char *s = json_dumps(tree, JSON_INDENT(2));
+    puts(s ? s : "null");
+    free(s);
+    json_decref(tree);
+    return CLI_OK;
+  }
+  table_add(&t, tree, 0, now_ms());
+  for (int k = 0; k < NCOLS; k++) {
+    width[k] = strlen(heads[k]);
+    for (size_t i = 0; i < t.n; i++)
+      if (strlen(t.rows[i].col[k]) > width[k])
+        width[k] = strlen(t.rows[i].col[k]);
+  }
+  for (int k = 0; k < NCOLS; k++)
+    printf("%-*s%s", k == NCOLS - 1 ? 0 : (int)width[k], heads[k],
+           k == NCOLS - 1 ? "\n" : "  ");
+  for (size_t i = 0; i < t.n; i++) {
+    for (int k = 0; k < NCOLS; k++) {
+      const char *v = t.rows[i].col[k];
+      int last = k == NCOLS - 1;
+      if (k == 2 && c->tty)
+        printf("%s%s\033[0m%*s", state_colour(v), v,
+               (int)(width[k] - strlen(v)), "");
+      else
+        printf("%-*s", last ? 0 : (int)width[k], v);
+      fputs(last ? "\n" : "  ", stdout);
+      free(t.rows[i].col[k]);
+    }
+  }
+  free(t.rows);
+  json_decref(tree);
+  return CLI_OK;
+}
+
+/* ---------------------------------------------------------------- actions */
+
+/* POSTs to /api/v1/<kind>/<name>/<action> with body. */
+static int
+post_action(struct cli *c, const char *kind, const char *name,
+            const char *action, const char *body)
+{
+  char *esc = escape(c, name);
+  char *path = xasprintf("/api/v1/%s/%s/%s", kind, esc, action);
+  json_t *j = NULL;
+  int r = call(c, "POST", path, body, &j);
+
+  json_decref(j);
+  free(path);
+  free(esc);
+  return r;
+}
+
+/* start/stop/restart on a runner, with a one-line confirmation. */
+static int
+runner_action(struct cli *c, const char *action, const char *done)
+{
+  int r = post_action(c, "runners", c->args[0], action, "{}");
+
+  if (r == CLI_OK)
+    printf("%s: %s\n", c->args[0], done);
+  return r;
+}
+
+static int
+cmd_start(struct cli *c)
+{
+  return runner_action(c, "start", "start requested");
+}
+
+static int
+cmd_stop(struct cli *c)
+{
+  return runner_action(c, "stop", "stop requested");
+}
+
+/* GETs path quietly: returns the HTTP status, or -1 when unreachable
+ * (after printing why). */
+static long
+probe(struct cli *c, const char *path)
+{
+  struct buf b = {0};
+  struct curl_slist *h = setup(c, "GET", path, NULL, NULL);
+  long status = 0;
+  CURLcode rc;
+
+  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
+  rc = curl_easy_perform(c->curl);
+  curl_slist_free_all(h);
+  free(b.p);
+  if (rc != CURLE_OK) {
+    say("no daemon reachable at %s: %s", c->url, curl_easy_strerror(rc));
+    return -1;
+  }
+  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+  return status;
+}
+
+/* restart NAME: a runner, or else a group of that name. */
+static int
+cmd_restart(struct cli *c)
+{
+  char *esc = escape(c, c->args[0]);
+  char *rpath = xasprintf("/api/v1/runners/%s", esc);
+  char *gpath = xasprintf("/api/v1/groups/%s", esc);
+  long rs = probe(c, rpath), gs = rs == 404 ? probe(c, gpath) : 0;
+  int r;
+
+  free(rpath);
+  free(gpath);
+  free(esc);
+  if (rs < 0 || gs < 0)
+    return CLI_UNREACHABLE;
+  if (rs == 404 && gs == 404) {
+    say("no runner or group named \"%s\"", c->args[0]);
+    return CLI_REFUSED;
+  }
+  if (rs == 404) {
+    r = post_action(c, "groups", c->args[0], "restart", "{}");
+    if (r == CLI_OK)
+      printf("%s: group restart requested\n", c->args[0]);
+    return r;
+  }
+  return runner_action(c, "restart", "restart requested");
+}
+
+/* signal NAME SIG. */
+static int
+cmd_signal(struct cli *c)
+{
+  json_t *body = json_pack("{s:s}", "signal", c->args[1]);
+  char *text = json_dumps(body, JSON_COMPACT);
+  int r = post_action(c, "runners", c->args[0], "signal", text);
+
+  if (r == CLI_OK)
+    printf("%s: sent %s\n", c->args[0], c->args[1]);
+  free(text);
+  json_decref(body);
+  return r;
+}
+
+/* resume NAME: resume a paused watch. */
+static int
+cmd_resume(struct cli *c)
+{
+  int r = post_action(c, "runners", c->args[0], "watch/resume", "{}");
+
+  if (r == CLI_OK)
+    printf("%s: watch resumed\n", c->args[0]);
+  return r;
+}
+
+/* reload: errors come back one per line. */
+static int
+cmd_reload(struct cli *c)
+{
+  json_t *j = NULL;
+  int r = call(c, "POST", "/api/v1/reload", "{}", &j);
+
+  json_decref(j);
+  if (r == CLI_OK)
+    printf("config applied\n");
+  return r;
+}
+
+/* ------------------------------------------------------ output and events */
+
+/* Decodes standard base64 (padding and whitespace ignored). */
+static void
+base64_decode(struct buf *out, const char *s)
+{
+  unsigned int acc = 0;
+  int bits = 0;
+
+  for (; *s; s++) {
+    int v;
+    char c = *s;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
+    else
+      continue;
+    acc = (acc << 6) | (unsigned int)v;
+    bits += 6;
+    if (bits >= 8) {
+      char byte = (char)((acc >> (bits - 8)) & 0xff);
+      bits -= 8;
+      buf_add(out, &byte, 1);
+    }
+  }
+}
+
+/* Renders one output chunk: its bytes as written (stderr in red and tend's
+ * own markers dimmed on a terminal), or the JSON line with --json. */
+static void
+render_chunk(struct cli *c, struct buf *o, json_t *chunk)
+{
+  const char *stream = json_string_value(json_object_get(chunk, "stream"));
+  const char *data = json_string_value(json_object_get(chunk, "data"));
+  const char *b64 = json_string_value(json_object_get(chunk, "data_b64"));
+  int is_tend = stream && strcmp(stream, "tend") == 0;
+  int is_err = stream && strcmp(stream, "stderr") == 0;
+
+  if (c->json) {
+    char *s = json_dumps(chunk, JSON_COMPACT);
+    buf_addf(o, "%s\n", s ? s : "{}");
+    free(s);
+    return;
+  }
+  if (c->tty && (is_tend || is_err))
+    buf_add(o, is_tend ? "\033[2m" : "\033[31m", is_tend ? 4 : 5);
+  if (is_tend)
+    buf_add(o, "[tend] ", 7);
+  if (data)
+    buf_add(o, data, json_string_length(json_object_get(chunk, "data")));
+  else if (b64)
+    base64_decode(o, b64);
+  if (c->tty && (is_tend || is_err))
+    buf_add(o, "\033[0m", 4);
+}
+
+/* Formats unix ms as local "YYYY-MM-DD HH:MM:SS.mmm". */
+static void
+fmt_ts(json_t *ts, char *out, size_t cap)
+{
+  time_t secs;
+  struct tm tm;
+  char day[32];
+
+  if (!json_is_integer(ts)) {
+    snprintf(out, cap, "-");
+    return;
+  }
+  secs = (time_t)(json_integer_value(ts) / 1000);
+  localtime_r(&secs, &tm);
+  strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm);
+  snprintf(out, cap, "%s.%03d", day, (int)(json_integer_value(ts) % 1000));
+}
+
+/* Renders one event as a line: a state transition as
+ * "api: running --exit--> exited (reason)", others as "type: message". */
+static void
+render_event(struct cli *c, struct buf *o, json_t *ev)
+{
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  const char *node = json_string_value(json_object_get(ev, "node"));
+  const char *msg = json_string_value(json_object_get(ev, "message"));
+  const char *reason = json_string_value(json_object_get(ev, "reason"));
+  char when[64];
+
+  if (c->json) {
+    char *s = json_dumps(ev, JSON_COMPACT);
+    buf_addf(o, "%s\n", s ? s : "{}");
+    free(s);
+    return;
+  }
+  fmt_ts(json_object_get(ev, "ts"), when, sizeof when);
+  buf_addf(o, "%s  ", when);
+  if (type && strcmp(type, "state") == 0) {
+    const char *to = json_string_value(json_object_get(ev, "to"));
+    const char *evn = json_string_value(json_object_get(ev, "event"));
+    buf_addf(o, "%s: %s --%s--> ", node ? node : "?",
+             json_string_value(json_object_get(ev, "from"))
+               ? json_string_value(json_object_get(ev, "from"))
+               : "?",
+             evn ? evn : "?");
+    if (c->tty)
+      buf_addf(o, "%s%s\033[0m", state_colour(to), to ? to : "?");
+    else
+      buf_addf(o, "%s", to ? to : "?");
+    if (reason && *reason)
+      buf_addf(o, " (%s)", reason);
+  } else {
+    buf_addf(o, "%s", type ? type : "event");
+    if (node)
+      buf_addf(o, " %s", node);
+    if (msg && *msg)
+      buf_addf(o, ": %s", msg);
+  }
+  buf_add(o, "\n", 1);
+}
+
+typedef void (*render_fn)(struct cli *c, struct buf *o, json_t *item);
+
+/* Writes a buffer to stdout and flushes (pipes see lines promptly). */
+static void
+emit(struct buf *o)
+{
+  if (o->n)
+    fwrite(o->p, 1, o->n, stdout);
+  fflush(stdout);
+  o->n = 0;
+}
+
+/* Keeps only the last n lines of a rendered buffer. */
+static void
+keep_last_lines(struct buf *o, long n)
+{
+  size_t i = o->n;
+  long seen = 0;
+
+  if (n <= 0) {
+    o->n = 0;
+    return;
+  }
+  if (i > 0 && o->p[i - 1] == '\n')
+    i--;
+  while (i > 0) {
+    if (o->p[i - 1] == '\n' && ++seen == n)
+      break;
+    i--;
+  }
+  memmove(o->p, o->p + i, o->n - i);
+  o->n -= i;
+}
+
+/* Replays items with seq > *after page by page (key: "chunks" or
+ * "events"); renders into o; moves *after. With -n, starts from the last
+ * N items (lines are then cut in the caller). */
+static int
+replay(struct cli *c, const char *path, const char *key, render_fn render,
+       struct buf *o, uint64_t *after)
+{
+  for (;;) {
+    char *url = xasprintf("%s?after=%" PRIu64 "&limit=%d", path, *after,
+                          PAGE);
+    json_t *page = NULL, *items, *item;
+    size_t i, n;
+    int r = call(c, "GET", url, NULL, &page);
+
+    free(url);
+    if (r != CLI_OK)
+      return r;
+    items = json_object_get(page, key);
+    n = json_array_size(items);
+    json_array_foreach(items, i, item)
+    {
+      json_t *seq = json_object_get(item, "seq");
+      render(c, o, item);
+      if (json_is_integer(seq) && (uint64_t)json_integer_value(seq) > *after)
+        *after = (uint64_t)json_integer_value(seq);
+    }
+    json_decref(page);
+    if (c->lines < 0)
+      emit(o); /* everything: print as we go */
+    if (n < PAGE)
+      return CLI_OK;
+  }
+}
+
+/* Where -n N starts: the last seq minus N (from the page's "last"). */
+static int
+start_for_lines(struct cli *c, const char *path, uint64_t *after)
+{
+  char *url = xasprintf("%s?after=0&limit=1", path);
+  json_t *page = NULL;
+  uint64_t last;
+  int r = call(c, "GET", url, NULL, &page);
+
+  free(url);
+  if (r != CLI_OK)
+    return r;
+  last = (uint64_t)json_integer_value(json_object_get(page, "last"));
+  json_decref(page);
+  *after = last > (uint64_t)c->lines ? last - (uint64_t)c->lines : 0;
+  return CLI_OK;
+}
+
+/* State of one SSE follow. */
+struct follow {
+  struct cli *c;
+  render_fn render;
+  struct sse_parser *parser;
+  uint64_t last;
+  long status;
+  struct buf err;
+  struct buf out;
+  int got;
+};
+
+/* An SSE event: render it unless it is at or below what was printed. */
+static void
+on_sse_event(void *ctx, const char *id, const char *event, const char *data,
+             size_t len)
+{
+  struct follow *f = ctx;
+  json_t *item = json_loadb(data, len, 0, NULL);
+  json_t *seq = json_object_get(item, "seq");
+  uint64_t s;
+
+  (void)event;
+  f->got = 1;
+  if (json_is_integer(seq))
+    s = (uint64_t)json_integer_value(seq);
+  else if (!id || sscanf(id, "%" SCNu64, &s) != 1)
+    s = f->last + 1;
+  if (item && s > f->last) {
+    f->render(f->c, &f->out, item);
+    emit(&f->out);
+    f->last = s;
+  }
+  json_decref(item);
+}
+
+/* libcurl write callback of a stream: SSE when 200, an error body else. */
+static size_t
+on_stream(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  struct follow *f = ud;
+  size_t n = size * nmemb;
+
+  if (!f->status)
+    curl_easy_getinfo(f->c->curl, CURLINFO_RESPONSE_CODE, &f->status);
+  if (f->status != 200)
+    buf_add(&f->err, ptr, n);
+  else
+    sse_parser_feed(f->parser, ptr, n);
+  return n;
+}
+
+/* Follows a stream after seq `after`, reconnecting with Last-Event-ID
+ * until the daemon refuses (4xx) or the process is interrupted. */
+static int
+follow(struct cli *c, const char *path, render_fn render, uint64_t after)
+{
+  struct follow f = {.c = c, .render = render, .last = after};
+  unsigned delay_ms = 250;
+  int warned = 0;
+
+  for (;;) {
+    char *hdr = xasprintf("Last-Event-ID: %" PRIu64, f.last);
+    struct curl_slist *h = setup(c, "GET", path, NULL, hdr);
+    CURLcode rc;
+
+    free(hdr);
+    h = curl_slist_append(h, "Accept: text/event-stream");
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+    f.parser = sse_parser_new(on_sse_event, &f);
+    f.status = 0;
+    f.err.n = 0;
+    f.got = 0;
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_stream);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &f);
+    /* Heartbeats come every 15 s: silence for 45 s means a dead peer. */
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 45L);
+    rc = curl_easy_perform(c->curl);
+    curl_slist_free_all(h);
+    sse_parser_free(f.parser);
+    f.parser = NULL;
+    if (rc == CURLE_OK && f.status >= 400) {
+      print_refusal(f.status, f.err.p, f.err.n);
+      free(f.err.p);
+      free(f.out.p);
+      return CLI_REFUSED;
+    }
+    if (f.got) {
+      delay_ms = 250;
+      warned = 0;
+    }
+    if (!warned) {
+      say("stream ended (%s); reconnecting from seq %" PRIu64,
+          rc == CURLE_OK ? "closed by the daemon" : curl_easy_strerror(rc),
+          f.last);
+      warned = 1;
+    }
+    usleep(delay_ms * 1000u);
+    if (delay_ms < 5000)
+      delay_ms *= 2;
+  }
+}
+
+/* tend logs [-f] [-n N] NAME. */
+static int
+cmd_logs(struct cli *c)
+{
+  char *esc = escape(c, c->args[0]);
+  char *path = xasprintf("/api/v1/runners/%s/output", esc);
+  struct buf o = {0};
+  uint64_t after = 0;
+  int r = CLI_OK;
+
+  if (c->lines >= 0)
+    r = start_for_lines(c, path, &after);
+  if (r == CLI_OK)
+    r = replay(c, path, "chunks", render_chunk, &o, &after);
+  if (r == CLI_OK && c->lines >= 0) {
+    keep_last_lines(&o, c->lines);
+    emit(&o);
+  }
+  free(o.p);
+  if (r == CLI_OK && c->follow) {
+    char *spath = xasprintf("/api/v1/runners/%s/output/stream", esc);
+    r = follow(c, spath, render_chunk, after);
+    free(spath);
+  }
+  free(path);
+  free(esc);
+  return r;
+}
+
+/* tend events [-f] [-n N]. */
+static int
+cmd_events(struct cli *c)
+{
+  struct buf o = {0};
+  uint64_t after = 0;
+  int r = CLI_OK;
+
+  if (c->lines >= 0)
+    r = start_for_lines(c, "/api/v1/events", &after);
+  if (r == CLI_OK)
+    r = replay(c, "/api/v1/events", "events", render_event, &o, &after);
+  if (r == CLI_OK && c->lines >= 0) {
+    keep_last_lines(&o, c->lines);
+    emit(&o);
+  }
+  free(o.p);
+  if (r == CLI_OK && c->follow)
+    r = follow(c, "/api/v1/events/stream", render_event, after);
+  return r;
+}
+
+/* ------------------------------------------------------------------ main */
+
+/* Prints the usage lines of the client commands. */
+void
+cli_usage(FILE *f)
+{
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    fprintf(f, "  tend %s\n", commands[i].usage);
+  fprintf(f, "  (client options: -c FILE, --url URL; env TEND_URL, "
+             "TEND_TOKEN)\n");
+}
+
+/* Returns the command of that name, or NULL. */
+static const struct cmd *
+find_cmd(const char *name)
+{
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
+/* Returns 1 for a client command. */
+int
+cli_is_command(const char *cmd)
+{
+  return cmd && find_cmd(cmd) != NULL;
+}
+
+/* Prints a usage error for one command. */
+static int
+usage_error(const struct cmd *cmd, const char *why)
+{
+  say("%s", why);
+  fprintf(stderr, "usage: tend %s\n", cmd->usage);
+  return CLI_USAGE;
+}
+
+/* Parses a non-negative count. */
+static int
+parse_count(const char *s, long *out)
+{
+  char *end;
+  long v;
+
+  if (!s || !*s)
+    return -1;
+  errno = 0;
+  v = strtol(s, &end, 10);
+  if (errno || *end || v < 0)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* Parses options (anywhere on the line) and arguments for cmd. */
+static int
+parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
+{
+  int only_args = 0;
+
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char *val = NULL;
+
+    if (only_args || a[0] != '-' || a[1] == '\0') {
+      if (c->nargs >= cmd->max_args)
+        return usage_error(cmd, "too many arguments");
+      c->args[c->nargs++] = a;
+      continue;
+    }
+    if (strcmp(a, "--") == 0) {
+      only_args = 1;
+    } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+      if (++i >= argc)
+        return usage_error(cmd, "-c needs a file");
+      c->config = argv[i];
+    } else if (strncmp(a, "--config=", 9) == 0) {
+      c->config = a + 9;
+    } else if (strcmp(a, "--url") == 0) {
+      if (++i >= argc)
+        return usage_error(cmd, "--url needs a URL");
+      c->url_opt = argv[i];
+    } else if (strncmp(a, "--url=", 6) == 0) {
+      c->url_opt = a + 6;
+    } else if (strcmp(a, "--json") == 0 && (cmd->opts & OPT_JSON)) {
+      c->json = 1;
+    } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) &&
+               (cmd->opts & OPT_FOLLOW)) {
+      c->follow = 1;
+    } else if ((cmd->opts & OPT_LINES) &&
+               (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0 ||
+                strncmp(a, "--lines=", 8) == 0 ||
+                (a[1] == 'n' && a[2] != '\0'))) {
+      if (strcmp(a, "-n") == 0 || strcmp(a, "--lines") == 0)
+        val = ++i < argc ? argv[i] : NULL;
+      else
+        val = a[1] == 'n' ? a + 2 : a + 8;
+      if (parse_count(val, &c->lines) < 0)
+        return usage_error(cmd, "-n needs a count (0 or more)");
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      printf("usage: tend %s\n", cmd->usage);
+      return -1;
+    } else {
+      char why[128];
+      snprintf(why, sizeof why, "unknown option %.64s", a);
+      return usage_error(cmd, why);
+    }
+  }
+  if (c->nargs < cmd->min_args)
+    return usage_error(cmd, "missing argument");
+  return CLI_OK;
+}
+
+/* Runs one client command. */
+int
+cli_main(const char *name, int argc, char **argv)
+{
+  const struct cmd *cmd = find_cmd(name);
+  struct cli c;
+  int r;
+
+  if (!cmd) {
+    say("unknown command %s", name);
+    cli_usage(stderr);
+    return CLI_USAGE;
+  }
+  memset(&c, 0, sizeof c);
+  c.lines = -1;
+  c.tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+  r = parse_args(cmd, &c, argc, argv);
+  if (r == -1)
+    return CLI_OK; /* --help */
+  if (r != CLI_OK)
+    return r;
+  r = find_daemon(&c);
+  if (r == CLI_OK) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    c.curl = curl_easy_init();
+    if (!c.curl) {
+      say("libcurl failed to start");
+      r = CLI_UNREACHABLE;
+    } else {
+      r = cmd->fn(&c);
+      curl_easy_cleanup(c.curl);
+    }
+    curl_global_cleanup();
+  }
+  free(c.url);
+  free(c.token);
+  return r;
+}
