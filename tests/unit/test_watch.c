@@ -1,0 +1,781 @@
+/* Tests for watchers/watch: the pure timing, guard and filter decisions, and
+ * the whole subscription against real files on a real uv loop. "Exactly one
+ * fire" is proved with a sentinel file: its change is queued after the
+ * others, so once a fire names the sentinel every earlier change has been
+ * delivered. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "watchers/watch.h"
+
+#define WAIT_MS 5000
+
+/* ------------------------------------------------------------ pure core */
+
+Test(watch_pure, debounce_waits_for_quiet_then_fires)
+{
+  /* A single change: fire debounce ms after it. */
+  cr_expect_eq(watch_debounce_wait(1000, 1000, 1000, 150, 2000), 150);
+  cr_expect_eq(watch_debounce_wait(1000, 1000, 1100, 150, 2000), 50);
+  cr_expect_eq(watch_debounce_wait(1000, 1000, 1150, 150, 2000), 0);
+  cr_expect_eq(watch_debounce_wait(1000, 1000, 5000, 150, 2000), 0);
+  /* A later change pushes the deadline. */
+  cr_expect_eq(watch_debounce_wait(1000, 1120, 1150, 150, 2000), 120);
+  /* ... but never past first + max_wait. */
+  cr_expect_eq(watch_debounce_wait(1000, 2950, 2960, 150, 2000), 40);
+  cr_expect_eq(watch_debounce_wait(1000, 2990, 3000, 150, 2000), 0);
+  /* max_wait shorter than debounce caps even a single change. */
+  cr_expect_eq(watch_debounce_wait(1000, 1000, 1000, 500, 100), 100);
+  /* No cap. */
+  cr_expect_eq(watch_debounce_wait(0, 100000, 100000, 150, 0), 150);
+  cr_expect_eq(watch_debounce_wait(0, 100000, 100000, 150, -1), 150);
+  /* Debounce 0 fires at once. */
+  cr_expect_eq(watch_debounce_wait(1000, 1000, 1000, 0, 2000), 0);
+}
+
+Test(watch_pure, loop_guard_counts_within_the_period)
+{
+  int64_t t[] = {1000, 2000, 3000};
+
+  cr_expect(!watch_loop_tripped(t, 2, 3000, 2, 60000));
+  cr_expect(watch_loop_tripped(t, 3, 3000, 2, 60000));
+  /* Old restarts fall out of the window. */
+  cr_expect(!watch_loop_tripped(t, 3, 61500, 2, 60000));
+  cr_expect(!watch_loop_tripped(t, 3, 3000, 3, 60000));
+  /* max 0: the guard is off. */
+  cr_expect(!watch_loop_tripped(t, 3, 3000, 0, 60000));
+  cr_expect(!watch_loop_tripped(NULL, 0, 3000, 1, 60000));
+}
+
+Test(watch_pure, include_and_exclude_globs)
+{
+  char *inc[] = {"**/*.c", "Makefile", "docs"};
+  char *exc[] = {"build", "**/gen/**", "*.tmp.c"};
+
+  cr_expect(watch_path_selected("main.c", inc, 3, exc, 3));
+  cr_expect(watch_path_selected("src/deep/x.c", inc, 3, exc, 3));
+  cr_expect(watch_path_selected("Makefile", inc, 3, exc, 3));
+  cr_expect(watch_path_selected("docs/guide/a.md", inc, 3, exc, 3));
+  cr_expect(!watch_path_selected("src/x.h", inc, 3, exc, 3));
+  cr_expect(!watch_path_selected("sub/Makefile", inc, 3, exc, 3));
+  cr_expect(!watch_path_selected("build/x.c", inc, 3, exc, 3));
+  cr_expect(!watch_path_selected("build", inc, 3, exc, 3));
+  cr_expect(!watch_path_selected("src/gen/x.c", inc, 3, exc, 3));
+  cr_expect(!watch_path_selected("a.tmp.c", inc, 3, exc, 3));
+  /* No include globs: everything not excluded. */
+  cr_expect(watch_path_selected("anything/at/all", NULL, 0, exc, 3));
+  cr_expect(!watch_path_selected("build/y", NULL, 0, exc, 3));
+  cr_expect(watch_path_selected("x", NULL, 0, NULL, 0));
+}
+
+/* --------------------------------------------------------- loop harness */
+
+struct fire {
+  char **paths;
+  size_t n, total;
+  uint64_t at_ms;
+  unsigned check_count; /* loop iterations completed when it fired */
+};
+
+struct frec {
+  struct fire fires[64];
+  size_t n_fires;
+  size_t n_paused;
+  char **paused_paths;
+  size_t n_paused_paths;
+  size_t n_notices;
+  struct watch *close_in_fire; /* close this watch from the callback */
+};
+
+static uv_loop_t loop;
+static char tmp[256];
+static unsigned check_count;
+static uv_check_t check;
+
+static void
+on_check(uv_check_t *h)
+{
+  (void)h;
+  check_count++;
+}
+
+static void
+fire_cb(void *ctx, const char *const *paths, size_t n, size_t total)
+{
+  struct frec *r = ctx;
+  struct fire *f;
+
+  cr_assert_lt(r->n_fires, 64);
+  cr_assert_leq(n, WATCH_PATHS_MAX);
+  cr_assert_geq(total, n);
+  f = &r->fires[r->n_fires++];
+  f->paths = calloc(n + 1, sizeof *f->paths);
+  for (size_t i = 0; i < n; i++)
+    f->paths[i] = strdup(paths[i]);
+  f->n = n;
+  f->total = total;
+  f->at_ms = uv_now(&loop);
+  f->check_count = check_count;
+  if (r->close_in_fire != NULL) {
+    watch_close(r->close_in_fire, NULL, NULL);
+    r->close_in_fire = NULL;
+  }
+}
+
+static void
+paused_cb(void *ctx, const char *const *paths, size_t n)
+{
+  struct frec *r = ctx;
+
+  r->n_paused++;
+  r->paused_paths = calloc(n + 1, sizeof *r->paused_paths);
+  for (size_t i = 0; i < n; i++)
+    r->paused_paths[i] = strdup(paths[i]);
+  r->n_paused_paths = n;
+}
+
+static void
+notice_cb(void *ctx, enum inotify_kind kind, const char *message)
+{
+  struct frec *r = ctx;
+  (void)kind;
+  (void)message;
+  r->n_notices++;
+}
+
+static void
+frec_free(struct frec *r)
+{
+  for (size_t i = 0; i < r->n_fires; i++) {
+    for (size_t j = 0; j < r->fires[i].n; j++)
+      free(r->fires[i].paths[j]);
+    free(r->fires[i].paths);
+  }
+  for (size_t i = 0; i < r->n_paused_paths; i++)
+    free(r->paused_paths[i]);
+  free(r->paused_paths);
+}
+
+/* Returns tmp + "/" + rel in a rotating static buffer. */
+static const char *
+at(const char *rel)
+{
+  static char buf[4][512];
+  static int next;
+  char *b = buf[next++ % 4];
+
+  snprintf(b, 512, "%s/%s", tmp, rel);
+  return b;
+}
+
+/* Returns how many fires named rel. */
+static size_t
+fires_naming(const struct frec *r, const char *rel)
+{
+  const char *path = at(rel);
+  size_t n = 0;
+
+  for (size_t i = 0; i < r->n_fires; i++)
+    for (size_t j = 0; j < r->fires[i].n; j++)
+      if (strcmp(r->fires[i].paths[j], path) == 0) {
+        n++;
+        break;
+      }
+  return n;
+}
+
+/* Prints the fires (for failure messages). */
+static void
+dump(const struct frec *r)
+{
+  for (size_t i = 0; i < r->n_fires; i++) {
+    fprintf(stderr, "fire %zu (%zu of %zu):", i, r->fires[i].n,
+            r->fires[i].total);
+    for (size_t j = 0; j < r->fires[i].n && j < 8; j++)
+      fprintf(stderr, " %s", r->fires[i].paths[j] + strlen(tmp) + 1);
+    fprintf(stderr, "\n");
+  }
+}
+
+static void
+tick_cb(uv_timer_t *t)
+{
+  (void)t;
+}
+
+/* Runs the loop until a fire names rel (NULL: until any new fire). */
+static int
+wait_fire(struct frec *r, const char *rel, int timeout_ms)
+{
+  uv_timer_t tick;
+  uint64_t end;
+  size_t before = r->n_fires;
+  int ok;
+
+  uv_update_time(&loop);
+  end = uv_now(&loop) + (uint64_t)timeout_ms;
+  uv_timer_init(&loop, &tick);
+  uv_timer_start(&tick, tick_cb, 10, 10);
+  for (;;) {
+    ok = rel != NULL ? fires_naming(r, rel) > 0 : r->n_fires > before;
+    if (ok || uv_now(&loop) >= end)
+      break;
+    uv_run(&loop, UV_RUN_ONCE);
+  }
+  uv_close((uv_handle_t *)&tick, NULL);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  if (!ok) {
+    fprintf(stderr, "no fire naming %s; fires so far:\n", rel ? rel : "*");
+    dump(r);
+  }
+  return ok;
+}
+
+/* Runs a shell command inside tmp. */
+static void
+sh(const char *fmt, ...)
+{
+  char cmd[4096];
+  int n;
+  va_list ap;
+
+  n = snprintf(cmd, sizeof cmd, "cd '%s' && ", tmp);
+  va_start(ap, fmt);
+  vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
+  va_end(ap);
+  cr_assert_eq(system(cmd), 0, "command failed: %s", cmd);
+}
+
+/* Touches the sentinel rel and waits for the fire naming it; returns that
+ * fire's index. */
+static size_t
+settle(struct frec *r, const char *rel)
+{
+  sh("echo s > '%s'", rel);
+  cr_assert(wait_fire(r, rel, WAIT_MS), "sentinel %s never fired", rel);
+  return r->n_fires - 1;
+}
+
+static void
+setup(void)
+{
+  char t[] = "/tmp/tend-watch-XXXXXX";
+  char *real;
+
+  cr_assert_not_null(mkdtemp(t));
+  real = realpath(t, NULL);
+  cr_assert_not_null(real);
+  snprintf(tmp, sizeof tmp, "%s", real);
+  free(real);
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  uv_check_init(&loop, &check);
+  uv_check_start(&check, on_check);
+  uv_unref((uv_handle_t *)&check);
+}
+
+static void
+teardown(void)
+{
+  char cmd[512];
+
+  uv_close((uv_handle_t *)&check, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_expect_eq(uv_loop_close(&loop), 0, "handles left open on the loop");
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+  if (system(cmd) != 0)
+    fprintf(stderr, "cleanup of %s failed\n", tmp);
+}
+
+TestSuite(watch, .init = setup, .fini = teardown, .timeout = 60);
+
+/* A config_watch with defaults and one path (tmp). */
+struct cfg {
+  struct config_watch w;
+  char *paths[4];
+  char *include[4];
+  char *exclude[4];
+};
+
+static void
+cfg_init(struct cfg *c)
+{
+  memset(c, 0, sizeof *c);
+  c->paths[0] = tmp;
+  c->w.enabled = 1;
+  c->w.paths = c->paths;
+  c->w.n_paths = 1;
+  c->w.include = c->include;
+  c->w.exclude = c->exclude;
+  c->w.gitignore = 1;
+  c->w.debounce_ms = 50;
+  c->w.max_wait_ms = 2000;
+  c->w.action = CONFIG_WATCH_RESTART;
+  c->w.loop_max_restarts = 10;
+  c->w.loop_period_ms = 60000;
+}
+
+struct env {
+  struct inotify_service *svc;
+  struct watch *w;
+};
+
+static int closed_count;
+
+static void
+on_closed(void *arg)
+{
+  (void)arg;
+  closed_count++;
+}
+
+/* Starts the service and a watch of cfg, with tmp/.tend as state dir. */
+static void
+start(struct env *e, struct cfg *c, struct frec *r)
+{
+  char *cause = NULL;
+  struct watch_callbacks cbs = {
+      .fire = fire_cb, .paused = paused_cb, .notice = notice_cb, .ctx = r};
+
+  e->svc = inotify_service_new(&loop, &cause);
+  cr_assert_not_null(e->svc, "%s", cause ? cause : "");
+  e->w = watch_new(&loop, e->svc, &c->w, at(".tend"), &cbs, &cause);
+  cr_assert_not_null(e->w, "%s", cause ? cause : "");
+}
+
+/* Closes the watch (unless already closed) and the service. */
+static void
+stop(struct env *e)
+{
+  closed_count = 0;
+  if (e->w != NULL)
+    watch_close(e->w, on_closed, NULL);
+  inotify_service_close(e->svc, on_closed, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_expect_eq(closed_count, e->w != NULL ? 2 : 1);
+}
+
+Test(watch, saving_a_file_fires_once)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  size_t s;
+
+  sh("echo v1 > main.c");
+  cfg_init(&c);
+  start(&e, &c, &r);
+  sh("echo v2 > main.c");
+  cr_assert(wait_fire(&r, "main.c", WAIT_MS));
+  s = settle(&r, "sentinel");
+  cr_expect_eq(fires_naming(&r, "main.c"), 1);
+  cr_expect_eq(r.fires[s].n, 1, "the sentinel's fire names only it");
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, editor_saves_fire_once_and_name_the_file)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  size_t first;
+
+  sh("echo v1 > main.c");
+  cfg_init(&c);
+  start(&e, &c, &r);
+  /* vim without backupcopy: probe file 4913, backup by rename, new file,
+   * backup removed; plus a swap file written meanwhile. */
+  sh("echo s > .main.c.swp && touch 4913 && rm 4913 && mv main.c main.c~ && "
+     "echo v2 > main.c && rm main.c~ && rm .main.c.swp");
+  cr_assert(wait_fire(&r, "main.c", WAIT_MS));
+  first = r.n_fires - 1;
+  for (size_t j = 0; j < r.fires[first].n; j++)
+    cr_expect_str_eq(r.fires[first].paths[j], at("main.c"),
+                     "temp file reported");
+  /* Write to a temp file and rename over: one more fire. */
+  sh("echo v3 > .main.c.tmp1 && mv .main.c.tmp1 main.c");
+  cr_assert(wait_fire(&r, NULL, WAIT_MS));
+  settle(&r, "sentinel");
+  cr_expect_eq(fires_naming(&r, "main.c"), 2);
+  cr_expect_eq(r.n_fires, 3);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, five_hundred_files_in_one_burst_fire_once)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+
+  sh("mkdir burst");
+  cfg_init(&c);
+  c.w.debounce_ms = 150;
+  start(&e, &c, &r);
+  for (int i = 1; i <= 500; i++) {
+    char rel[64];
+    int fd;
+    snprintf(rel, sizeof rel, "burst/f%d", i);
+    fd = open(at(rel), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0);
+    close(fd);
+  }
+  cr_assert(wait_fire(&r, NULL, WAIT_MS));
+  cr_expect_eq(r.n_fires, 1);
+  cr_expect_eq(r.fires[0].total, 500, "total %zu", r.fires[0].total);
+  cr_expect_eq(r.fires[0].n, WATCH_PATHS_MAX, "list capped");
+  settle(&r, "sentinel");
+  cr_expect_eq(r.n_fires, 2);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, new_subfolder_after_start_is_watched)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+
+  cfg_init(&c);
+  start(&e, &c, &r);
+  sh("mkdir -p newdir/deeper");
+  cr_assert(wait_fire(&r, "newdir", WAIT_MS));
+  sh("echo x > newdir/deeper/file.c");
+  cr_assert(wait_fire(&r, "newdir/deeper/file.c", WAIT_MS));
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, excluded_ignored_and_state_paths_do_nothing)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  size_t s;
+  struct inotify_stats st;
+
+  sh("mkdir -p build .git .tend/output node_modules/pkg src/gen && "
+     "printf '*.log\\nsrc/gen/\\n' > .gitignore");
+  cfg_init(&c);
+  c.exclude[0] = "build";
+  c.exclude[1] = "node_modules";
+  c.w.n_exclude = 2;
+  start(&e, &c, &r);
+  /* Excluded and ignored folders are not even watched. */
+  inotify_service_stats(e.svc, &st);
+  cr_expect_eq(st.watches, 2, "watches: %zu (root and src)", st.watches);
+  sh("echo x > build/out.o && echo x > app.log && echo x > .git/index && "
+     "echo x > .tend/output/api.jsonl && echo x > node_modules/pkg/i.js && "
+     "echo x > src/gen/g.c && echo x > x.swp && echo x > x~ && "
+     "echo x > .#lock");
+  s = settle(&r, "sentinel");
+  cr_expect_eq(r.n_fires, 1);
+  cr_expect_eq(r.fires[s].n, 1, "only the sentinel");
+  /* A .gitignore edit takes effect at once. */
+  sh("echo '*.tmp' >> .gitignore");
+  cr_assert(wait_fire(&r, ".gitignore", WAIT_MS));
+  sh("echo x > y.tmp");
+  s = settle(&r, "sentinel2");
+  cr_expect_eq(fires_naming(&r, "y.tmp"), 0);
+  cr_expect_eq(r.fires[s].n, 1);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, gitignore_off_still_ignores_the_always_set)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+
+  sh("mkdir -p .git && echo '*.log' > .gitignore");
+  cfg_init(&c);
+  c.w.gitignore = 0;
+  start(&e, &c, &r);
+  sh("echo x > .git/HEAD && echo x > a.log");
+  cr_assert(wait_fire(&r, "a.log", WAIT_MS));
+  cr_expect_eq(fires_naming(&r, ".git/HEAD"), 0);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, include_globs_select)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+
+  sh("mkdir -p src/sub");
+  cfg_init(&c);
+  c.include[0] = "**/*.c";
+  c.include[1] = "Makefile";
+  c.w.n_include = 2;
+  start(&e, &c, &r);
+  sh("echo x > notes.txt && echo x > src/sub/a.h");
+  sh("echo x > src/sub/a.c");
+  cr_assert(wait_fire(&r, "src/sub/a.c", WAIT_MS));
+  sh("echo x > Makefile");
+  cr_assert(wait_fire(&r, "Makefile", WAIT_MS));
+  cr_expect_eq(fires_naming(&r, "notes.txt"), 0);
+  cr_expect_eq(fires_naming(&r, "src/sub/a.h"), 0);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, gitignore_of_the_enclosing_repository_applies)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+
+  /* tmp is a repository; the watch is of a subfolder of it. */
+  sh("mkdir -p .git app/dist && printf '/app/dist/\\n*.o\\n' > .gitignore");
+  cfg_init(&c);
+  c.paths[0] = (char *)at("app");
+  char app[512];
+  snprintf(app, sizeof app, "%s", c.paths[0]);
+  c.paths[0] = app;
+  start(&e, &c, &r);
+  sh("echo x > app/dist/bundle.js && echo x > app/x.o");
+  settle(&r, "app/sentinel");
+  cr_expect_eq(r.n_fires, 1);
+  cr_expect_eq(r.fires[0].n, 1);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, single_file_path)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  char file[512];
+
+  sh("echo a > config.txt && echo a > other.txt");
+  cfg_init(&c);
+  snprintf(file, sizeof file, "%s", at("config.txt"));
+  c.paths[0] = file;
+  start(&e, &c, &r);
+  sh("echo b > other.txt && echo b > config.txt");
+  cr_assert(wait_fire(&r, "config.txt", WAIT_MS));
+  cr_expect_eq(fires_naming(&r, "other.txt"), 0);
+  /* Saved by rename: still seen. */
+  sh("echo c > config.txt.new && mv config.txt.new config.txt");
+  cr_assert(wait_fire(&r, NULL, WAIT_MS));
+  cr_expect_eq(fires_naming(&r, "config.txt"), 2);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, rm_mkdir_mv_touch)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+
+  sh("mkdir -p X && touch X/old");
+  cfg_init(&c);
+  start(&e, &c, &r);
+  sh("rm -rf X; mkdir X; mv X Y; touch Y/f");
+  cr_assert(wait_fire(&r, "Y/f", WAIT_MS));
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, debounce_zero_fires_in_the_same_loop_iteration)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  unsigned before;
+
+  cfg_init(&c);
+  c.w.debounce_ms = 0;
+  start(&e, &c, &r);
+  for (int i = 0; i < 5; i++) {
+    char rel[32];
+    int fd;
+    snprintf(rel, sizeof rel, "f%d", i);
+    before = check_count;
+    fd = open(at(rel), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "x", 1), 1);
+    close(fd);
+    /* One iteration: poll delivers the event and the watch fires before
+     * the check phase of that same iteration. */
+    while (fires_naming(&r, rel) == 0)
+      uv_run(&loop, UV_RUN_ONCE);
+    cr_expect_eq(r.fires[r.n_fires - 1].check_count, before,
+                 "fire %d came %u iterations late", i,
+                 r.fires[r.n_fires - 1].check_count - before);
+  }
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, loop_guard_pauses_and_resumes)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  json_t *st;
+  size_t s;
+
+  cfg_init(&c);
+  c.w.loop_max_restarts = 2;
+  c.w.loop_period_ms = 60000;
+  start(&e, &c, &r);
+  for (int i = 0; i < 3; i++) {
+    sh("echo %d > output.txt", i);
+    cr_assert(wait_fire(&r, NULL, WAIT_MS));
+    cr_expect_eq(watch_note_restart(e.w, 1000 + i), i == 2 ? 1 : 0);
+  }
+  cr_expect(watch_is_paused(e.w));
+  cr_expect_eq(r.n_paused, 1);
+  cr_assert_eq(r.n_paused_paths, 1);
+  cr_expect_str_eq(r.paused_paths[0], at("output.txt"));
+  st = watch_status_json(e.w);
+  cr_expect(json_is_true(json_object_get(st, "paused")));
+  cr_expect_eq(json_array_size(json_object_get(st, "paths")), 1);
+  cr_expect_eq(json_integer_value(json_object_get(st, "fires")), 3);
+  json_decref(st);
+  /* Paused: changes do not fire. Resumed: only new changes do. */
+  sh("echo 3 > output.txt");
+  watch_resume(e.w);
+  cr_expect(!watch_is_paused(e.w));
+  s = settle(&r, "sentinel");
+  (void)s;
+  st = watch_status_json(e.w);
+  cr_expect(json_is_false(json_object_get(st, "paused")));
+  cr_expect_eq(json_array_size(json_object_get(st, "paths")), 0);
+  json_decref(st);
+  /* Restarts spread over more than the period do not trip it. */
+  cr_expect_eq(watch_note_restart(e.w, 100000), 0);
+  cr_expect_eq(watch_note_restart(e.w, 170000), 0);
+  cr_expect_eq(watch_note_restart(e.w, 240000), 0);
+  cr_expect(!watch_is_paused(e.w));
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, loop_guard_off_with_zero)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+
+  cfg_init(&c);
+  c.w.loop_max_restarts = 0;
+  start(&e, &c, &r);
+  for (int i = 0; i < 50; i++)
+    cr_expect_eq(watch_note_restart(e.w, i), 0);
+  cr_expect(!watch_is_paused(e.w));
+  frec_free(&r);
+  stop(&e);
+}
+
+struct stream {
+  int writes;
+  uint64_t first_write;
+};
+
+/* Writes one file per tick: a steady stream of changes. */
+static void
+stream_tick(uv_timer_t *t)
+{
+  struct stream *s = t->data;
+  char rel[32];
+  int fd;
+
+  snprintf(rel, sizeof rel, "s%d", s->writes);
+  fd = open(at(rel), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0)
+    close(fd);
+  if (s->writes++ == 0)
+    s->first_write = uv_now(t->loop);
+}
+
+Test(watch, max_wait_caps_a_steady_stream)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  struct stream s = {0};
+  uv_timer_t t;
+
+  cfg_init(&c);
+  c.w.debounce_ms = 200;
+  c.w.max_wait_ms = 300;
+  start(&e, &c, &r);
+  uv_timer_init(&loop, &t);
+  t.data = &s;
+  /* A change every 50 ms: the debounce window alone would never close. */
+  uv_timer_start(&t, stream_tick, 0, 50);
+  while (r.n_fires < 3 && s.writes < 100)
+    uv_run(&loop, UV_RUN_ONCE);
+  uv_close((uv_handle_t *)&t, NULL);
+  cr_assert_geq(r.n_fires, 3, "fires: %zu after %d writes", r.n_fires,
+                s.writes);
+  /* The first fire came about max_wait after the first write, not never. */
+  cr_expect_lt(r.fires[0].at_ms - s.first_write, 1000, "first fire after %llu",
+               (unsigned long long)(r.fires[0].at_ms - s.first_write));
+  cr_expect_geq(r.fires[0].at_ms - s.first_write, 250);
+  cr_expect_lt(s.writes, 60);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, close_from_inside_the_fire_callback)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+
+  cfg_init(&c);
+  c.w.debounce_ms = 0;
+  start(&e, &c, &r);
+  r.close_in_fire = e.w;
+  sh("echo x > a");
+  cr_assert(wait_fire(&r, "a", WAIT_MS));
+  e.w = NULL;
+  sh("echo x > b");
+  uv_run(&loop, UV_RUN_NOWAIT);
+  frec_free(&r);
+  stop(&e);
+}
+
+Test(watch, bad_config_is_refused_with_a_cause)
+{
+  struct cfg c;
+  struct frec r = {0};
+  struct watch_callbacks cbs = {.fire = fire_cb, .ctx = &r};
+  struct inotify_service *svc = inotify_service_new(&loop, NULL);
+  char *cause = NULL;
+
+  cfg_init(&c);
+  c.include[0] = "src/[abc";
+  c.w.n_include = 1;
+  cr_expect_null(watch_new(&loop, svc, &c.w, NULL, &cbs, &cause));
+  cr_assert_not_null(cause);
+  cr_expect(strstr(cause, "unterminated") != NULL, "%s", cause);
+  free(cause);
+  cause = NULL;
+  cfg_init(&c);
+  c.paths[0] = "/nonexistent/tend/path";
+  cr_expect_null(watch_new(&loop, svc, &c.w, NULL, &cbs, &cause));
+  cr_assert_not_null(cause);
+  cr_expect(strstr(cause, "/nonexistent/tend/path") != NULL, "%s", cause);
+  free(cause);
+  inotify_service_close(svc, NULL, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+}
