@@ -5,11 +5,15 @@
  * newline) and its seq to a topic. Each subscriber has its own bounded
  * queue of shared, refcounted items; publishing never blocks and never
  * waits for a subscriber. A subscriber whose queue is full loses the new
- * items and is told, on its next take, where the gap starts, so that it can
- * catch up from the store (tend_output_after / tend_events_after).
+ * items and is told where the gap starts, so that it can catch up from the
+ * store (tend_output_after / tend_events_after): its takes return the
+ * items queued before the loss, then the gap notice (one per topic), and
+ * it receives nothing new until it has taken the notices. Live items after
+ * a gap may repeat what the store replay returned: skip seqs already seen.
  *
  * Topics: "events" and "output/<runner>". A subscription to a topic ending
- * in "*" ("output/*") receives every topic with that prefix. */
+ * in '*' (as in "output/" followed by '*') receives every topic with
+ * that prefix; a lone '*' receives every topic. */
 #ifndef TEND_PUBSUB_H
 #define TEND_PUBSUB_H
 
@@ -42,8 +46,9 @@ void pubsub_publish(const char *topic, uint64_t seq, const char *json,
 
 /* Takes the oldest queued item. Returns 1 with *item filled, 0 when the
  * queue is empty, or -EOVERFLOW when items were lost: then item->topic and
- * item->seq name the first lost item (the gap starts there) and the gap is
- * cleared, so the next take returns what was queued after it. */
+ * item->seq name the first lost item (the gap starts there; item->json is
+ * NULL) and the gap is cleared, so the next take returns what was queued
+ * after it. A gap is reported after every item queued before it. */
 int pubsub_take(struct pubsub_sub *sub, struct pubsub_item *item);
 
 /* Number of live subscriptions (for /metrics). */
