@@ -42,6 +42,7 @@
 
 #include "src/strmap.h"
 #include "src/xalloc.h"
+#include "watchers/glob.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1084,8 +1085,9 @@ get_int(struct ld *ld, json_t *obj, const char *key, int64_t min, int64_t max,
   if (max >= INT_MAX && (!json_is_integer(v) || json_integer_value(v) < min))
     ld_err_key(ld, key, 0, "expected an integer >= %" PRId64, min);
   else
-    ld_err_key(ld, key, 0, "expected an integer between %" PRId64 " and %" PRId64,
-               min, max);
+    ld_err_key(ld, key, 0,
+               "expected an integer between %" PRId64 " and %" PRId64, min,
+               max);
   return -1;
 }
 
@@ -1848,6 +1850,31 @@ ld_success_codes(struct ld *ld, json_t *obj, struct config_node *n)
   n->n_success_codes = k;
 }
 
+/* Reports each string of obj[key] that glob_check rejects, so a pattern
+ * that would silently match literally is caught at load time. */
+static void
+check_globs(struct ld *ld, json_t *obj, const char *key)
+{
+  json_t *v = json_object_get(obj, key);
+  for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
+    json_t *e = json_array_get(v, i);
+    char *cause = NULL;
+    if (!json_is_string(e) || glob_check(json_string_value(e), &cause) == 0)
+      continue;
+    /* The cause quotes the raw pattern ("glob \"p\": why"); quote it our
+     * way so that no byte of it can break the one-error-per-line format. */
+    const char *p = json_string_value(e);
+    size_t pl = strlen(p);
+    const char *why = "bad syntax";
+    if (cause && strncmp(cause, "glob \"", 6) == 0 &&
+        strncmp(cause + 6, p, pl) == 0 &&
+        strncmp(cause + 6 + pl, "\": ", 3) == 0)
+      why = cause + 6 + pl + 3;
+    ld_err_idx(ld, key, i, "invalid glob %s: %s", ld_q(ld, p), why);
+    free(cause);
+  }
+}
+
 /* Reads "watch". */
 static void
 ld_watch(struct ld *ld, json_t *obj, struct config_node *n)
@@ -1864,6 +1891,8 @@ ld_watch(struct ld *ld, json_t *obj, struct config_node *n)
     ld_err(ld, 0, "missing required key \"paths\"");
   get_strings(ld, o, "include", 0, 0, &w->include, &w->n_include);
   get_strings(ld, o, "exclude", 0, 0, &w->exclude, &w->n_exclude);
+  check_globs(ld, o, "include");
+  check_globs(ld, o, "exclude");
   get_bool(ld, o, "gitignore", &w->gitignore);
   get_int(ld, o, "debounce_ms", 0, MS_MAX, &w->debounce_ms);
   get_int(ld, o, "max_wait_ms", 0, MS_MAX, &w->max_wait_ms);

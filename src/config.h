@@ -97,7 +97,8 @@ int config_on_busy_parse(const char *s, enum config_on_busy *out);
 const char *config_after_on_name(enum config_after_on v);
 int config_after_on_parse(const char *s, enum config_after_on *out);
 
-/* Signal names without "SIG" ("TERM", "HUP", "KILL", ...): number or -EINVAL. */
+/* Signal names, with or without "SIG", in any case ("TERM", "SIGHUP",
+ * "kill"): the number, or -EINVAL (numbers are not accepted). */
 int config_signal_parse(const char *name);
 /* Returns "TERM" for SIGTERM, etc.; "?" when unknown. */
 const char *config_signal_name(int signo);
@@ -173,7 +174,7 @@ struct config_node {
 
 struct config_http {
   int enabled;       /* "listen": false disables */
-  char *host;        /* default "127.0.0.1" */
+  char *host;        /* default "127.0.0.1"; IPv6 without brackets ("::1") */
   int port;          /* default 7070; 0 = pick a free port */
   int allow_remote;  /* required for a non-loopback host */
 };
@@ -191,12 +192,17 @@ struct config {
   struct strmap *by_name; /* private: name -> node (config_find) */
 };
 
-/* Loads and validates path. On success returns 0 and *out (new). On failure
- * returns -EINVAL (or -errno for I/O) and *errors (new, caller frees): every
- * error found, one per line, "file:line:col: path: message". */
+/* Loads and validates path. On success returns 0 and *out (new), and sets
+ * *errors to NULL. On failure returns -EINVAL (or -errno when path cannot be
+ * read), *out NULL, and *errors (new, caller frees): every error found,
+ * sorted by file and position, each line "file:line:col: path: message\n"
+ * (jansson's syntax errors have no path; an unreadable file gives
+ * "file: reason\n"). The file name is path as given, so the lines read like
+ * a compiler's. errors may be NULL. */
 int config_load(const char *path, struct config **out, char **errors);
 /* Same from a buffer; name is the file name used in messages and dir the
- * folder relative paths resolve against. */
+ * folder relative paths resolve against (NULL: the working directory). An
+ * "include" folder is still read from disk. */
 int config_load_buffer(const char *text, size_t len, const char *name,
                        const char *dir, struct config **out, char **errors);
 /* Frees a config and its whole tree. NULL is a no-op. */

@@ -752,6 +752,17 @@ Test(config_errors, watch_values)
       "of strings\n");
 }
 
+Test(config_errors, bad_globs)
+{
+  expect_errors("{'children': [{'name': 'a', 'cmd': 'x', 'watch': {\n"
+                " 'paths': ['.'], 'include': ['**/*.c', 'src/[a-z'],\n"
+                " 'exclude': ['x\\\\']}}]}",
+                "tend.json:2:40: children[0].watch.include[1]: invalid glob "
+                "\"src/[a-z\": unterminated '[' at offset 4\n"
+                "tend.json:3:14: children[0].watch.exclude[0]: invalid glob "
+                "\"x\\\\\": trailing backslash\n");
+}
+
 Test(config_errors, after_values)
 {
   expect_errors(
@@ -986,11 +997,12 @@ Test(config_hash, canonical_document)
 
 Test(config_locate, paths_keys_and_fallbacks)
 {
-  const char *t = "{\n"
-                  "  \"a\": [1, {\"b\": \"x\"}, [true, null]],\n"
-                  "  \"k\\u00e9y\": {\"c.d\": 5},\n"
-                  "  \"\xc3\xa9\": \"v\", \"e\": {\"s\": \"a\\\"]}\", \"t\": 1}\n"
-                  "}";
+  const char *t =
+      "{\n"
+      "  \"a\": [1, {\"b\": \"x\"}, [true, null]],\n"
+      "  \"k\\u00e9y\": {\"c.d\": 5},\n"
+      "  \"\xc3\xa9\": \"v\", \"e\": {\"s\": \"a\\\"]}\", \"t\": 1}\n"
+      "}";
   size_t n = strlen(t);
   int line, col;
 
