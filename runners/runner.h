@@ -16,6 +16,10 @@ struct runner;
  * under cfg->state_dir. */
 struct runner *runner_new(uv_loop_t *loop, const struct config *cfg,
                           const struct config_node *spec, actor_id parent);
+/* Points the runner at a reloaded spec (same name). A changed watch is
+ * re-created; the restart of a changed runner is the supervisor's job. */
+void runner_rebind(struct runner *runner, const struct config *cfg,
+                   const struct config_node *spec);
 /* The runner's actor id. */
 actor_id runner_id(const struct runner *runner);
 /* Frees a runner whose process is gone; cb(arg) runs after its handles

@@ -1,11 +1,160 @@
-/* main: argv -> command table. */
+/* main: argv -> the command table. `up` and `check` run here; the client
+ * commands talk to a running daemon through its HTTP API (src/cli.c). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/cli.h"
+#include "src/config.h"
+#include "src/daemon.h"
+
+#define EXIT_USAGE 2
+
+struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *usage;
+};
+
+static int cmd_up(int argc, char **argv);
+static int cmd_check(int argc, char **argv);
+static int cmd_client(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+static const struct command commands[] = {
+    {.name = "up", .run = cmd_up,
+     .usage = "up [-c FILE]           run the tree of FILE (default tend.json)"},
+    {.name = "check", .run = cmd_check,
+     .usage = "check [FILE]           validate FILE; errors as file:line:col"},
+    {.name = "status", .run = cmd_client,
+     .usage = "status [--json]        the tree with states"},
+    {.name = "start", .run = cmd_client,
+     .usage = "start NAME             start a runner"},
+    {.name = "stop", .run = cmd_client,
+     .usage = "stop NAME              stop a runner"},
+    {.name = "restart", .run = cmd_client,
+     .usage = "restart NAME           restart a runner"},
+    {.name = "signal", .run = cmd_client,
+     .usage = "signal NAME SIG        send a signal to a runner's group"},
+    {.name = "logs", .run = cmd_client,
+     .usage = "logs [-f] [-n N] NAME  a runner's output"},
+    {.name = "events", .run = cmd_client,
+     .usage = "events [-f]            the event log"},
+    {.name = "reload", .run = cmd_client,
+     .usage = "reload                 re-apply the config file"},
+    {.name = "resume", .run = cmd_client,
+     .usage = "resume NAME            resume a watch paused by the loop guard"},
+    {.name = "help", .run = cmd_help, .usage = "help                   this text"},
+    {.name = "version", .run = cmd_version,
+     .usage = "version                print the version"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof *commands)
+
+/* Prints the usage text to f. */
+static void
+usage(FILE *f)
+{
+  fprintf(f, "usage: tend COMMAND [ARGS]\n\ncommands:\n");
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    fprintf(f, "  %s\n", commands[i].usage);
+  fprintf(f, "\nclient commands find the daemon through .tend/daemon.json of "
+             "./tend.json\n(or -c FILE), or TEND_URL and TEND_TOKEN.\n");
+}
+
+/* tend up [-c FILE] */
+static int
+cmd_up(int argc, char **argv)
+{
+  const char *file = "tend.json";
+
+  for (int i = 1; i < argc; i++) {
+    if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+        i + 1 < argc) {
+      file = argv[++i];
+    } else if (argv[i][0] != '-' && i == argc - 1) {
+      file = argv[i];
+    } else {
+      fprintf(stderr, "tend up: unexpected argument \"%s\"\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  return daemon_up(file);
+}
+
+/* tend check [FILE]: 0 when valid, 1 with every error otherwise. */
+static int
+cmd_check(int argc, char **argv)
+{
+  const char *file = "tend.json";
+  struct config *cfg = NULL;
+  char *errors = NULL;
+  int rc;
+
+  for (int i = 1; i < argc; i++) {
+    if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+        i + 1 < argc)
+      file = argv[++i];
+    else if (argv[i][0] != '-')
+      file = argv[i];
+    else {
+      fprintf(stderr, "tend check: unexpected argument \"%s\"\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  rc = config_load(file, &cfg, &errors);
+  if (rc != 0) {
+    fputs(errors ? errors : "invalid config\n", stderr);
+    if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
+      fputc('\n', stderr);
+    free(errors);
+    return 1;
+  }
+  printf("%s: ok (config %s)\n", file, cfg->hash);
+  config_free(cfg);
+  return 0;
+}
+
+/* The client commands: see src/cli.c. */
+static int
+cmd_client(int argc, char **argv)
+{
+  return cli_main(argv[0], argc - 1, argv + 1);
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+  (void)argc;
+  (void)argv;
+  usage(stdout);
+  return 0;
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+  (void)argc;
+  (void)argv;
+  printf("tend 0.1.0\n");
+  return 0;
+}
 
 int
 main(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "tend: not yet\n");
-  return 2;
+  if (argc < 2) {
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+    return cmd_help(argc, argv);
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (strcmp(argv[1], commands[i].name) == 0)
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "tend: unknown command \"%s\"\n\n", argv[1]);
+  usage(stderr);
+  return EXIT_USAGE;
 }

@@ -79,6 +79,8 @@ struct sup {
   enum group_state state;
   struct child *children;
   size_t n_children;
+  struct child *removed; /* left the config: stopping, then closed */
+  size_t n_removed;
   struct sup_window window;
   int restarts;
 
@@ -421,6 +423,33 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
   }
 }
 
+/* Counts a closed removed child (or a closed child of a closing group). */
+static void on_child_closed(void *arg);
+
+/* Closes a child object (runner or group) and forgets it. */
+static void
+close_child(struct sup *s, struct child *c)
+{
+  s->pending_closes++;
+  if (c->group)
+    sup_close(c->group, on_child_closed, s);
+  else
+    runner_close(c->runner, on_child_closed, s);
+}
+
+/* A removed child answered its stop: close it. */
+static void
+close_removed(struct sup *s, actor_id id)
+{
+  for (size_t i = 0; i < s->n_removed; i++) {
+    if (s->removed[i].id != id)
+      continue;
+    close_child(s, &s->removed[i]);
+    s->removed[i] = s->removed[--s->n_removed];
+    return;
+  }
+}
+
 /* Handles a child's report: it clears the wait when it is the awaited one. */
 static void
 child_report(struct sup *s, const struct actor_msg *m)
@@ -428,8 +457,11 @@ child_report(struct sup *s, const struct actor_msg *m)
   struct child *c = child_by_id(s, m->from);
   int awaited;
 
-  if (!c)
+  if (!c) {
+    if (m->type == SUP_MSG_STOPPED)
+      close_removed(s, m->from);
     return;
+  }
   awaited = s->waiting && s->wait_for == c->spec;
   switch (m->type) {
   case SUP_MSG_STARTED:
@@ -565,20 +597,127 @@ sup_handle(void *state, actor_id self, const struct actor_msg *m)
   }
 }
 
-/* Counts one closed child; frees the supervisor after the last. */
+/* Counts one closed child; frees the supervisor after the last once it
+ * is closing itself. */
 static void
 on_child_closed(void *arg)
 {
   struct sup *s = arg;
-  if (--s->pending_closes > 0)
+  if (--s->pending_closes > 0 || !s->closing)
     return;
   if (s->close_cb)
     s->close_cb(s->close_arg);
   sup_window_free(&s->window);
   free(s->steps);
   free(s->children);
+  free(s->removed);
   free(s->give_up_reason);
   free(s);
+}
+
+/* Returns the index of the child called name of the same kind in old
+ * (not yet taken), or SIZE_MAX. */
+static size_t
+find_survivor(const struct child *old, size_t n, const int *taken,
+              const struct config_node *spec)
+{
+  for (size_t j = 0; j < n; j++)
+    if (!taken[j] && old[j].spec->is_group == spec->is_group &&
+        strcmp(old[j].spec->name, spec->name) == 0)
+      return j;
+  return SIZE_MAX;
+}
+
+/* Points queued steps at the new specs (by name); drops steps of children
+ * that left. */
+static void
+remap_steps(struct sup *s)
+{
+  size_t out = 0;
+  for (size_t i = 0; i < s->n_steps; i++) {
+    struct child *c = child_by_name(s, s->steps[i].spec->name);
+    if (!c)
+      continue;
+    s->steps[out] = s->steps[i];
+    s->steps[out++].spec = c->spec;
+  }
+  s->n_steps = out;
+  if (s->waiting) {
+    struct child *c = child_by_name(s, s->wait_for->name);
+    if (c)
+      s->wait_for = c->spec;
+    else
+      s->waiting = 0;
+  }
+}
+
+void
+sup_apply(struct sup *s, const struct config *cfg,
+          const struct config_node *spec)
+{
+  struct child *old = s->children;
+  size_t n_old = s->n_children;
+  int *taken = xcalloc(n_old ? n_old : 1, sizeof *taken);
+  struct child *now = xcalloc(spec->n_children ? spec->n_children : 1,
+                              sizeof *now);
+  int live = s->state == GROUP_RUNNING || s->state == GROUP_STARTING;
+
+  s->cfg = cfg;
+  s->spec = spec;
+  /* Children that left the config are stopped (reverse order) and closed
+   * once they answer; their names are free at once for newcomers. */
+  for (size_t i = 0; i < spec->n_children; i++) {
+    size_t j = find_survivor(old, n_old, taken, spec->children[i]);
+    if (j != SIZE_MAX)
+      taken[j] = 1;
+  }
+  for (size_t j = n_old; j-- > 0;) {
+    if (taken[j])
+      continue;
+    actor_unregister(old[j].spec->name);
+    s->removed = xrealloc(s->removed, (s->n_removed + 1) * sizeof *s->removed);
+    s->removed[s->n_removed++] = old[j];
+    actor_send(old[j].id, SUP_MSG_STOP, s->self, 0, NULL, NULL);
+  }
+  memset(taken, 0, (n_old ? n_old : 1) * sizeof *taken);
+  for (size_t i = 0; i < spec->n_children; i++) {
+    const struct config_node *ns = spec->children[i];
+    size_t j = find_survivor(old, n_old, taken, ns);
+    struct child *c = &now[i];
+    if (j != SIZE_MAX) {
+      int changed;
+      taken[j] = 1;
+      *c = old[j];
+      changed = strcmp(c->spec->spec_json, ns->spec_json) != 0;
+      c->spec = ns;
+      if (c->group) {
+        sup_apply(c->group, cfg, ns);
+      } else {
+        runner_rebind(c->runner, cfg, ns);
+        if (changed && (c->state == CHILD_UP || c->state == CHILD_STARTING)) {
+          push_step(s, 0, STEP_STOP, ns, 0, 1);
+          push_step(s, 0, STEP_START, ns, 0, 0);
+        }
+      }
+      continue;
+    }
+    c->spec = ns;
+    if (ns->is_group) {
+      c->group = sup_new(s->loop, cfg, ns, s->self);
+      c->id = sup_id(c->group);
+    } else {
+      c->runner = runner_new(s->loop, cfg, ns, s->self);
+      c->id = runner_id(c->runner);
+    }
+    if (live && (ns->is_group || ns->autostart))
+      push_step(s, 0, STEP_START, ns, 0, 0);
+  }
+  free(taken);
+  free(old);
+  s->children = now;
+  s->n_children = spec->n_children;
+  remap_steps(s);
+  run_steps(s);
 }
 
 void
@@ -587,14 +726,12 @@ sup_close(struct sup *s, void (*cb)(void *arg), void *arg)
   s->closing = 1;
   s->close_cb = cb;
   s->close_arg = arg;
-  s->pending_closes = 1; /* held until every child was asked */
+  s->pending_closes++; /* held until every child was asked */
   actor_exit(s->self, ACTOR_REASON_NORMAL, "closed");
-  for (size_t i = 0; i < s->n_children; i++) {
-    s->pending_closes++;
-    if (s->children[i].group)
-      sup_close(s->children[i].group, on_child_closed, s);
-    else
-      runner_close(s->children[i].runner, on_child_closed, s);
-  }
+  for (size_t i = 0; i < s->n_children; i++)
+    close_child(s, &s->children[i]);
+  for (size_t i = 0; i < s->n_removed; i++)
+    close_child(s, &s->removed[i]);
+  s->n_removed = 0;
   on_child_closed(s);
 }

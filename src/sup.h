@@ -40,6 +40,13 @@ struct sup *sup_new(uv_loop_t *loop, const struct config *cfg,
                     const struct config_node *spec, actor_id parent);
 /* The supervisor's actor id. */
 actor_id sup_id(const struct sup *sup);
+/* Applies a reloaded config to a running subtree (called by the
+ * coordination context during a reload, before the old config could go):
+ * children are matched by name and kind; survivors keep running (a runner
+ * whose spec_json changed is restarted), newcomers are created and started
+ * when the group runs, leavers are stopped and then closed. */
+void sup_apply(struct sup *sup, const struct config *cfg,
+               const struct config_node *spec);
 /* Frees a stopped supervisor and its whole subtree; cb(arg) runs once every
  * libuv handle below it is closed. */
 void sup_close(struct sup *sup, void (*cb)(void *arg), void *arg);

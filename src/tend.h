@@ -73,7 +73,6 @@ void tend_metrics_text(char **buf, size_t *len);
  * "config","config_hash","state_dir","started_ms","config_error"}. */
 json_t *tend_daemon_json(void);
 
-#endif
 
 /* ---- For the daemon (src/daemon.c) and the runners, not for ui/. ---- */
 
@@ -111,3 +110,16 @@ void tend_forget_store(const char *name);
 /* Runners announce their live process group (pid = pgid; 0 when none) with
  * its start time from /proc, for recovery after a SIGKILL of the daemon. */
 void tend_note_group(const char *name, int pid, unsigned long long start);
+struct inotify_service;
+struct watch;
+/* The one inotify service (borrowed; NULL when inotify is unavailable). */
+struct inotify_service *tend_inotify(void);
+/* Runners announce their watch for status and resume (borrowed until
+ * tend_forget_watch). */
+void tend_register_watch(const char *name, struct watch *watch);
+void tend_forget_watch(const char *name);
+
+/* Returns 1 when pid leads a live run (libuv, not tend, reaps it). */
+int tend_is_leader(int pid);
+
+#endif

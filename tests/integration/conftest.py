@@ -203,7 +203,7 @@ class Daemon:
             return status, raw.decode(errors="replace")
 
     # --- lifecycle -----------------------------------------------------
-    def signal(self, signo):
+    def send_signal(self, signo):
         self.proc.send_signal(signo)
 
     def stop(self, signo=signal.SIGTERM, timeout=20.0):

@@ -53,7 +53,7 @@ def test_check_reports_every_error_with_position(tmp_path):
     errs = r.stderr.strip().splitlines()
     assert any("tend.json:4:" in e and "children[0].restart" in e and
                "permanent, transient, temporary" in e for e in errs), errs
-    assert any("children[1].name" in e and "duplicate" in e for e in errs), errs
+    assert any("children[1].name" in e and "already used" in e for e in errs), errs
     assert any("restar" in e and "unknown key" in e for e in errs), errs
 
 
@@ -366,9 +366,9 @@ def test_second_sigint_kills_at_once(tend_factory):
          "stop": {"timeout_ms": 60000}}]})
     wait_for(lambda: lines(d.path("pid")), 10)
     pid = int(lines(d.path("pid"))[0])
-    d.signal(signal.SIGINT)
+    d.send_signal(signal.SIGINT)
     d.wait_transition("slow", "stopping")
-    d.signal(signal.SIGINT)
+    d.send_signal(signal.SIGINT)
     assert d.wait_exit(timeout=10) == 0
     assert not pid_alive(pid)
 

@@ -1,0 +1,976 @@
+/* runner: the runner actor.
+ *
+ * DESIGN
+ * A runner owns at most one run at a time: a child process started with
+ * uv_spawn(UV_PROCESS_DETACHED), so that it leads its own session and
+ * process group, plus its stdout and stderr pipes. The run's handles live in
+ * a separate struct run that is freed only after its last close callback
+ * (the libuv handle rule), so a runner can start the next run while the old
+ * one's handles are still closing.
+ *
+ * A run ends when three things are true, in any order: libuv reaped the
+ * leader (exit_cb), both pipes reached EOF, and the process group is empty
+ * (leftover grandchildren are signalled, then killed). Only then is the exit
+ * reported, so output is never lost and no restart overlaps leftovers. The
+ * group is signalled only while it is known to exist (group_alive), so a
+ * recycled pgid is never hit.
+ *
+ * Output: bytes collect in an outbuf; a flush (at most 100 ms after the
+ * first unflushed byte, or at once when the buffer is full) cuts chunks,
+ * stamps them with the next seq, appends them to the runner's log and
+ * publishes them on "output/<name>". When the buffer stays full (the log
+ * cannot keep up), reading stops until it drains: the pipe slows the child.
+ *
+ * States and transitions are the pure table in runners/fsm.c; fire() looks
+ * up the step, records the transition as an event and performs the action.
+ */
+#include "runners/runner.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runners/fsm.h"
+#include "runners/outbuf.h"
+#include "runners/ready.h"
+#include "src/events.h"
+#include "src/log.h"
+#include "src/pubsub.h"
+#include "src/sup.h"
+#include "src/sup_policy.h"
+#include "src/tend.h"
+#include "src/xalloc.h"
+#include "state/jsonl.h"
+#include "state/recover.h"
+#include "state/store.h"
+#include "watchers/watch.h"
+
+#define FLUSH_DELAY_MS 100
+#define OUTBUF_BOUND (1024 * 1024)
+#define READ_BUF_SIZE (64 * 1024)
+#define GROUP_POLL_MAX_MS 50
+#define EOF_GRACE_MS 1000
+#define STORE_RETRY_MS 1000
+
+struct run {
+  struct runner *runner; /* NULL once the runner let go of this run */
+  uv_process_t proc;
+  uv_pipe_t out, err;
+  uv_timer_t group_timer; /* polls for an empty group, then EOF grace */
+  int open_handles;
+  int closing;
+  int pid;
+  int leader_exited;
+  int64_t exit_status;
+  int term_signal;
+  int eofs;
+  int group_alive;    /* the pgid (== pid) is known to be ours */
+  int64_t poll_ms;
+  int64_t empty_since; /* loop ms when the group was found empty */
+};
+
+struct runner {
+  uv_loop_t *loop;
+  const struct config *cfg;
+  const struct config_node *spec;
+  actor_id self, parent;
+  enum fsm_state state;
+  struct run *run;
+  uv_timer_t timer;       /* backoff, stop timeout */
+  uv_timer_t flush_timer; /* output flush deadline */
+  uv_timer_t retry_timer; /* store write retry after a disk error */
+  struct ready *ready;
+  struct outbuf *ob;
+  struct store *store;
+  struct jsonl_buf enc;
+  char *topic;
+  char readbuf[READ_BUF_SIZE];
+  int reading_paused;
+
+  uint64_t seq, runs;
+  int restarts;
+  int64_t since_ms;       /* wall clock of the last transition */
+  int64_t started_mono;   /* loop time of the last spawn */
+  int64_t pending_delay;  /* backoff of the start in progress */
+  int stop_requested;
+  int spawn_failed;
+  char *spawn_error;
+  int last_status, last_signal, has_last_exit;
+  int store_error;
+
+  struct watch *watch;
+  char *changed_paths;    /* TEND_CHANGED_PATHS for the run a change caused */
+  int start_queued;       /* on_busy queue: start again after this run */
+
+  int open_handles;
+  void (*close_cb)(void *);
+  void *close_arg;
+};
+
+static void fire(struct runner *r, enum fsm_event ev, const char *reason);
+static void run_check_done(struct run *run);
+static void flush_output(struct runner *r, int final);
+static void on_flush_timer(uv_timer_t *t);
+static void on_retry_timer(uv_timer_t *t);
+static void on_timer(uv_timer_t *t);
+
+/* Returns the loop's monotonic time in ms. */
+static int64_t
+loop_ms(uv_loop_t *loop)
+{
+  uv_update_time(loop);
+  return (int64_t)uv_now(loop);
+}
+
+/* Appends one encoded line to the log and publishes it. The seq is taken
+ * whether or not the disk write succeeds: the store keeps a backlog. */
+static void
+emit_line(struct runner *r, const struct jsonl_chunk *chunk)
+{
+  int rc;
+
+  r->enc.len = 0;
+  jsonl_encode_chunk(&r->enc, chunk);
+  if (r->store) {
+    rc = store_append(r->store, chunk->seq, r->enc.data, r->enc.len);
+    if (rc < 0 && !r->store_error) {
+      r->store_error = rc;
+      events_note("persist_error", r->spec->name,
+                  "cannot write output of %s: %s", r->spec->name,
+                  strerror(-rc));
+      if (!uv_is_active((uv_handle_t *)&r->retry_timer))
+        uv_timer_start(&r->retry_timer, on_retry_timer, STORE_RETRY_MS, 0);
+    }
+  }
+  pubsub_publish(r->topic, chunk->seq, r->enc.data, r->enc.len);
+}
+
+/* Writes a lifecycle marker ("stream":"tend") in the output sequence. */
+static void
+emit_marker(struct runner *r, const char *extra, const char *text)
+{
+  struct jsonl_chunk c = {0};
+
+  flush_output(r, 0);
+  c.seq = ++r->seq;
+  c.ts = events_now_ms();
+  c.run = r->runs;
+  c.stream = "tend";
+  c.data = text;
+  c.len = strlen(text);
+  c.extra = extra;
+  emit_line(r, &c);
+}
+
+/* Flushes pending output as chunks. final: the run ended (partial lines
+ * go out too). */
+static void
+flush_output(struct runner *r, int final)
+{
+  size_t n = 0;
+  struct outbuf_chunk *chunks;
+  int64_t ts;
+
+  uv_timer_stop(&r->flush_timer);
+  if (outbuf_pending(r->ob) == 0)
+    return;
+  chunks = outbuf_cut(r->ob, final, &n);
+  ts = events_now_ms();
+  for (size_t i = 0; i < n; i++) {
+    struct jsonl_chunk c = {0};
+    c.seq = ++r->seq;
+    c.ts = ts;
+    c.run = r->runs;
+    c.stream = chunks[i].stream == OUTBUF_STDERR ? "stderr" : "stdout";
+    c.data = chunks[i].data;
+    c.len = chunks[i].len;
+    c.partial = chunks[i].partial;
+    if (r->ready)
+      ready_feed(r->ready, c.data, c.len);
+    emit_line(r, &c);
+  }
+  outbuf_chunks_free(chunks, n);
+  /* A partial line still pending waits for more bytes or the next flush. */
+  if (outbuf_pending(r->ob) > 0 && !final)
+    uv_timer_start(&r->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
+}
+
+/* Fires the delayed flush. */
+static void
+on_flush_timer(uv_timer_t *t)
+{
+  flush_output(t->data, 0);
+}
+
+/* Hands libuv the runner's one read buffer (reads are consumed at once). */
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  struct run *run = h->data;
+  (void)suggested;
+  if (!run->runner) {
+    static char discard[4096];
+    *buf = uv_buf_init(discard, sizeof discard);
+    return;
+  }
+  *buf = uv_buf_init(run->runner->readbuf, READ_BUF_SIZE);
+}
+
+/* Stops reading both pipes until the output buffer drains. */
+static void
+pause_reading(struct runner *r)
+{
+  if (r->reading_paused || !r->run)
+    return;
+  r->reading_paused = 1;
+  uv_read_stop((uv_stream_t *)&r->run->out);
+  uv_read_stop((uv_stream_t *)&r->run->err);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* Resumes reading the pipes that have not reached EOF. */
+static void
+resume_reading(struct runner *r)
+{
+  struct run *run = r->run;
+  if (!r->reading_paused || !run)
+    return;
+  r->reading_paused = 0;
+  if (!uv_is_closing((uv_handle_t *)&run->out) &&
+      uv_is_readable((uv_stream_t *)&run->out))
+    uv_read_start((uv_stream_t *)&run->out, on_alloc, on_read);
+  if (!uv_is_closing((uv_handle_t *)&run->err) &&
+      uv_is_readable((uv_stream_t *)&run->err))
+    uv_read_start((uv_stream_t *)&run->err, on_alloc, on_read);
+}
+
+/* Retries writing the store's backlog after a disk error. */
+static void
+on_retry_timer(uv_timer_t *t)
+{
+  struct runner *r = t->data;
+  if (!r->store)
+    return;
+  if (store_retry(r->store) == 0) {
+    if (r->store_error)
+      events_note("persist_ok", r->spec->name,
+                  "output of %s is written again", r->spec->name);
+    r->store_error = 0;
+    resume_reading(r);
+    return;
+  }
+  uv_timer_start(&r->retry_timer, on_retry_timer, STORE_RETRY_MS, 0);
+}
+
+/* Reads child output into the buffer; flushes when full; pauses the pipe
+ * when even a flush cannot make room (backpressure). */
+static void
+on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+  struct run *run = s->data;
+  struct runner *r = run->runner;
+
+  if (n < 0) {
+    uv_read_stop(s);
+    run->eofs++;
+    run_check_done(run);
+    return;
+  }
+  if (n == 0 || !r)
+    return;
+  outbuf_append(r->ob, s == (uv_stream_t *)&run->err ? OUTBUF_STDERR
+                                                      : OUTBUF_STDOUT,
+                buf->base, (size_t)n);
+  if (outbuf_full(r->ob)) {
+    flush_output(r, 0);
+    if (outbuf_full(r->ob) ||
+        (r->store && store_backlog_bytes(r->store) >= OUTBUF_BOUND))
+      pause_reading(r);
+  } else if (!uv_is_active((uv_handle_t *)&r->flush_timer)) {
+    uv_timer_start(&r->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
+  }
+}
+
+/* Frees a run after its last handle closed. */
+static void
+on_run_handle_closed(uv_handle_t *h)
+{
+  struct run *run = h->data;
+  if (--run->open_handles == 0)
+    free(run);
+}
+
+/* Closes every handle of a run; it frees itself after the last one. */
+static void
+run_close(struct run *run)
+{
+  if (run->closing)
+    return;
+  run->closing = 1;
+  uv_close((uv_handle_t *)&run->proc, on_run_handle_closed);
+  uv_close((uv_handle_t *)&run->out, on_run_handle_closed);
+  uv_close((uv_handle_t *)&run->err, on_run_handle_closed);
+  uv_close((uv_handle_t *)&run->group_timer, on_run_handle_closed);
+}
+
+/* Reaps exited members of a run's group that were reparented to tend (the
+ * daemon is a subreaper) and tells whether any member is left. Only valid
+ * after the leader was reaped by libuv, so it never steals libuv's child. */
+static int
+group_has_members(struct run *run)
+{
+  if (!run->group_alive)
+    return 0;
+  while (waitpid(-run->pid, NULL, WNOHANG) > 0)
+    ;
+  if (kill(-run->pid, 0) == -1 && errno == ESRCH) {
+    run->group_alive = 0;
+    return 0;
+  }
+  return 1;
+}
+
+/* Signals the run's process group while it is known to be ours. */
+static void
+signal_group(struct run *run, int signo)
+{
+  if (!run || !run->group_alive)
+    return;
+  if (kill(-run->pid, signo) == -1 && errno == ESRCH)
+    run->group_alive = 0;
+}
+
+static void on_group_timer(uv_timer_t *t);
+
+/* Decides whether the run is over: leader reaped, group empty, pipes at
+ * EOF (or the EOF grace passed, for pipes held by escaped processes). */
+static void
+run_check_done(struct run *run)
+{
+  struct runner *r = run->runner;
+  char text[160], extra[96];
+  int64_t now;
+
+  if (!r || run->closing || !run->leader_exited)
+    return;
+  if (group_has_members(run)) {
+    if (!uv_is_active((uv_handle_t *)&run->group_timer)) {
+      run->poll_ms = run->poll_ms ? run->poll_ms * 2 : 1;
+      if (run->poll_ms > GROUP_POLL_MAX_MS)
+        run->poll_ms = GROUP_POLL_MAX_MS;
+      uv_timer_start(&run->group_timer, on_group_timer,
+                     (uint64_t)run->poll_ms, 0);
+    }
+    return;
+  }
+  now = loop_ms(r->loop);
+  if (run->eofs < 2) {
+    if (!run->empty_since)
+      run->empty_since = now;
+    if (now - run->empty_since < EOF_GRACE_MS) {
+      if (!uv_is_active((uv_handle_t *)&run->group_timer))
+        uv_timer_start(&run->group_timer, on_group_timer, EOF_GRACE_MS, 0);
+      return;
+    }
+    log_warn("%s: output pipe still held open by a process outside its "
+             "group; closing it",
+             r->spec->name);
+  }
+  uv_timer_stop(&r->timer);
+  r->reading_paused = 0;
+  flush_output(r, 1);
+  r->has_last_exit = 1;
+  r->last_status = (int)run->exit_status;
+  r->last_signal = run->term_signal;
+  if (run->term_signal) {
+    snprintf(text, sizeof text, "exited on signal %s\n",
+             config_signal_name(run->term_signal));
+    snprintf(extra, sizeof extra, "\"event\":\"exit\",\"signal\":\"%s\"",
+             config_signal_name(run->term_signal));
+  } else {
+    snprintf(text, sizeof text, "exited with status %d\n",
+             (int)run->exit_status);
+    snprintf(extra, sizeof extra, "\"event\":\"exit\",\"status\":%d",
+             (int)run->exit_status);
+  }
+  emit_marker(r, extra, text);
+  tend_note_group(r->spec->name, 0, 0);
+  r->run = NULL;
+  run->runner = NULL;
+  run_close(run);
+  text[strcspn(text, "\n")] = '\0';
+  fire(r, FSM_EV_EXIT, text);
+}
+
+/* Polls the group again (or ends the EOF grace). */
+static void
+on_group_timer(uv_timer_t *t)
+{
+  run_check_done(t->data);
+}
+
+/* libuv reaped the leader: remember how it ended, clean up leftovers. */
+static void
+on_leader_exit(uv_process_t *proc, int64_t status, int term_signal)
+{
+  struct run *run = proc->data;
+  struct runner *r = run->runner;
+
+  run->leader_exited = 1;
+  run->exit_status = status;
+  run->term_signal = term_signal;
+  if (r && group_has_members(run) && r->state != FSM_STOPPING) {
+    /* Leftovers of a run that ended on its own: stop them like a stop. */
+    signal_group(run, r->spec->stop_signal);
+    uv_timer_start(&r->timer, on_timer, (uint64_t)r->spec->stop_timeout_ms, 0);
+  }
+  run_check_done(run);
+}
+
+/* Builds the child's environment: the daemon's, the spec's overrides, and
+ * TEND_* facts. Returns a new NULL-terminated array. */
+static char **
+build_env(struct runner *r)
+{
+  uv_env_item_t *items = NULL;
+  int n_items = 0;
+  size_t n = 0, cap;
+  char **env;
+
+  uv_os_environ(&items, &n_items);
+  cap = (size_t)n_items + 9;
+  for (char **e = r->spec->env; e && *e; e++)
+    cap++;
+  env = xcalloc(cap, sizeof *env);
+  for (int i = 0; i < n_items; i++) {
+    int overridden = 0;
+    size_t klen = strlen(items[i].name);
+    for (char **e = r->spec->env; e && *e; e++)
+      if (strncmp(*e, items[i].name, klen) == 0 && (*e)[klen] == '=')
+        overridden = 1;
+    if (!overridden && strncmp(items[i].name, "TEND_", 5) != 0)
+      env[n++] = xasprintf("%s=%s", items[i].name, items[i].value);
+  }
+  uv_os_free_environ(items, n_items);
+  for (char **e = r->spec->env; e && *e; e++)
+    env[n++] = xstrdup(*e);
+  env[n++] = xasprintf("TEND_RUNNER=%s", r->spec->name);
+  env[n++] = xasprintf("TEND_RUN=%llu", (unsigned long long)r->runs);
+  if (r->changed_paths) {
+    env[n++] = xasprintf("TEND_CHANGED_PATHS=%s", r->changed_paths);
+    free(r->changed_paths);
+    r->changed_paths = NULL;
+  }
+  env[n] = NULL;
+  return env;
+}
+
+/* Frees a NULL-terminated string array. */
+static void
+free_strv(char **v)
+{
+  for (char **p = v; p && *p; p++)
+    free(*p);
+  free(v);
+}
+
+static void on_ready(void *ctx, int ok, const char *why);
+static void ask_parent(struct runner *r, enum tend_cmd cmd);
+
+/* Starts the child. Fires SPAWNED, SPAWNED_PROBE or SPAWN_FAILED. */
+static void
+do_spawn(struct runner *r)
+{
+  struct run *run = xcalloc(1, sizeof *run);
+  uv_process_options_t opt = {0};
+  uv_stdio_container_t io[3];
+  struct stat st;
+  char **env;
+  int rc;
+  char text[160], extra[64];
+
+  free(r->spawn_error);
+  r->spawn_error = NULL;
+  r->runs++;
+  if (r->runs > 1)
+    r->restarts++;
+  r->started_mono = loop_ms(r->loop);
+  if (stat(r->spec->cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    r->spawn_error = xasprintf("spawn failed: cwd %s: %s", r->spec->cwd,
+                               errno ? strerror(errno) : "not a directory");
+    free(run);
+    emit_marker(r, "\"event\":\"spawn_failed\"", r->spawn_error);
+    fire(r, FSM_EV_SPAWN_FAILED, r->spawn_error);
+    return;
+  }
+  run->runner = r;
+  run->group_alive = 0;
+  uv_pipe_init(r->loop, &run->out, 0);
+  uv_pipe_init(r->loop, &run->err, 0);
+  uv_timer_init(r->loop, &run->group_timer);
+  run->proc.data = run->out.data = run->err.data = run->group_timer.data =
+      run;
+  run->open_handles = 4;
+  io[0].flags = UV_IGNORE;
+  io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  io[1].data.stream = (uv_stream_t *)&run->out;
+  io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+  io[2].data.stream = (uv_stream_t *)&run->err;
+  env = build_env(r);
+  opt.exit_cb = on_leader_exit;
+  opt.file = r->spec->argv[0];
+  opt.args = r->spec->argv;
+  opt.env = env;
+  opt.cwd = r->spec->cwd;
+  opt.flags = UV_PROCESS_DETACHED;
+  opt.stdio_count = 3;
+  opt.stdio = io;
+  rc = uv_spawn(r->loop, &run->proc, &opt);
+  free_strv(env);
+  if (rc != 0) {
+    /* The handle is initialised but inactive; the pipes may be open. */
+    run->runner = NULL;
+    run_close(run);
+    r->spawn_error = xasprintf("spawn failed: %s: %s", r->spec->argv[0],
+                               strerror(-rc));
+    emit_marker(r, "\"event\":\"spawn_failed\"", r->spawn_error);
+    fire(r, FSM_EV_SPAWN_FAILED, r->spawn_error);
+    return;
+  }
+  run->pid = run->proc.pid;
+  run->group_alive = 1;
+  tend_note_group(r->spec->name, run->pid, recover_proc_start(run->pid));
+  r->run = run;
+  r->reading_paused = 0;
+  uv_read_start((uv_stream_t *)&run->out, on_alloc, on_read);
+  uv_read_start((uv_stream_t *)&run->err, on_alloc, on_read);
+  if (r->pending_delay > 0)
+    snprintf(text, sizeof text, "started (pid %d) after %lld ms backoff\n",
+             run->pid, (long long)r->pending_delay);
+  else
+    snprintf(text, sizeof text, "started (pid %d)\n", run->pid);
+  snprintf(extra, sizeof extra, "\"event\":\"start\",\"pid\":%d", run->pid);
+  emit_marker(r, extra, text);
+  r->pending_delay = 0;
+  if (r->spec->ready != CONFIG_READY_NONE) {
+    fire(r, FSM_EV_SPAWNED_PROBE, NULL);
+  } else {
+    char why[48];
+    snprintf(why, sizeof why, "pid %d", run->pid);
+    fire(r, FSM_EV_SPAWNED, why);
+  }
+}
+
+/* The readiness probe's verdict. */
+static void
+on_ready(void *ctx, int ok, const char *why)
+{
+  struct runner *r = ctx;
+  r->ready = NULL; /* the probe frees itself after calling back */
+  fire(r, ok ? FSM_EV_READY_OK : FSM_EV_READY_FAILED, why);
+}
+
+/* The backoff or stop timer fired. */
+static void
+on_timer(uv_timer_t *t)
+{
+  struct runner *r = t->data;
+  if (r->state == FSM_BACKOFF)
+    fire(r, FSM_EV_BACKOFF_DONE, NULL);
+  else if (r->state == FSM_STOPPING)
+    fire(r, FSM_EV_STOP_TIMEOUT, "stop timeout");
+  else if (r->run) /* leftovers of a run that ended on its own */
+    signal_group(r->run, SIGKILL);
+}
+
+/* Publishes a transition as an event (the read model and the terminal
+ * printer follow it). */
+static void
+record_transition(struct runner *r, enum fsm_state from, enum fsm_event ev,
+                  const char *reason)
+{
+  json_t *e;
+
+  r->since_ms = events_now_ms();
+  e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:i}", "type", "state",
+                "node", r->spec->name, "kind", "runner", "from",
+                fsm_state_name(from), "to", fsm_state_name(r->state), "event",
+                fsm_event_name(ev), "run", (json_int_t)r->runs, "restarts",
+                r->restarts);
+  if (reason)
+    json_object_set_new(e, "reason", json_string(reason));
+  if (r->run)
+    json_object_set_new(e, "pid", json_integer(r->run->pid));
+  if (r->state == FSM_EXITED || r->state == FSM_STOPPED) {
+    if (r->has_last_exit && r->last_signal)
+      json_object_set_new(e, "signal",
+                          json_string(config_signal_name(r->last_signal)));
+    else if (r->has_last_exit)
+      json_object_set_new(e, "status", json_integer(r->last_status));
+  }
+  if (r->state == FSM_BACKOFF)
+    json_object_set_new(e, "next_start_ms",
+                        json_integer(events_now_ms() + r->pending_delay));
+  events_emit(e);
+}
+
+/* Applies one event: the table gives the next state and the action. */
+static void
+fire(struct runner *r, enum fsm_event ev, const char *reason)
+{
+  struct fsm_step step = fsm_step(r->state, ev);
+  enum fsm_state from = r->state;
+
+  if (step.action == FSM_ACTION_INVALID) {
+    log_debug("%s: %s ignored in %s", r->spec->name, fsm_event_name(ev),
+              fsm_state_name(from));
+    return;
+  }
+  r->state = step.next;
+  if (from != step.next || ev == FSM_EV_SPAWNED_PROBE)
+    record_transition(r, from, ev, reason);
+  switch (step.action) {
+  case FSM_ACTION_SPAWN:
+    uv_timer_stop(&r->timer);
+    r->stop_requested = 0;
+    do_spawn(r);
+    break;
+  case FSM_ACTION_ARM_BACKOFF:
+    uv_timer_start(&r->timer, on_timer, (uint64_t)r->pending_delay, 0);
+    break;
+  case FSM_ACTION_CANCEL_BACKOFF:
+    uv_timer_stop(&r->timer);
+    if (ev == FSM_EV_STOP)
+      actor_send(r->parent, SUP_MSG_STOPPED, r->self, 0, NULL, NULL);
+    break;
+  case FSM_ACTION_REPORT_STARTED:
+    actor_send(r->parent, SUP_MSG_STARTED, r->self, 0, NULL, NULL);
+    break;
+  case FSM_ACTION_ARM_READY:
+    r->ready = ready_start(r->loop, r->spec, on_ready, r);
+    break;
+  case FSM_ACTION_SIGNAL_STOP:
+    if (r->ready) {
+      ready_cancel(r->ready);
+      r->ready = NULL;
+    }
+    if (r->spec->stop_timeout_ms == 0) {
+      signal_group(r->run, SIGKILL);
+    } else {
+      signal_group(r->run, r->spec->stop_signal);
+      uv_timer_start(&r->timer, on_timer, (uint64_t)r->spec->stop_timeout_ms,
+                     0);
+    }
+    if (r->run)
+      run_check_done(r->run);
+    break;
+  case FSM_ACTION_KILL:
+    signal_group(r->run, SIGKILL);
+    break;
+  case FSM_ACTION_REPORT_EXIT: {
+    enum sup_exit kind;
+    if (r->ready) {
+      ready_cancel(r->ready);
+      r->ready = NULL;
+    }
+    kind = sup_classify(r->spec, ev == FSM_EV_SPAWN_FAILED,
+                        r->stop_requested, r->last_status, r->last_signal);
+    actor_send(r->parent, SUP_MSG_EXITED, r->self, kind,
+               xstrdup(reason ? reason : "exited"), free);
+    if (r->start_queued) {
+      r->start_queued = 0;
+      ask_parent(r, TEND_CMD_START);
+    }
+    break;
+  }
+  case FSM_ACTION_REPORT_STOPPED:
+    actor_send(r->parent, SUP_MSG_STOPPED, r->self, 0, NULL, NULL);
+    break;
+  default:
+    break;
+  }
+}
+
+/* Asks the supervisor for a user-style command on this runner (a watch
+ * or trigger action: not a crash, so it does not count as a restart). */
+static void
+ask_parent(struct runner *r, enum tend_cmd cmd)
+{
+  struct sup_user_cmd *uc = xcalloc(1, sizeof *uc);
+  uc->child = xstrdup(r->spec->name);
+  uc->cmd = (int)cmd;
+  actor_send(r->parent, SUP_MSG_USER, r->self, 0, uc, sup_user_cmd_free);
+}
+
+/* Joins paths with newlines, capped so the environment stays sane. */
+static char *
+join_paths(const char *const *paths, size_t n)
+{
+  size_t cap = 32768, len = 0;
+  char *out = xmalloc(cap);
+  out[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(paths[i]);
+    if (len + l + 2 > cap)
+      break;
+    if (len)
+      out[len++] = '\n';
+    memcpy(out + len, paths[i], l + 1);
+    len += l;
+  }
+  return out;
+}
+
+/* The watch saw a burst of changes: act as the spec says. */
+static void
+on_watch_fire(void *ctx, const char *const *paths, size_t n, size_t total)
+{
+  struct runner *r = ctx;
+  const struct config_watch *w = &r->spec->watch;
+  int alive = fsm_state_alive(r->state);
+  json_t *ev, *list = json_array();
+
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(list, json_string(paths[i]));
+  ev = json_pack("{s:s, s:s, s:o, s:I, s:s}", "type", "watch_fired", "node",
+                 r->spec->name, "paths", list, "total", (json_int_t)total,
+                 "action", config_watch_action_name(w->action));
+  json_object_set_new(ev, "message",
+                      json_sprintf("%zu path(s) changed", total));
+  events_emit(ev);
+  free(r->changed_paths);
+  r->changed_paths = join_paths(paths, n);
+  switch (w->action) {
+  case CONFIG_WATCH_SIGNAL:
+    free(r->changed_paths);
+    r->changed_paths = NULL;
+    if (r->run)
+      signal_group(r->run, w->signal);
+    return;
+  case CONFIG_WATCH_START:
+    if (!alive) {
+      ask_parent(r, TEND_CMD_START);
+    } else if (r->spec->on_busy == CONFIG_ON_BUSY_QUEUE) {
+      r->start_queued = 1;
+    } else if (r->spec->on_busy == CONFIG_ON_BUSY_RESTART) {
+      ask_parent(r, TEND_CMD_RESTART);
+    } else {
+      free(r->changed_paths);
+      r->changed_paths = NULL;
+    }
+    break;
+  case CONFIG_WATCH_RESTART:
+    ask_parent(r, alive ? TEND_CMD_RESTART : TEND_CMD_START);
+    break;
+  }
+  watch_note_restart(r->watch, loop_ms(r->loop));
+}
+
+/* The loop guard paused the watch: say so loudly. */
+static void
+on_watch_paused(void *ctx, const char *const *paths, size_t n)
+{
+  struct runner *r = ctx;
+  json_t *list = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(list, json_string(paths[i]));
+  events_emit(json_pack(
+      "{s:s, s:s, s:o, s:s}", "type", "watch_paused", "node", r->spec->name,
+      "paths", list, "message",
+      "watch paused: it restarted the runner too often (a command writing "
+      "into its own watched tree?); resume with `tend resume NAME`"));
+}
+
+/* An inotify overflow or watch-limit notice. */
+static void
+on_watch_notice(void *ctx, enum inotify_kind kind, const char *message)
+{
+  struct runner *r = ctx;
+  events_emit(json_pack("{s:s, s:s, s:s, s:s}", "type", "watch_overflow",
+                        "node", r->spec->name, "kind",
+                        inotify_kind_name(kind), "message", message));
+}
+
+/* Creates the runner's watch when its spec has one. */
+static void
+watch_open(struct runner *r)
+{
+  struct watch_callbacks cbs = {on_watch_fire, on_watch_paused,
+                                on_watch_notice, r};
+  char *cause = NULL;
+
+  if (!r->spec->watch.enabled || !tend_inotify())
+    return;
+  r->watch = watch_new(r->loop, tend_inotify(), &r->spec->watch,
+                       r->cfg->state_dir, &cbs, &cause);
+  if (!r->watch) {
+    events_note("watch_error", r->spec->name, "watch of %s: %s",
+                r->spec->name, cause ? cause : "cannot watch");
+    free(cause);
+    return;
+  }
+  tend_register_watch(r->spec->name, r->watch);
+}
+
+/* Closes the runner's watch (if any). */
+static void
+watch_drop(struct runner *r)
+{
+  if (!r->watch)
+    return;
+  tend_forget_watch(r->spec->name);
+  watch_close(r->watch, NULL, NULL);
+  r->watch = NULL;
+}
+
+void
+runner_rebind(struct runner *r, const struct config *cfg,
+              const struct config_node *spec)
+{
+  int watch_changed = strcmp(r->spec->spec_json, spec->spec_json) != 0;
+  if (watch_changed)
+    watch_drop(r);
+  r->cfg = cfg;
+  r->spec = spec;
+  if (watch_changed || !r->watch)
+    watch_open(r);
+}
+
+/* The runner's message handler. */
+static void
+runner_handle(void *state, actor_id self, const struct actor_msg *m)
+{
+  struct runner *r = state;
+  (void)self;
+
+  switch (m->type) {
+  case SUP_MSG_START:
+    r->pending_delay = m->arg;
+    if (m->arg > 0 && r->state != FSM_BACKOFF)
+      fire(r, FSM_EV_START_LATER, NULL);
+    else
+      fire(r, FSM_EV_START, m->arg > 0 ? NULL : "start");
+    break;
+  case SUP_MSG_STOP:
+    r->stop_requested = 1;
+    fire(r, FSM_EV_STOP, "stop requested");
+    break;
+  case SUP_MSG_FAIL:
+    fire(r, FSM_EV_FAIL, "supervisor gave up");
+    break;
+  case SUP_MSG_SIGNAL:
+    if (r->run)
+      signal_group(r->run, (int)m->arg);
+    break;
+  default:
+    break;
+  }
+}
+
+struct runner *
+runner_new(uv_loop_t *loop, const struct config *cfg,
+           const struct config_node *spec, actor_id parent)
+{
+  struct runner *r = xcalloc(1, sizeof *r);
+  char *dir, *cause = NULL;
+
+  r->loop = loop;
+  r->cfg = cfg;
+  r->spec = spec;
+  r->parent = parent;
+  r->state = FSM_STOPPED;
+  r->since_ms = events_now_ms();
+  r->self = actor_spawn(runner_handle, r);
+  actor_register(spec->name, r->self);
+  r->topic = xasprintf("output/%s", spec->name);
+  r->ob = outbuf_new(OUTBUF_BOUND);
+  r->enc = (struct jsonl_buf)JSONL_BUF_ZERO;
+  uv_timer_init(loop, &r->timer);
+  uv_timer_init(loop, &r->flush_timer);
+  uv_timer_init(loop, &r->retry_timer);
+  r->timer.data = r->flush_timer.data = r->retry_timer.data = r;
+  dir = xasprintf("%s/output", cfg->state_dir);
+  r->store = store_open(dir, spec->name, spec->output.max_bytes,
+                        spec->output.keep, &cause);
+  if (!r->store) {
+    events_note("persist_error", spec->name, "output log of %s: %s",
+                spec->name, cause ? cause : "cannot open");
+    free(cause);
+  } else {
+    tend_register_store(spec->name, r->store);
+    r->seq = store_last_seq(r->store);
+    r->runs = store_last_run(r->store);
+    if (store_truncated_bytes(r->store) > 0)
+      events_note("log_truncated", spec->name,
+                  "cut a torn last line (%lld bytes) from the output log of "
+                  "%s",
+                  (long long)store_truncated_bytes(r->store), spec->name);
+  }
+  free(dir);
+  watch_open(r);
+  return r;
+}
+
+actor_id
+runner_id(const struct runner *r)
+{
+  return r->self;
+}
+
+/* Counts closed runner handles; frees the runner after the last. */
+static void
+on_runner_handle_closed(uv_handle_t *h)
+{
+  struct runner *r = h->data;
+  if (--r->open_handles > 0)
+    return;
+  tend_forget_store(r->spec->name);
+  if (r->close_cb)
+    r->close_cb(r->close_arg);
+  outbuf_free(r->ob);
+  store_close(r->store);
+  jsonl_buf_free(&r->enc);
+  free(r->topic);
+  free(r->spawn_error);
+  free(r->changed_paths);
+  free(r);
+}
+
+void
+runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
+{
+  r->close_cb = cb;
+  r->close_arg = arg;
+  actor_exit(r->self, ACTOR_REASON_NORMAL, "closed");
+  watch_drop(r);
+  if (r->ready) {
+    ready_cancel(r->ready);
+    r->ready = NULL;
+  }
+  if (r->run) {
+    struct run *run = r->run;
+    flush_output(r, 1);
+    signal_group(run, SIGKILL);
+    run->runner = NULL;
+    r->run = NULL;
+    /* The process handle must not close before libuv reaped the child,
+     * or it is never reaped; a killed child is reaped within a moment,
+     * and closing stops libuv's tracking only of the handle. */
+    run_close(run);
+  }
+  r->open_handles = 3;
+  uv_close((uv_handle_t *)&r->timer, on_runner_handle_closed);
+  uv_close((uv_handle_t *)&r->flush_timer, on_runner_handle_closed);
+  uv_close((uv_handle_t *)&r->retry_timer, on_runner_handle_closed);
+}
+
+void
+runner_reap_orphans(void)
+{
+  /* Groups are reaped per run in group_has_members(); nothing global. */
+}

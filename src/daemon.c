@@ -1,0 +1,351 @@
+/* daemon: `tend up`: the loop, signals, start-up and shutdown order.
+ *
+ * Start-up: load and validate the config (nothing starts when it is
+ * invalid), take the state dir's lock (one daemon per state dir), stop the
+ * process groups an earlier, SIGKILLed daemon left behind, then open the
+ * coordination context, the terminal printer and the HTTP API, and start
+ * the tree. Shutdown (SIGINT / SIGTERM, or a give-up with on_give_up exit):
+ * stop the tree in reverse order, then close every part and let the loop
+ * run dry. A second SIGINT kills every process group at once.
+ *
+ * tend is a child subreaper: grandchildren that outlive their parent are
+ * reparented to it, so a runner can wait for its whole group to be gone.
+ * Orphans outside any group are reaped here on SIGCHLD, without ever
+ * taking a child that libuv waits for (LIBRARY-NOTES.md 4).
+ */
+#include "src/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "src/actor.h"
+#include "src/config.h"
+#include "src/events.h"
+#include "src/log.h"
+#include "src/printer.h"
+#include "src/pubsub.h"
+#include "src/tend.h"
+#include "src/xalloc.h"
+#include "state/recover.h"
+#include "state/snapshot.h"
+#include "ui/http.h"
+
+#define EXIT_GAVE_UP 3
+
+static struct {
+  uv_loop_t *loop;
+  uv_signal_t sigint, sigterm, sighup, sigchld;
+  struct printer *printer;
+  struct http_server *http;
+  int stopping;
+  int exit_code;
+  int lock_fd;
+} d;
+
+/* Creates dir and its parents (mode 0755). Returns 0 or -errno. */
+static int
+mkdir_p(const char *dir)
+{
+  char *path = xstrdup(dir);
+  int rc = 0;
+
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = '\0';
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+      rc = -errno;
+      break;
+    }
+    *p = '/';
+  }
+  if (rc == 0 && mkdir(path, 0755) != 0 && errno != EEXIST)
+    rc = -errno;
+  free(path);
+  return rc;
+}
+
+/* Takes <state_dir>/daemon.lock so that two daemons never share a state
+ * dir. Returns 0 or -errno with a message in *cause. */
+static int
+take_lock(const char *state_dir, char **cause)
+{
+  char *path = xasprintf("%s/daemon.lock", state_dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  char pid[32];
+
+  if (fd < 0) {
+    *cause = xasprintf("%s: %s", path, strerror(errno));
+    free(path);
+    return -errno;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ssize_t n = read(fd, pid, sizeof pid - 1);
+    pid[n > 0 ? n : 0] = '\0';
+    pid[strcspn(pid, "\n")] = '\0';
+    *cause = xasprintf("another tend (pid %s) is running with state dir %s",
+                       pid[0] ? pid : "?", state_dir);
+    close(fd);
+    free(path);
+    return -EBUSY;
+  }
+  if (ftruncate(fd, 0) == 0) {
+    int n = snprintf(pid, sizeof pid, "%d\n", getpid());
+    if (write(fd, pid, (size_t)n) < 0)
+      log_debug("cannot write the pid to %s", path);
+  }
+  free(path);
+  d.lock_fd = fd;
+  return 0;
+}
+
+/* Stops groups left by a daemon that died without cleaning up. Runs
+ * before anything writes state.json; returns what it found (new). */
+static json_t *
+recover_previous(const struct config *cfg)
+{
+  char *path = xasprintf("%s/state.json", cfg->state_dir);
+  int err = 0;
+  json_t *state = snapshot_load(path, &err);
+  json_t *found;
+
+  if (!state) {
+    if (err == -EINVAL)
+      log_warn("%s was not valid JSON; ignored", path);
+    free(path);
+    return json_array();
+  }
+  found = recover_orphans(state, 2000);
+  json_decref(state);
+  free(path);
+  return found;
+}
+
+/* Reports the recovered groups as events. */
+static void
+report_recovered(json_t *found)
+{
+  size_t i;
+  json_t *g;
+
+  json_array_foreach(found, i, g) {
+    json_t *ev = json_pack(
+        "{s:s, s:O, s:O, s:O, s:s}", "type", "recovered", "node",
+        json_object_get(g, "runner"), "pgid", json_object_get(g, "pgid"),
+        "pids", json_object_get(g, "pids"), "message",
+        "stopped a process group left by a daemon that was killed");
+    events_emit(ev);
+  }
+  json_decref(found);
+}
+
+/* Closes a signal handle (no memory to free: they are static). */
+static void
+close_signals(void)
+{
+  uv_close((uv_handle_t *)&d.sigint, NULL);
+  uv_close((uv_handle_t *)&d.sigterm, NULL);
+  uv_close((uv_handle_t *)&d.sighup, NULL);
+  uv_close((uv_handle_t *)&d.sigchld, NULL);
+}
+
+/* The context is closed: the loop can run dry now. */
+static void
+on_tend_closed(void *arg)
+{
+  (void)arg;
+  close_signals();
+}
+
+/* The printer is closed: close the context. */
+static void
+on_printer_closed(void *arg)
+{
+  (void)arg;
+  tend_close(on_tend_closed, NULL);
+}
+
+/* The HTTP server is closed: close the printer. */
+static void
+on_http_closed(void *arg)
+{
+  (void)arg;
+  d.http = NULL;
+  printer_close(d.printer, on_printer_closed, NULL);
+}
+
+/* The whole tree is down: close the parts in reverse start-up order. */
+static void
+on_tree_stopped(void *ctx)
+{
+  (void)ctx;
+  events_note("daemon_stopped", NULL, "every runner is stopped");
+  if (d.http)
+    http_close(d.http, on_http_closed, NULL);
+  else
+    on_http_closed(NULL);
+}
+
+/* Begins a graceful shutdown (idempotent). */
+static void
+begin_stop(const char *why)
+{
+  if (d.stopping)
+    return;
+  d.stopping = 1;
+  events_note("daemon_stopping", NULL, "%s", why);
+  tend_stop();
+}
+
+/* The root group failed after too many restarts. */
+static void
+on_gave_up(void *ctx)
+{
+  (void)ctx;
+  if (tend_config()->on_give_up == CONFIG_GIVE_UP_EXIT) {
+    d.exit_code = EXIT_GAVE_UP;
+    begin_stop("the root group gave up (on_give_up: exit)");
+  }
+}
+
+/* SIGINT / SIGTERM: stop gracefully; a second SIGINT kills at once. */
+static void
+on_signal(uv_signal_t *h, int signo)
+{
+  (void)h;
+  if (d.stopping && signo == SIGINT) {
+    events_note("daemon_stopping", NULL,
+                "second interrupt: killing every process group");
+    tend_kill_all();
+    return;
+  }
+  begin_stop(signo == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+}
+
+/* SIGHUP: re-read the config. */
+static void
+on_sighup(uv_signal_t *h, int signo)
+{
+  char *cause = NULL;
+  (void)h;
+  (void)signo;
+  if (tend_reload(&cause) != 0)
+    log_warn("reload: %s", cause ? cause : "failed");
+  free(cause);
+}
+
+/* SIGCHLD: reaps orphans reparented to tend that no libuv handle waits
+ * for. waitid(WNOWAIT) peeks first, so libuv's children are left alone. */
+static void
+on_sigchld(uv_signal_t *h, int signo)
+{
+  (void)h;
+  (void)signo;
+  for (;;) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        si.si_pid == 0)
+      return;
+    if (tend_is_leader(si.si_pid))
+      return; /* libuv reaps it; we run again on the next SIGCHLD */
+    waitpid(si.si_pid, NULL, WNOHANG);
+  }
+}
+
+int
+daemon_up(const char *config_path)
+{
+  struct config *cfg = NULL;
+  char *errors = NULL, *cause = NULL;
+  struct tend_hooks hooks = {on_gave_up, on_tree_stopped, NULL};
+  json_t *recovered;
+  int rc;
+
+  signal(SIGPIPE, SIG_IGN);
+  uv_disable_stdio_inheritance();
+  memset(&d, 0, sizeof d);
+  d.lock_fd = -1;
+
+  rc = config_load(config_path, &cfg, &errors);
+  if (rc != 0) {
+    fprintf(stderr, "%s", errors ? errors : "tend: cannot load config\n");
+    if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
+      fputc('\n', stderr);
+    fprintf(stderr, "tend: %s: invalid config; nothing started\n",
+            config_path);
+    free(errors);
+    return 1;
+  }
+  if ((rc = mkdir_p(cfg->state_dir)) != 0) {
+    fprintf(stderr, "tend: state_dir %s: %s\n", cfg->state_dir,
+            strerror(-rc));
+    config_free(cfg);
+    return 1;
+  }
+  if (take_lock(cfg->state_dir, &cause) != 0) {
+    fprintf(stderr, "tend: %s\n", cause);
+    free(cause);
+    config_free(cfg);
+    return 1;
+  }
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    log_warn("cannot become a child subreaper: %s", strerror(errno));
+
+  recovered = recover_previous(cfg);
+  d.loop = uv_default_loop();
+  actor_runtime_init(d.loop);
+  rc = tend_open(d.loop, cfg, &hooks, &cause);
+  if (rc != 0) {
+    fprintf(stderr, "tend: %s\n", cause ? cause : strerror(-rc));
+    free(cause);
+    json_decref(recovered);
+    return 1;
+  }
+  cfg = NULL; /* owned by the context now */
+  d.printer = printer_new(d.loop, tend_config());
+  report_recovered(recovered);
+  events_note("daemon_started", NULL, "tend %d on %s (config %s)", getpid(),
+              tend_config()->file, tend_config()->hash);
+
+  uv_signal_init(d.loop, &d.sigint);
+  uv_signal_init(d.loop, &d.sigterm);
+  uv_signal_init(d.loop, &d.sighup);
+  uv_signal_init(d.loop, &d.sigchld);
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&d.sighup, on_sighup, SIGHUP);
+  uv_signal_start(&d.sigchld, on_sigchld, SIGCHLD);
+
+  if (tend_config()->http.enabled) {
+    rc = http_start(d.loop, tend_config(), &d.http, &cause);
+    if (rc != 0) {
+      fprintf(stderr, "tend: %s\n", cause ? cause : strerror(-rc));
+      free(cause);
+      d.exit_code = 1;
+      d.stopping = 1;
+      on_tree_stopped(NULL);
+      goto run;
+    }
+  }
+  tend_start();
+run:
+  uv_run(d.loop, UV_RUN_DEFAULT);
+  pubsub_shutdown();
+  actor_runtime_close();
+  uv_run(d.loop, UV_RUN_NOWAIT);
+  if (uv_loop_close(d.loop) != 0)
+    log_debug("loop closed with handles still open");
+  if (d.lock_fd >= 0)
+    close(d.lock_fd);
+  return d.exit_code;
+}

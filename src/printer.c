@@ -1,0 +1,291 @@
+/* printer: the foreground terminal output of `tend up`, as one pubsub
+ * subscriber (issue 3: "the terminal printer becomes one subscriber").
+ *
+ * Output lines are printed "name | line" with the names padded to one
+ * width and coloured per runner on a TTY (foreman / overmind style); state
+ * transitions as "tend | name: from --event--> to (reason)".
+ *
+ * The terminal must never stall the loop: on a TTY or a pipe, writes are
+ * libuv stream writes and, past a backlog bound, further lines are counted
+ * and skipped (everything is on disk anyway) with a note once it drains.
+ * A regular file is written synchronously (it cannot block for long). */
+#include "src/printer.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/pubsub.h"
+#include "src/xalloc.h"
+
+#define QUEUE_ITEMS 65536
+#define BACKLOG_MAX (4u << 20)
+#define DRAIN_BUDGET 4096
+
+static const char *const palette[] = {"36", "33", "32", "35", "34",
+                                      "96", "93", "92", "95", "94"};
+
+struct printer {
+  uv_loop_t *loop;
+  const struct config *cfg;
+  struct pubsub_sub *sub;
+  uv_idle_t idle;
+  union {
+    uv_tty_t tty;
+    uv_pipe_t pipe;
+  } out;
+  int stream_ok; /* out is a libuv stream (tty or pipe) */
+  int colour;
+  int width;
+  unsigned long long skipped;
+  int closing, open_handles;
+  void (*close_cb)(void *);
+  void *close_arg;
+};
+
+struct write_req {
+  uv_write_t req;
+  char *data;
+};
+
+/* Frees a finished write. */
+static void
+on_written(uv_write_t *req, int status)
+{
+  struct write_req *w = (struct write_req *)req;
+  (void)status;
+  free(w->data);
+  free(w);
+}
+
+/* Writes text (taken: freed here) to the terminal, or skips it when the
+ * terminal is too slow. */
+static void
+emit(struct printer *p, char *text, size_t len)
+{
+  if (!p->stream_ok) {
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    free(text);
+    return;
+  }
+  if (uv_stream_get_write_queue_size((uv_stream_t *)&p->out) > BACKLOG_MAX) {
+    p->skipped++;
+    free(text);
+    return;
+  }
+  if (p->skipped) {
+    char *note = xasprintf("tend | %llu lines not shown (terminal too slow; "
+                           "all output is in %s/output)\n",
+                           p->skipped, p->cfg->state_dir);
+    p->skipped = 0;
+    emit(p, note, strlen(note));
+  }
+  {
+    struct write_req *w = xmalloc(sizeof *w);
+    uv_buf_t buf = uv_buf_init(text, (unsigned)len);
+    w->data = text;
+    if (uv_write(&w->req, (uv_stream_t *)&p->out, &buf, 1, on_written) != 0) {
+      free(text);
+      free(w);
+    }
+  }
+}
+
+/* Returns the colour of a runner: stable per name. */
+static const char *
+colour_of(const char *name)
+{
+  unsigned h = 5381;
+  for (; *name; name++)
+    h = h * 33 + (unsigned char)*name;
+  return palette[h % (sizeof palette / sizeof *palette)];
+}
+
+/* Prints every line of one output chunk with the runner's prefix. */
+static void
+print_chunk(struct printer *p, const char *runner, json_t *chunk)
+{
+  const char *stream = json_string_value(json_object_get(chunk, "stream"));
+  json_t *data = json_object_get(chunk, "data");
+  const char *s = json_string_value(data);
+  size_t len = json_string_length(data);
+  int is_err = stream && strcmp(stream, "stderr") == 0;
+  int is_tend = stream && strcmp(stream, "tend") == 0;
+  char *out = NULL;
+  size_t out_len = 0;
+  FILE *mem;
+
+  if (!s) {
+    if (json_object_get(chunk, "data_b64"))
+      s = "[binary output: see the log]\n";
+    else
+      return;
+    len = strlen(s);
+  }
+  mem = open_memstream(&out, &out_len);
+  while (len > 0) {
+    const char *nl = memchr(s, '\n', len);
+    size_t n = nl ? (size_t)(nl - s) : len;
+    if (p->colour)
+      fprintf(mem, "\033[%sm%-*s\033[0m %s ", colour_of(runner), p->width,
+              runner, is_err ? "\033[31m|\033[0m" : "|");
+    else
+      fprintf(mem, "%-*s | ", p->width, runner);
+    if (is_tend)
+      fputs(p->colour ? "\033[2m" : "", mem);
+    fwrite(s, 1, n, mem);
+    if (is_tend && p->colour)
+      fputs("\033[0m", mem);
+    fputc('\n', mem);
+    if (!nl)
+      break;
+    s = nl + 1;
+    len -= n + 1;
+  }
+  fclose(mem);
+  emit(p, out, out_len);
+}
+
+/* Prints one event: transitions in s6 style, the rest as messages. */
+static void
+print_event(struct printer *p, json_t *ev)
+{
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  const char *node = json_string_value(json_object_get(ev, "node"));
+  const char *reason = json_string_value(json_object_get(ev, "reason"));
+  const char *msg = json_string_value(json_object_get(ev, "message"));
+  const char *dim = p->colour ? "\033[1m" : "";
+  const char *off = p->colour ? "\033[0m" : "";
+  char *line;
+
+  if (!type)
+    return;
+  if (strcmp(type, "state") == 0) {
+    line = xasprintf(
+        "%s%-*s%s | %s: %s --%s--> %s%s%s%s\n", dim, p->width, "tend", off,
+        node ? node : "?",
+        json_string_value(json_object_get(ev, "from")),
+        json_string_value(json_object_get(ev, "event")),
+        json_string_value(json_object_get(ev, "to")), reason ? " (" : "",
+        reason ? reason : "", reason ? ")" : "");
+  } else {
+    line = xasprintf("%s%-*s%s | %s%s%s\n", dim, p->width, "tend", off, type,
+                     msg ? ": " : "", msg ? msg : "");
+  }
+  emit(p, line, strlen(line));
+}
+
+/* Drains the subscription in bounded batches. */
+static void
+on_idle(uv_idle_t *idle)
+{
+  struct printer *p = idle->data;
+  struct pubsub_item item;
+  int rc, budget = DRAIN_BUDGET;
+
+  while (budget-- > 0 && (rc = pubsub_take(p->sub, &item)) != 0) {
+    json_t *obj;
+    if (rc < 0) {
+      p->skipped++;
+      continue;
+    }
+    obj = json_loadb(item.json, item.len, 0, NULL);
+    if (!obj)
+      continue;
+    if (strcmp(item.topic, "events") == 0)
+      print_event(p, obj);
+    else if (strncmp(item.topic, "output/", 7) == 0)
+      print_chunk(p, item.topic + 7, obj);
+    json_decref(obj);
+  }
+  if (budget >= 0)
+    uv_idle_stop(idle);
+}
+
+static void on_closed(uv_handle_t *h);
+
+/* pubsub notify: schedule a drain (never print inside publish). */
+static void
+on_notify(void *ctx)
+{
+  struct printer *p = ctx;
+  if (!p->closing)
+    uv_idle_start(&p->idle, on_idle);
+}
+
+/* Returns the longest node name under node. */
+static int
+longest_name(const struct config_node *node)
+{
+  int w = (int)strlen(node->name);
+  for (size_t i = 0; i < node->n_children; i++) {
+    int c = longest_name(node->children[i]);
+    if (c > w)
+      w = c;
+  }
+  return w;
+}
+
+struct printer *
+printer_new(uv_loop_t *loop, const struct config *cfg)
+{
+  struct printer *p = xcalloc(1, sizeof *p);
+  uv_handle_type kind = uv_guess_handle(STDOUT_FILENO);
+
+  p->loop = loop;
+  p->cfg = cfg;
+  p->width = longest_name(cfg->root);
+  if (p->width < 4)
+    p->width = 4;
+  p->colour = kind == UV_TTY && !getenv("NO_COLOR");
+  uv_idle_init(loop, &p->idle);
+  p->idle.data = p;
+  p->open_handles = 1;
+  if (kind == UV_TTY &&
+      uv_tty_init(loop, &p->out.tty, STDOUT_FILENO, 0) == 0) {
+    p->stream_ok = 1;
+    p->open_handles++;
+    ((uv_handle_t *)&p->out)->data = p;
+  } else if (kind == UV_NAMED_PIPE) {
+    uv_pipe_init(loop, &p->out.pipe, 0);
+    ((uv_handle_t *)&p->out)->data = p;
+    p->open_handles++;
+    if (uv_pipe_open(&p->out.pipe, STDOUT_FILENO) == 0)
+      p->stream_ok = 1;
+    else
+      uv_close((uv_handle_t *)&p->out.pipe, on_closed);
+  }
+  p->sub = pubsub_subscribe("*", QUEUE_ITEMS, on_notify, p);
+  return p;
+}
+
+/* Counts closed handles; frees the printer after the last. */
+static void
+on_closed(uv_handle_t *h)
+{
+  struct printer *p = h->data;
+  if (--p->open_handles > 0)
+    return;
+  if (p->close_cb)
+    p->close_cb(p->close_arg);
+  free(p);
+}
+
+void
+printer_close(struct printer *p, void (*cb)(void *arg), void *arg)
+{
+  /* Print what is still queued, then let go. */
+  on_idle(&p->idle);
+  p->closing = 1;
+  p->close_cb = cb;
+  p->close_arg = arg;
+  pubsub_unsubscribe(p->sub);
+  p->sub = NULL;
+  uv_close((uv_handle_t *)&p->idle, on_closed);
+  if (p->stream_ok)
+    uv_close((uv_handle_t *)&p->out, on_closed);
+}

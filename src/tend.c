@@ -1,0 +1,907 @@
+/* tend: the coordination context (DESIGN.md, "Module map").
+ *
+ * It owns the applied config, the supervision tree (root sup), the read
+ * model (state/view.c), the event log and the registry of output logs, and
+ * it is the one door through which the web boundary and the CLI act on
+ * them. Reads are answered from the read model and the stores; commands are
+ * checked against the read model (so that the API can answer 409 at once)
+ * and then sent as actor messages to the supervisor that owns the child.
+ *
+ * state.json is written through state/snapshot.c: critical transitions
+ * (an exit, a give-up, a stop, a config applied) at once, the rest at most
+ * once a second.
+ */
+#include "src/tend.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runners/fsm.h"
+#include "src/actor.h"
+#include "src/config.h"
+#include "src/events.h"
+#include "src/log.h"
+#include "src/pubsub.h"
+#include "src/strmap.h"
+#include "src/sup.h"
+#include "src/xalloc.h"
+#include "state/snapshot.h"
+#include "state/store.h"
+#include "state/view.h"
+#include "watchers/inotify.h"
+#include "watchers/watch.h"
+
+#define SNAPSHOT_DEBOUNCE_MS 1000
+#ifndef TEND_VERSION
+#define TEND_VERSION "0.1.0"
+#endif
+
+struct group_note {
+  int pid;
+  unsigned long long start;
+};
+
+static struct {
+  uv_loop_t *loop;
+  struct config *cfg;
+  struct tend_hooks hooks;
+  struct sup *root;
+  actor_id self; /* the root group's parent: hears STARTED/EXITED/STOPPED */
+  struct view *view;
+  struct store *event_log;
+  struct strmap *stores; /* runner name -> struct store * (borrowed) */
+  struct strmap *groups; /* runner name -> struct group_note * */
+  struct strmap *leaders; /* "pid" of live run leaders -> group note */
+  struct strmap *watches; /* runner name -> struct watch * (borrowed) */
+  struct inotify_service *inotify;
+  struct config **retired; /* configs replaced by reloads: specs of them
+                              may still be referenced until shutdown */
+  size_t n_retired;
+  char *config_error;      /* the last reload's errors, NULL when fine */
+  uv_timer_t snapshot_timer;
+  int snapshot_dirty;
+  int64_t started_ms;
+  void (*close_cb)(void *);
+  void *close_arg;
+  int pending_closes;
+} t;
+
+static const char *const cmd_names[] = {
+#define X(N, S) S,
+    TEND_CMD_MAP(X)
+#undef X
+};
+
+const char *
+tend_cmd_name(enum tend_cmd c)
+{
+  return (unsigned)c < sizeof cmd_names / sizeof *cmd_names ? cmd_names[c]
+                                                            : "?";
+}
+
+int
+tend_cmd_parse(const char *s, enum tend_cmd *out)
+{
+  for (size_t i = 0; i < sizeof cmd_names / sizeof *cmd_names; i++) {
+    if (strcmp(s, cmd_names[i]) == 0) {
+      *out = (enum tend_cmd)i;
+      return 0;
+    }
+  }
+  return -EINVAL;
+}
+
+const struct config *
+tend_config(void)
+{
+  return t.cfg;
+}
+
+static enum fsm_state runner_state(const char *name);
+static void send_user_cmd(const struct config_node *group, const char *child,
+                          enum tend_cmd cmd);
+
+/* ------------------------------------------------------------------ */
+/* state.json                                                          */
+
+/* Builds the snapshot document: the tree with every status and the live
+ * process groups (for recovery). */
+static json_t *
+snapshot_json(void)
+{
+  json_t *doc = json_object();
+  json_t *groups = json_object();
+
+  json_object_set_new(doc, "version", json_integer(1));
+  json_object_set_new(doc, "daemon_pid", json_integer(getpid()));
+  json_object_set_new(doc, "config", json_string(t.cfg->file));
+  json_object_set_new(doc, "config_hash", json_string(t.cfg->hash));
+  json_object_set_new(doc, "written_ms", json_integer(events_now_ms()));
+  json_object_set_new(doc, "event_seq", json_integer(
+                                            (json_int_t)events_last_seq()));
+  json_object_set_new(doc, "tree", tend_tree_json());
+  json_object_set_new(doc, "process_groups", groups);
+  return doc;
+}
+
+/* Adds one live process group to the snapshot's table. */
+static void
+add_group_note(json_t *groups, const char *name, const struct group_note *g)
+{
+  if (g->pid > 0)
+    json_object_set_new(groups, name,
+                        json_pack("{s:i, s:I}", "pgid", g->pid, "start",
+                                  (json_int_t)g->start));
+}
+
+/* Calls fn for every runner below node, in config order. */
+static void
+for_each_runner(const struct config_node *node,
+                void (*fn)(const struct config_node *, void *), void *ctx)
+{
+  if (!node->is_group) {
+    fn(node, ctx);
+    return;
+  }
+  for (size_t i = 0; i < node->n_children; i++)
+    for_each_runner(node->children[i], fn, ctx);
+}
+
+/* Adds a runner's live process group to the snapshot (for_each_runner). */
+static void
+note_runner_group(const struct config_node *n, void *groups)
+{
+  struct group_note *g = strmap_get(t.groups, n->name);
+  if (g)
+    add_group_note(groups, n->name, g);
+}
+
+/* Writes state.json now (atomically). */
+static void
+snapshot_write(void)
+{
+  json_t *doc = snapshot_json();
+  char *path;
+  int rc;
+
+  for_each_runner(t.cfg->root, note_runner_group,
+                  json_object_get(doc, "process_groups"));
+  path = xasprintf("%s/state.json", t.cfg->state_dir);
+  rc = snapshot_save(doc, path);
+  if (rc < 0)
+    log_warn("cannot write %s: %s", path, strerror(-rc));
+  free(path);
+  json_decref(doc);
+  t.snapshot_dirty = 0;
+}
+
+/* The debounce window passed: write what changed. */
+static void
+on_snapshot_timer(uv_timer_t *timer)
+{
+  (void)timer;
+  if (t.snapshot_dirty)
+    snapshot_write();
+}
+
+/* Schedules a snapshot: at once for critical changes, else debounced. */
+static void
+snapshot_touch(int critical)
+{
+  t.snapshot_dirty = 1;
+  if (critical) {
+    uv_timer_stop(&t.snapshot_timer);
+    snapshot_write();
+  } else if (!uv_is_active((uv_handle_t *)&t.snapshot_timer)) {
+    uv_timer_start(&t.snapshot_timer, on_snapshot_timer, SNAPSHOT_DEBOUNCE_MS,
+                   0);
+  }
+}
+
+struct after_ctx {
+  const char *exited;
+  int success;
+};
+
+/* Starts or restarts one runner whose "after" names the runner that just
+ * exited (for_each_runner). */
+static void
+fire_after(const struct config_node *n, void *arg)
+{
+  struct after_ctx *a = arg;
+  enum fsm_state st;
+
+  if (!n->after.runner || strcmp(n->after.runner, a->exited) != 0)
+    return;
+  if (n->after.on == CONFIG_AFTER_SUCCESS && !a->success)
+    return;
+  st = runner_state(n->name);
+  events_note("triggered", n->name, "%s %s after %s %s", n->name,
+              fsm_state_alive(st) ? "restarts" : "starts", a->exited,
+              a->success ? "succeeded" : "exited");
+  send_user_cmd(n->parent, n->name,
+                fsm_state_alive(st) ? TEND_CMD_RESTART : TEND_CMD_START);
+}
+
+/* Runs the "after" triggers of a runner's exit event. */
+static void
+run_after_triggers(const json_t *ev)
+{
+  const char *kind = json_string_value(json_object_get(ev, "kind"));
+  const char *to = json_string_value(json_object_get(ev, "to"));
+  const json_t *status = json_object_get(ev, "status");
+  struct after_ctx a;
+
+  if (!kind || strcmp(kind, "runner") != 0 || !to || strcmp(to, "exited"))
+    return;
+  a.exited = json_string_value(json_object_get(ev, "node"));
+  a.success = json_is_integer(status) && json_integer_value(status) == 0;
+  if (a.exited)
+    for_each_runner(t.cfg->root, fire_after, &a);
+}
+
+/* Read-model listener: folds each event and schedules the snapshot. */
+static void
+on_event(void *ctx, const json_t *ev)
+{
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  const char *to = json_string_value(json_object_get(ev, "to"));
+  int critical;
+
+  (void)ctx;
+  view_apply(t.view, ev);
+  if (!type || !t.cfg)
+    return;
+  if (strcmp(type, "state") == 0)
+    run_after_triggers(ev);
+  critical = strcmp(type, "state") != 0 ||
+             (to && (!strcmp(to, "exited") || !strcmp(to, "failed") ||
+                     !strcmp(to, "stopped")));
+  snapshot_touch(critical);
+}
+
+/* ------------------------------------------------------------------ */
+/* The root group's parent                                              */
+
+/* Hears the root group's reports. */
+static void
+root_parent_handle(void *state, actor_id self, const struct actor_msg *m)
+{
+  (void)state;
+  (void)self;
+  switch (m->type) {
+  case SUP_MSG_EXITED:
+    if (t.hooks.gave_up)
+      t.hooks.gave_up(t.hooks.ctx);
+    break;
+  case SUP_MSG_STOPPED:
+    if (t.hooks.stopped)
+      t.hooks.stopped(t.hooks.ctx);
+    break;
+  default:
+    break;
+  }
+}
+
+int
+tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
+          char **cause)
+{
+  memset(&t, 0, sizeof t);
+  t.loop = loop;
+  t.cfg = cfg;
+  t.hooks = *hooks;
+  t.started_ms = events_now_ms();
+  t.view = view_new();
+  t.stores = strmap_new();
+  t.groups = strmap_new();
+  t.leaders = strmap_new();
+  t.watches = strmap_new();
+  t.inotify = inotify_service_new(loop, cause);
+  if (!t.inotify) {
+    log_warn("file watching is off: %s", *cause ? *cause : "no inotify");
+    free(*cause);
+    *cause = NULL;
+  }
+  uv_timer_init(loop, &t.snapshot_timer);
+  t.event_log = store_open(cfg->state_dir, "events", cfg->output.max_bytes,
+                           cfg->output.keep, cause);
+  if (!t.event_log)
+    return -EIO;
+  events_init(t.event_log);
+  events_listen(on_event, NULL);
+  t.self = actor_spawn(root_parent_handle, NULL);
+  t.root = sup_new(loop, cfg, cfg->root, t.self);
+  return 0;
+}
+
+void
+tend_start(void)
+{
+  actor_send(sup_id(t.root), SUP_MSG_START, t.self, 0, NULL, NULL);
+}
+
+void
+tend_stop(void)
+{
+  actor_send(sup_id(t.root), SUP_MSG_STOP, t.self, 0, NULL, NULL);
+}
+
+/* SIGKILLs one runner's live group (for_each_runner). */
+static void
+kill_runner_group(const struct config_node *n, void *ctx)
+{
+  struct group_note *g = strmap_get(t.groups, n->name);
+  (void)ctx;
+  if (g && g->pid > 0)
+    kill(-g->pid, SIGKILL);
+}
+
+void
+tend_kill_all(void)
+{
+  for_each_runner(t.cfg->root, kill_runner_group, NULL);
+}
+
+/* Frees one runner's group note (for_each_runner). */
+static void
+free_group_note(const struct config_node *n, void *ctx)
+{
+  (void)ctx;
+  free(strmap_del(t.groups, n->name));
+}
+
+static void on_part_closed(void *arg);
+
+/* Everything that watched files is closed: close the inotify service. */
+static void
+close_inotify(void)
+{
+  struct inotify_service *svc = t.inotify;
+  t.inotify = NULL;
+  t.pending_closes++;
+  inotify_service_close(svc, on_part_closed, NULL);
+}
+
+/* Counts closed parts; runs the close callback after the last. */
+static void
+on_part_closed(void *arg)
+{
+  (void)arg;
+  if (--t.pending_closes > 0)
+    return;
+  if (t.inotify) {
+    close_inotify();
+    return;
+  }
+  snapshot_write();
+  events_reset();
+  store_close(t.event_log);
+  t.event_log = NULL;
+  view_free(t.view);
+  strmap_free(t.stores);
+  for_each_runner(t.cfg->root, free_group_note, NULL);
+  strmap_free(t.groups);
+  strmap_free(t.leaders);
+  t.groups = t.leaders = NULL;
+  t.stores = NULL;
+  config_free(t.cfg);
+  t.cfg = NULL;
+  for (size_t i = 0; i < t.n_retired; i++)
+    config_free(t.retired[i]);
+  free(t.retired);
+  free(t.config_error);
+  strmap_free(t.watches);
+  t.watches = NULL;
+  if (t.close_cb)
+    t.close_cb(t.close_arg);
+}
+
+/* Closes the snapshot timer handle. */
+static void
+on_timer_closed(uv_handle_t *h)
+{
+  (void)h;
+  on_part_closed(NULL);
+}
+
+void
+tend_close(void (*cb)(void *arg), void *arg)
+{
+  t.close_cb = cb;
+  t.close_arg = arg;
+  t.pending_closes = 2;
+  actor_exit(t.self, ACTOR_REASON_NORMAL, "closed");
+  uv_close((uv_handle_t *)&t.snapshot_timer, on_timer_closed);
+  sup_close(t.root, on_part_closed, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Registries the runners feed                                          */
+
+struct inotify_service *
+tend_inotify(void)
+{
+  return t.inotify;
+}
+
+void
+tend_register_watch(const char *name, struct watch *watch)
+{
+  strmap_set(t.watches, name, watch);
+}
+
+void
+tend_forget_watch(const char *name)
+{
+  if (t.watches)
+    strmap_del(t.watches, name);
+}
+
+void
+tend_register_store(const char *name, struct store *store)
+{
+  strmap_set(t.stores, name, store);
+}
+
+void
+tend_forget_store(const char *name)
+{
+  if (t.stores)
+    strmap_del(t.stores, name);
+}
+
+void
+tend_note_group(const char *name, int pid, unsigned long long start)
+{
+  struct group_note *g;
+  char key[24];
+
+  if (!t.groups)
+    return;
+  g = strmap_get(t.groups, name);
+  if (!g) {
+    g = xcalloc(1, sizeof *g);
+    strmap_set(t.groups, name, g);
+  }
+  if (g->pid > 0) {
+    snprintf(key, sizeof key, "%d", g->pid);
+    strmap_del(t.leaders, key);
+  }
+  g->pid = pid;
+  g->start = start;
+  if (pid > 0) {
+    snprintf(key, sizeof key, "%d", pid);
+    strmap_set(t.leaders, key, g);
+  }
+  snapshot_touch(1);
+}
+
+int
+tend_is_leader(int pid)
+{
+  char key[24];
+  if (!t.leaders)
+    return 0;
+  snprintf(key, sizeof key, "%d", pid);
+  return strmap_get(t.leaders, key) != NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                                */
+
+/* Builds the JSON of one node and, for groups, its subtree. */
+static json_t *
+node_json(const struct config_node *n, int recursive)
+{
+  const json_t *status = view_status(t.view, n->name);
+  json_t *out = json_pack("{s:s, s:s}", "name", n->name, "kind",
+                          n->is_group ? "group" : "runner");
+
+  if (status)
+    json_object_update(out, (json_t *)status);
+  if (!json_object_get(out, "state"))
+    json_object_set_new(out, "state", json_string("stopped"));
+  if (n->is_group) {
+    json_t *children = json_array();
+    json_object_set_new(out, "strategy",
+                        json_string(config_strategy_name(n->strategy)));
+    json_object_del(out, "pid");
+    if (recursive)
+      for (size_t i = 0; i < n->n_children; i++)
+        json_array_append_new(children, node_json(n->children[i], 1));
+    else
+      for (size_t i = 0; i < n->n_children; i++)
+        json_array_append_new(children, json_string(n->children[i]->name));
+    json_object_set_new(out, "children", children);
+  } else {
+    struct store *st = strmap_get(t.stores, n->name);
+    const char *const defaults[] = {"pid", "last_exit", "next_start_ms"};
+    for (size_t i = 0; i < 3; i++)
+      if (!json_object_get(out, defaults[i]))
+        json_object_set_new(out, defaults[i], json_null());
+    if (!json_object_get(out, "run"))
+      json_object_set_new(out, "run", json_integer(0));
+    if (!json_object_get(out, "restarts"))
+      json_object_set_new(out, "restarts", json_integer(0));
+    json_object_set_new(out, "output_seq",
+                        json_integer(st ? (json_int_t)store_last_seq(st) : 0));
+    json_object_set_new(out, "autostart", json_boolean(n->autostart));
+    json_object_set_new(out, "restart",
+                        json_string(config_restart_name(n->restart)));
+    {
+      struct watch *w = strmap_get(t.watches, n->name);
+      json_object_set_new(out, "watch", w ? watch_status_json(w)
+                                          : json_null());
+    }
+  }
+  return out;
+}
+
+json_t *
+tend_tree_json(void)
+{
+  return node_json(t.cfg->root, 1);
+}
+
+json_t *
+tend_runner_json(const char *name)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  if (!n || n->is_group)
+    return NULL;
+  return node_json(n, 0);
+}
+
+json_t *
+tend_group_json(const char *name)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  if (!n || !n->is_group)
+    return NULL;
+  return node_json(n, 1);
+}
+
+/* Returns the runner's current state from the read model. */
+static enum fsm_state
+runner_state(const char *name)
+{
+  const json_t *status = view_status(t.view, name);
+  enum fsm_state st = FSM_STOPPED;
+  const char *s = status ? json_string_value(json_object_get(status, "state"))
+                         : NULL;
+  if (s)
+    fsm_state_parse(s, &st);
+  return st;
+}
+
+/* Sends a user command to the group that owns name. */
+static void
+send_user_cmd(const struct config_node *group, const char *child,
+              enum tend_cmd cmd)
+{
+  struct sup_user_cmd *uc = xcalloc(1, sizeof *uc);
+  uc->child = child ? xstrdup(child) : NULL;
+  uc->cmd = (int)cmd;
+  actor_send(actor_whereis(group->name), SUP_MSG_USER, ACTOR_NONE, 0, uc,
+             sup_user_cmd_free);
+}
+
+int
+tend_runner_cmd(const char *name, enum tend_cmd cmd, int signo, char **cause)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  enum fsm_state st;
+  int alive;
+
+  if (!n || n->is_group) {
+    *cause = xasprintf("no runner named \"%s\"", name);
+    return -ENOENT;
+  }
+  st = runner_state(name);
+  alive = st == FSM_STARTING || st == FSM_RUNNING || st == FSM_READY;
+  switch (cmd) {
+  case TEND_CMD_START:
+    if (alive || st == FSM_STOPPING) {
+      *cause = xasprintf("%s is already %s", name, fsm_state_name(st));
+      return -EBUSY;
+    }
+    break;
+  case TEND_CMD_STOP:
+    if (st == FSM_STOPPED || st == FSM_STOPPING) {
+      *cause = xasprintf("%s is already %s", name, fsm_state_name(st));
+      return -EBUSY;
+    }
+    break;
+  case TEND_CMD_SIGNAL:
+    if (!alive) {
+      *cause = xasprintf("%s is not running (%s)", name, fsm_state_name(st));
+      return -EBUSY;
+    }
+    if (signo <= 0 || signo >= 65) {
+      *cause = xasprintf("bad signal number %d", signo);
+      return -EINVAL;
+    }
+    actor_send(actor_whereis(name), SUP_MSG_SIGNAL, ACTOR_NONE, signo, NULL,
+               NULL);
+    return 0;
+  case TEND_CMD_RESTART:
+    break;
+  }
+  send_user_cmd(n->parent, name, cmd);
+  return 0;
+}
+
+int
+tend_group_restart(const char *name, char **cause)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  if (!n || !n->is_group) {
+    *cause = xasprintf("no group named \"%s\"", name);
+    return -ENOENT;
+  }
+  send_user_cmd(n, NULL, TEND_CMD_RESTART);
+  return 0;
+}
+
+/* Collects store lines into a JSON array (callback of store_read_after). */
+static void
+collect_line(void *ctx, uint64_t seq, const char *line, size_t len)
+{
+  json_t *arr = ctx;
+  json_t *obj = json_loadb(line, len, 0, NULL);
+  (void)seq;
+  if (obj)
+    json_array_append_new(arr, obj);
+}
+
+/* Reads lines after a seq from a store as a JSON array. */
+static void
+read_store(struct store *st, uint64_t after, size_t limit, json_t **out,
+           uint64_t *next)
+{
+  json_t *arr = json_array();
+  size_t n;
+
+  store_read_after(st, after, limit, collect_line, arr);
+  n = json_array_size(arr);
+  *next = after;
+  if (n > 0)
+    *next = (uint64_t)json_integer_value(
+        json_object_get(json_array_get(arr, n - 1), "seq"));
+  *out = arr;
+}
+
+int
+tend_output_after(const char *name, uint64_t after, size_t limit,
+                  json_t **chunks, uint64_t *next)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  struct store *st = strmap_get(t.stores, name);
+
+  if (!n || n->is_group)
+    return -ENOENT;
+  if (!st) {
+    *chunks = json_array();
+    *next = after;
+    return 0;
+  }
+  read_store(st, after, limit, chunks, next);
+  return 0;
+}
+
+int
+tend_events_after(uint64_t after, size_t limit, json_t **events,
+                  uint64_t *next)
+{
+  read_store(t.event_log, after, limit, events, next);
+  return 0;
+}
+
+int
+tend_output_last_seq(const char *name, uint64_t *seq)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  struct store *st = strmap_get(t.stores, name);
+  if (!n || n->is_group)
+    return -ENOENT;
+  *seq = st ? store_last_seq(st) : 0;
+  return 0;
+}
+
+uint64_t
+tend_events_last_seq(void)
+{
+  return events_last_seq();
+}
+
+/* Reports a config that failed to load: every error, as an event. */
+static void
+report_config_error(const char *errors)
+{
+  json_t *list = json_array();
+  char *copy = xstrdup(errors), *save = NULL;
+
+  for (char *line = strtok_r(copy, "\n", &save); line;
+       line = strtok_r(NULL, "\n", &save))
+    json_array_append_new(list, json_string(line));
+  free(copy);
+  events_emit(json_pack("{s:s, s:o, s:s}", "type", "config_error", "errors",
+                        list, "message",
+                        "the config file has errors; the running tree is "
+                        "unchanged"));
+  free(t.config_error);
+  t.config_error = xstrdup(errors);
+}
+
+/* Lists a diff as {"remove":[...],"change":[...],"group":[...],"add":[...],
+ * "root":bool} for the config_applied event. */
+static json_t *
+diff_json(const struct config_change *changes, size_t n)
+{
+  json_t *out = json_pack("{s:[], s:[], s:[], s:[], s:b}", "remove",
+                          "change", "group", "add", "root", 0);
+  for (size_t i = 0; i < n; i++) {
+    const struct config_node *node =
+        changes[i].new_node ? changes[i].new_node : changes[i].old_node;
+    const char *key = config_change_kind_name(changes[i].kind);
+    if (changes[i].kind == CONFIG_CHANGE_ROOT) {
+      json_object_set_new(out, "root", json_true());
+      continue;
+    }
+    json_array_append_new(json_object_get(out, key), json_string(node->name));
+  }
+  return out;
+}
+
+int
+tend_reload(char **cause)
+{
+  struct config *next = NULL;
+  struct config_change *changes = NULL;
+  char *errors = NULL;
+  size_t n;
+  json_t *ev;
+
+  if (config_load(t.cfg->file, &next, &errors) != 0) {
+    report_config_error(errors ? errors : "cannot load the config");
+    *cause = errors ? errors : xstrdup("cannot load the config");
+    return -EINVAL;
+  }
+  if (strcmp(next->state_dir, t.cfg->state_dir) != 0) {
+    *cause = xasprintf("%s: state_dir changed (%s -> %s); restart tend to "
+                       "move it",
+                       next->file, t.cfg->state_dir, next->state_dir);
+    report_config_error(*cause);
+    config_free(next);
+    return -EINVAL;
+  }
+  if (strcmp(next->hash, t.cfg->hash) == 0 && !t.config_error) {
+    config_free(next);
+    return 0;
+  }
+  n = config_diff(t.cfg, next, &changes);
+  ev = json_pack("{s:s, s:s, s:o}", "type", "config_applied", "hash",
+                 next->hash, "changes", diff_json(changes, n));
+  free(changes);
+  /* Specs of the old config may still be referenced (queued steps, a
+   * probe in flight): retire it rather than free it. */
+  t.retired = xrealloc(t.retired, (t.n_retired + 1) * sizeof *t.retired);
+  t.retired[t.n_retired++] = t.cfg;
+  t.cfg = next;
+  free(t.config_error);
+  t.config_error = NULL;
+  sup_apply(t.root, next, next->root);
+  json_object_set_new(ev, "message",
+                      json_sprintf("config %s applied", next->hash));
+  events_emit(ev);
+  return 0;
+}
+
+int
+tend_watch_resume(const char *name, char **cause)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  struct watch *w;
+
+  if (!n || n->is_group) {
+    *cause = xasprintf("no runner named \"%s\"", name);
+    return -ENOENT;
+  }
+  w = strmap_get(t.watches, name);
+  if (!w || !watch_is_paused(w)) {
+    *cause = xasprintf("%s has no paused watch", name);
+    return -EBUSY;
+  }
+  watch_resume(w);
+  events_note("watch_resumed", name, "watch of %s resumed", name);
+  return 0;
+}
+
+/* Appends printf-formatted text to a growing buffer. */
+static void __attribute__((format(printf, 3, 4)))
+buf_printf(char **buf, size_t *len, const char *fmt, ...)
+{
+  va_list ap;
+  char *line;
+  int n;
+
+  va_start(ap, fmt);
+  n = vasprintf(&line, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  *buf = xrealloc(*buf, *len + (size_t)n + 1);
+  memcpy(*buf + *len, line, (size_t)n + 1);
+  *len += (size_t)n;
+  free(line);
+}
+
+struct metrics_buf {
+  char **buf;
+  size_t *len;
+};
+
+/* Adds one runner's metric lines (for_each_runner). */
+static void
+runner_metrics(const struct config_node *n, void *ctx)
+{
+  struct metrics_buf *mb = ctx;
+  char **buf = mb->buf;
+  size_t *len = mb->len;
+  const json_t *status = view_status(t.view, n->name);
+  struct store *st = strmap_get(t.stores, n->name);
+  const char *state = "stopped";
+  json_int_t restarts = 0;
+
+  if (status) {
+    const char *s = json_string_value(json_object_get(status, "state"));
+    if (s)
+      state = s;
+    restarts = json_integer_value(json_object_get(status, "restarts"));
+  }
+  for (int i = 0; i < FSM_N_STATES; i++)
+    buf_printf(buf, len, "tend_runner_state{runner=\"%s\",state=\"%s\"} %d\n",
+               n->name, fsm_state_name((enum fsm_state)i),
+               strcmp(state, fsm_state_name((enum fsm_state)i)) == 0);
+  buf_printf(buf, len, "tend_runner_restarts_total{runner=\"%s\"} %lld\n",
+             n->name, (long long)restarts);
+  if (st) {
+    buf_printf(buf, len, "tend_output_chunks_total{runner=\"%s\"} %llu\n",
+               n->name, (unsigned long long)store_last_seq(st));
+    buf_printf(buf, len,
+               "tend_persistence_errors{runner=\"%s\"} %d\n", n->name,
+               store_error(st) != 0);
+  }
+}
+
+void
+tend_metrics_text(char **buf, size_t *len)
+{
+  struct metrics_buf mb = {buf, len};
+
+  buf_printf(buf, len, "# TYPE tend_runner_state gauge\n"
+                       "# TYPE tend_runner_restarts_total counter\n"
+                       "# TYPE tend_output_chunks_total counter\n"
+                       "# TYPE tend_persistence_errors gauge\n");
+  for_each_runner(t.cfg->root, runner_metrics, &mb);
+  buf_printf(buf, len, "# TYPE tend_subscribers gauge\ntend_subscribers %zu\n",
+             pubsub_count());
+  buf_printf(buf, len, "# TYPE tend_events_total counter\n"
+                       "tend_events_total %llu\n",
+             (unsigned long long)events_last_seq());
+}
+
+json_t *
+tend_daemon_json(void)
+{
+  return json_pack("{s:s, s:i, s:s, s:s, s:s, s:I}", "version", TEND_VERSION,
+                   "pid", getpid(), "config", t.cfg->file, "config_hash",
+                   t.cfg->hash, "state_dir", t.cfg->state_dir, "started_ms",
+                   (json_int_t)t.started_ms);
+}
