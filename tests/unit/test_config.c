@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1036,6 +1037,94 @@ Test(config_locate, paths_keys_and_fallbacks)
   cr_assert_eq(config_locate(t, n, "a[", 0, &line, &col), -EINVAL);
   cr_assert_eq(config_locate(t, n, "a..b", 0, &line, &col), -EINVAL);
   cr_assert_eq(config_locate(t, n, "[\"x\"", 0, &line, &col), -EINVAL);
+}
+
+/* Returns the next number of a xorshift generator (deterministic runs). */
+static uint32_t
+rnd(uint32_t *state)
+{
+  *state ^= *state << 13;
+  *state ^= *state >> 17;
+  *state ^= *state << 5;
+  return *state;
+}
+
+Test(config_robust, mutated_documents_load_or_report_positioned_errors,
+     .timeout = 60)
+{
+  FILE *f = fopen(FIX "full.json", "rb");
+  char base[4096];
+  size_t n = fread(base, 1, sizeof base - 1, f);
+  const char alphabet[] = "{}[]\":,0-9aAz \n\\.*e";
+  uint32_t seed = 12345;
+  size_t ok = 0, bad = 0;
+  fclose(f);
+  base[n] = '\0';
+  for (int round = 0; round < 3000; round++) {
+    char text[4200];
+    size_t len = n;
+    memcpy(text, base, n + 1);
+    for (int m = 0, k = 1 + rnd(&seed) % 4; m < k; m++) {
+      size_t at = rnd(&seed) % len;
+      char ch = alphabet[rnd(&seed) % (sizeof alphabet - 1)];
+      switch (rnd(&seed) % 3) {
+      case 0: text[at] = ch; break;
+      case 1: memmove(text + at, text + at + 1, len - at); len--; break;
+      default:
+        memmove(text + at + 1, text + at, len - at + 1);
+        text[at] = ch;
+        len++;
+      }
+    }
+    int lines = 1;
+    for (size_t i = 0; i < len; i++)
+      lines += text[i] == '\n';
+    struct config *c = NULL;
+    char *err = NULL;
+    int rc = config_load_buffer(text, len, "tend.json", "/srv", &c, &err);
+    if (rc == 0) {
+      cr_assert_not_null(c);
+      cr_assert_eq(strlen(c->hash), 16);
+      config_free(c);
+      ok++;
+      continue;
+    }
+    bad++;
+    cr_assert_eq(rc, -EINVAL);
+    cr_assert_null(c);
+    cr_assert_not_null(err);
+    cr_assert_gt(strlen(err), 0);
+    /* every line: "tend.json:L:C: " with L, C inside the text */
+    for (char *line = err; *line;) {
+      char *end = strchr(line, '\n');
+      int l = -1, col = -1, used = 0;
+      cr_assert_not_null(end, "unterminated line in %s", err);
+      cr_assert_eq(sscanf(line, "tend.json:%d:%d: %n", &l, &col, &used), 2,
+                   "bad line: %.*s", (int)(end - line), line);
+      cr_assert(used > 0 && l >= 1 && l <= lines && col >= 0,
+                "bad position: %.*s", (int)(end - line), line);
+      line = end + 1;
+    }
+    free(err);
+  }
+  /* both outcomes were exercised */
+  cr_assert_gt(ok, 10);
+  cr_assert_gt(bad, 1000);
+}
+
+Test(config_robust, locator_on_truncated_text)
+{
+  const char *t = "{\"a\": {\"b\": [1, \"x\\\"\", {\"c\": 2}]}}";
+  size_t n = strlen(t);
+  for (size_t len = 0; len <= n; len++) {
+    int line = 0, col = 0;
+    int rc = config_locate(t, len, "a.b[2].c", 0, &line, &col);
+    cr_assert(rc == 0 || rc == -ENOENT);
+    cr_assert_eq(line, 1);
+    cr_assert(col >= 1 && (size_t)col <= len + 1);
+    if (len == n)
+      cr_assert_eq(col, (int)(strstr(t, "2}") - t) + 1);
+  }
 }
 
 /* ------------------------------------------------------------------------ */
