@@ -83,12 +83,14 @@ index_of(const char *const *names, size_t n, const char *s)
   return -EINVAL;
 }
 
+/* Returns the JSON name of a strategy. */
 const char *
 config_strategy_name(enum config_strategy v)
 {
   return name_of(strategy_names, COUNT(strategy_names), (int)v);
 }
 
+/* Parses a strategy name; 0 or -EINVAL. */
 int
 config_strategy_parse(const char *s, enum config_strategy *out)
 {
@@ -99,12 +101,14 @@ config_strategy_parse(const char *s, enum config_strategy *out)
   return 0;
 }
 
+/* Returns the JSON name of a restart type. */
 const char *
 config_restart_name(enum config_restart v)
 {
   return name_of(restart_names, COUNT(restart_names), (int)v);
 }
 
+/* Parses a restart type; 0 or -EINVAL. */
 int
 config_restart_parse(const char *s, enum config_restart *out)
 {
@@ -115,12 +119,14 @@ config_restart_parse(const char *s, enum config_restart *out)
   return 0;
 }
 
+/* Returns the JSON name of an on_give_up policy. */
 const char *
 config_give_up_name(enum config_give_up v)
 {
   return name_of(give_up_names, COUNT(give_up_names), (int)v);
 }
 
+/* Parses an on_give_up policy; 0 or -EINVAL. */
 int
 config_give_up_parse(const char *s, enum config_give_up *out)
 {
@@ -131,24 +137,28 @@ config_give_up_parse(const char *s, enum config_give_up *out)
   return 0;
 }
 
+/* Returns the JSON name of a readiness probe kind. */
 const char *
 config_ready_name(enum config_ready v)
 {
   return name_of(ready_names, COUNT(ready_names), (int)v);
 }
 
+/* Returns the JSON name of a watch action ("signal" without the signal). */
 const char *
 config_watch_action_name(enum config_watch_action v)
 {
   return name_of(watch_action_names, COUNT(watch_action_names), (int)v);
 }
 
+/* Returns the JSON name of an on_busy policy. */
 const char *
 config_on_busy_name(enum config_on_busy v)
 {
   return name_of(on_busy_names, COUNT(on_busy_names), (int)v);
 }
 
+/* Parses an on_busy policy; 0 or -EINVAL. */
 int
 config_on_busy_parse(const char *s, enum config_on_busy *out)
 {
@@ -159,12 +169,14 @@ config_on_busy_parse(const char *s, enum config_on_busy *out)
   return 0;
 }
 
+/* Returns the JSON name of an "after" condition. */
 const char *
 config_after_on_name(enum config_after_on v)
 {
   return name_of(after_on_names, COUNT(after_on_names), (int)v);
 }
 
+/* Parses an "after" condition; 0 or -EINVAL. */
 int
 config_after_on_parse(const char *s, enum config_after_on *out)
 {
@@ -175,6 +187,7 @@ config_after_on_parse(const char *s, enum config_after_on *out)
   return 0;
 }
 
+/* Returns the name of a reload change kind. */
 const char *
 config_change_kind_name(enum config_change_kind k)
 {
@@ -215,6 +228,7 @@ config_signal_parse(const char *name)
   return -EINVAL;
 }
 
+/* Returns a signal's name without "SIG", or "?". */
 const char *
 config_signal_name(int signo)
 {
@@ -784,6 +798,7 @@ bad:
   return -EINVAL;
 }
 
+/* Parses the textual path, then scans the text once along it. */
 int
 config_locate(const char *text, size_t len, const char *path, int at_key,
               int *line, int *col)
@@ -2355,6 +2370,7 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
   return rc;
 }
 
+/* Reads the file, then loads it with messages named as the user wrote it. */
 int
 config_load(const char *path, struct config **out, char **errors)
 {
@@ -2376,6 +2392,7 @@ config_load(const char *path, struct config **out, char **errors)
   return rc;
 }
 
+/* Loads a buffer as if it were the file name in folder dir. */
 int
 config_load_buffer(const char *text, size_t len, const char *name,
                    const char *dir, struct config **out, char **errors)
@@ -2388,6 +2405,7 @@ config_load_buffer(const char *text, size_t len, const char *name,
   return load_common(text, len, name, file, d, out, errors);
 }
 
+/* Frees the tree, then the root-level strings. */
 void
 config_free(struct config *cfg)
 {
@@ -2419,6 +2437,7 @@ node_find(struct config_node *n, const char *name)
   return NULL;
 }
 
+/* Uses the name index of a loaded config, or walks a hand-built one. */
 struct config_node *
 config_find(const struct config *cfg, const char *name)
 {
@@ -2574,6 +2593,8 @@ diff_root(const struct config *a, const struct config *b)
          !str_eq(a->include_dir, b->include_dir);
 }
 
+/* Walks the old tree for stops, the new one for the rest, then orders
+ * the lists as documented in config.h. */
 size_t
 config_diff(const struct config *old_cfg, const struct config *new_cfg,
             struct config_change **out)
