@@ -35,10 +35,12 @@ export async function waitFor(fn, timeout = 10000, what = 'condition') {
 }
 
 export class Daemon {
-  // config: the tend.json object; files: {relative path: text} written
-  // beside it ("*.sh" made executable).
+  // config: the tend.json object, or a function of the scratch folder's
+  // path returning it; files: {relative path: text} written beside it
+  // ("*.sh" made executable).
   constructor(config, files = {}) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tend-ui-'));
+    if (typeof config === 'function') config = config(this.dir);
     this.config = { http: { listen: '127.0.0.1:0' }, ...config };
     this.proc = null;
     this.url = null;

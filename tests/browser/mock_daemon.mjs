@@ -20,8 +20,9 @@ const TYPES = { '.html': 'text/html; charset=utf-8', '.js':
 '.svg': 'image/svg+xml' };
 
 // Creates a mock daemon; returns {server, port, token, state, close()}.
-export async function startMock({ port = 0, token = 'mocktoken',
-  config = defaultConfig(), tick = 300 } = {}) {
+export async function startMock(opts = {}) {
+  const { port = 0, token = 'mocktoken', config = defaultConfig(),
+    tick = 300, restartDelay = 150 } = opts;
   const st = {
     root: null, runners: new Map(), events: [], eventSubs: new Set(),
     timers: [], configError: null,
@@ -198,7 +199,7 @@ export async function startMock({ port = 0, token = 'mocktoken',
           }
           startRunner(rr);
           json(200, { ok: true });
-        }, 150);
+        }, restartDelay);
         return;
       }
       if (rest === '/stop') {
@@ -212,7 +213,11 @@ export async function startMock({ port = 0, token = 'mocktoken',
         startRunner(rr);
         return json(200, { ok: true });
       }
-      if (rest === '/signal') return json(200, { ok: true });
+      if (rest === '/signal') {
+        if (opts.failSignal) return json(409, { error:
+          `cannot signal ${name}: not running` });
+        return json(200, { ok: true });
+      }
     }
     return json(405, { error: 'method not allowed' });
   });

@@ -143,3 +143,28 @@ test('mock: scroll-back loads all history with a bounded DOM, filter narrows',
       assert.ok(marks.length >= 10 && marks[0].startsWith('history 2999'));
     }, getBrowser);
   }, { timeout: 120000 });
+
+test('mock: actions disable their button in flight and show API errors',
+  async ({ getBrowser }) => {
+    await withMock({ failSignal: true, restartDelay: 1500 }, async (m, page,
+      problems) => {
+      await selectNode(page, 'api');
+      await page.waitForSelector('#btn-restart:not([disabled])');
+      const pid = m.runner('api').node.pid;
+      await page.click('#btn-restart');
+      assert.equal(await page.$eval('#btn-restart', (b) => b.disabled), true);
+      await page.waitForFunction((p) => {
+        const el = document.querySelector('#tree [data-node="api"] .pid');
+        return el && el.textContent !== `pid ${p}` && /pid \d+/.test(el.textContent);
+      }, pid, { timeout: T });
+      await page.waitForSelector('#btn-restart:not([disabled])', { timeout: T });
+      await page.selectOption('#sig-select', 'USR1');
+      await page.click('#btn-signal');
+      await page.waitForFunction(() => document.getElementById('action-error')
+        .textContent.includes('cannot signal api: not running'), null,
+      { timeout: T });
+      await page.waitForSelector('.toast-error', { timeout: T });
+      assert.equal(await page.$eval('#btn-signal', (b) => b.disabled), false);
+      assertClean(problems);
+    }, getBrowser);
+  });

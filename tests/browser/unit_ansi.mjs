@@ -98,3 +98,12 @@ test('ansi: malformed extended colours do not throw or leak', () => {
   assert.equal(parse('\x1b[38;5;999mx').spans[0].style, null);
   assert.equal(strip('\x1b[38;5;999mx'), 'x');
 });
+
+test('ansi: endState fast path agrees with a full parse', () => {
+  const red = parse('\x1b[31m').end;
+  const cases = ['a\x1b[0m', 'a\x1b[mtail', '\x1b[31mx\x1b[0m y',
+    'x\x1b[0m\x1b[32m', 'x\x1b[0;31m', '\x1b[1m', 'plain', '\x1b[0mz\x9b31m',
+    'x\x1b[0m\x1b[2K'];
+  for (const c of cases) for (const st of [null, red])
+    assert.ok(sameStyle(endState(c, st), parse(c, st).end), JSON.stringify(c));
+});

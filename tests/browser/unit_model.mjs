@@ -70,3 +70,13 @@ test('model: banner folds config_error then config_applied', () => {
   b = foldBanner(b, { type: 'config_applied', hash: 'abc' });
   assert.equal(b, null);
 });
+
+test('model: replayed events older than the node leave it alone', () => {
+  const n = { name: 'x', state: 'running', pid: 5, since: 100 };
+  assert.equal(applyStateEvent(n, { type: 'state', to: 'exited', ts: 50 }),
+    false);
+  assert.equal(n.state, 'running');
+  assert.equal(applyStateEvent(n, { type: 'state', to: 'exited', ts: 150 }),
+    true);
+  assert.equal(n.state, 'exited');
+});

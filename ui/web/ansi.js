@@ -224,8 +224,13 @@ export function sameStyle(a, b) {
 
 // Returns the state in force after line s, starting from state: the same as
 // parse(s, state).end, cheaper when s has no escapes.
+// Most coloured lines end with a reset; then the end state is the default
+// whatever came before, and the line need not be parsed at all.
+const RESET_TAIL = /^\x1b\[0*m[^\x1b\x9b]*$/;
 export function endState(s, state = null) {
-  if (s.indexOf('\x1b') < 0 && s.indexOf('\x9b') < 0) return state;
+  const last = s.lastIndexOf('\x1b');
+  if (last < 0 && s.indexOf('\x9b') < 0) return state;
+  if (last >= 0 && RESET_TAIL.test(s.slice(last))) return null;
   return parse(s, state).end;
 }
 

@@ -22,9 +22,9 @@ import { flatten, runnersUnder, runnerMeta, isFailing, isUp, eventSummary,
 
 const $ = (id) => document.getElementById(id);
 
-const TAIL_CHUNKS = 200;    // chunks fetched first when a runner is shown
-const TAIL_LINES = 2000;    // ... then older pages until this many lines
-const PAGE = 500;           // chunks per scroll-back page
+const TAIL_CHUNKS = 20;     // chunks fetched first when a runner is shown
+const TAIL_LINES = 3000;    // ... then older pages until this many lines
+const PAGE_LINES = 5000;    // lines per scroll-back page (about)
 const MAX_SSE = 4;          // output streams at once (plus one for events)
 const POLL_MS = 1000;       // output polling period above MAX_SSE runners
 const MAX_EVENTS = 2000;    // events kept in memory
@@ -313,8 +313,9 @@ function updateHeader() {
   let detail = '';
   if (n.kind === 'runner' && n.state === 'backoff') {
     const left = n.next_start_ms ? Math.max(0, n.next_start_ms - now) : 0;
-    detail = `Backing off after ${n.last_exit && n.last_exit.reason
-      ? n.last_exit.reason : exitText(n.last_exit)}; next start in ` +
+    const why = n.last_exit ? n.last_exit.reason || exitText(n.last_exit)
+      : '';
+    detail = `Backing off${why ? `: ${why}` : ''} · next start in ` +
       `${(left / 1000).toFixed(1)}s`;
   } else if (n.state === 'failed') {
     detail = 'Failed: gave up restarting' + (n.last_exit
@@ -438,7 +439,7 @@ function ensureLoaded(name) {
         if (from === 0) log.floor = 0;
         for (let i = 0; i < 20 && log.lines.length < TAIL_LINES &&
              log.hasOlder(); i++)
-          await olderPage(log, PAGE);
+          await olderPage(log, TAIL_LINES - log.lines.length);
       }
       log.ready = true;
     } catch (e) {
@@ -454,8 +455,13 @@ function ensureLoaded(name) {
   })();
 }
 
-// Fetches one page of older chunks for a log and prepends them.
-async function olderPage(log, page) {
+// Fetches about `lines` lines of older output for a log and prepends them.
+// Chunks hold any number of lines, so the page size in chunks is estimated
+// from the chunks already held.
+async function olderPage(log, lines) {
+  const held = Math.max(1, log.hi - log.lo + 1);
+  const perChunk = Math.max(1, log.lines.length / held);
+  const page = Math.max(10, Math.min(10000, Math.ceil(lines / perChunk)));
   const after = Math.max(log.floor, log.lo - 1 - page);
   const r = await fetchRange(log.name, after, log.lo - 1);
   log.prepend(r.chunks, r.reachedStart || after === 0);
@@ -539,14 +545,14 @@ function updateEmpty() {
 }
 
 // Loads older output when the user scrolls near the top.
-async function loadOlder(page = PAGE) {
+async function loadOlder(lines = PAGE_LINES) {
   if (S.loadingOlder) return false;
   const logs = S.active.map(logOf).filter((l) => l.ready && l.hasOlder());
   if (logs.length === 0) return false;
   S.loadingOlder = true;
   $('log-loading').hidden = false;
   try {
-    for (const log of logs) await olderPage(log, page);
+    for (const log of logs) await olderPage(log, lines);
   } catch (e) {
     toast(`loading older output failed: ${e.message}`);
   } finally {
@@ -559,7 +565,7 @@ async function loadOlder(page = PAGE) {
 
 // Goes to the very start of the output, loading all of it (g).
 async function goToStart() {
-  while (await loadOlder(5000)) { /* until every log is complete */ }
+  while (await loadOlder(50000)) { /* until every log is complete */ }
   if (S.shown.length) S.view.scrollToIndex(0);
 }
 
@@ -764,6 +770,18 @@ async function copyShown() {
 
 // ---------------------------------------------------------------- events
 
+let rowsRaf = 0;
+// Updates the sidebar and the header on the next frame (once for a burst of
+// events, such as the replay of the event log at start-up).
+function scheduleRows() {
+  if (rowsRaf) return;
+  rowsRaf = requestAnimationFrame(() => {
+    rowsRaf = 0;
+    updateTreeRows();
+    updateHeader();
+  });
+}
+
 // Takes one event from the events stream.
 function onEvent(ev) {
   if (typeof ev.seq !== 'number' || ev.seq <= S.eventSeq) return;
@@ -776,10 +794,7 @@ function onEvent(ev) {
   if (before !== S.banner) renderBanner();
   if (ev.type === 'state') {
     const f = S.byName.get(ev.node);
-    if (f && applyStateEvent(f.node, ev)) {
-      updateTreeRows();
-      if (ev.node === S.selected || S.active.includes(ev.node)) updateHeader();
-    }
+    if (f && applyStateEvent(f.node, ev)) scheduleRows();
     scheduleTree();
   } else if (['config_applied', 'daemon_started', 'give_up', 'watch_paused',
     'watch_resumed', 'recovered'].includes(ev.type)) {

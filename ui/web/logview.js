@@ -12,7 +12,7 @@
 import { parse, styleRender } from './ansi.js';
 import { plainOf, markRanges, fmtTime } from './lines.js';
 
-const OVERSCAN = 30;
+const OVERSCAN = 20;
 
 export class LogView {
   constructor(scroller, spacer, rowsEl, opts) {

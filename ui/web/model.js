@@ -107,8 +107,11 @@ export function eventSummary(ev) {
 
 // Applies a "state" event to a tree node in place, so the sidebar changes
 // before the tree is fetched again. Returns true when the node changed.
+// Events older than the node's last transition (the replay of the event log
+// at start-up) are history, not news, and leave the node alone.
 export function applyStateEvent(node, ev) {
   if (!node || ev.type !== 'state') return false;
+  if (ev.ts && node.since && ev.ts < node.since) return false;
   node.state = ev.to;
   if (ev.ts) node.since = ev.ts;
   if ('pid' in ev && isUp(ev.to)) node.pid = ev.pid;
