@@ -34,6 +34,7 @@
 #include "state/store.h"
 #include "state/view.h"
 #include "watchers/inotify.h"
+#include "watchers/reload.h"
 #include "watchers/watch.h"
 
 #define SNAPSHOT_DEBOUNCE_MS 1000
@@ -59,6 +60,7 @@ static struct {
   struct strmap *leaders; /* "pid" of live run leaders -> group note */
   struct strmap *watches; /* runner name -> struct watch * (borrowed) */
   struct inotify_service *inotify;
+  struct reload *reload; /* watches tend.json and the include folder */
   struct config **retired; /* configs replaced by reloads: specs of them
                               may still be referenced until shutdown */
   size_t n_retired;
@@ -288,6 +290,17 @@ root_parent_handle(void *state, actor_id self, const struct actor_msg *m)
   }
 }
 
+/* tend.json or a file of the include folder changed on disk. */
+static void
+on_config_changed(void *ctx)
+{
+  char *cause = NULL;
+  (void)ctx;
+  if (tend_reload(&cause) != 0)
+    log_warn("reload: %s", cause ? cause : "failed");
+  free(cause);
+}
+
 int
 tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
           char **cause)
@@ -315,6 +328,15 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
     return -EIO;
   events_init(t.event_log);
   events_listen(on_event, NULL);
+  if (t.inotify) {
+    char *why = NULL;
+    t.reload = reload_new(loop, t.inotify, cfg->file, cfg->include_dir,
+                          on_config_changed, NULL, &why);
+    if (!t.reload) {
+      log_warn("live config reload is off: %s", why ? why : "?");
+      free(why);
+    }
+  }
   t.self = actor_spawn(root_parent_handle, NULL);
   t.root = sup_new(loop, cfg, cfg->root, t.self);
   return 0;
@@ -416,6 +438,11 @@ tend_close(void (*cb)(void *arg), void *arg)
   t.close_cb = cb;
   t.close_arg = arg;
   t.pending_closes = 2;
+  if (t.reload) {
+    t.pending_closes++;
+    reload_close(t.reload, on_part_closed, NULL);
+    t.reload = NULL;
+  }
   actor_exit(t.self, ACTOR_REASON_NORMAL, "closed");
   uv_close((uv_handle_t *)&t.snapshot_timer, on_timer_closed);
   sup_close(t.root, on_part_closed, NULL);
@@ -797,6 +824,14 @@ tend_reload(char **cause)
   free(t.config_error);
   t.config_error = NULL;
   sup_apply(t.root, next, next->root);
+  if (t.reload) {
+    char *why = NULL;
+    if (reload_set_include_dir(t.reload, next->include_dir, &why) != 0) {
+      log_warn("include folder: %s", why ? why : "?");
+      free(why);
+    }
+    reload_refresh(t.reload);
+  }
   json_object_set_new(ev, "message",
                       json_sprintf("config %s applied", next->hash));
   events_emit(ev);
