@@ -140,6 +140,7 @@ struct inotify_service {
   size_t n_dirty, cap_dirty;
   uint64_t last_poll;
   int overflowed;
+  long max_queued; /* the queue size fixed when the instance was made */
   size_t overflows, limit_hits;
 
   char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -1066,7 +1067,7 @@ handle_event(struct inotify_service *svc, const struct inotify_event *e)
 static void
 recover_overflow(struct inotify_service *svc)
 {
-  long max = read_proc_long("/proc/sys/fs/inotify/max_queued_events");
+  long max = svc->max_queued;
 
   svc->overflowed = 0;
   svc->overflows++;
@@ -1248,6 +1249,7 @@ inotify_service_new(uv_loop_t *loop, char **cause)
   svc = xcalloc(1, sizeof *svc);
   svc->loop = loop;
   svc->fd = fd;
+  svc->max_queued = read_proc_long("/proc/sys/fs/inotify/max_queued_events");
   svc->by_wd = strmap_new();
   svc->by_path = strmap_new();
   rc = uv_poll_init(loop, &svc->poll, fd);

@@ -779,3 +779,71 @@ Test(watch, bad_config_is_refused_with_a_cause)
   inotify_service_close(svc, NULL, NULL);
   uv_run(&loop, UV_RUN_DEFAULT);
 }
+
+/* Writes value to a /proc file; returns 0 or -errno. */
+static int
+write_proc(const char *file, const char *value)
+{
+  int fd = open(file, O_WRONLY | O_CLOEXEC);
+  ssize_t n;
+
+  if (fd < 0)
+    return -errno;
+  n = write(fd, value, strlen(value));
+  close(fd);
+  return n < 0 ? -errno : 0;
+}
+
+Test(watch, overflow_is_a_notice_and_the_rescan_fires)
+{
+  const char *knob = "/proc/sys/fs/inotify/max_queued_events";
+  char orig[32] = "", *cause = NULL;
+  FILE *f = fopen(knob, "re");
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  struct watch_callbacks cbs = {
+      .fire = fire_cb, .paused = paused_cb, .notice = notice_cb, .ctx = &r};
+  json_t *st, *notices;
+  int rc;
+
+  cr_assert_not_null(f);
+  cr_assert_not_null(fgets(orig, sizeof orig, f));
+  fclose(f);
+  /* A tiny queue for this one instance only (fixed at inotify_init1). */
+  rc = write_proc(knob, "16");
+  if (rc < 0)
+    cr_skip_test("cannot lower %s (%s)", knob, strerror(-rc));
+  e.svc = inotify_service_new(&loop, &cause);
+  cr_assert_eq(write_proc(knob, orig), 0, "could not restore %s", knob);
+  cr_assert_not_null(e.svc);
+  cfg_init(&c);
+  c.w.debounce_ms = 50;
+  e.w = watch_new(&loop, e.svc, &c.w, NULL, &cbs, &cause);
+  cr_assert_not_null(e.w, "%s", cause ? cause : "");
+  /* 60 files while the loop is not running: the queue overflows. */
+  for (int i = 0; i < 60; i++) {
+    char rel[32];
+    int fd;
+    snprintf(rel, sizeof rel, "o%d", i);
+    fd = open(at(rel), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0);
+    close(fd);
+  }
+  cr_assert(wait_fire(&r, "o59", WAIT_MS));
+  cr_expect_geq(r.n_notices, 1);
+  for (int i = 0; i < 60; i++) {
+    char rel[32];
+    snprintf(rel, sizeof rel, "o%d", i);
+    cr_expect_eq(fires_naming(&r, rel), 1, "%s", rel);
+  }
+  st = watch_status_json(e.w);
+  notices = json_object_get(st, "notices");
+  cr_assert_geq(json_array_size(notices), 1);
+  cr_expect_str_eq(
+      json_string_value(json_object_get(json_array_get(notices, 0), "kind")),
+      "overflow");
+  json_decref(st);
+  frec_free(&r);
+  stop(&e);
+}
