@@ -1,6 +1,19 @@
-/* bench_jsonl: throughput of jsonl_encode_chunk on the bench's inputs
- * (base64 text in 76-column lines, "y\n" lines, UTF-8 text, binary), in
- * 1 MiB chunks as a runner flushes them. Not built by make; run:
+/* bench_jsonl: throughput of the output pipeline's pure parts.
+ *
+ * Without arguments: jsonl_encode_chunk on the bench's inputs (base64 text
+ * in 76-column lines, "y\n" lines, UTF-8 text, binary), in 1 MiB chunks
+ * as a runner flushes them.
+ *
+ * With --stdin DIR: reads stdin the way a runner reads a child's pipe
+ * (outbuf_reserve/commit, 64 KiB reads, a cut whenever the buffer is full
+ * and at EOF), encodes each chunk and appends it to DIR/bench.jsonl
+ * through the store, then prints MB/s. Compare its wall time with a plain
+ * redirect of the same producer (issue 3's bench target, minus libuv):
+ *
+ *   time (yes | head -c 1G > /tmp/plain)
+ *   time (yes | head -c 1G | build/bench_jsonl --stdin /tmp/bj)
+ *
+ * Not built by make; build and run:
  *
  *   make unit-bins && cc -std=c11 -D_GNU_SOURCE -O2 -I. \
  *     -o build/bench_jsonl bench/bench_jsonl.c build/release/libtend.a \
@@ -11,7 +24,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <unistd.h>
+
+#include "runners/outbuf.h"
 #include "state/jsonl.h"
+#include "state/store.h"
 
 #define TOTAL ((size_t)256 << 20)
 #define CHUNK ((size_t)1 << 20)
@@ -45,9 +62,69 @@ run(const char *name, const char *buf)
   jsonl_buf_free(&out);
 }
 
-int
-main(void)
+/* Flushes every chunk ob yields into the store. */
+static void
+flush(struct outbuf *ob, struct store *st, int final, uint64_t *seq,
+      size_t *chunks)
 {
+  size_t n;
+  struct outbuf_chunk *c = outbuf_cut(ob, final, &n);
+  for (size_t i = 0; i < n; i++) {
+    struct jsonl_buf line = JSONL_BUF_ZERO;
+    struct jsonl_chunk jc = {.seq = ++*seq, .ts = 1763779200123, .run = 1,
+                             .stream = "stdout", .data = c[i].data,
+                             .len = c[i].len, .partial = c[i].partial};
+    jsonl_encode_chunk(&line, &jc);
+    size_t len;
+    char *text = jsonl_buf_steal(&line, &len);
+    if (store_append_take(st, *seq, text, len) < 0) {
+      fprintf(stderr, "bench_jsonl: store error\n");
+      exit(1);
+    }
+  }
+  *chunks += n;
+  outbuf_chunks_free(c, n);
+}
+
+/* Runs stdin through outbuf -> jsonl -> store in dir. */
+static int
+pipe_bench(const char *dir)
+{
+  char *cause = NULL;
+  struct store *st = store_open(dir, "bench", 0, 0, &cause);
+  if (!st) {
+    fprintf(stderr, "bench_jsonl: %s\n", cause);
+    return 1;
+  }
+  struct outbuf *ob = outbuf_new(0);
+  uint64_t seq = store_last_seq(st);
+  size_t chunks = 0, total = 0;
+  double t0 = now();
+  for (;;) {
+    size_t avail;
+    char *p = outbuf_reserve(ob, OUTBUF_STDOUT, 65536, &avail);
+    ssize_t n = read(0, p, avail < 65536 ? avail : 65536);
+    if (n <= 0)
+      break;
+    outbuf_commit(ob, OUTBUF_STDOUT, (size_t)n);
+    total += (size_t)n;
+    if (outbuf_full(ob))
+      flush(ob, st, 0, &seq, &chunks);
+  }
+  flush(ob, st, 1, &seq, &chunks);
+  double dt = now() - t0;
+  printf("pipe: %zu bytes in %zu chunks, %.2f s, %.0f MB/s\n", total,
+         chunks, dt, (double)total / dt / 1e6);
+  outbuf_free(ob);
+  store_close(st);
+  return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+  if (argc == 3 && strcmp(argv[1], "--stdin") == 0)
+    return pipe_bench(argv[2]);
   char *buf = malloc(CHUNK);
   srand(1);
   /* base64 text, 76 columns. */

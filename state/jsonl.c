@@ -449,6 +449,10 @@ void
 jsonl_encode_chunk(struct jsonl_buf *out, const struct jsonl_chunk *c)
 {
   const char *stream = c->stream ? c->stream : "stdout";
+  size_t extra_len = c->extra ? strlen(c->extra) : 0;
+  /* Text encodes about 1:1: one reservation up front spares the copies of
+   * a buffer grown step by step (escapes past the slack still grow it). */
+  jsonl_buf_reserve(out, c->len + c->len / 8 + extra_len + 160);
   PUT_LIT(out, "{\"seq\":");
   jsonl_append_u64(out, c->seq);
   PUT_LIT(out, ",\"ts\":");
@@ -459,9 +463,9 @@ jsonl_encode_chunk(struct jsonl_buf *out, const struct jsonl_chunk *c)
   jsonl_escape(out, stream, strlen(stream));
   if (c->partial)
     PUT_LIT(out, ",\"partial\":true");
-  if (c->extra && c->extra[0]) {
+  if (extra_len) {
     PUT_LIT(out, ",");
-    jsonl_buf_append(out, c->extra, strlen(c->extra));
+    jsonl_buf_append(out, c->extra, extra_len);
   }
   size_t mark = out->len;
   PUT_LIT(out, ",\"data\":\"");

@@ -604,6 +604,9 @@ store_append(struct store *st, uint64_t seq, const char *line, size_t len)
 int
 store_append_take(struct store *st, uint64_t seq, char *line, size_t len)
 {
+  /* Give back the slack of an encoder buffer: the tail holds it a while
+   * (shrinking in place costs no copy). */
+  line = xrealloc(line, len ? len : 1);
   return append_line(st, line_new(seq, line, len));
 }
 
