@@ -424,6 +424,14 @@ rules_match(const struct ignore *ign, const char *path, int is_dir)
 int
 ignore_match(const struct ignore *ign, const char *relpath, int is_dir)
 {
+  return ignore_match_below(ign, relpath, is_dir, 0);
+}
+
+/* Returns 1 when relpath is ignored, its first base_len bytes aside. */
+int
+ignore_match_below(const struct ignore *ign, const char *relpath, int is_dir,
+                   size_t base_len)
+{
   char buf[PATH_MAX];
   size_t len = strlen(relpath);
 
@@ -444,10 +452,11 @@ ignore_match(const struct ignore *ign, const char *relpath, int is_dir)
   for (char *p = buf; *p != '\0'; p++) {
     if (*p != '/')
       continue;
+    if ((size_t)(p - buf) <= base_len)
+      continue;
     *p = '\0';
-    if (rules_match(ign, buf, 1)) {
+    if (rules_match(ign, buf, 1))
       return 1;
-    }
     *p = '/';
   }
   return rules_match(ign, relpath, is_dir);

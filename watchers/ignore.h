@@ -48,6 +48,12 @@ int ignore_load_path(struct ignore *ign, const char *reldir);
  * under the state folder, or excluded by the rules (its own or a parent
  * folder's). The empty path (the root itself) is never ignored by rules. */
 int ignore_match(const struct ignore *ign, const char *relpath, int is_dir);
+/* Same, but the parent folders among the first base_len bytes of relpath
+ * are not checked: a watch of a folder that is itself ignored (say, a
+ * build output folder someone watches on purpose) still sees inside it.
+ * base_len is the length of that folder's relative path. */
+int ignore_match_below(const struct ignore *ign, const char *relpath,
+                       int is_dir, size_t base_len);
 
 /* Pure: returns 1 when relpath has a `.git` component or its last component
  * is an editor temp file name. */

@@ -37,6 +37,9 @@
 #include "watchers/ignore.h"
 
 #define NOTICES_MAX 8
+/* The loop guard keeps this many restarts at most (a larger max_restarts
+ * is clamped: it would only cost memory). */
+#define LOOP_MAX_CAP 10000
 
 struct wroot {
   struct watch *w;
@@ -91,6 +94,7 @@ struct watch {
 
   /* loop guard */
   struct restart *ring; /* loop_max + 1 slots */
+  int64_t *ring_times;  /* scratch for watch_loop_tripped() */
   size_t ring_n, ring_head;
   struct path_list last_fired;
   int64_t last_fire_ts;
@@ -251,7 +255,7 @@ accept_path(struct wroot *wr, const char *path, int is_dir)
   if (rel == NULL || rel[0] == '\0')
     return 0; /* the watched folder itself (deleted, chmod) */
   irel = ign_rel(wr, rel);
-  ignored = ignore_match(wr->ign, irel, is_dir);
+  ignored = ignore_match_below(wr->ign, irel, is_dir, strlen(wr->ign_prefix));
   free(irel);
   if (ignored)
     return 0;
@@ -286,7 +290,7 @@ want_dir(void *ctx, const char *path)
   if (any_prefix_matches(rel, wr->w->exclude, wr->w->n_exclude))
     return 0;
   irel = ign_rel(wr, rel);
-  ignored = ignore_match(wr->ign, irel, 1);
+  ignored = ignore_match_below(wr->ign, irel, 1, strlen(wr->ign_prefix));
   if (!ignored)
     load_gitignore_once(wr, irel);
   free(irel);
@@ -507,7 +511,8 @@ wroot_open(struct watch *w, struct wroot *wr, struct inotify_service *svc,
     folder = xstrdup(real);
   else {
     char *slash = strrchr(real, '/');
-    folder = slash == real ? xstrdup("/") : xstrndup(real, (size_t)(slash - real));
+    folder = slash == real ? xstrdup("/")
+                           : xstrndup(real, (size_t)(slash - real));
     wr->only = xstrdup(real);
   }
   free(real);
@@ -572,10 +577,14 @@ watch_new(uv_loop_t *loop, struct inotify_service *svc,
   w->debounce_ms = cfg->debounce_ms;
   w->max_wait_ms = cfg->max_wait_ms;
   w->loop_max = cfg->loop_max_restarts > 0 ? cfg->loop_max_restarts : 0;
+  if (w->loop_max > LOOP_MAX_CAP)
+    w->loop_max = LOOP_MAX_CAP;
   w->loop_period_ms = cfg->loop_period_ms;
   w->seen = strmap_new();
-  if (w->loop_max > 0)
+  if (w->loop_max > 0) {
     w->ring = xcalloc((size_t)w->loop_max + 1, sizeof *w->ring);
+    w->ring_times = xcalloc((size_t)w->loop_max + 1, sizeof *w->ring_times);
+  }
   uv_timer_init(loop, &w->timer);
   w->timer.data = w;
   /* Compare resolved paths: the subscriptions report resolved ones. */
@@ -628,6 +637,7 @@ free_watch(struct watch *w)
     for (size_t i = 0; i < (size_t)w->loop_max + 1; i++)
       path_list_clear(&w->ring[i].paths);
   free(w->ring);
+  free(w->ring_times);
   path_list_clear(&w->last_fired);
   path_list_clear(&w->looping);
   for (size_t i = 0; i < w->n_notices; i++)
@@ -658,13 +668,13 @@ int
 watch_note_restart(struct watch *w, int64_t now_ms)
 {
   size_t cap = (size_t)w->loop_max + 1;
-  int64_t times[cap > 0 ? cap : 1];
   struct strmap *seen;
+  struct restart *slot;
 
   if (w->loop_max <= 0 || w->paused || w->closing)
     return 0;
   /* Overwrite the oldest slot with this restart and the paths behind it. */
-  struct restart *slot = &w->ring[w->ring_head];
+  slot = &w->ring[w->ring_head];
   path_list_clear(&slot->paths);
   slot->ts = now_ms;
   slot->paths.paths = strv_copy(w->last_fired.paths, w->last_fired.n);
@@ -673,8 +683,8 @@ watch_note_restart(struct watch *w, int64_t now_ms)
   if (w->ring_n < cap)
     w->ring_n++;
   for (size_t i = 0; i < w->ring_n; i++)
-    times[i] = w->ring[i].ts;
-  if (!watch_loop_tripped(times, w->ring_n, now_ms, w->loop_max,
+    w->ring_times[i] = w->ring[i].ts;
+  if (!watch_loop_tripped(w->ring_times, w->ring_n, now_ms, w->loop_max,
                           w->loop_period_ms))
     return 0;
 

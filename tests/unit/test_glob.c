@@ -5,7 +5,8 @@
 
 #include "watchers/glob.h"
 
-#define YES(p, s) cr_expect(glob_match(p, s), "\"%s\" should match \"%s\"", p, s)
+#define YES(p, s)                                                              \
+  cr_expect(glob_match(p, s), "\"%s\" should match \"%s\"", p, s)
 #define NO(p, s)                                                               \
   cr_expect(!glob_match(p, s), "\"%s\" should not match \"%s\"", p, s)
 

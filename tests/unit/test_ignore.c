@@ -115,6 +115,20 @@ Test(ignore, negation_cannot_reinclude_under_ignored_folder)
   ignore_free(ign);
 }
 
+Test(ignore, match_below_skips_the_watched_folder_and_its_parents)
+{
+  struct ignore *ign = with_rules("", "dist/\nout\n*.map\n");
+
+  IGN(ign, "dist/app/x.js", 0);
+  /* A watch of dist itself: dist being ignored does not hide its inside. */
+  cr_expect(!ignore_match_below(ign, "dist/app/x.js", 0, strlen("dist")));
+  cr_expect(!ignore_match_below(ign, "dist/app", 1, strlen("dist")));
+  /* Rules still apply below it. */
+  cr_expect(ignore_match_below(ign, "dist/x.map", 0, strlen("dist")));
+  cr_expect(ignore_match_below(ign, "dist/out/y", 0, strlen("dist")));
+  ignore_free(ign);
+}
+
 Test(ignore, escapes_and_trailing_spaces)
 {
   struct ignore *ign =

@@ -554,6 +554,25 @@ Test(watch, gitignore_of_the_enclosing_repository_applies)
   stop(&e);
 }
 
+Test(watch, a_watched_folder_that_is_itself_gitignored_still_fires)
+{
+  struct cfg c;
+  struct env e;
+  struct frec r = {0};
+  char dist[512];
+
+  sh("mkdir -p .git dist/js && printf 'dist/\\n*.map\\n' > .gitignore");
+  cfg_init(&c);
+  snprintf(dist, sizeof dist, "%s", at("dist"));
+  c.paths[0] = dist;
+  start(&e, &c, &r);
+  sh("echo x > dist/js/app.js.map && echo x > dist/js/app.js");
+  cr_assert(wait_fire(&r, "dist/js/app.js", WAIT_MS));
+  cr_expect_eq(fires_naming(&r, "dist/js/app.js.map"), 0);
+  frec_free(&r);
+  stop(&e);
+}
+
 Test(watch, single_file_path)
 {
   struct cfg c;
