@@ -417,6 +417,19 @@ read_file(const char *path, char **text, size_t *len)
   return 0;
 }
 
+/* Makes room for need elements in a growable array. */
+static void *
+grow(void *p, size_t *cap, size_t need, size_t size)
+{
+  if (need <= *cap)
+    return p;
+  size_t c = *cap ? *cap * 2 : 8;
+  while (c < need)
+    c *= 2;
+  *cap = c;
+  return xrealloc(p, c * size);
+}
+
 /* Frees a NULL-terminated array of strings. */
 static void
 strv_free(char **v)
@@ -642,87 +655,179 @@ scan_key_equals(struct scan *c, const char *key)
   return same && key[k] == '\0';
 }
 
-/* Finds the value at segs in the raw text. Returns 0 and its byte offset
- * (its key's offset when at_key), or -ENOENT and the offset of the deepest
- * container found, which is still a useful place to point at. */
-static int
-locate_offset(const char *text, size_t len, const struct seg *segs, size_t n,
-              int at_key, size_t *off)
+/* A position index of one raw JSON text, built in one pass the first time
+ * an error in that text needs a position, so that locating N errors costs
+ * N short walks instead of N scans of the whole file. */
+struct pnode {
+  size_t off;     /* the value's first byte */
+  size_t key_off; /* its key's opening quote (object members), or SIZE_MAX */
+  size_t first;   /* its members/elements: kids[first .. first + count) */
+  size_t count;
+};
+
+struct textidx {
+  const char *text;
+  size_t len;
+  struct pnode *nodes;
+  size_t n_nodes, cap_nodes;
+  size_t *kids;
+  size_t n_kids, cap_kids;
+  size_t *lines; /* offset of the first byte of each line */
+  size_t n_lines, cap_lines;
+};
+
+/* Deeper nesting is skipped, not indexed (jansson stops at 2048). */
+#define TEXTIDX_MAX_DEPTH 4096
+
+/* Indexes the value at the cursor and everything inside it; returns its
+ * node. Malformed text (config_locate takes any) ends a container early
+ * rather than loop: every pass of the loop consumes input or stops. */
+static size_t
+textidx_value(struct textidx *ix, struct scan *c, size_t key_off, int depth)
 {
-  struct scan c = {text, len, 0};
-  scan_ws(&c);
-  for (size_t d = 0; d < n; d++) {
-    size_t start = c.i;
-    int found = 0;
-    if (segs[d].key) {
-      if (c.i < len && text[c.i] == '{') {
-        c.i++;
-        for (;;) {
-          scan_ws(&c);
-          if (c.i >= len || text[c.i] != '"')
-            break;
-          size_t key_at = c.i;
-          int eq = scan_key_equals(&c, segs[d].key);
-          scan_ws(&c);
-          if (c.i < len && text[c.i] == ':')
-            c.i++;
-          scan_ws(&c);
-          if (eq) {
-            if (at_key && d + 1 == n) {
-              *off = key_at;
-              return 0;
-            }
-            found = 1;
-            break;
-          }
-          scan_value(&c);
-          scan_ws(&c);
-          if (c.i >= len || text[c.i] != ',')
-            break;
-          c.i++;
-        }
-      }
-    } else if (c.i < len && text[c.i] == '[') {
-      c.i++;
-      scan_ws(&c);
-      for (size_t k = 0; c.i < len && text[c.i] != ']'; k++) {
-        if (k == segs[d].idx) {
-          found = 1;
-          break;
-        }
-        scan_value(&c);
-        scan_ws(&c);
-        if (c.i >= len || text[c.i] != ',')
-          break;
-        c.i++;
-        scan_ws(&c);
-      }
+  size_t me = ix->n_nodes;
+  ix->nodes = grow(ix->nodes, &ix->cap_nodes, me + 1, sizeof *ix->nodes);
+  ix->nodes[me].off = c->i;
+  ix->nodes[me].key_off = key_off;
+  ix->nodes[me].first = 0;
+  ix->nodes[me].count = 0;
+  ix->n_nodes++;
+  if (c->i >= c->len)
+    return me;
+  char open = c->s[c->i];
+  if ((open != '{' && open != '[') || depth >= TEXTIDX_MAX_DEPTH) {
+    scan_value(c);
+    return me;
+  }
+  size_t *list = NULL, n = 0, cap = 0;
+  c->i++;
+  for (;;) {
+    size_t koff = SIZE_MAX;
+    scan_ws(c);
+    if (c->i >= c->len)
+      break;
+    if (c->s[c->i] == '}' || c->s[c->i] == ']') {
+      c->i++;
+      break;
     }
-    if (!found) {
-      *off = start;
+    if (open == '{') {
+      if (c->s[c->i] != '"')
+        break;
+      koff = c->i;
+      scan_string(c);
+      scan_ws(c);
+      if (c->i < c->len && c->s[c->i] == ':')
+        c->i++;
+      scan_ws(c);
+    }
+    size_t before = c->i;
+    size_t kid = textidx_value(ix, c, koff, depth + 1);
+    list = grow(list, &cap, n + 1, sizeof *list);
+    list[n++] = kid;
+    scan_ws(c);
+    if (c->i < c->len && c->s[c->i] == ',')
+      c->i++;
+    else if (c->i == before)
+      break;
+  }
+  ix->kids = grow(ix->kids, &ix->cap_kids, ix->n_kids + n + 1,
+                  sizeof *ix->kids);
+  if (n)
+    memcpy(ix->kids + ix->n_kids, list, n * sizeof *list);
+  ix->nodes[me].first = ix->n_kids;
+  ix->nodes[me].count = n;
+  ix->n_kids += n;
+  free(list);
+  return me;
+}
+
+/* Returns a new index of text (the line table and every value). */
+static struct textidx *
+textidx_new(const char *text, size_t len)
+{
+  struct textidx *ix = xcalloc(1, sizeof *ix);
+  struct scan c = {text, len, 0};
+  ix->text = text;
+  ix->len = len;
+  ix->lines = grow(ix->lines, &ix->cap_lines, 1, sizeof *ix->lines);
+  ix->lines[ix->n_lines++] = 0;
+  for (size_t i = 0; i < len; i++)
+    if (text[i] == '\n') {
+      ix->lines =
+          grow(ix->lines, &ix->cap_lines, ix->n_lines + 1, sizeof *ix->lines);
+      ix->lines[ix->n_lines++] = i + 1;
+    }
+  scan_ws(&c);
+  textidx_value(ix, &c, SIZE_MAX, 0);
+  return ix;
+}
+
+/* Frees an index. NULL is a no-op. */
+static void
+textidx_free(struct textidx *ix)
+{
+  if (!ix)
+    return;
+  free(ix->nodes);
+  free(ix->kids);
+  free(ix->lines);
+  free(ix);
+}
+
+/* Finds the value at segs. Returns 0 and its byte offset (its key's offset
+ * when at_key), or -ENOENT and the offset of the deepest container found,
+ * which is still a useful place to point at. */
+static int
+textidx_find(const struct textidx *ix, const struct seg *segs, size_t n,
+             int at_key, size_t *off)
+{
+  size_t cur = 0;
+  for (size_t d = 0; d < n; d++) {
+    const struct pnode *p = &ix->nodes[cur];
+    char open = p->off < ix->len ? ix->text[p->off] : '\0';
+    size_t found = SIZE_MAX;
+    if (segs[d].key && open == '{') {
+      for (size_t k = 0; k < p->count && found == SIZE_MAX; k++) {
+        size_t kid = ix->kids[p->first + k];
+        struct scan c = {ix->text, ix->len, ix->nodes[kid].key_off};
+        if (scan_key_equals(&c, segs[d].key))
+          found = kid;
+      }
+    } else if (!segs[d].key && open == '[' && segs[d].idx < p->count) {
+      found = ix->kids[p->first + segs[d].idx];
+    }
+    if (found == SIZE_MAX) {
+      *off = p->off;
       return -ENOENT;
     }
+    if (at_key && segs[d].key && d + 1 == n) {
+      *off = ix->nodes[found].key_off;
+      return 0;
+    }
+    cur = found;
   }
-  *off = c.i;
+  *off = ix->nodes[cur].off;
   return 0;
 }
 
 /* Converts a byte offset to a 1-based line and column; like jansson, a
  * column counts characters (UTF-8 continuation bytes do not count). */
 static void
-offset_position(const char *text, size_t off, int *line, int *col)
+textidx_position(const struct textidx *ix, size_t off, int *line, int *col)
 {
-  int l = 1, cl = 1;
-  for (size_t i = 0; i < off; i++) {
-    unsigned char ch = (unsigned char)text[i];
-    if (ch == '\n') {
-      l++;
-      cl = 1;
-    } else if ((ch & 0xC0) != 0x80) {
-      cl++;
-    }
+  size_t lo = 0, hi = ix->n_lines; /* the last line start <= off */
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ix->lines[mid] <= off)
+      lo = mid;
+    else
+      hi = mid;
   }
-  *line = l;
+  int cl = 1;
+  for (size_t i = ix->lines[lo]; i < off && i < ix->len; i++)
+    if (((unsigned char)ix->text[i] & 0xC0) != 0x80)
+      cl++;
+  *line = (int)lo + 1;
   *col = cl;
 }
 
@@ -798,7 +903,7 @@ bad:
   return -EINVAL;
 }
 
-/* Parses the textual path, then scans the text once along it. */
+/* Parses the textual path, indexes the text, and walks the index. */
 int
 config_locate(const char *text, size_t len, const char *path, int at_key,
               int *line, int *col)
@@ -807,8 +912,10 @@ config_locate(const char *text, size_t len, const char *path, int at_key,
   size_t n, off;
   if (path_parse(path ? path : "", &segs, &n) < 0)
     return -EINVAL;
-  int rc = locate_offset(text, len, segs, n, at_key, &off);
-  offset_position(text, off, line, col);
+  struct textidx *ix = textidx_new(text, len);
+  int rc = textidx_find(ix, segs, n, at_key, &off);
+  textidx_position(ix, off, line, col);
+  textidx_free(ix);
   segs_free_keys(segs, n);
   return rc;
 }
@@ -856,6 +963,7 @@ struct src {
   int own_text;
   size_t base;   /* leading path segments that are outside this file */
   json_t *doc;   /* new reference, or NULL */
+  struct textidx *ix; /* built on the first error in this file */
 };
 
 struct cerr {
@@ -899,19 +1007,6 @@ struct ld {
   size_t n_scratch, cap_scratch;
 };
 
-/* Makes room for need elements in a growable array. */
-static void *
-grow(void *p, size_t *cap, size_t need, size_t size)
-{
-  if (need <= *cap)
-    return p;
-  size_t c = *cap ? *cap * 2 : 8;
-  while (c < need)
-    c *= 2;
-  *cap = c;
-  return xrealloc(p, c * size);
-}
-
 /* Returns s quoted as JSON; the string lives until the load ends. */
 static const char *
 ld_q(struct ld *ld, const char *s)
@@ -949,14 +1044,16 @@ ld_path_copy(const struct ld *ld)
 
 /* Finds where segs points in source src. */
 static void
-ld_position(const struct ld *ld, size_t src, const struct seg *segs, size_t n,
+ld_position(struct ld *ld, size_t src, const struct seg *segs, size_t n,
             int at_key, int *line, int *col)
 {
-  const struct src *s = &ld->srcs[src];
+  struct src *s = &ld->srcs[src];
   size_t base = s->base <= n ? s->base : n;
   size_t off = 0;
-  locate_offset(s->text, s->len, segs + base, n - base, at_key, &off);
-  offset_position(s->text, off, line, col);
+  if (!s->ix)
+    s->ix = textidx_new(s->text, s->len);
+  textidx_find(s->ix, segs + base, n - base, at_key, &off);
+  textidx_position(s->ix, off, line, col);
 }
 
 /* Records one finished error line (text taken). */
@@ -1076,6 +1173,7 @@ ld_add_src(struct ld *ld, char *disp, char *text, size_t len, int own,
   s->own_text = own;
   s->base = base;
   s->doc = NULL;
+  s->ix = NULL;
   return ld->n_srcs++;
 }
 
@@ -2294,6 +2392,7 @@ ld_free(struct ld *ld)
     if (ld->srcs[i].own_text)
       free(ld->srcs[i].text);
     json_decref(ld->srcs[i].doc);
+    textidx_free(ld->srcs[i].ix);
   }
   free(ld->srcs);
   free(ld->path);

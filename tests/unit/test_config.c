@@ -1127,6 +1127,29 @@ Test(config_robust, locator_on_truncated_text)
   }
 }
 
+Test(config_robust, locator_on_garbage_terminates)
+{
+  const char alphabet[] = "{}[]\":,a1 \n\\";
+  const char *paths[] = {"", "a", "a[0]", "[1].a", "[\"\"][2]", "a.b.c"};
+  uint32_t seed = 99;
+  for (int round = 0; round < 5000; round++) {
+    char text[64];
+    size_t len = rnd(&seed) % sizeof text;
+    int lines = 1;
+    for (size_t i = 0; i < len; i++) {
+      text[i] = alphabet[rnd(&seed) % (sizeof alphabet - 1)];
+      lines += text[i] == '\n';
+    }
+    int line = 0, col = 0;
+    const char *path = paths[rnd(&seed) % (sizeof paths / sizeof *paths)];
+    int rc = config_locate(text, len, path, (int)(rnd(&seed) % 2), &line,
+                           &col);
+    cr_assert(rc == 0 || rc == -ENOENT);
+    cr_assert(line >= 1 && line <= lines && col >= 1 && col <= 65,
+              "%d:%d for %.*s", line, col, (int)len, text);
+  }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Enums and signals                                                         */
 /* ------------------------------------------------------------------------ */
