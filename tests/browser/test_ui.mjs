@@ -39,13 +39,11 @@ function field(page, name, cls) {
     .catch(() => '');
 }
 
-// Waits until a sidebar field satisfies pred (a function of its text).
-function waitField(page, name, cls, pred, timeout = T) {
-  return page.waitForFunction(([n, c, src]) => {
-    const el = document.querySelector(`#tree [data-node="${n}"] .${c}`);
-    // eslint-disable-next-line no-new-func
-    return el && new Function('t', `return (${src})(t)`)(el.textContent);
-  }, [name, cls, pred.toString()], { timeout });
+// Waits until a sidebar field satisfies pred (a function of its text). The
+// page's CSP forbids eval, so the predicate runs here, polling the page.
+function waitField(page, name, cls, pred, timeout = 15000) {
+  return waitFor(async () => pred(await field(page, name, cls)), timeout,
+    `${name} .${cls} to match ${pred}`);
 }
 
 const demoTree = {
@@ -376,6 +374,7 @@ test('ui: ANSI colours render as styled spans, other escapes stripped',
         return text;
       });
       assert.equal(copied, 'plain RED BOLDGREEN ORANGE TRUE UNDER INV end');
+      await page.evaluate(() => getSelection().removeAllRanges());
       await shot(page, artifacts, 'ui-ansi.png');
       assertClean(problems);
     }, getBrowser, { scheme: 'dark' });

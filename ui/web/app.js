@@ -103,7 +103,8 @@ function setText(el, text) {
 
 // Shows the connection state: live, reconnecting, offline, unauthorized.
 function setConn(state) {
-  if (state !== 'live' && S.conn === 'live') S.downSince = Date.now();
+  if (state === 'live') S.downSince = 0;
+  else if (S.conn === 'live' || !S.downSince) S.downSince = Date.now();
   S.conn = state;
   const el = $('conn');
   el.className = `conn conn-${state}`;
@@ -112,7 +113,11 @@ function setConn(state) {
     offline: 'daemon unreachable, retrying', unauthorized: 'not signed in',
   }[state] || state;
   setText($('conn-text'), text);
-  document.body.classList.toggle('is-down', state !== 'live');
+  const down = state === 'reconnecting' || state === 'offline';
+  document.body.classList.toggle('is-down', down);
+  $('offline').hidden = !down;
+  if (down) setText($('offline-since'), `at ${fmtTime(S.downSince ||
+    Date.now()).slice(0, 8)}`);
 }
 
 // --------------------------------------------------------------- the tree
@@ -305,7 +310,8 @@ function updateHeader() {
     facts.push(`${n.restarts || 0} restarts`);
   } else {
     facts.push(n.strategy ? n.strategy.replace(/_/g, ' ') : 'group');
-    facts.push(`${runnersUnder(n).length} runners`);
+    const k = runnersUnder(n).length;
+    facts.push(`${k} runner${k === 1 ? '' : 's'}`);
     if (n.restarts) facts.push(`${n.restarts} restarts`);
   }
   setText($('sel-meta'), facts.join(' · '));
@@ -396,7 +402,10 @@ function select(name, fromUser = false) {
   if (fromUser) document.body.classList.remove('nav-open');
   updateTreeRows();
   updateHeader();
-  if (changed) activate();
+  if (changed) {
+    activate();
+    filterEvents();
+  }
   const li = $('tree').querySelector(`[data-node="${CSS.escape(name)}"]`);
   if (li) li.scrollIntoView({ block: 'nearest' });
 }
@@ -643,8 +652,8 @@ function updateFilterInfo() {
   }
   el.classList.remove('bad');
   el.title = '';
-  const marks = S.shown.reduce((n, l) => n + (l.stream === 't' ? 1 : 0), 0);
-  setText(el, `${S.shown.length - marks} of ${S.src.length} lines`);
+  const lines = (a) => a.reduce((n, l) => n + (l.stream === 't' ? 0 : 1), 0);
+  setText(el, `${lines(S.shown)} of ${lines(S.src)} lines`);
 }
 
 let matcherCache = { q: null, m: null };
@@ -836,6 +845,8 @@ function flushEvents() {
     const tx = document.createElement('span');
     tx.className = 'ev-text';
     tx.textContent = s.text;
+    li.dataset.node = s.node;
+    li.hidden = !eventVisible(s.node);
     li.append(t, ty, nd, tx);
     frag.appendChild(li);
   }
@@ -844,13 +855,30 @@ function flushEvents() {
   setText($('events-count'), S.unseen ? String(S.unseen) : '');
 }
 
+// Returns true when an event about node passes the "only selected" switch:
+// events without a node (config, daemon) always do.
+function eventVisible(node) {
+  if (!$('ev-only').checked || !node) return true;
+  const f = S.byName.get(S.selected);
+  if (!f) return true;
+  return flatten(f.node).some((x) => x.node.name === node);
+}
+
+// Re-applies the "only selected" switch to the timeline.
+function filterEvents() {
+  setText($('ev-only-name'), S.selected || '');
+  for (const li of $('events').children)
+    li.hidden = !eventVisible(li.dataset.node);
+}
+
 // Shows or hides the config-error banner.
 function renderBanner() {
   const b = $('banner');
   b.hidden = !S.banner;
   if (!S.banner) return;
-  const file = (S.banner[0] || '').split(':')[0] || 'the config';
-  setText($('banner-file'), file.includes(' ') ? 'the config' : file);
+  const file = (S.banner[0] || '').split(':')[0];
+  setText($('banner-file'), file && !file.includes(' ')
+    ? file.split('/').pop() : 'the config');
   const ul = $('banner-errors');
   const frag = document.createDocumentFragment();
   for (const e of S.banner) {
@@ -907,9 +935,11 @@ function setTab(tab) {
   $('tab-output').setAttribute('aria-selected', String(tab === 'output'));
   $('tab-events').setAttribute('aria-selected', String(tab === 'events'));
   $('output-pane').hidden = tab !== 'output';
-  $('output-tools').classList.toggle('off', tab !== 'output');
+  $('output-tools').hidden = tab !== 'output';
+  $('events-tools').hidden = tab !== 'events';
   $('events-pane').hidden = tab !== 'events';
   if (tab === 'events') {
+    filterEvents();
     S.unseen = 0;
     setText($('events-count'), '');
   } else S.view.schedule();
@@ -1013,6 +1043,7 @@ function init() {
   });
   $('tab-output').addEventListener('click', () => setTab('output'));
   $('tab-events').addEventListener('click', () => setTab('events'));
+  $('ev-only').addEventListener('change', filterEvents);
   $('help-btn').addEventListener('click', () => {
     $('help').hidden = !$('help').hidden;
   });
@@ -1020,9 +1051,18 @@ function init() {
   $('help').addEventListener('click', (e) => {
     if (e.target === $('help')) $('help').hidden = true;
   });
-  $('nav-toggle').addEventListener('click', () => {
+  $('nav-toggle').addEventListener('click', (e) => {
+    e.stopPropagation();
     const open = document.body.classList.toggle('nav-open');
     $('nav-toggle').setAttribute('aria-expanded', String(open));
+  });
+  // On a phone the tree is a drawer: a tap outside it closes it.
+  document.addEventListener('click', (e) => {
+    if (document.body.classList.contains('nav-open') &&
+        !$('sidebar').contains(e.target)) {
+      document.body.classList.remove('nav-open');
+      $('nav-toggle').setAttribute('aria-expanded', 'false');
+    }
   });
   // Copying a selection gives the text only: the timestamp and name gutters
   // are not selectable, and rows are separate lines.
