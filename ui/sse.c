@@ -42,10 +42,13 @@ buf_reserve(char **buf, size_t *len, size_t *cap, size_t extra)
   *buf = xrealloc(*buf, *cap);
 }
 
-/* Appends n bytes. */
+/* Appends n bytes; nothing for n == 0 (the buffer may still be NULL, and
+ * NULL + 0 is undefined behaviour). */
 static void
 buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
+  if (n == 0)
+    return;
   buf_reserve(buf, len, cap, n);
   memcpy(*buf + *len, s, n);
   *len += n;
