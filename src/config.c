@@ -5,7 +5,9 @@
  * rejected). A validator then walks the whole document once, building the
  * spec tree and collecting every error instead of stopping at the first.
  * jansson keeps no positions for values, so each error's JSON path is mapped
- * back to line:col by a small tokenizer over the raw text (config_locate).
+ * back to line:col by a small tokenizer over the raw text (config_locate):
+ * on a file's first error it indexes every value's offset and every line
+ * start, so each further error costs a short walk, not a rescan.
  * The errors are sorted by file and position before they are joined, so the
  * user reads them in document order.
  *
