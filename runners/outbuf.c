@@ -14,8 +14,10 @@
  *
  * Bound: complete lines can always be cut, so only partial lines can keep
  * the total at the bound. When the partial lines alone reach it, the
- * longest are emitted as partial chunks until the rest is under the bound;
- * with two streams this never hangs a reader that waits for !outbuf_full. */
+ * longest are emitted as partial chunks until the rest is under the bound,
+ * so a reader that waits for !outbuf_full never hangs. Such a forced split
+ * keeps an incomplete UTF-8 sequence at its end pending, so that both
+ * halves of a long line of text stay valid text. */
 #include "runners/outbuf.h"
 
 #include <stdint.h>
@@ -133,19 +135,39 @@ outbuf_full(const struct outbuf *ob)
   return outbuf_pending(ob) >= ob->bound;
 }
 
+/* Where to end a forced partial chunk of data[from..len) so that a UTF-8
+ * sequence cut by the bound stays whole (the chunk then stays text, not
+ * base64): len, or the start of an incomplete last sequence. */
+static size_t
+utf8_cut(const char *data, size_t from, size_t len)
+{
+  size_t p = len;
+  while (p > from && len - p < 3 && ((unsigned char)data[p - 1] & 0xC0) == 0x80)
+    p--;
+  if (p == from)
+    return len;
+  unsigned char lead = (unsigned char)data[p - 1];
+  size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+  if (lead >= 0xC0 && len - (p - 1) < need)
+    return p - 1;
+  return len;
+}
+
 /* Decides how many bytes of each stream a cut emits (emit[i]). */
 static void
 plan_cut(const struct outbuf *ob, int final, size_t emit[NSTREAMS])
 {
   size_t tails = 0;
+  int forced[NSTREAMS] = {0};
   for (int i = 0; i < NSTREAMS; i++) {
     const struct stream_buf *s = &ob->s[i];
     emit[i] = final ? s->len : s->nl_end;
     tails += s->len - emit[i];
   }
-  /* Partial lines alone at the bound: release the longest first. */
+  /* Partial lines alone at the bound: release the longest first, at a
+   * UTF-8 boundary the first time; every round emits at least a byte. */
   while (tails > 0 && tails >= ob->bound) {
-    int best = -1;
+    int best = 0;
     size_t best_tail = 0;
     for (int i = 0; i < NSTREAMS; i++) {
       size_t t = ob->s[i].len - emit[i];
@@ -154,8 +176,13 @@ plan_cut(const struct outbuf *ob, int final, size_t emit[NSTREAMS])
         best = i;
       }
     }
-    emit[best] = ob->s[best].len;
-    tails -= best_tail;
+    const struct stream_buf *s = &ob->s[best];
+    size_t e = forced[best] ? s->len : utf8_cut(s->data, emit[best], s->len);
+    if (e == emit[best])
+      e = s->len;
+    forced[best] = 1;
+    tails -= e - emit[best];
+    emit[best] = e;
   }
 }
 

@@ -203,6 +203,54 @@ Test(outbuf, partial_lines_of_both_streams_at_the_bound)
   outbuf_free(ob);
 }
 
+/* A forced split never cuts a UTF-8 sequence in two. */
+Test(outbuf, forced_split_keeps_utf8_sequences_whole)
+{
+  struct outbuf *ob = outbuf_new(16);
+  size_t n;
+  put(ob, OUT, "0123456789abcd\xe2\x82"); /* 16 bytes, half a euro sign */
+  cr_assert(outbuf_full(ob));
+  struct outbuf_chunk *c = outbuf_cut(ob, 0, &n);
+  cr_assert_eq(n, 1);
+  expect(&c[0], OUT, "0123456789abcd", 1);
+  outbuf_chunks_free(c, n);
+  cr_assert_eq(outbuf_pending(ob), 2);
+  put(ob, OUT, "\xac\n");
+  c = outbuf_cut(ob, 0, &n);
+  expect(&c[0], OUT, "\xe2\x82\xac\n", 0);
+  outbuf_chunks_free(c, n);
+
+  put(ob, OUT, "0123456789a\xf0\x9f\x98\x80\xf0\x9f\x98"); /* 19 bytes */
+  c = outbuf_cut(ob, 0, &n);
+  expect(&c[0], OUT, "0123456789a\xf0\x9f\x98\x80", 1);
+  outbuf_chunks_free(c, n);
+  put(ob, OUT, "\x80");
+  c = outbuf_cut(ob, 1, &n);
+  expect(&c[0], OUT, "\xf0\x9f\x98\x80", 1);
+  outbuf_chunks_free(c, n);
+
+  /* Not UTF-8 at all: cut where the bound says. */
+  put(ob, OUT, "0123456789abcde\x80\x80\x80\x80");
+  c = outbuf_cut(ob, 0, &n);
+  expect(&c[0], OUT, "0123456789abcde\x80\x80\x80\x80", 1);
+  outbuf_chunks_free(c, n);
+  /* A complete sequence at the end is not held back. */
+  put(ob, OUT, "0123456789abcd\xc3\xa9");
+  c = outbuf_cut(ob, 0, &n);
+  expect(&c[0], OUT, "0123456789abcd\xc3\xa9", 1);
+  outbuf_chunks_free(c, n);
+  /* A lone lead byte as the whole tail: no progress possible, emit it. */
+  outbuf_free(ob);
+  ob = outbuf_new(1);
+  put(ob, OUT, "\xe2");
+  c = outbuf_cut(ob, 0, &n);
+  cr_assert_eq(n, 1);
+  expect(&c[0], OUT, "\xe2", 1);
+  outbuf_chunks_free(c, n);
+  cr_assert_eq(outbuf_pending(ob), 0);
+  outbuf_free(ob);
+}
+
 Test(outbuf, reserve_commit_reads_in_place)
 {
   struct outbuf *ob = outbuf_new(0);
@@ -247,7 +295,9 @@ Test(outbuf, random_property_every_byte_once_in_order)
         char piece[512];
         int nl_odds = 1 + rand() % 40;
         for (size_t i = 0; i < len; i++)
-          piece[i] = rand() % nl_odds == 0 ? '\n' : (char)('a' + rand() % 26);
+          piece[i] = rand() % nl_odds == 0 ? '\n'
+                     : rand() % 5 == 0     ? (char)(0x80 + rand() % 0x7f)
+                                           : (char)('a' + rand() % 26);
         memcpy(in[s] + in_len[s], piece, len);
         in_len[s] += len;
         outbuf_append(ob, (enum outbuf_stream)s, piece, len);
