@@ -38,11 +38,10 @@ WEB_FILES := $(sort $(wildcard ui/web/*))
 
 all: tend
 
-# The release binary is ./tend; the sanitizer build is build/asan/tend.
+# The release binary is copied to ./tend; the sanitizer build stays in
+# build/asan/tend.
 tend: $(B)/tend
-ifeq ($(V),release)
-	@cp $(B)/tend tend
-endif
+	cp -f $(B)/tend tend
 
 $(B)/tend: $(B)/src/main.o $(B)/libtend.a
 	$(CC) $(VFLAGS) -o $@ $^ $(LIBS)

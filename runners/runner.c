@@ -743,6 +743,10 @@ on_watch_fire(void *ctx, const char *const *paths, size_t n, size_t total)
   json_object_set_new(ev, "message",
                       json_sprintf("%zu path(s) changed", total));
   events_emit(ev);
+  /* The loop guard counts this change's restart first: the one that trips
+   * it is not performed. */
+  if (watch_note_restart(r->watch, loop_ms(r->loop)))
+    return;
   free(r->changed_paths);
   r->changed_paths = join_paths(paths, n);
   switch (w->action) {
@@ -768,7 +772,6 @@ on_watch_fire(void *ctx, const char *const *paths, size_t n, size_t total)
     ask_parent(r, alive ? TEND_CMD_RESTART : TEND_CMD_START);
     break;
   }
-  watch_note_restart(r->watch, loop_ms(r->loop));
 }
 
 /* The loop guard paused the watch: say so loudly. */

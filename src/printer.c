@@ -173,8 +173,19 @@ print_event(struct printer *p, json_t *ev)
         json_string_value(json_object_get(ev, "to")), reason ? " (" : "",
         reason ? reason : "", reason ? ")" : "");
   } else {
-    line = xasprintf("%s%-*s%s | %s%s%s\n", dim, p->width, "tend", off, type,
+    json_t *errors = json_object_get(ev, "errors");
+    size_t i;
+    json_t *e;
+    line = xasprintf("%s%-*s%s | %s%s%s%s%s\n", dim, p->width, "tend", off,
+                     node ? node : "", node ? ": " : "", type,
                      msg ? ": " : "", msg ? msg : "");
+    emit(p, line, strlen(line));
+    json_array_foreach(errors, i, e) {
+      line = xasprintf("%s%-*s%s |   %s\n", dim, p->width, "tend", off,
+                       json_string_value(e));
+      emit(p, line, strlen(line));
+    }
+    return;
   }
   emit(p, line, strlen(line));
 }

@@ -297,7 +297,7 @@ on_config_changed(void *ctx)
   char *cause = NULL;
   (void)ctx;
   if (tend_reload(&cause) != 0)
-    log_warn("reload: %s", cause ? cause : "failed");
+    log_debug("reload: %s", cause ? cause : "failed");
   free(cause);
 }
 

@@ -160,8 +160,11 @@ class Daemon:
 
     def events(self):
         path = os.path.join(self.state_dir, "events.jsonl")
-        with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
+        try:
+            with open(path) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
 
     # --- HTTP ----------------------------------------------------------
     def daemon_json(self):

@@ -1,0 +1,278 @@
+"""Watchers and live config (issue 5): real files, real processes.
+
+Runners append their pid (and TEND_CHANGED_PATHS) to files on each start,
+so every assertion is about processes that really (re)started.
+"""
+
+import json
+import os
+import time
+
+from conftest import SLOW, wait_for
+
+
+def lines(path):
+    try:
+        with open(path) as f:
+            return [l.rstrip("\n") for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def pid_logger(name):
+    return f"echo $$ >> {name}.pids; exec sleep 1000"
+
+
+def quiet_for(d, path, count, seconds=0.8):
+    """Asserts the file keeps exactly count lines for a while (nothing
+    further fires). Bounded and short: it is the 'nothing happens' check."""
+    end = time.monotonic() + seconds * SLOW
+    while time.monotonic() < end:
+        assert len(lines(d.path(path))) == count, lines(d.path(path))
+        time.sleep(0.05)
+
+
+def watched(extra=None, **watch):
+    w = {"paths": ["src"], "debounce_ms": 100}
+    w.update(watch)
+    node = {"name": "srv", "cmd": "echo \"$TEND_CHANGED_PATHS\" >> changed; "
+                                  + pid_logger("srv"), "watch": w}
+    node.update(extra or {})
+    return {"name": "r", "children": [node]}
+
+
+def test_saving_a_watched_file_restarts_once(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(watched(include=["**/*.c"]))
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    with open(d.path("src", "main.c"), "w") as f:
+        f.write("int main;\n")
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
+    quiet_for(d, "srv.pids", 2)
+    assert d.path("src", "main.c") in lines(d.path("changed"))
+
+
+def test_editor_style_rename_save_restarts_once(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    (tmp_path / "src" / "app.c").write_text("v1\n")
+    d = tend_factory(watched())
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    # vim-like: write a backup, write the new file under a temp name,
+    # rename it over the original, delete the backup.
+    src = d.path("src")
+    with open(os.path.join(src, "app.c~"), "w") as f:
+        f.write("v1\n")
+    with open(os.path.join(src, "4913"), "w") as f:
+        f.write("")
+    os.unlink(os.path.join(src, "4913"))
+    with open(os.path.join(src, ".app.c.swp"), "w") as f:
+        f.write("x")
+    with open(os.path.join(src, "app.c.tmp"), "w") as f:
+        f.write("v2\n")
+    os.replace(os.path.join(src, "app.c.tmp"), os.path.join(src, "app.c"))
+    os.unlink(os.path.join(src, "app.c~"))
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
+    quiet_for(d, "srv.pids", 2)
+
+
+def test_excluded_and_gitignored_paths_do_nothing(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src" / "build")
+    (tmp_path / "src" / ".gitignore").write_text("*.log\nbuild/\n")
+    d = tend_factory(watched(exclude=["**/*.tmp"]))
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    (tmp_path / "src" / "x.tmp").write_text("1")
+    (tmp_path / "src" / "y.log").write_text("1")
+    (tmp_path / "src" / "build" / "out.o").write_text("1")
+    os.makedirs(tmp_path / "src" / ".git")
+    (tmp_path / "src" / ".git" / "HEAD").write_text("ref")
+    quiet_for(d, "srv.pids", 1, 1.0)
+    (tmp_path / "src" / "real.c").write_text("1")
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
+
+
+def test_new_subdirectory_is_watched(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(watched())
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    os.makedirs(tmp_path / "src" / "a" / "b")
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
+    time.sleep(0.3 * SLOW)  # let the restart settle before the next change
+    n = len(lines(d.path("srv.pids")))
+    (tmp_path / "src" / "a" / "b" / "deep.c").write_text("1")
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == n + 1, 10)
+    assert any("deep.c" in l for l in lines(d.path("changed")))
+
+
+def test_burst_of_500_files_is_one_restart(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(watched(debounce_ms=300, max_wait_ms=30000))
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    for i in range(500):
+        (tmp_path / "src" / f"f{i}.txt").write_text(str(i))
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
+    quiet_for(d, "srv.pids", 2, 1.0)
+
+
+def test_loop_guard_pauses_and_resume(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    cfg = {"name": "r", "children": [
+        {"name": "loop", "cmd": "echo $$ >> loop.pids; date +%N > src/stamp; "
+                                "exec sleep 1000",
+         "watch": {"paths": ["src"], "debounce_ms": 200,
+                   "loop_limit": {"max_restarts": 3, "period_s": 60}}}]}
+    d = tend_factory(cfg, http=True)
+    ev = wait_for(lambda: [e for e in d.events()
+                           if e.get("type") == "watch_paused"], 20)
+    assert any("stamp" in p for p in ev[0]["paths"])
+    n = len(lines(d.path("loop.pids")))
+    assert n <= 6
+    quiet_for(d, "loop.pids", n, 1.0)
+    status, body = d.api("GET", "/api/v1/runners/loop")
+    assert status == 200 and body["watch"]["paused"] is True
+    status, body = d.api("POST", "/api/v1/runners/loop/watch/resume")
+    assert status == 200, body
+    (tmp_path / "src" / "poke").write_text("1")
+    wait_for(lambda: len(lines(d.path("loop.pids"))) > n, 10)
+
+
+def test_watch_restart_does_not_count_towards_intensity(tend_factory,
+                                                         tmp_path):
+    os.makedirs(tmp_path / "src")
+    cfg = watched(debounce_ms=10)
+    cfg["intensity"] = {"max_restarts": 1, "period_s": 60}
+    d = tend_factory(cfg)
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    for i in range(4):
+        (tmp_path / "src" / f"c{i}").write_text("x")
+        wait_for(lambda: len(lines(d.path("srv.pids"))) == i + 2, 10)
+    assert "failed" not in [t[3] for t in d.transitions("r")]
+
+
+def task_config(on_busy):
+    return {"name": "r", "children": [
+        {"name": "task", "restart": "temporary", "autostart": False,
+         "on_busy": on_busy,
+         "cmd": "echo start >> task.log; sleep 1; echo end >> task.log",
+         "watch": {"paths": ["src"], "debounce_ms": 10, "action": "start"}}]}
+
+
+def poke(tmp_path, name):
+    (tmp_path / "src" / name).write_text(name)
+
+
+def test_on_busy_queue_runs_once_more(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(task_config("queue"))
+    d.wait_transition("r", "running")
+    poke(tmp_path, "a")
+    wait_for(lambda: lines(d.path("task.log")) == ["start"], 10)
+    poke(tmp_path, "b")
+    time.sleep(0.1)
+    poke(tmp_path, "c")
+    wait_for(lambda: lines(d.path("task.log")).count("end") == 2, 10)
+    quiet_for(d, "task.log", 4, 1.2)
+    assert lines(d.path("task.log")) == ["start", "end", "start", "end"]
+
+
+def test_on_busy_restart_kills_and_starts_over(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(task_config("restart"))
+    d.wait_transition("r", "running")
+    poke(tmp_path, "a")
+    wait_for(lambda: lines(d.path("task.log")) == ["start"], 10)
+    poke(tmp_path, "b")
+    wait_for(lambda: lines(d.path("task.log")).count("end") == 1, 10)
+    assert lines(d.path("task.log")) == ["start", "start", "end"]
+
+
+def test_on_busy_ignore_drops_the_change(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(task_config("ignore"))
+    d.wait_transition("r", "running")
+    poke(tmp_path, "a")
+    wait_for(lambda: lines(d.path("task.log")) == ["start"], 10)
+    poke(tmp_path, "b")
+    wait_for(lambda: lines(d.path("task.log")).count("end") == 1, 10)
+    quiet_for(d, "task.log", 2, 1.2)
+
+
+def after_config():
+    return {"name": "r", "children": [
+        {"name": "build", "restart": "temporary", "autostart": False,
+         "cmd": "echo build >> build.log; test ! -e broken",
+         "watch": {"paths": ["src"], "debounce_ms": 10, "action": "start"}},
+        {"name": "server", "cmd": pid_logger("server"),
+         "after": {"runner": "build", "on": "success"}}]}
+
+
+def test_after_success_restarts_and_failure_does_not(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(after_config())
+    wait_for(lambda: len(lines(d.path("server.pids"))) == 1, 10)
+    (tmp_path / "broken").write_text("")
+    poke(tmp_path, "one")
+    wait_for(lambda: len(lines(d.path("build.log"))) == 1, 10)
+    d.wait_transition("build", "exited")
+    quiet_for(d, "server.pids", 1, 0.8)
+    os.unlink(tmp_path / "broken")
+    poke(tmp_path, "two")
+    wait_for(lambda: len(lines(d.path("server.pids"))) == 2, 10)
+
+
+# --- live config -----------------------------------------------------
+
+def two_runners(foo="1"):
+    return {"name": "r", "children": [
+        {"name": "a", "cmd": pid_logger("a"), "env": {"FOO": foo}},
+        {"name": "b", "cmd": pid_logger("b")}]}
+
+
+def test_config_edit_restarts_only_the_changed_runner(tend_factory):
+    d = tend_factory(two_runners())
+    wait_for(lambda: lines(d.path("a.pids")) and lines(d.path("b.pids")), 10)
+    d.write_config(two_runners(foo="2"))
+    wait_for(lambda: len(lines(d.path("a.pids"))) == 2, 10)
+    quiet_for(d, "b.pids", 1, 0.5)
+    ev = [e for e in d.events() if e["type"] == "config_applied"]
+    assert ev and ev[-1]["changes"]["change"] == ["a"]
+
+
+def test_config_syntax_error_changes_nothing(tend_factory):
+    d = tend_factory(two_runners(), http=True)
+    wait_for(lambda: lines(d.path("a.pids")) and lines(d.path("b.pids")), 10)
+    d.write_config(text='{\n  "name": "r",\n  "children": [\n    {"name": "a" '
+                        '"cmd": "x"}\n  ]\n}\n')
+    ev = wait_for(lambda: [e for e in d.events()
+                           if e["type"] == "config_error"], 10)
+    assert any("tend.json:4:" in e for e in ev[-1]["errors"]), ev[-1]
+    quiet_for(d, "a.pids", 1, 0.5)
+    assert len(lines(d.path("b.pids"))) == 1
+    # A reload through the API reports the same errors with 400.
+    status, body = d.api("POST", "/api/v1/reload")
+    assert status == 400, body
+    assert any("tend.json:4:" in e for e in body["errors"]), body
+    # Fixing the file applies it.
+    cfg = two_runners()
+    cfg["children"].append({"name": "c", "cmd": pid_logger("c")})
+    d.write_config(cfg)
+    wait_for(lambda: lines(d.path("c.pids")), 10)
+    assert len(lines(d.path("a.pids"))) == 1
+
+
+def test_conf_d_files_start_and_stop_runners(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "conf.d")
+    d = tend_factory({"name": "r", "include": "conf.d", "children": [
+        {"name": "base", "cmd": pid_logger("base")}]})
+    wait_for(lambda: lines(d.path("base.pids")), 10)
+    extra = tmp_path / "conf.d" / "extra.json"
+    extra.write_text(json.dumps({"name": "extra",
+                                 "cmd": "echo $$ > extra.pid; "
+                                        "exec sleep 1000"}))
+    wait_for(lambda: lines(d.path("extra.pid")), 10)
+    pid = int(lines(d.path("extra.pid"))[0])
+    os.unlink(extra)
+    d.wait_transition("extra", "stopped")
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
+             open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z",
+             10)
+    assert len(lines(d.path("base.pids"))) == 1
