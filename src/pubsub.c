@@ -31,6 +31,11 @@
 #include "src/strmap.h"
 #include "src/xalloc.h"
 
+/* Besides max_items, a queue holds at most this much JSON (one item of any
+ * size always fits an empty queue): a subscriber that falls this far
+ * behind replays from the store instead of pinning memory. */
+#define QUEUE_BYTES ((size_t)4 << 20)
+
 /* One published item, shared by every queue that holds it. */
 struct item {
   unsigned refs;
@@ -54,6 +59,7 @@ struct pubsub_sub {
   void *ctx;
   struct item **q; /* ring of max_items */
   size_t cap, head, count;
+  size_t bytes; /* JSON bytes queued */
   struct gap *gaps; /* reported after the queue, in order */
   size_t ngaps, gaps_cap, gap_next;
   int overflowed;       /* lost something; takes nothing new until told */
@@ -217,6 +223,7 @@ sub_release(struct pubsub_sub *sub)
     sub->head = (sub->head + 1) % sub->cap;
     sub->count--;
   }
+  sub->bytes = 0;
   for (size_t i = sub->gap_next; i < sub->ngaps; i++)
     free(sub->gaps[i].topic);
   sub->ngaps = sub->gap_next = 0;
@@ -314,13 +321,15 @@ deliver(struct pubsub_sub *sub, struct item **it, const char *topic,
   int wake;
   if (sub->dead)
     return;
-  if (sub->overflowed || sub->count == sub->cap) {
+  if (sub->overflowed || sub->count == sub->cap ||
+      (sub->count && sub->bytes + len > QUEUE_BYTES)) {
     wake = note_gap(sub, topic, seq);
   } else {
     if (!*it)
       *it = item_new(topic, seq, json, len);
     (*it)->refs++;
     sub->q[(sub->head + sub->count) % sub->cap] = *it;
+    sub->bytes += len;
     wake = sub->count++ == 0;
   }
   if (wake && sub->notify)
@@ -363,6 +372,7 @@ pubsub_take(struct pubsub_sub *sub, struct pubsub_item *item)
     struct item *it = sub->q[sub->head];
     sub->head = (sub->head + 1) % sub->cap;
     sub->count--;
+    sub->bytes -= it->len;
     sub->current = it;
     item->topic = it->topic;
     item->seq = it->seq;

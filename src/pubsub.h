@@ -34,7 +34,8 @@ struct pubsub_item {
   size_t len;
 };
 
-/* Subscribes to topic with a queue of at most max_items. */
+/* Subscribes to topic with a queue of at most max_items (0 counts as 1)
+ * and at most 4 MiB of JSON (an empty queue takes any one item). */
 struct pubsub_sub *pubsub_subscribe(const char *topic, size_t max_items,
                                     pubsub_notify_cb notify, void *ctx);
 /* Ends a subscription and frees it (NULL is a no-op). */

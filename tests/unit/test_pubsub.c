@@ -349,6 +349,33 @@ Test(pubsub, shutdown_frees_queued_items_and_gaps)
   pubsub_shutdown();
 }
 
+/* Big items: a queue also stops at 4 MiB of JSON, but an empty queue
+ * always takes one item, however big. */
+Test(pubsub, queue_is_bounded_in_bytes_too)
+{
+  size_t mib = (size_t)1 << 20;
+  char *big = malloc(6 * mib);
+  memset(big, 'x', 6 * mib);
+  struct pubsub_sub *s = pubsub_subscribe("output/big", 1000, NULL, NULL);
+  for (uint64_t q = 1; q <= 6; q++)
+    pubsub_publish("output/big", q, big, mib);
+  struct pubsub_item it;
+  for (uint64_t q = 1; q <= 4; q++) {
+    cr_assert_eq(pubsub_take(s, &it), 1);
+    cr_assert_eq(it.seq, q);
+    cr_assert_eq(it.len, mib);
+  }
+  expect_gap(s, "output/big", 5);
+  expect_empty(s);
+  pubsub_publish("output/big", 7, big, 6 * mib);
+  pubsub_publish("output/big", 8, "{}", 2);
+  cr_assert_eq(pubsub_take(s, &it), 1);
+  cr_assert_eq(it.len, 6 * mib);
+  expect_gap(s, "output/big", 8);
+  free(big);
+  pubsub_shutdown();
+}
+
 Test(pubsub, zero_max_items_means_one)
 {
   struct pubsub_sub *s = pubsub_subscribe("t", 0, NULL, NULL);
