@@ -340,6 +340,18 @@ quote_new(const char *s)
   return sbuf_take(&b);
 }
 
+/* jansson quotes the raw text near a syntax error, which may hold a line
+ * break or another control character: blank those in place, so that the
+ * error stays on its one line (found by tests/fuzz/fuzz_config). */
+static const char *
+je_text(json_error_t *je)
+{
+  for (char *c = je->text; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      *c = ' ';
+  return je->text;
+}
+
 /* Returns rel resolved against the absolute folder base, lexically
  * normalised ("." and ".." folded, no doubled or trailing slash) (new). The
  * folders need not exist: a cwd may be created by an earlier step. */
@@ -2230,7 +2242,8 @@ ld_includes(struct ld *ld, struct config_node *root, size_t first)
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!doc) {
       ld_add(ld, src, je.line, je.column,
-             xasprintf("%s:%d:%d: %s", disp, je.line, je.column, je.text));
+             xasprintf("%s:%d:%d: %s", disp, je.line, je.column,
+                       je_text(&je)));
       continue;
     }
     ld->srcs[src].doc = doc;
@@ -2445,7 +2458,8 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
   json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
   if (!doc) {
     ld_add(&ld, 0, je.line, je.column,
-           xasprintf("%s:%d:%d: %s", name, je.line, je.column, je.text));
+           xasprintf("%s:%d:%d: %s", name, je.line, je.column,
+                     je_text(&je)));
   } else {
     ld.srcs[0].doc = doc;
     cfg->root = ld_node(&ld, doc, NULL, 1);
