@@ -388,8 +388,12 @@ test('ui: SIGKILL and restart of the daemon mid-stream: every line exactly once'
         `echo $i > ${dir}/count; sleep 0.02; done` },
     ] });
     await withDaemon(cfg, {}, async (d, page) => {
+      // A second page shows the root group: the interleaved view, fed by
+      // polling rather than by the runner's stream. Both must end exact.
+      const group = await openUI(await getBrowser(), d.loginUrl());
       await selectNode(page, 'count');
       await waitRow(page, 'line 40');
+      await waitRow(group.page, 'line 40');
       await d.kill9();
       await page.waitForFunction(() => window.tend.conn !== 'live', null,
         { timeout: T });
@@ -424,10 +428,19 @@ test('ui: SIGKILL and restart of the daemon mid-stream: every line exactly once'
         open = parts.pop();
         for (const p of parts) want.push(`${c.stream}:${p}`);
       }
-      const got = await page.evaluate(() => window.tend.logs.get('count').lines
+      const held = (p, src) => p.evaluate((fromView) => (fromView
+        ? window.tend.shown.filter((l) => l.name === 'count')
+        : window.tend.logs.get('count').lines)
         .map((l) => (l.stream === 't' ? `${l.seq}:t:${l.text}`
-          : `${l.stream === 'e' ? 'stderr' : 'stdout'}:${l.text}`)));
+          : `${l.stream === 'e' ? 'stderr' : 'stdout'}:${l.text}`)), src);
+      const got = await held(page, false);
       assert.deepEqual(got, want);
+      await waitFor(async () => (await group.page.evaluate(() =>
+        window.tend.logs.get('count').hi)) === chunks[chunks.length - 1].seq,
+      T, 'the group page to hold the last chunk');
+      assert.deepEqual(await held(group.page, true), want,
+        'the interleaved view of the group');
+      await group.ctx.close();
       // Two runs are marked (before and after the daemon's death).
       assert.ok(got.filter((g) => /:t:started/.test(g)).length >= 2);
       // What is on screen (following the end) is the tail, once each.

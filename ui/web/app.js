@@ -6,9 +6,11 @@
 //
 // Streams: one SSE stream for events (from seq 0 on first load, so the banner
 // and the timeline know the history, then resumed from the last seq), and
-// one SSE stream per runner whose output is on screen. Browsers allow six
-// HTTP/1.1 connections per host, so when a group with more than MAX_SSE
-// runners is shown its runners are polled through output?after= instead.
+// one SSE stream for the output of the runner on screen. Browsers allow six
+// HTTP/1.1 connections per host for all tabs together, and every SSE stream
+// holds one for good, so a page never holds more than two: when a group is
+// shown, the tree is polled (its output_seq says which runners have new
+// output) and only those runners are fetched through output?after=.
 // Every chunk goes through RunnerLog, which drops seqs it already holds: a
 // reconnect, a daemon restart or a poll that overlaps a stream can never
 // show a line twice, and a gap is refilled from the store before going on.
@@ -25,8 +27,8 @@ const $ = (id) => document.getElementById(id);
 const TAIL_CHUNKS = 20;     // chunks fetched first when a runner is shown
 const TAIL_LINES = 3000;    // ... then older pages until this many lines
 const PAGE_LINES = 5000;    // lines per scroll-back page (about)
-const MAX_SSE = 4;          // output streams at once (plus one for events)
-const POLL_MS = 1000;       // output polling period above MAX_SSE runners
+const MAX_SSE = 1;          // output streams at once (plus one for events)
+const POLL_MS = 400;        // output polling period above MAX_SSE runners
 const MAX_EVENTS = 2000;    // events kept in memory
 const MAX_EVENT_ROWS = 500; // events shown in the timeline
 const NAME_COLORS = 8;
@@ -170,13 +172,7 @@ function applyTree(root) {
     if (f.node.kind !== 'runner') continue;
     const log = S.logs.get(f.node.name);
     if (log && log.ready && typeof f.node.output_seq === 'number' &&
-        f.node.output_seq < log.hi) {
-      // The daemon's log is behind ours: it was reset. Start over.
-      log.clear();
-      log.ready = false;
-      closeStream(f.node.name);
-      S.shape = '';
-    }
+        f.node.output_seq < log.hi) checkReset(log);
   }
   if (shape !== S.shape) {
     S.shape = shape;
@@ -186,6 +182,28 @@ function applyTree(root) {
     updateTreeRows();
   }
   updateHeader();
+}
+
+// The tree says the daemon's log of a runner ends before ours. That is a
+// stale tree racing a live chunk, or a log that was reset (state folder
+// wiped): the store decides, and only a reset log is dropped and reloaded.
+async function checkReset(log) {
+  if (log.checking) return;
+  log.checking = true;
+  try {
+    const r = await api.output(log.name, log.hi - 1, 1);
+    const c = r && r.chunks && r.chunks[0];
+    if (!c || c.seq !== log.hi) {
+      log.clear();
+      log.ready = false;
+      closeStream(log.name);
+      if (S.active.includes(log.name)) activate();
+    }
+  } catch (e) {
+    /* unreachable daemon: the next tree will ask again */
+  } finally {
+    log.checking = false;
+  }
 }
 
 // Builds the sidebar from S.flat.
@@ -435,7 +453,8 @@ function activate() {
 function ensureLoaded(name) {
   const log = logOf(name);
   if (log.ready || log.loading) return;
-  log.loading = (async () => {
+  log.loading = true;
+  (async () => {
     const f = S.byName.get(name);
     const last = f && typeof f.node.output_seq === 'number'
       ? f.node.output_seq : 0;
@@ -609,14 +628,17 @@ function closeStream(name) {
   S.streams.delete(name);
 }
 
-// Polls every active runner once for chunks past what it holds.
+// Polls the tree once, then fetches the chunks of the active runners whose
+// output_seq went past what the page holds.
 async function pollOnce() {
   if (S.polling || S.conn !== 'live') return;
   S.polling = true;
   try {
+    applyTree(await api.tree());
     for (const name of S.active) {
       const log = logOf(name);
-      if (!log.ready) continue;
+      const f = S.byName.get(name);
+      if (!log.ready || !f || !(f.node.output_seq > log.hi)) continue;
       const r = await fetchRange(name, log.hi, 0);
       if (r.chunks.length) onChunks(name, r.chunks);
     }
