@@ -50,8 +50,12 @@ run(const char *name, const char *buf)
   size_t bytes_out = 0;
   double t0 = now();
   for (size_t done = 0, seq = 1; done < TOTAL; done += CHUNK, seq++) {
-    struct jsonl_chunk c = {.seq = seq, .ts = 1763779200123, .run = 1,
-                            .stream = "stdout", .data = buf, .len = CHUNK};
+    struct jsonl_chunk c = {.seq = seq,
+                            .ts = 1763779200123,
+                            .run = 1,
+                            .stream = "stdout",
+                            .data = buf,
+                            .len = CHUNK};
     out.len = 0;
     jsonl_encode_chunk(&out, &c);
     bytes_out += out.len;
@@ -71,9 +75,13 @@ flush(struct outbuf *ob, struct store *st, int final, uint64_t *seq,
   struct outbuf_chunk *c = outbuf_cut(ob, final, &n);
   for (size_t i = 0; i < n; i++) {
     struct jsonl_buf line = JSONL_BUF_ZERO;
-    struct jsonl_chunk jc = {.seq = ++*seq, .ts = 1763779200123, .run = 1,
-                             .stream = "stdout", .data = c[i].data,
-                             .len = c[i].len, .partial = c[i].partial};
+    struct jsonl_chunk jc = {.seq = ++*seq,
+                             .ts = 1763779200123,
+                             .run = 1,
+                             .stream = "stdout",
+                             .data = c[i].data,
+                             .len = c[i].len,
+                             .partial = c[i].partial};
     jsonl_encode_chunk(&line, &jc);
     size_t len;
     char *text = jsonl_buf_steal(&line, &len);
@@ -113,8 +121,8 @@ pipe_bench(const char *dir)
   }
   flush(ob, st, 1, &seq, &chunks);
   double dt = now() - t0;
-  printf("pipe: %zu bytes in %zu chunks, %.2f s, %.0f MB/s\n", total,
-         chunks, dt, (double)total / dt / 1e6);
+  printf("pipe: %zu bytes in %zu chunks, %.2f s, %.0f MB/s\n", total, chunks,
+         dt, (double)total / dt / 1e6);
   outbuf_free(ob);
   store_close(st);
   return 0;

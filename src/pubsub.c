@@ -59,7 +59,7 @@ struct pubsub_sub {
   void *ctx;
   struct item **q; /* ring of max_items */
   size_t cap, head, count;
-  size_t bytes; /* JSON bytes queued */
+  size_t bytes;     /* JSON bytes queued */
   struct gap *gaps; /* reported after the queue, in order */
   size_t ngaps, gaps_cap, gap_next;
   int overflowed;       /* lost something; takes nothing new until told */

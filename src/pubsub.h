@@ -30,7 +30,7 @@ typedef void (*pubsub_notify_cb)(void *ctx);
 struct pubsub_item {
   const char *topic; /* borrowed until the next take or unsubscribe */
   uint64_t seq;
-  const char *json;  /* borrowed until the next take or unsubscribe */
+  const char *json; /* borrowed until the next take or unsubscribe */
   size_t len;
 };
 

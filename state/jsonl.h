@@ -13,8 +13,8 @@
 /* One chunk of a runner's output, or a lifecycle marker (stream "tend"). */
 struct jsonl_chunk {
   uint64_t seq;
-  int64_t ts;   /* unix milliseconds */
-  uint64_t run; /* the child's start count */
+  int64_t ts;         /* unix milliseconds */
+  uint64_t run;       /* the child's start count */
   const char *stream; /* "stdout" | "stderr" | "tend" */
   const char *data;   /* the bytes, any values, NUL included */
   size_t len;
@@ -23,14 +23,20 @@ struct jsonl_chunk {
    * e.g. "\"event\":\"start\",\"pid\":42". */
   const char *extra;
 };
-#define JSONL_CHUNK_ZERO {0, 0, 0, NULL, NULL, 0, 0, NULL}
+#define JSONL_CHUNK_ZERO                                                       \
+  {                                                                            \
+    0, 0, 0, NULL, NULL, 0, 0, NULL                                            \
+  }
 
 /* A growable byte buffer; data is not NUL-terminated. */
 struct jsonl_buf {
   char *data;
   size_t len, cap;
 };
-#define JSONL_BUF_ZERO {NULL, 0, 0}
+#define JSONL_BUF_ZERO                                                         \
+  {                                                                            \
+    NULL, 0, 0                                                                 \
+  }
 
 /* Frees the buffer's bytes and zeroes it (NULL is a no-op). */
 void jsonl_buf_free(struct jsonl_buf *b);
@@ -72,8 +78,7 @@ size_t jsonl_base64_encode(char *out, const void *in, size_t len);
 /* Decodes standard base64 (padding optional) into out, which must hold
  * len / 4 * 3 + 2 bytes; *out_len gets the byte count. Returns 0, or
  * -EINVAL on a character outside the alphabet or a bad length. */
-int jsonl_base64_decode(const char *in, size_t len, void *out,
-                        size_t *out_len);
+int jsonl_base64_decode(const char *in, size_t len, void *out, size_t *out_len);
 
 /* Appends the decimal form of v (no allocation, no locale). */
 void jsonl_append_u64(struct jsonl_buf *out, uint64_t v);

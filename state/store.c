@@ -58,13 +58,13 @@ struct store {
   char *dir, *name, *path;
   int64_t max_bytes;
   int keep;
-  int fd;        /* current file, -1 while closed by an error */
-  int64_t size;  /* current file length up to its last whole line */
-  int dirty;     /* the file may hold bytes past size (cut before writing) */
+  int fd;       /* current file, -1 while closed by an error */
+  int64_t size; /* current file length up to its last whole line */
+  int dirty;    /* the file may hold bytes past size (cut before writing) */
   uint64_t last_seq, last_run;
   int64_t truncated, truncated_noted;
-  int error;             /* negative errno while in the error state */
-  int rotate_error;      /* last rotation failure, to log it once */
+  int error;               /* negative errno while in the error state */
+  int rotate_error;        /* last rotation failure, to log it once */
   int64_t rotate_retry_at; /* after a failed rotation: size to retry at */
   struct ring tail, backlog;
 };
@@ -159,8 +159,16 @@ static int
 disk_trouble(int err)
 {
   switch (-err) {
-  case EACCES: case EPERM: case EROFS: case ENOSPC: case EDQUOT: case EIO:
-  case EFBIG: case EMFILE: case ENFILE: case ENOMEM:
+  case EACCES:
+  case EPERM:
+  case EROFS:
+  case ENOSPC:
+  case EDQUOT:
+  case EIO:
+  case EFBIG:
+  case EMFILE:
+  case ENFILE:
+  case ENOMEM:
     return 1;
   default:
     return 0;
@@ -333,8 +341,8 @@ open_current(struct store *st)
   }
   if (cut > 0) {
     st->truncated += cut;
-    log_warn("%s: cut %lld bytes of a torn or unreadable last line",
-             st->path, (long long)cut);
+    log_warn("%s: cut %lld bytes of a torn or unreadable last line", st->path,
+             (long long)cut);
   }
   st->fd = fd;
   st->size = end;
@@ -402,8 +410,8 @@ store_open(const char *dir, const char *name, int64_t max_bytes, int keep,
     }
     st->size = end;
     st->error = rc;
-    log_warn("%s: %s; keeping lines in memory until it is writable",
-             st->path, strerror(-rc));
+    log_warn("%s: %s; keeping lines in memory until it is writable", st->path,
+             strerror(-rc));
   } else if (rc < 0) {
     *cause = xasprintf("%s: %s", st->path, strerror(-rc));
     goto fail;
@@ -510,8 +518,7 @@ rotate(struct store *st)
   st->fd = -1;
   rc = open_current(st);
   if (rc < 0)
-    log_warn("%s: cannot reopen after rotation: %s", st->path,
-             strerror(-rc));
+    log_warn("%s: cannot reopen after rotation: %s", st->path, strerror(-rc));
 }
 
 /* Writes ln + '\n' at the end of the current file, rotating first when it
@@ -529,8 +536,8 @@ write_line(struct store *st, const struct line *ln)
     st->dirty = 0;
   }
   int64_t total = (int64_t)ln->len + 1;
-  if (st->max_bytes > 0 && st->size > 0 &&
-      st->size + total > st->max_bytes && st->size >= st->rotate_retry_at) {
+  if (st->max_bytes > 0 && st->size > 0 && st->size + total > st->max_bytes &&
+      st->size >= st->rotate_retry_at) {
     rotate(st);
     if (st->fd < 0 && (rc = open_current(st)) < 0)
       return rc;
@@ -584,8 +591,8 @@ append_line(struct store *st, struct line *ln)
   st->last_seq = ln->seq;
   if (rc < 0) {
     if (!st->error)
-      log_warn("%s: %s; keeping lines in memory until it is writable",
-               st->path, strerror(-rc));
+      log_warn("%s: %s; keeping lines in memory until it is writable", st->path,
+               strerror(-rc));
     st->error = rc;
     ring_push(&st->backlog, ln);
   }
@@ -748,8 +755,8 @@ first_seq(const struct store *st, int i)
 /* Delivers lines of file i with seq >= *from while n < limit; returns the
  * new n and moves *from past the last line delivered. */
 static size_t
-read_file(const struct store *st, int i, uint64_t *from, size_t n,
-          size_t limit, store_line_cb cb, void *ctx)
+read_file(const struct store *st, int i, uint64_t *from, size_t n, size_t limit,
+          store_line_cb cb, void *ctx)
 {
   char *path = file_path(st, i);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -783,8 +790,7 @@ static size_t
 read_ring(const struct ring *r, uint64_t *from, size_t n, size_t limit,
           store_line_cb cb, void *ctx)
 {
-  for (size_t i = *from - ring_at(r, 0)->seq; i < r->count && n < limit;
-       i++) {
+  for (size_t i = *from - ring_at(r, 0)->seq; i < r->count && n < limit; i++) {
     const struct line *ln = ring_at(r, i);
     cb(ctx, ln->seq, ln->data, ln->len);
     *from = ln->seq + 1;

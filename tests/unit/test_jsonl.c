@@ -44,24 +44,37 @@ Test(jsonl, escape_exact)
 Test(jsonl, encode_key_order_and_markers)
 {
   struct jsonl_buf b = JSONL_BUF_ZERO;
-  struct jsonl_chunk c = {.seq = 12, .ts = 1763779200123, .run = 3,
-                          .stream = "stdout", .data = "line 1\nline 2\n",
+  struct jsonl_chunk c = {.seq = 12,
+                          .ts = 1763779200123,
+                          .run = 3,
+                          .stream = "stdout",
+                          .data = "line 1\nline 2\n",
                           .len = 14};
   jsonl_encode_chunk(&b, &c);
   cr_assert_str_eq(cstr(&b), "{\"seq\":12,\"ts\":1763779200123,\"run\":3,"
                              "\"stream\":\"stdout\",\"data\":\"line 1\\nline "
                              "2\\n\"}");
   b.len = 0;
-  struct jsonl_chunk m = {.seq = 13, .ts = 5, .run = 3, .stream = "tend",
+  struct jsonl_chunk m = {.seq = 13,
+                          .ts = 5,
+                          .run = 3,
+                          .stream = "tend",
                           .extra = "\"event\":\"start\",\"pid\":4242",
-                          .data = "started (pid 4242)\n", .len = 19};
+                          .data = "started (pid 4242)\n",
+                          .len = 19};
   jsonl_encode_chunk(&b, &m);
-  cr_assert_str_eq(cstr(&b), "{\"seq\":13,\"ts\":5,\"run\":3,\"stream\":\"tend\","
-                             "\"event\":\"start\",\"pid\":4242,"
-                             "\"data\":\"started (pid 4242)\\n\"}");
+  cr_assert_str_eq(cstr(&b),
+                   "{\"seq\":13,\"ts\":5,\"run\":3,\"stream\":\"tend\","
+                   "\"event\":\"start\",\"pid\":4242,"
+                   "\"data\":\"started (pid 4242)\\n\"}");
   b.len = 0;
-  struct jsonl_chunk p = {.seq = 1, .ts = -7, .run = 1, .stream = "stderr",
-                          .data = "\xff\x00z", .len = 3, .partial = 1};
+  struct jsonl_chunk p = {.seq = 1,
+                          .ts = -7,
+                          .run = 1,
+                          .stream = "stderr",
+                          .data = "\xff\x00z",
+                          .len = 3,
+                          .partial = 1};
   jsonl_encode_chunk(&b, &p);
   cr_assert_str_eq(cstr(&b), "{\"seq\":1,\"ts\":-7,\"run\":1,\"stream\":"
                              "\"stderr\",\"partial\":true,\"data_b64\":"
@@ -79,8 +92,7 @@ Test(jsonl, numbers)
   jsonl_append_i64(&b, INT64_MIN);
   jsonl_buf_append(&b, " ", 1);
   jsonl_append_i64(&b, 42);
-  cr_assert_str_eq(cstr(&b),
-                   "0 18446744073709551615 -9223372036854775808 42");
+  cr_assert_str_eq(cstr(&b), "0 18446744073709551615 -9223372036854775808 42");
   jsonl_buf_free(&b);
 }
 
@@ -128,22 +140,22 @@ Test(jsonl, utf8_known_cases)
       {"\xc3\xa9", 1},
       {"\xe2\x82\xac", 1},
       {"\xf0\x9f\x98\x80", 1},
-      {"\xf4\x8f\xbf\xbf", 1},          /* U+10FFFF */
-      {"\xed\x9f\xbf", 1},              /* U+D7FF */
-      {"\xee\x80\x80", 1},              /* U+E000 */
-      {"\xc0\x80", 0},                  /* overlong NUL */
-      {"\xc1\xbf", 0},                  /* overlong */
-      {"\xe0\x80\x80", 0},              /* overlong */
-      {"\xe0\x9f\xbf", 0},              /* overlong */
-      {"\xf0\x80\x80\x80", 0},          /* overlong */
-      {"\xf0\x8f\xbf\xbf", 0},          /* overlong */
-      {"\xed\xa0\x80", 0},              /* surrogate D800 */
-      {"\xed\xbf\xbf", 0},              /* surrogate DFFF */
-      {"\xf4\x90\x80\x80", 0},          /* U+110000 */
+      {"\xf4\x8f\xbf\xbf", 1}, /* U+10FFFF */
+      {"\xed\x9f\xbf", 1},     /* U+D7FF */
+      {"\xee\x80\x80", 1},     /* U+E000 */
+      {"\xc0\x80", 0},         /* overlong NUL */
+      {"\xc1\xbf", 0},         /* overlong */
+      {"\xe0\x80\x80", 0},     /* overlong */
+      {"\xe0\x9f\xbf", 0},     /* overlong */
+      {"\xf0\x80\x80\x80", 0}, /* overlong */
+      {"\xf0\x8f\xbf\xbf", 0}, /* overlong */
+      {"\xed\xa0\x80", 0},     /* surrogate D800 */
+      {"\xed\xbf\xbf", 0},     /* surrogate DFFF */
+      {"\xf4\x90\x80\x80", 0}, /* U+110000 */
       {"\xf5\x80\x80\x80", 0},
       {"\xff", 0},
-      {"\x80", 0},                      /* stray continuation */
-      {"\xc3", 0},                      /* truncated */
+      {"\x80", 0}, /* stray continuation */
+      {"\xc3", 0}, /* truncated */
       {"\xe2\x82", 0},
       {"\xf0\x9f\x98", 0},
       {"abcdefgh\xc3\xa9ijklmnop\xe2\x82\xac", 1},
@@ -186,7 +198,7 @@ Test(jsonl, utf8_exhaustive_against_reference)
 Test(jsonl, base64_vectors)
 {
   const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-  const char *coded[] = {"",     "Zg==",     "Zm8=",    "Zm9v",
+  const char *coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
                          "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
   char out[64], back[64];
   for (int i = 0; i < 7; i++) {
@@ -222,15 +234,34 @@ static size_t
 random_bytes(unsigned char *s, size_t max)
 {
   static const char *const pieces[] = {
-      "\0",           "\"",       "\\",          "\n",       "\t",
-      "\r",           "\b",       "\f",          "\x01",     "\x1f",
-      "\x7f",         "/",        "\xc3\xa9",    "\xe2\x82\xac",
-      "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf", "plain text ",
-      "0123456789abcdef", "\xff", "\xc0\x80", "\xed\xa0\x80", "\x80",
-      "\xf4\x90\x80\x80", "\xe2\x82",
+      "\0",
+      "\"",
+      "\\",
+      "\n",
+      "\t",
+      "\r",
+      "\b",
+      "\f",
+      "\x01",
+      "\x1f",
+      "\x7f",
+      "/",
+      "\xc3\xa9",
+      "\xe2\x82\xac",
+      "\xf0\x9f\x98\x80",
+      "\xf4\x8f\xbf\xbf",
+      "\xed\x9f\xbf",
+      "plain text ",
+      "0123456789abcdef",
+      "\xff",
+      "\xc0\x80",
+      "\xed\xa0\x80",
+      "\x80",
+      "\xf4\x90\x80\x80",
+      "\xe2\x82",
   };
-  static const size_t plen[] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 3,
-                                4, 4, 3, 11, 16, 1, 2, 3, 1, 4, 2};
+  static const size_t plen[] = {1, 1, 1, 1, 1,  1,  1, 1, 1, 1, 1, 1, 2,
+                                3, 4, 4, 3, 11, 16, 1, 2, 3, 1, 4, 2};
   size_t n = 0, want = (size_t)rand() % max;
   /* Half the strings are valid UTF-8 (no invalid pieces). */
   int valid_only = rand() % 2;
@@ -329,8 +360,12 @@ Test(jsonl, round_trip_long_inputs)
         in[i] = round % 3 == 1 ? (i % 2 ? '\n' : 'y')
                                : (rand() % 70 ? 'a' + i % 26 : '\n');
     }
-    struct jsonl_chunk c = {.seq = 1, .ts = 2, .run = 3, .stream = "stdout",
-                            .data = (const char *)in, .len = n};
+    struct jsonl_chunk c = {.seq = 1,
+                            .ts = 2,
+                            .run = 3,
+                            .stream = "stdout",
+                            .data = (const char *)in,
+                            .len = n};
     b.len = 0;
     jsonl_encode_chunk(&b, &c);
     struct jsonl_chunk d;
@@ -349,8 +384,13 @@ Test(jsonl, decode_extra_members_come_back)
   struct jsonl_buf b = JSONL_BUF_ZERO;
   const char *extra = "\"event\":\"exit\",\"status\":1,\"why\":{\"a\":[1,"
                       "true,null,\"\\u0000\\\"\"]}";
-  struct jsonl_chunk m = {.seq = 20, .ts = 9, .run = 3, .stream = "tend",
-                          .extra = extra, .data = "exited\n", .len = 7};
+  struct jsonl_chunk m = {.seq = 20,
+                          .ts = 9,
+                          .run = 3,
+                          .stream = "tend",
+                          .extra = extra,
+                          .data = "exited\n",
+                          .len = 7};
   jsonl_encode_chunk(&b, &m);
   struct jsonl_chunk d;
   char *owned;
@@ -378,7 +418,8 @@ Test(jsonl, decode_rejects)
       "{\"seq\":1,\"ts\":1,\"run\":1,\"stream\":3,\"data\":\"x\"}",
       "{\"seq\":1,\"ts\":1,\"run\":1,\"stream\":\"o\",\"partial\":1,"
       "\"data\":\"x\"}",
-      "{\"seq\":1,\"seq\":2,\"ts\":1,\"run\":1,\"stream\":\"o\",\"data\":\"x\"}",
+      "{\"seq\":1,\"seq\":2,\"ts\":1,\"run\":1,\"stream\":\"o\",\"data\":"
+      "\"x\"}",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct jsonl_chunk d;

@@ -103,15 +103,15 @@ Test(outbuf, order_follows_the_oldest_byte_of_a_kept_partial_line)
 {
   struct outbuf *ob = outbuf_new(0);
   size_t n;
-  put(ob, OUT, "a\n");  /* 1 */
-  put(ob, ERR, "x");    /* 2: partial */
-  put(ob, OUT, "b");    /* 3: partial */
+  put(ob, OUT, "a\n"); /* 1 */
+  put(ob, ERR, "x");   /* 2: partial */
+  put(ob, OUT, "b");   /* 3: partial */
   struct outbuf_chunk *c = outbuf_cut(ob, 0, &n);
   cr_assert_eq(n, 1);
   expect(&c[0], OUT, "a\n", 0);
   outbuf_chunks_free(c, n);
-  put(ob, OUT, "\n");   /* completes "b" (born at 3) */
-  put(ob, ERR, "\n");   /* completes "x" (born at 2) */
+  put(ob, OUT, "\n"); /* completes "b" (born at 3) */
+  put(ob, ERR, "\n"); /* completes "x" (born at 2) */
   c = outbuf_cut(ob, 0, &n);
   cr_assert_eq(n, 2);
   expect(&c[0], ERR, "x\n", 0);
@@ -119,8 +119,8 @@ Test(outbuf, order_follows_the_oldest_byte_of_a_kept_partial_line)
   outbuf_chunks_free(c, n);
 
   /* The partial line starts inside an append that also ends a line. */
-  put(ob, ERR, "e");          /* 6 */
-  put(ob, OUT, "o1\no2");     /* 7: "o2" born at 7 */
+  put(ob, ERR, "e");      /* 6 */
+  put(ob, OUT, "o1\no2"); /* 7: "o2" born at 7 */
   c = outbuf_cut(ob, 0, &n);
   cr_assert_eq(n, 1);
   expect(&c[0], OUT, "o1\n", 0);

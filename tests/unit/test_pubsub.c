@@ -16,7 +16,8 @@ static void
 pub(const char *topic, uint64_t seq)
 {
   char json[64];
-  int n = snprintf(json, sizeof json, "{\"seq\":%llu}", (unsigned long long)seq);
+  int n =
+      snprintf(json, sizeof json, "{\"seq\":%llu}", (unsigned long long)seq);
   pubsub_publish(topic, seq, json, (size_t)n);
 }
 
@@ -30,7 +31,8 @@ expect_item(struct pubsub_sub *sub, const char *topic, uint64_t seq)
                (unsigned long long)seq);
   cr_assert_str_eq(it.topic, topic);
   cr_assert_eq(it.seq, seq);
-  int n = snprintf(json, sizeof json, "{\"seq\":%llu}", (unsigned long long)seq);
+  int n =
+      snprintf(json, sizeof json, "{\"seq\":%llu}", (unsigned long long)seq);
   cr_assert_eq(it.len, (size_t)n);
   cr_assert_arr_eq(it.json, json, it.len);
   cr_assert_eq(it.json[it.len], '\0');
@@ -314,8 +316,8 @@ subscribe_and_publish(void *ctx)
 Test(pubsub, subscribe_and_publish_from_inside_notify)
 {
   struct chain_ctx c = {0};
-  struct pubsub_sub *s = pubsub_subscribe("output/api", 4,
-                                          subscribe_and_publish, &c);
+  struct pubsub_sub *s =
+      pubsub_subscribe("output/api", 4, subscribe_and_publish, &c);
   struct pubsub_sub *ev = pubsub_subscribe("events", 4, NULL, NULL);
   pub("output/api", 1);
   cr_assert_not_null(c.added);

@@ -59,8 +59,11 @@ make_line(struct jsonl_buf *b, uint64_t seq, uint64_t run, size_t len)
   char data[4096];
   for (size_t i = 0; i < len && i < sizeof data; i++)
     data[i] = i + 1 == len ? '\n' : (char)('a' + (seq + i) % 26);
-  struct jsonl_chunk c = {.seq = seq, .ts = 1763779200000 + (int64_t)seq,
-                          .run = run, .stream = "stdout", .data = data,
+  struct jsonl_chunk c = {.seq = seq,
+                          .ts = 1763779200000 + (int64_t)seq,
+                          .run = run,
+                          .stream = "stdout",
+                          .data = data,
                           .len = len < sizeof data ? len : sizeof data};
   b->len = 0;
   jsonl_encode_chunk(b, &c);
@@ -118,14 +121,13 @@ got_free(struct got *g)
 static void
 expect_range(const struct got *g, uint64_t first, uint64_t last)
 {
-  cr_assert_eq(g->n, last - first + 1, "got %zu lines, want %llu..%llu",
-               g->n, (unsigned long long)first, (unsigned long long)last);
+  cr_assert_eq(g->n, last - first + 1, "got %zu lines, want %llu..%llu", g->n,
+               (unsigned long long)first, (unsigned long long)last);
   for (size_t i = 0; i < g->n; i++) {
     cr_assert_eq(g->seq[i], first + i);
     struct jsonl_chunk c;
     char *owned;
-    cr_assert_eq(jsonl_decode_chunk(g->line[i], strlen(g->line[i]), &c,
-                                    &owned),
+    cr_assert_eq(jsonl_decode_chunk(g->line[i], strlen(g->line[i]), &c, &owned),
                  0);
     cr_assert_eq(c.seq, first + i);
     free(owned);
@@ -362,7 +364,8 @@ Test(store, torn_last_line_is_cut_and_reported)
   struct store *st = store_open(scratch, "db", 0, 3, &cause);
   cr_assert_eq(append_range(st, 1, 5, 30), 0);
   store_close(st);
-  const char torn[] = "{\"seq\":6,\"ts\":1,\"run\":1,\"stream\":\"stdout\",\"da";
+  const char torn[] =
+      "{\"seq\":6,\"ts\":1,\"run\":1,\"stream\":\"stdout\",\"da";
   append_raw(path_of("db.jsonl"), torn, sizeof torn - 1);
 
   st = store_open(scratch, "db", 0, 3, &cause);
