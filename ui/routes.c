@@ -480,11 +480,23 @@ reply_json(struct routes_reply *out, int status, json_t *value)
   free(text);
 }
 
-/* {"error": msg}. */
+/* {"error": msg}. A message that quotes the request (a method, a cut
+ * "%.32s") may not be UTF-8, which json_pack refuses: then its non-ASCII
+ * bytes become '?' rather than the body becoming empty. */
 void
 routes_reply_error(struct routes_reply *out, int status, const char *msg)
 {
-  reply_json(out, status, json_pack("{s:s}", "error", msg ? msg : "error"));
+  json_t *v = json_pack("{s:s}", "error", msg ? msg : "error");
+
+  if (!v) {
+    char *ascii = xstrdup(msg);
+    for (char *c = ascii; *c; c++)
+      if ((unsigned char)*c >= 0x80)
+        *c = '?';
+    v = json_pack("{s:s}", "error", ascii);
+    free(ascii);
+  }
+  reply_json(out, status, v);
 }
 
 /* Formats an error message. */
