@@ -908,11 +908,18 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
     tend_register_store(spec->name, r->store);
     r->seq = store_last_seq(r->store);
     r->runs = store_last_run(r->store);
-    if (store_truncated_bytes(r->store) > 0)
-      events_note("log_truncated", spec->name,
-                  "cut a torn last line (%lld bytes) from the output log of "
-                  "%s",
-                  (long long)store_truncated_bytes(r->store), spec->name);
+    if (store_truncated_bytes(r->store) > 0) {
+      /* runner and bytes: the fields formats.md gives this event. */
+      long long cut = (long long)store_truncated_bytes(r->store);
+      json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "type", "log_truncated",
+                             "node", spec->name, "runner", spec->name,
+                             "bytes", (json_int_t)cut);
+      json_object_set_new(ev, "message",
+                          json_sprintf("cut a torn last line (%lld bytes) "
+                                       "from the output log of %s",
+                                       cut, spec->name));
+      events_emit(ev);
+    }
   }
   free(dir);
   watch_open(r);

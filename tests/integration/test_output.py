@@ -1,0 +1,498 @@
+"""Output pipeline (issue 3): a real `tend up` with children that write.
+
+What the children wrote is known exactly (the scripts are deterministic),
+so the tests compare bytes: what lands in <state_dir>/output/<runner>.jsonl
+and what the API and SSE serve must be those bytes, in order, once each,
+with contiguous seqs. Every wait polls; the only fixed duration is the
+length of a load (the RSS test floods for 10 s by definition).
+"""
+
+import base64
+import glob
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import SLOW, TEND_BIN, wait_for
+
+ASAN = os.environ.get("TEND_VARIANT") == "asan"
+
+
+# --- helpers -------------------------------------------------------------
+
+def read_jsonl(path):
+    """The whole lines of a JSON-lines file, parsed. A last line without
+    '\\n' is left out: the daemon may be writing it right now."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in raw.split(b"\n")[:-1]
+            if line.strip()]
+
+
+def out_path(d, runner, i=0):
+    base = os.path.join(d.state_dir, "output", runner)
+    return base + ".jsonl" if i == 0 else f"{base}.{i}.jsonl"
+
+
+def chunks_of(d, runner, keep=0):
+    """Every chunk of a runner: rotated files oldest first, then current."""
+    out = []
+    for i in range(keep, 0, -1):
+        out += read_jsonl(out_path(d, runner, i))
+    return out + read_jsonl(out_path(d, runner))
+
+
+def chunk_bytes(c):
+    """The exact bytes a chunk carries."""
+    if "data_b64" in c:
+        assert "data" not in c, c
+        return base64.b64decode(c["data_b64"], validate=True)
+    return c["data"].encode("utf-8")  # strict: a lone surrogate fails here
+
+
+def stream_bytes(chunks, stream):
+    return b"".join(chunk_bytes(c) for c in chunks if c["stream"] == stream)
+
+
+def assert_contiguous(chunks, first=1):
+    seqs = [c["seq"] for c in chunks]
+    assert seqs, "no chunks"
+    assert seqs[0] == first, f"first seq {seqs[0]}, want {first}"
+    for a, b in zip(seqs, seqs[1:]):
+        assert b == a + 1, f"seq {a} followed by {b} (gap or repeat)"
+
+
+def exit_markers(chunks):
+    return [c for c in chunks
+            if c["stream"] == "tend" and c.get("event") == "exit"]
+
+
+def first_diff(got, want):
+    n = min(len(got), len(want))
+    i = next((k for k in range(n) if got[k] != want[k]), n)
+    return (f"{len(got)} bytes vs {len(want)} expected; first difference at "
+            f"byte {i}: got {got[max(0, i - 40):i + 40]!r}, want "
+            f"{want[max(0, i - 40):i + 40]!r}")
+
+
+def brief(c):
+    """A chunk with its data shown by length (for failure messages)."""
+    return {k: (f"<{len(v)}>" if k in ("data", "data_b64") else v)
+            for k, v in c.items()}
+
+
+def assert_same_chunks(got, want):
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, f"chunk {i} differs: {brief(g)} vs {brief(w)}"
+    assert len(got) == len(want), (len(got), len(want))
+
+
+def api_chunks(d, runner, after=0, limit=10000):
+    """Pages through GET .../output from after; returns every chunk."""
+    got = []
+    while True:
+        status, body = d.api(
+            "GET", f"/api/v1/runners/{runner}/output?after={after}"
+            f"&limit={limit}")
+        assert status == 200, (status, body)
+        got += body["chunks"]
+        if not body["chunks"]:
+            return got, body["last"]
+        assert body["next"] == body["chunks"][-1]["seq"], body["next"]
+        after = body["next"]
+        if after >= body["last"]:
+            return got, body["last"]
+
+
+class SSE:
+    """A minimal Server-Sent Events reader that notes when each event
+    arrived (time.time() right after the read that completed it)."""
+
+    def __init__(self, d, path, timeout=10.0):
+        host, port = d.daemon_json()["listen"].rsplit(":", 1)
+        self.conn = http.client.HTTPConnection(host.strip("[]"), int(port),
+                                               timeout=timeout * SLOW)
+        self.conn.request("GET", path, headers={
+            "Accept": "text/event-stream",
+            "Authorization": "Bearer " + d.token()})
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.status
+        self.buf = b""
+        self.data = []
+        self.events = []  # (receive time, parsed data)
+
+    def pump(self, until, timeout):
+        deadline = time.monotonic() + timeout * SLOW
+        while not until(self):
+            assert time.monotonic() < deadline, (
+                f"SSE timed out with {len(self.events)} events")
+            try:
+                got = self.resp.read1(65536)
+            except socket.timeout:
+                continue
+            now = time.time()
+            assert got, "SSE stream ended"
+            self.buf += got
+            while b"\n" in self.buf:
+                line, self.buf = self.buf.split(b"\n", 1)
+                line = line.rstrip(b"\r")
+                if not line:
+                    if self.data:
+                        self.events.append(
+                            (now, json.loads(b"\n".join(self.data))))
+                    self.data = []
+                elif line.startswith(b"data:"):
+                    self.data.append(line[5:].lstrip(b" "))
+
+    def close(self):
+        self.resp.close()
+        self.conn.close()
+
+
+def vm_status(pid, key):
+    """A /proc/<pid>/status value in KiB (0 when the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+# --- 1. order and completeness ---------------------------------------------
+
+MIXED = r"""
+import os, random
+rnd = random.Random(1234)
+N = 100000
+texts = {1: [], 2: []}
+for i in range(N):
+    fd = 2 if (i * 7919) % 5 < 2 else 1
+    texts[fd].append(f"{'out' if fd == 1 else 'err'} {i:06d} "
+                     f"{'abcdefghij' * (i % 7)}\n")
+data = {fd: "".join(t).encode() for fd, t in texts.items()}
+pos = {1: 0, 2: 0}
+# Interleave the two streams in pieces cut anywhere (mid-line too).
+while pos[1] < len(data[1]) or pos[2] < len(data[2]):
+    fd = rnd.choice([fd for fd in (1, 2) if pos[fd] < len(data[fd])])
+    end = min(len(data[fd]), pos[fd] + rnd.randint(1, 9000))
+    while pos[fd] < end:
+        pos[fd] += os.write(fd, data[fd][pos[fd]:end])
+"""
+
+
+def mixed_expected():
+    out, err = [], []
+    for i in range(100000):
+        to_err = (i * 7919) % 5 < 2
+        (err if to_err else out).append(
+            f"{'err' if to_err else 'out'} {i:06d} {'abcdefghij' * (i % 7)}\n")
+    return "".join(out).encode(), "".join(err).encode()
+
+
+def test_100k_mixed_lines_exactly_once_in_order(tend_factory):
+    d = tend_factory({"name": "r", "children": [
+        {"name": "mix", "cmd": ["python3", "mixed.py"],
+         "restart": "temporary"}]}, files={"mixed.py": MIXED}, http=True)
+    chunks = wait_for(
+        lambda: (lambda c: c if exit_markers(c) else None)(
+            chunks_of(d, "mix")),
+        60, what="the exit marker of mix")
+    want_out, want_err = mixed_expected()
+    got_out, got_err = stream_bytes(chunks, "stdout"), stream_bytes(
+        chunks, "stderr")
+    assert got_out == want_out, "stdout: " + first_diff(got_out, want_out)
+    assert got_err == want_err, "stderr: " + first_diff(got_err, want_err)
+
+    assert_contiguous(chunks)
+    start, end = chunks[0], chunks[-1]
+    assert start["stream"] == "tend" and start["event"] == "start", start
+    assert isinstance(start["pid"], int) and start["run"] == 1, start
+    assert end["stream"] == "tend" and end["event"] == "exit", end
+    assert end["status"] == 0, end
+    middle = chunks[1:-1]
+    assert all(c["stream"] in ("stdout", "stderr") for c in middle), [
+        c for c in middle if c["stream"] not in ("stdout", "stderr")][:3]
+    # Complete lines only: nothing was longer than the buffer.
+    for c in middle:
+        assert c["run"] == 1 and not c.get("partial"), c["seq"]
+        assert chunk_bytes(c).endswith(b"\n"), c["seq"]
+        assert isinstance(c["ts"], int) and c["ts"] >= start["ts"], c["seq"]
+    # Chunks were cut by flushes, not one per line.
+    assert len(middle) < 50000, len(middle)
+
+    # The API serves the same objects, page after page.
+    got, last = api_chunks(d, "mix", 0, 997)
+    assert last == end["seq"]
+    assert_same_chunks(got, chunks)
+
+
+# --- 2. latency --------------------------------------------------------------
+
+TICKER = r"""
+import sys, time
+i = 0
+while True:
+    sys.stdout.write(f"{i} {time.time():.6f}\n")
+    sys.stdout.flush()
+    i += 1
+    time.sleep(0.01)
+"""
+
+
+def test_subscriber_gets_each_line_within_150ms(tend_factory):
+    d = tend_factory({"name": "r", "children": [
+        {"name": "tick", "cmd": ["python3", "-u", "ticker.py"]}]},
+        files={"ticker.py": TICKER}, http=True)
+    wait_for(lambda: any(c["stream"] == "stdout"
+                         for c in chunks_of(d, "tick")), 20,
+             what="first ticks on disk")
+    sse = SSE(d, "/api/v1/runners/tick/output/stream")
+    try:
+        sse.pump(lambda s: sum(1 for _, c in s.events
+                               if c["stream"] == "stdout") >= 30, 20)
+    finally:
+        sse.close()
+    lat, numbers, seqs = [], [], []
+    for recv, c in sse.events:
+        seqs.append(c["seq"])
+        if c["stream"] != "stdout":
+            continue
+        for line in chunk_bytes(c).decode().splitlines():
+            n, written = line.split()
+            numbers.append(int(n))
+            lat.append(recv - float(written))
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), seqs
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    lat.sort()
+    print(f"latency over {len(lat)} lines: median "
+          f"{lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms")
+    bound = 0.150 if not ASAN else 0.300
+    assert lat[-1] < bound, (
+        f"{len(lat)} lines in {len(seqs)} chunks: median "
+        f"{lat[len(lat) // 2] * 1000:.1f} ms, max {lat[-1] * 1000:.1f} ms "
+        f"(bound {bound * 1000:.0f} ms)")
+    assert lat[0] > -0.005, f"a line received before it was written: {lat[0]}"
+
+
+# --- 3. bytes that are not text ----------------------------------------------
+
+BINARY = r"""
+import os, time
+def w(fd, b):
+    while b:
+        b = b[os.write(fd, b):]
+w(1, b"plain line\n")
+w(1, b"bad \xff\xfe\x80 bytes\n")
+w(2, b"nul\x00in\x00middle\n")
+w(1, b"\x00\n")
+w(1, b"euro \xe2\x82")
+time.sleep(0.3)  # the rest of the character comes after a flush
+w(1, b"\xac done\n")
+w(2, b"lone \xed\xa0\x80 surrogate, overlong \xc0\xaf\n")
+w(1, "\u00e9".encode() * (1536 * 1024) + b"\n")  # a 3 MiB line
+w(1, b"after the long line\n")
+w(2, b"no newline at exit")
+"""
+
+BINARY_OUT = (b"plain line\n" b"bad \xff\xfe\x80 bytes\n" b"\x00\n"
+              b"euro \xe2\x82\xac done\n" + "\u00e9".encode() * (1536 * 1024)
+              + b"\n" b"after the long line\n")
+BINARY_ERR = (b"nul\x00in\x00middle\n"
+              b"lone \xed\xa0\x80 surrogate, overlong \xc0\xaf\n"
+              b"no newline at exit")
+
+
+def test_invalid_utf8_nul_and_long_lines_round_trip(tend_factory):
+    d = tend_factory({"name": "r", "children": [
+        {"name": "bin", "cmd": ["python3", "binary.py"],
+         "restart": "temporary"}]}, files={"binary.py": BINARY}, http=True)
+    chunks = wait_for(
+        lambda: (lambda c: c if exit_markers(c) else None)(
+            chunks_of(d, "bin")),
+        30, what="the exit marker of bin (a long line must not hang)")
+    assert_contiguous(chunks)
+    got_out, got_err = stream_bytes(chunks, "stdout"), stream_bytes(
+        chunks, "stderr")
+    assert got_out == BINARY_OUT, "stdout: " + first_diff(got_out, BINARY_OUT)
+    assert got_err == BINARY_ERR, "stderr: " + first_diff(got_err, BINARY_ERR)
+
+    # Text stays text; only chunks that are not UTF-8 are base64.
+    for c in chunks:
+        if "data_b64" in c:
+            with pytest.raises(UnicodeDecodeError):
+                base64.b64decode(c["data_b64"]).decode("utf-8")
+    with open(out_path(d, "bin"), "rb") as f:
+        raw = f.read()
+    nul_lines = [l for l in raw.split(b"\n") if b"nul\\u0000in" in l]
+    assert nul_lines and b'"data":' in nul_lines[0], (
+        "NUL bytes are valid UTF-8: they belong in \"data\" as \\u0000")
+    assert b"\x00" not in raw, "a raw NUL byte in the .jsonl"
+
+    # The long line came in partial chunks no bigger than the buffer.
+    partial = [c for c in chunks if c.get("partial")]
+    long_parts = [c for c in partial if c["stream"] == "stdout"]
+    assert len(long_parts) >= 2, [(c["seq"], len(chunk_bytes(c)))
+                                  for c in partial]
+    for c in long_parts:
+        assert len(chunk_bytes(c)) <= (1 << 20) + (64 << 10), (
+            c["seq"], len(chunk_bytes(c)))
+    # The last stderr line ended without a newline: partial, at exit.
+    last_err = [c for c in chunks if c["stream"] == "stderr"][-1]
+    assert last_err.get("partial") is True, last_err
+    assert chunk_bytes(last_err).endswith(b"no newline at exit")
+    # The exit marker comes after every byte of the run.
+    assert chunks[-1]["stream"] == "tend" and chunks[-1]["event"] == "exit"
+
+    # The API serves the same bytes (paging must not skip any chunk).
+    got, _ = api_chunks(d, "bin", 0, 3)
+    assert_same_chunks(got, chunks)
+    # So does a stream replaying from the start.
+    sse = SSE(d, "/api/v1/runners/bin/output/stream?after=0")
+    try:
+        sse.pump(lambda s: len(s.events) >= len(chunks), 20)
+    finally:
+        sse.close()
+    assert_same_chunks([c for _, c in sse.events][:len(chunks)], chunks)
+    # The terminal printer (a subscriber too) shows the NUL line.
+    wait_for(lambda: any("middle" in l for l in d.output_lines("bin")), 10,
+             what="the NUL line in the terminal output:\n" +
+             "\n".join(l[:80] for l in d.output_lines("bin")))
+
+
+# --- 6. memory stays bounded under a flood ------------------------------------
+
+BLOCKS = r"""
+import base64, os
+line = base64.b64encode(os.urandom(57)) + b"\n"   # 77 bytes, like base64(1)
+block = line * (65536 // len(line))
+while True:
+    os.write(1, block)
+"""
+
+
+@pytest.mark.parametrize("writer", ["yes", "blocks"])
+def test_rss_stays_under_64mib_while_a_child_floods(tend_factory, writer):
+    if ASAN:
+        pytest.skip("RSS of a sanitizer build measures the sanitizer "
+                    "(shadow memory, quarantine), not tend")
+    cmd = ["yes"] if writer == "yes" else ["python3", "blocks.py"]
+    d = tend_factory({"name": "r", "output": {"max_bytes": 32 << 20,
+                                               "keep": 1},
+                      "children": [{"name": "flood", "cmd": cmd}]},
+                     files={"blocks.py": BLOCKS}, start=False)
+    # The terminal printer goes to /dev/null: tend.out would take GBs.
+    with open(d.err_path, "ab") as err:
+        d.proc = subprocess.Popen([TEND_BIN, "up", "-c", d.config_path],
+                                  cwd=d.dir, stdout=subprocess.DEVNULL,
+                                  stderr=err, stdin=subprocess.DEVNULL)
+    pid = d.proc.pid
+    wait_for(lambda: os.path.exists(out_path(d, "flood")) and
+             os.path.getsize(out_path(d, "flood")) > 0, 20,
+             what="the flood on disk")
+    peak, samples = 0, 0
+    end = time.monotonic() + 10.0
+    while time.monotonic() < end:
+        assert d.proc.poll() is None, f"tend died: {d.stderr()[-3000:]}"
+        peak = max(peak, vm_status(pid, "VmRSS"))
+        samples += 1
+        time.sleep(0.05)
+    hwm = vm_status(pid, "VmHWM")
+    written = sum(os.path.getsize(p) for p in
+                  glob.glob(os.path.join(d.state_dir, "output",
+                                         "flood*.jsonl")))
+    last = read_jsonl(out_path(d, "flood"))
+    assert d.stop() == 0
+    print(f"{writer}: VmHWM {hwm} KiB, sampled peak {peak} KiB, "
+          f"{written >> 20} MiB on disk, last seq {last[-1]['seq']}")
+    assert hwm > 0 and samples > 50
+    assert max(peak, hwm) < 64 * 1024, (
+        f"peak RSS {max(peak, hwm) / 1024:.1f} MiB (VmHWM {hwm} KiB, "
+        f"sampled max {peak} KiB)")
+    # The flood really went through tend (several MB, rotated).
+    assert last and last[-1]["seq"] > 20, last[-1:]
+    assert written > 8 << 20, written
+
+
+# --- 7. rotation ----------------------------------------------------------
+
+ROTATE = r"""
+import os, sys, time
+if not os.path.exists("written"):
+    for i in range(40):
+        sys.stdout.write("".join(f"out {i:03d} {j:02d} " + "o" * 180 + "\n"
+                                 for j in range(60)))
+        sys.stdout.flush()
+        sys.stderr.write(f"err {i:03d} " + "e" * 2000 + "\n")
+        sys.stderr.flush()
+        time.sleep(0.11)
+    open("written", "w").close()
+while True:
+    time.sleep(1000)
+"""
+
+
+def rotated_files(d, runner):
+    return sorted(glob.glob(os.path.join(d.state_dir, "output",
+                                         runner + ".*.jsonl")))
+
+
+def test_rotation_keeps_n_files_and_the_api_reads_across_them(tend_factory):
+    max_bytes, keep = 65536, 2
+    d = tend_factory({"name": "r", "output": {"max_bytes": max_bytes,
+                                               "keep": keep},
+                      "children": [{"name": "rot", "cmd": ["python3",
+                                                           "rotate.py"]}]},
+                     files={"rotate.py": ROTATE}, http=True)
+    wait_for(lambda: os.path.exists(d.path("written")), 60,
+             what="the writer to finish")
+    # Let the last flush land: every "err 039" line is on disk.
+    wait_for(lambda: b"err 039" in stream_bytes(chunks_of(d, "rot", keep),
+                                                "stderr"), 10,
+             what="the last line on disk")
+    files = rotated_files(d, "rot")
+    assert [os.path.basename(f) for f in files] == [
+        "rot.1.jsonl", "rot.2.jsonl"], files
+    for f in files + [out_path(d, "rot")]:
+        assert os.path.getsize(f) <= max_bytes, (f, os.path.getsize(f))
+    on_disk = chunks_of(d, "rot", keep)
+    assert_contiguous(on_disk, on_disk[0]["seq"])
+    assert on_disk[0]["seq"] > 1, "nothing was rotated away"
+    oldest = on_disk[0]["seq"]
+
+    # Live: the API returns contiguous seqs down to the oldest kept chunk
+    # at least (the in-memory tail may still hold older ones).
+    got, last = api_chunks(d, "rot", 0, 7)
+    assert got[0]["seq"] <= oldest, (got[0]["seq"], oldest)
+    assert_contiguous(got, got[0]["seq"])
+    assert got[-1]["seq"] == last == on_disk[-1]["seq"]
+    by_seq = {c["seq"]: c for c in got}
+    assert all(by_seq[c["seq"]] == c for c in on_disk)
+
+    # After a restart only the files are left: reading starts at the oldest
+    # kept chunk and goes through every file (bisection across them).
+    assert d.stop() == 0
+    d.start()
+    wait_for(lambda: any(c.get("run") == 2
+                         for c in read_jsonl(out_path(d, "rot"))),
+             20, what="run 2 of rot")
+    on_disk = chunks_of(d, "rot", keep)
+    assert_contiguous(on_disk, on_disk[0]["seq"])
+    got, last = api_chunks(d, "rot", 0, 5)
+    assert got == on_disk[:len(got)] and got[-1]["seq"] >= on_disk[-1]["seq"]
+    for after in (on_disk[0]["seq"], on_disk[len(on_disk) // 3]["seq"],
+                  on_disk[-3]["seq"]):
+        part, _ = api_chunks(d, "rot", after, 4)
+        want = [c for c in on_disk if c["seq"] > after]
+        assert part[:len(want)] == want, after
