@@ -24,7 +24,7 @@ import { flatten, runnersUnder, runnerMeta, isFailing, isUp, eventSummary,
 
 const $ = (id) => document.getElementById(id);
 
-const TAIL_CHUNKS = 20;     // chunks fetched first when a runner is shown
+const TAIL_CHUNKS = 5;      // chunks fetched first when a runner is shown
 const TAIL_LINES = 3000;    // ... then older pages until this many lines
 const PAGE_LINES = 5000;    // lines per scroll-back page (about)
 const MAX_SSE = 1;          // output streams at once (plus one for events)
