@@ -36,6 +36,7 @@ struct stream_buf {
   uint64_t head_stamp; /* clock of the oldest pending byte */
   uint64_t tail_stamp; /* clock of the oldest byte after nl_end */
   size_t hint;         /* capacity to allocate when the buffer is empty */
+  int eof;             /* the pipe closed: the partial line may go */
 };
 
 struct outbuf {
@@ -44,9 +45,7 @@ struct outbuf {
   uint64_t clock;
 };
 
-struct outbuf *
-outbuf_new(size_t bound)
-{
+struct outbuf *outbuf_new(size_t bound) {
   struct outbuf *ob = xcalloc(1, sizeof *ob);
   ob->bound = bound ? bound : OUTBUF_DEFAULT_BOUND;
   for (int i = 0; i < NSTREAMS; i++)
@@ -54,9 +53,7 @@ outbuf_new(size_t bound)
   return ob;
 }
 
-void
-outbuf_free(struct outbuf *ob)
-{
+void outbuf_free(struct outbuf *ob) {
   if (!ob)
     return;
   for (int i = 0; i < NSTREAMS; i++)
@@ -66,9 +63,7 @@ outbuf_free(struct outbuf *ob)
 
 /* Makes room for min more bytes, growing geometrically (or to the hint
  * learned from earlier cuts, so a flooding stream allocates once). */
-static void
-room(struct stream_buf *s, size_t min)
-{
+static void room(struct stream_buf *s, size_t min) {
   if (s->cap - s->len >= min)
     return;
   size_t need = s->len + min;
@@ -81,10 +76,8 @@ room(struct stream_buf *s, size_t min)
   s->cap = cap;
 }
 
-char *
-outbuf_reserve(struct outbuf *ob, enum outbuf_stream stream, size_t min,
-               size_t *avail)
-{
+char *outbuf_reserve(struct outbuf *ob, enum outbuf_stream stream, size_t min,
+                     size_t *avail) {
   struct stream_buf *s = &ob->s[stream];
   room(s, min ? min : 1);
   if (avail)
@@ -92,12 +85,11 @@ outbuf_reserve(struct outbuf *ob, enum outbuf_stream stream, size_t min,
   return s->data + s->len;
 }
 
-void
-outbuf_commit(struct outbuf *ob, enum outbuf_stream stream, size_t n)
-{
+void outbuf_commit(struct outbuf *ob, enum outbuf_stream stream, size_t n) {
   struct stream_buf *s = &ob->s[stream];
   if (n == 0)
     return;
+  s->eof = 0; /* bytes again: a new run's pipe */
   uint64_t stamp = ++ob->clock;
   if (s->len == 0)
     s->head_stamp = stamp;
@@ -112,10 +104,8 @@ outbuf_commit(struct outbuf *ob, enum outbuf_stream stream, size_t n)
   }
 }
 
-void
-outbuf_append(struct outbuf *ob, enum outbuf_stream stream, const char *data,
-              size_t len)
-{
+void outbuf_append(struct outbuf *ob, enum outbuf_stream stream,
+                   const char *data, size_t len) {
   if (len == 0)
     return;
   char *p = outbuf_reserve(ob, stream, len, NULL);
@@ -123,24 +113,22 @@ outbuf_append(struct outbuf *ob, enum outbuf_stream stream, const char *data,
   outbuf_commit(ob, stream, len);
 }
 
-size_t
-outbuf_pending(const struct outbuf *ob)
-{
+void outbuf_eof(struct outbuf *ob, enum outbuf_stream stream) {
+  ob->s[stream].eof = 1;
+}
+
+size_t outbuf_pending(const struct outbuf *ob) {
   return ob->s[OUTBUF_STDOUT].len + ob->s[OUTBUF_STDERR].len;
 }
 
-int
-outbuf_full(const struct outbuf *ob)
-{
+int outbuf_full(const struct outbuf *ob) {
   return outbuf_pending(ob) >= ob->bound;
 }
 
 /* Where to end a forced partial chunk of data[from..len) so that a UTF-8
  * sequence cut by the bound stays whole (the chunk then stays text, not
  * base64): len, or the start of an incomplete last sequence. */
-static size_t
-utf8_cut(const char *data, size_t from, size_t len)
-{
+static size_t utf8_cut(const char *data, size_t from, size_t len) {
   size_t p = len;
   while (p > from && len - p < 3 && ((unsigned char)data[p - 1] & 0xC0) == 0x80)
     p--;
@@ -154,14 +142,13 @@ utf8_cut(const char *data, size_t from, size_t len)
 }
 
 /* Decides how many bytes of each stream a cut emits (emit[i]). */
-static void
-plan_cut(const struct outbuf *ob, int final, size_t emit[NSTREAMS])
-{
+static void plan_cut(const struct outbuf *ob, int final,
+                     size_t emit[NSTREAMS]) {
   size_t tails = 0;
   int forced[NSTREAMS] = {0};
   for (int i = 0; i < NSTREAMS; i++) {
     const struct stream_buf *s = &ob->s[i];
-    emit[i] = final ? s->len : s->nl_end;
+    emit[i] = final || s->eof ? s->len : s->nl_end;
     tails += s->len - emit[i];
   }
   /* Partial lines alone at the bound: release the longest first, at a
@@ -186,9 +173,7 @@ plan_cut(const struct outbuf *ob, int final, size_t emit[NSTREAMS])
   }
 }
 
-int
-outbuf_cuttable(const struct outbuf *ob)
-{
+int outbuf_cuttable(const struct outbuf *ob) {
   size_t emit[NSTREAMS];
   plan_cut(ob, 0, emit);
   for (int i = 0; i < NSTREAMS; i++)
@@ -198,9 +183,7 @@ outbuf_cuttable(const struct outbuf *ob)
 }
 
 /* Moves the first e bytes of s into chunk c, keeping the rest pending. */
-static void
-take(struct stream_buf *s, size_t e, struct outbuf_chunk *c)
-{
+static void take(struct stream_buf *s, size_t e, struct outbuf_chunk *c) {
   size_t rest = s->len - e;
   c->data = s->data;
   c->len = e;
@@ -223,9 +206,7 @@ take(struct stream_buf *s, size_t e, struct outbuf_chunk *c)
   s->head_stamp = s->tail_stamp;
 }
 
-struct outbuf_chunk *
-outbuf_cut(struct outbuf *ob, int final, size_t *n)
-{
+struct outbuf_chunk *outbuf_cut(struct outbuf *ob, int final, size_t *n) {
   size_t emit[NSTREAMS];
   int order[NSTREAMS];
   size_t count = 0;
@@ -251,9 +232,7 @@ outbuf_cut(struct outbuf *ob, int final, size_t *n)
   return chunks;
 }
 
-void
-outbuf_chunks_free(struct outbuf_chunk *chunks, size_t n)
-{
+void outbuf_chunks_free(struct outbuf_chunk *chunks, size_t n) {
   if (!chunks)
     return;
   for (size_t i = 0; i < n; i++)

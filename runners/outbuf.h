@@ -44,6 +44,11 @@ char *outbuf_reserve(struct outbuf *ob, enum outbuf_stream stream, size_t min,
 /* Accounts for n bytes written into the room given by outbuf_reserve. */
 void outbuf_commit(struct outbuf *ob, enum outbuf_stream stream, size_t n);
 
+/* Marks stream's pipe as closed (EOF): its partial last line goes out at
+ * the next cut, without waiting for the other stream. The mark is cleared
+ * by the next bytes appended to stream (the pipe of a new run). */
+void outbuf_eof(struct outbuf *ob, enum outbuf_stream stream);
+
 /* Bytes pending in both streams. */
 size_t outbuf_pending(const struct outbuf *ob);
 /* Returns 1 when pending >= bound (stop reading), else 0. */
