@@ -1066,7 +1066,8 @@ ld_position(struct ld *ld, size_t src, const struct seg *segs, size_t n,
   size_t off = 0;
   if (!s->ix)
     s->ix = textidx_new(s->text, s->len);
-  textidx_find(s->ix, segs + base, n - base, at_key, &off);
+  /* segs is NULL for an error at the root (NULL + 0 is UB). */
+  textidx_find(s->ix, segs ? segs + base : NULL, n - base, at_key, &off);
   textidx_position(s->ix, off, line, col);
 }
 
