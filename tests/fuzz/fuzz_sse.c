@@ -1,0 +1,407 @@
+/* fuzz_sse: libFuzzer target for ui/sse.c (event-stream framing, the client
+ * parser, and the gapless stream engine).
+ *
+ * The first input byte picks a mode (low two bits):
+ *   0  round trip: the rest is cut into 1..4 payloads, each framed with
+ *      sse_frame (with a comment and a "retry:" line around them, as the
+ *      server sends), the bytes fed to sse_parser in pieces of varying
+ *      size; the parser must give back each payload with its id, with CR LF
+ *      and lone CR turned into LF (the one change the framing allows);
+ *   1  the rest fed straight into the parser in varying pieces: no crash,
+ *      and every event it reports is well formed;
+ *   2, 3  the rest drives the stream engine over a fake store and a fake
+ *      bounded live queue (publish, bursts, overflow, reads of any size,
+ *      heartbeats); the parsed output must be every seq after the resume
+ *      point exactly once, in order, each with its item's JSON.
+ * Any broken property aborts, so that libFuzzer keeps the input. */
+#include "ui/sse.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Reports a broken property and aborts. */
+static void
+fail(const char *what)
+{
+  fprintf(stderr, "fuzz_sse: %s\n", what);
+  abort();
+}
+
+/* Feeds buf to the parser in pieces whose sizes cycle through a small
+ * pattern chosen by seed (1 byte at a time included: splits a CR LF). */
+static void
+feed_split(struct sse_parser *p, const char *buf, size_t n, uint8_t seed)
+{
+  static const size_t sizes[] = {1, 2, 3, 7, 64, 1, 5, 4096};
+  size_t i = 0, k = seed;
+
+  while (i < n) {
+    size_t step = sizes[k++ % 8];
+    if (step > n - i)
+      step = n - i;
+    sse_parser_feed(p, buf + i, step);
+    i += step;
+  }
+}
+
+/* ----------------------------------------------------- mode 0: framing */
+
+#define MAX_EVENTS 4
+
+struct rt {
+  char *want[MAX_EVENTS]; /* normalised payloads */
+  size_t want_len[MAX_EVENTS];
+  uint64_t ids[MAX_EVENTS];
+  size_t n, got;
+};
+
+/* Checks each event against the payload framed in that place. */
+static void
+rt_event(void *ctx, const char *id, const char *event, const char *data,
+         size_t len)
+{
+  struct rt *rt = ctx;
+  char idbuf[24];
+
+  if (rt->got >= rt->n)
+    fail("round trip: more events than framed");
+  snprintf(idbuf, sizeof idbuf, "%" PRIu64, rt->ids[rt->got]);
+  if (!id || strcmp(id, idbuf) != 0)
+    fail("round trip: wrong id");
+  if (strcmp(event, "message") != 0)
+    fail("round trip: wrong event type");
+  if (len != rt->want_len[rt->got] ||
+      (len && memcmp(data, rt->want[rt->got], len) != 0))
+    fail("round trip: data differs");
+  if (data[len] != '\0')
+    fail("round trip: data not NUL-terminated");
+  rt->got++;
+}
+
+/* CR LF and lone CR become LF: what a framed payload reads back as. */
+static size_t
+normalise(const uint8_t *in, size_t n, char *out)
+{
+  size_t o = 0;
+
+  for (size_t i = 0; i < n; i++) {
+    if (in[i] == '\r') {
+      out[o++] = '\n';
+      if (i + 1 < n && in[i + 1] == '\n')
+        i++;
+    } else {
+      out[o++] = (char)in[i];
+    }
+  }
+  return o;
+}
+
+/* Appends raw bytes to a growing buffer (the server's comment lines). */
+static void
+raw_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+  if (*len + n > *cap) {
+    *cap = (*len + n) * 2;
+    *buf = realloc(*buf, *cap);
+    if (!*buf)
+      fail("out of memory");
+  }
+  memcpy(*buf + *len, s, n);
+  *len += n;
+}
+
+/* Mode 0. */
+static void
+mode_round_trip(uint8_t flags, const uint8_t *p, size_t n)
+{
+  struct rt rt = {.n = 1 + ((flags >> 2) & 3)};
+  char *buf = NULL;
+  size_t len = 0, cap = 0, at = 0;
+  struct sse_parser *parser;
+  static const char hello[] = "retry: 1000\n\n";
+  static const char ping[] = ": ping\n\n";
+
+  raw_add(&buf, &len, &cap, hello, sizeof hello - 1);
+  for (size_t e = 0; e < rt.n; e++) {
+    /* Equal shares; the last one takes the rest. */
+    size_t share = e + 1 == rt.n ? n - at : (n - at) / (rt.n - e);
+    rt.ids[e] = e == 0 ? UINT64_MAX : (uint64_t)e * 1000003u;
+    rt.want[e] = malloc(share + 1);
+    rt.want_len[e] = normalise(p + at, share, rt.want[e]);
+    sse_frame(&buf, &len, &cap, rt.ids[e], (const char *)p + at, share);
+    at += share;
+    /* A heartbeat between events changes nothing. */
+    raw_add(&buf, &len, &cap, ping, sizeof ping - 1);
+  }
+  parser = sse_parser_new(rt_event, &rt);
+  feed_split(parser, buf, len, flags >> 4);
+  if (rt.got != rt.n)
+    fail("round trip: events lost");
+  sse_parser_free(parser);
+  for (size_t e = 0; e < rt.n; e++)
+    free(rt.want[e]);
+  free(buf);
+}
+
+/* -------------------------------------------------- mode 1: raw parser */
+
+/* Checks that an event from arbitrary input is well formed. */
+static void
+raw_event(void *ctx, const char *id, const char *event, const char *data,
+          size_t len)
+{
+  size_t *count = ctx;
+
+  if (!event || strchr(event, '\n') || strchr(event, '\r'))
+    fail("raw: bad event type");
+  if (id && (strchr(id, '\n') || strchr(id, '\r')))
+    fail("raw: bad id");
+  if (!data || data[len] != '\0')
+    fail("raw: data not NUL-terminated");
+  for (size_t i = 0; i < len; i++)
+    if (data[i] == '\r')
+      fail("raw: CR in data");
+  (*count)++;
+}
+
+/* Mode 1. */
+static void
+mode_raw(uint8_t flags, const uint8_t *p, size_t n)
+{
+  size_t count = 0;
+  struct sse_parser *parser = sse_parser_new(raw_event, &count);
+
+  feed_split(parser, (const char *)p, n, flags >> 2);
+  sse_parser_free(parser);
+}
+
+/* ------------------------------------------------ mode 2: stream engine */
+
+#define MAX_ITEMS 1000
+#define QUEUE_MAX 16
+
+/* The fake world: a store holding seqs 1..top, and one live queue. */
+struct world {
+  uint64_t top;               /* newest seq published */
+  uint64_t queue[QUEUE_MAX];  /* live seqs waiting */
+  size_t qn;
+  int lost;                   /* items were dropped from a full queue */
+  uint64_t lost_seq;
+  int overflow_first;         /* report the gap before queued items */
+  char taken[96];             /* the last taken item's text */
+  uint64_t expect;            /* next seq the client must see */
+  size_t wakes;
+};
+
+/* The JSON text of item seq; store and live queue agree on it. */
+static size_t
+item_text(uint64_t seq, char *out, size_t cap)
+{
+  int n = snprintf(out, cap, "{\"seq\":%" PRIu64 ",\"d\":\"x%" PRIu64
+                   "\\ny\"}", seq, seq * 7);
+  return (size_t)n;
+}
+
+/* Store: items after `after`, oldest first, at most limit. */
+static int
+w_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
+{
+  struct world *w = ctx;
+
+  *items = json_array();
+  for (uint64_t s = after + 1; s <= w->top && limit > 0; s++, limit--)
+    json_array_append_new(*items, json_pack("{s:I,s:s}", "seq",
+                                            (json_int_t)s, "d", "x"));
+  return 0;
+}
+
+/* Live queue: queued items, and the gap notice (before or after them). */
+static int
+w_take(void *ctx, uint64_t *seq, const char **json, size_t *len)
+{
+  struct world *w = ctx;
+
+  if (w->lost && (w->overflow_first || w->qn == 0)) {
+    w->lost = 0;
+    return -EOVERFLOW;
+  }
+  if (w->qn == 0)
+    return 0;
+  *seq = w->queue[0];
+  memmove(w->queue, w->queue + 1, (w->qn - 1) * sizeof w->queue[0]);
+  w->qn--;
+  *len = item_text(*seq, w->taken, sizeof w->taken);
+  *json = w->taken;
+  return 1;
+}
+
+static const struct sse_source world_source = {
+  .fetch = w_fetch, .take = w_take, .free_ctx = NULL};
+
+/* The store's JSON for a seq, as json_dumps writes it. */
+static char *
+store_text(uint64_t seq)
+{
+  json_t *o = json_pack("{s:I,s:s}", "seq", (json_int_t)seq, "d", "x");
+  char *t = json_dumps(o, JSON_COMPACT);
+
+  json_decref(o);
+  return t;
+}
+
+/* Each event must be the next seq, with its item's text. */
+static void
+w_event(void *ctx, const char *id, const char *event, const char *data,
+        size_t len)
+{
+  struct world *w = ctx;
+  char idbuf[24], live[96];
+  char *st;
+  int ok;
+
+  (void)event;
+  snprintf(idbuf, sizeof idbuf, "%" PRIu64, w->expect);
+  if (!id || strcmp(id, idbuf) != 0) {
+    fprintf(stderr, "fuzz_sse: got id %s, want %s\n", id ? id : "(none)",
+            idbuf);
+    fail("stream: a gap, a repeat or a reorder");
+  }
+  st = store_text(w->expect);
+  item_text(w->expect, live, sizeof live);
+  ok = (len == strlen(st) && memcmp(data, st, len) == 0) ||
+       (len == strlen(live) && memcmp(data, live, len) == 0);
+  free(st);
+  if (!ok)
+    fail("stream: an event's data is not its item");
+  w->expect++;
+}
+
+/* Publishes one item: into the store, and into the queue if it has room. */
+static void
+w_publish(struct world *w, struct sse_stream *s)
+{
+  if (w->top >= MAX_ITEMS)
+    return;
+  w->top++;
+  if (w->qn < QUEUE_MAX) {
+    w->queue[w->qn++] = w->top;
+  } else if (!w->lost) {
+    w->lost = 1;
+    w->lost_seq = w->top;
+  }
+  sse_stream_wake(s);
+}
+
+/* Counts wake-ups (the owner would resume the connection). */
+static void
+w_wake(void *arg)
+{
+  struct world *w = arg;
+
+  w->wakes++;
+}
+
+/* Reads up to max bytes into the parser; returns what read returned. */
+static ssize_t
+w_read(struct sse_stream *s, struct sse_parser *parser, size_t max)
+{
+  char buf[8192];
+  ssize_t r = sse_stream_read(s, buf, max < sizeof buf ? max : sizeof buf);
+
+  if (r > 0)
+    sse_parser_feed(parser, buf, (size_t)r);
+  return r;
+}
+
+/* Mode 2. */
+static void
+mode_stream(uint8_t flags, const uint8_t *p, size_t n)
+{
+  struct world w = {0};
+  struct sse_stream *s;
+  struct sse_parser *parser;
+  uint64_t after;
+  size_t i = 0;
+
+  w.overflow_first = (flags >> 2) & 1;
+  /* A store of 0..255 items, resumed from anywhere in it or past it. */
+  w.top = n > 0 ? p[0] : 0;
+  after = n > 1 ? p[1] % (w.top + 2) : 0;
+  if (after > w.top)
+    after = w.top; /* a client ahead of the store is not a case here */
+  w.expect = after + 1;
+  i = 2;
+  s = sse_stream_new(&world_source, &w, after);
+  sse_stream_set_waker(s, w_wake, &w);
+  parser = sse_parser_new(w_event, &w);
+  for (; i < n; i++) {
+    uint8_t op = p[i];
+    switch (op & 3) {
+    case 0:
+      w_publish(&w, s);
+      break;
+    case 1:
+      w_read(s, parser, (size_t)(op >> 2) * 37 + 1);
+      break;
+    case 2:
+      sse_stream_heartbeat(s);
+      break;
+    default:
+      for (int k = 0; k < (op >> 2); k++)
+        w_publish(&w, s);
+      break;
+    }
+  }
+  /* Drain: everything published must arrive. */
+  for (int guard = 0; guard < 100000; guard++)
+    if (w_read(s, parser, 4096) <= 0)
+      break;
+  if (w.expect != w.top + 1) {
+    fprintf(stderr, "fuzz_sse: after %" PRIu64 ", top %" PRIu64
+            ", next expected %" PRIu64 "\n", after, w.top, w.expect);
+    fail("stream: items missing after the drain");
+  }
+  if (sse_stream_last(s) != w.top)
+    fail("stream: wrong resume point");
+  sse_stream_end(s);
+  if (w_read(s, parser, 4096) != -1)
+    fail("stream: read after end and drain is not -1");
+  sse_parser_free(parser);
+  sse_stream_free(s);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  uint8_t flags;
+  uint8_t *copy;
+
+  if (size == 0)
+    return 0;
+  flags = data[0];
+  /* An exact-size heap copy, so that ASan sees any read past the end. */
+  copy = malloc(size - 1 ? size - 1 : 1);
+  memcpy(copy, data + 1, size - 1);
+  switch (flags & 3) {
+  case 0:
+    mode_round_trip(flags, copy, size - 1);
+    break;
+  case 1:
+    mode_raw(flags, copy, size - 1);
+    break;
+  default:
+    mode_stream(flags, copy, size - 1);
+    break;
+  }
+  free(copy);
+  if (sse_stream_count() != 0)
+    fail("a stream leaked (sse_stream_count)");
+  return 0;
+}
