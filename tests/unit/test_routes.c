@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define TOKEN "00112233445566778899aabbccddeeff"
 
@@ -31,11 +32,17 @@ static struct {
   uint64_t last_after;
   size_t last_limit;
   int subscribed;
+  int trees_built;
+  pubsub_notify_cb star_notify; /* the subscription to "events" */
+  void *star_ctx;
+  pubsub_notify_cb out_notify; /* the subscription to every output */
+  void *out_ctx;
 } fake;
 
 json_t *
 tend_tree_json(void)
 {
+  fake.trees_built++;
   return json_pack("{s:s,s:s,s:[]}", "name", "dev", "kind", "group",
                    "children");
 }
@@ -176,10 +183,14 @@ struct pubsub_sub *
 pubsub_subscribe(const char *topic, size_t max_items, pubsub_notify_cb notify,
                  void *ctx)
 {
-  (void)topic;
   (void)max_items;
-  (void)notify;
-  (void)ctx;
+  if (strcmp(topic, "events") == 0) {
+    fake.star_notify = notify;
+    fake.star_ctx = ctx;
+  } else if (strcmp(topic, "output/*") == 0) {
+    fake.out_notify = notify;
+    fake.out_ctx = ctx;
+  }
   fake.subscribed++;
   return calloc(1, sizeof(struct pubsub_sub));
 }
@@ -701,4 +712,49 @@ Test(routes, assets)
   json_decref(expect("GET", "/nope.js", &bearer, NULL, 404));
   json_decref(expect("GET", "/..%2fsrc%2fmain.c", &bearer, NULL, 400));
   json_decref(expect("GET", "/index.html", &(struct fake_req){0}, NULL, 401));
+}
+
+Test(routes, tree_is_cached_until_an_event_is_published)
+{
+  json_t *a, *b;
+
+  a = expect("GET", "/api/v1/tree", &bearer, NULL, 200);
+  cr_assert_eq(fake.trees_built, 1);
+  cr_assert_not_null(fake.star_notify, "subscribed to the events");
+  b = expect("GET", "/api/v1/tree", &bearer, NULL, 200);
+  cr_assert_eq(fake.trees_built, 1, "served from the cache");
+  cr_assert(json_equal(a, b));
+  fake.star_notify(fake.star_ctx); /* a state event */
+  json_decref(expect("GET", "/api/v1/tree", &bearer, NULL, 200));
+  cr_assert_eq(fake.trees_built, 2, "rebuilt after a publish");
+  json_decref(a);
+  json_decref(b);
+  routes_shutdown();
+  cr_assert_eq(fake.subscribed, 0, "the cache's subscription ends");
+  routes_init(TOKEN, 7070);
+}
+
+static double
+now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(routes, tree_output_changes_rebuild_at_most_every_100_ms)
+{
+  double t0, took;
+
+  json_decref(expect("GET", "/api/v1/tree", &bearer, NULL, 200));
+  t0 = now_s();
+  cr_assert_eq(fake.trees_built, 1);
+  cr_assert_not_null(fake.out_notify);
+  fake.out_notify(fake.out_ctx); /* an output chunk moved output_seq */
+  /* Poll: rebuilt once the lag has passed, not before. */
+  while (fake.trees_built == 1 && now_s() - t0 < 5.0)
+    json_decref(expect("GET", "/api/v1/tree", &bearer, NULL, 200));
+  took = now_s() - t0;
+  cr_assert_eq(fake.trees_built, 2);
+  cr_assert_geq(took, 0.099, "rebuilt after %.3f s", took);
 }
