@@ -42,7 +42,7 @@ struct cli {
   char *url;           /* base URL, no trailing slash */
   char *token;
   int json, follow;
-  long lines;          /* -n; -1 = everything */
+  long lines; /* -n; -1 = everything */
   int tty;
   const char *args[3];
   int nargs;
@@ -68,37 +68,58 @@ static int cmd_reload(struct cli *c);
 static int cmd_resume(struct cli *c);
 
 static const struct cmd commands[] = {
-  {.name = "status", .fn = cmd_status, .opts = OPT_JSON,
-   .usage = "status [--json]         the tree: state, pid, restarts, uptime"},
-  {.name = "start", .fn = cmd_start, .min_args = 1, .max_args = 1,
-   .usage = "start NAME              start a runner"},
-  {.name = "stop", .fn = cmd_stop, .min_args = 1, .max_args = 1,
-   .usage = "stop NAME               stop a runner"},
-  {.name = "restart", .fn = cmd_restart, .min_args = 1, .max_args = 1,
-   .usage = "restart NAME            restart a runner or a group"},
-  {.name = "signal", .fn = cmd_signal, .min_args = 2, .max_args = 2,
-   .usage = "signal NAME SIG         send a signal (HUP, USR1, ...)"},
-  {.name = "logs", .fn = cmd_logs, .min_args = 1, .max_args = 1,
-   .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
-   .usage = "logs [-f] [-n N] [--json] NAME\n"
-            "                               a runner's output (-f: follow)"},
-  {.name = "events", .fn = cmd_events, .opts = OPT_JSON | OPT_FOLLOW |
-   OPT_LINES,
-   .usage = "events [-f] [-n N] [--json]\n"
-            "                               the event log (-f: follow)"},
-  {.name = "reload", .fn = cmd_reload,
-   .usage = "reload                  re-read the config and apply it"},
-  {.name = "resume", .fn = cmd_resume, .min_args = 1, .max_args = 1,
-   .usage = "resume NAME             resume a watch paused by the loop "
-            "guard"},
+    {.name = "status",
+     .fn = cmd_status,
+     .opts = OPT_JSON,
+     .usage = "status [--json]         the tree: state, pid, restarts, uptime"},
+    {.name = "start",
+     .fn = cmd_start,
+     .min_args = 1,
+     .max_args = 1,
+     .usage = "start NAME              start a runner"},
+    {.name = "stop",
+     .fn = cmd_stop,
+     .min_args = 1,
+     .max_args = 1,
+     .usage = "stop NAME               stop a runner"},
+    {.name = "restart",
+     .fn = cmd_restart,
+     .min_args = 1,
+     .max_args = 1,
+     .usage = "restart NAME            restart a runner or a group"},
+    {.name = "signal",
+     .fn = cmd_signal,
+     .min_args = 2,
+     .max_args = 2,
+     .usage = "signal NAME SIG         send a signal (HUP, USR1, ...)"},
+    {.name = "logs",
+     .fn = cmd_logs,
+     .min_args = 1,
+     .max_args = 1,
+     .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
+     .usage = "logs [-f] [-n N] [--json] NAME\n"
+              "                               a runner's output (-f: follow)"},
+    {.name = "events",
+     .fn = cmd_events,
+     .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
+     .usage = "events [-f] [-n N] [--json]\n"
+              "                               the event log (-f: follow)"},
+    {.name = "reload",
+     .fn = cmd_reload,
+     .usage = "reload                  re-read the config and apply it"},
+    {.name = "resume",
+     .fn = cmd_resume,
+     .min_args = 1,
+     .max_args = 1,
+     .usage = "resume NAME             resume a watch paused by the loop "
+              "guard"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 /* ---------------------------------------------------------------- helpers */
 
 /* Prints "tend: message" to stderr. */
-static void __attribute__((format(printf, 1, 2)))
-say(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
   va_list ap;
 
@@ -172,8 +193,8 @@ read_trimmed(const char *path)
   }
   fclose(f);
   n = strlen(line);
-  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' ||
-                   line[n - 1] == ' '))
+  while (n > 0 &&
+         (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
     line[--n] = '\0';
   return xstrdup(line);
 }
@@ -320,8 +341,7 @@ print_refusal(long status, const char *body, size_t len)
     say("%s", msg);
   else
     say("the daemon answered HTTP %ld", status);
-  json_array_foreach(errors, i, e)
-    if (json_is_string(e))
+  json_array_foreach(errors, i, e) if (json_is_string(e))
       fprintf(stderr, "  %s\n", json_string_value(e));
   json_decref(j);
 }
@@ -453,8 +473,8 @@ table_add(struct table *t, json_t *node, int depth, int64_t now)
   r = &t->rows[t->n++];
   r->col[0] = xasprintf("%*s%s", depth * 2, "",
                         json_string_value(json_object_get(node, "name"))
-                          ? json_string_value(json_object_get(node, "name"))
-                          : "?");
+                            ? json_string_value(json_object_get(node, "name"))
+                            : "?");
   r->col[1] = xstrdup(kind ? kind : "?");
   r->col[2] = xstrdup(state ? state : "?");
   r->col[3] = int_field(node, "pid");
@@ -473,17 +493,15 @@ table_add(struct table *t, json_t *node, int depth, int64_t now)
                           json_string_value(json_object_get(le, "signal")));
   else
     r->col[7] = xstrdup("-");
-  json_array_foreach(children, i, child)
-    table_add(t, child, depth + 1, now);
+  json_array_foreach(children, i, child) table_add(t, child, depth + 1, now);
 }
 
 /* tend status: an aligned table, states coloured on a terminal. */
 static int
 cmd_status(struct cli *c)
 {
-  static const char *const heads[NCOLS] = {"NAME", "KIND", "STATE", "PID",
-                                           "RUN", "RESTARTS", "UPTIME",
-                                           "LAST EXIT"};
+  static const char *const heads[NCOLS] = {
+      "NAME", "KIND", "STATE", "PID", "RUN", "RESTARTS", "UPTIME", "LAST EXIT"};
   size_t width[NCOLS];
   struct table t = {0};
   json_t *tree;
@@ -767,8 +785,8 @@ render_event(struct cli *c, struct buf *o, json_t *ev)
     const char *evn = json_string_value(json_object_get(ev, "event"));
     buf_addf(o, "%s: %s --%s--> ", node ? node : "?",
              json_string_value(json_object_get(ev, "from"))
-               ? json_string_value(json_object_get(ev, "from"))
-               : "?",
+                 ? json_string_value(json_object_get(ev, "from"))
+                 : "?",
              evn ? evn : "?");
     if (c->tty)
       buf_addf(o, "%s%s\033[0m", state_colour(to), to ? to : "?");
@@ -828,8 +846,7 @@ replay(struct cli *c, const char *path, const char *key, render_fn render,
        struct buf *o, uint64_t *after)
 {
   for (;;) {
-    char *url = xasprintf("%s?after=%" PRIu64 "&limit=%d", path, *after,
-                          PAGE);
+    char *url = xasprintf("%s?after=%" PRIu64 "&limit=%d", path, *after, PAGE);
     json_t *page = NULL, *items, *item;
     size_t i, n;
     int r = call(c, "GET", url, NULL, &page);

@@ -24,7 +24,7 @@
 
 static const char *const result_names[] = {
 #define X(N, S) S,
-  AUTH_RESULT_MAP(X)
+    AUTH_RESULT_MAP(X)
 #undef X
 };
 

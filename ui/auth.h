@@ -15,10 +15,10 @@
 #define AUTH_TOKEN_BYTES 32
 
 #define AUTH_RESULT_MAP(X)                                                     \
-  X(OK, "ok")                       /* authenticated */                        \
-  X(MISSING, "missing token")       /* neither header nor cookie */            \
-  X(BAD, "wrong token")             /* a token that does not match */          \
-  X(ORIGIN, "origin mismatch")      /* cookie without a matching Origin */
+  X(OK, "ok")                  /* authenticated */                             \
+  X(MISSING, "missing token")  /* neither header nor cookie */                 \
+  X(BAD, "wrong token")        /* a token that does not match */               \
+  X(ORIGIN, "origin mismatch") /* cookie without a matching Origin */
 
 enum auth_result {
 #define X(N, S) AUTH_##N,
@@ -43,8 +43,7 @@ int auth_token_equal(const char *expected, const char *given);
 
 /* Finds cookie name in a Cookie header ("a=1; b=2"): returns a pointer to
  * its value (borrowed from header) and its length in *len, or NULL. */
-const char *auth_cookie_find(const char *header, const char *name,
-                             size_t *len);
+const char *auth_cookie_find(const char *header, const char *name, size_t *len);
 
 /* Returns the token of "Bearer <token>" (scheme case-insensitive), or NULL
  * when the header uses another scheme. */

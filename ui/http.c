@@ -56,10 +56,10 @@
 #define DRAIN_STEPS 50
 
 static const char csp[] =
-  "default-src 'self'; script-src 'self'; style-src 'self'; "
-  "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
-  "object-src 'none'; base-uri 'none'; form-action 'self'; "
-  "frame-ancestors 'none'";
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'";
 
 struct conn_stream;
 
@@ -71,7 +71,7 @@ struct http_server {
   uv_idle_t idle;       /* "run MHD soon" (resume woken streams first) */
   uv_timer_t heartbeat; /* comments on every stream; drain at shutdown */
   int port;
-  char *daemon_json;    /* path of <state_dir>/daemon.json */
+  char *daemon_json; /* path of <state_dir>/daemon.json */
   char *token;
   struct conn_stream *streams;
   int closing;
@@ -284,8 +284,7 @@ send_reply(struct http_server *srv, struct MHD_Connection *conn,
     if (r)
       out->body = NULL; /* MHD frees it */
   } else {
-    r = MHD_create_response_from_buffer(0, (void *)"",
-                                        MHD_RESPMEM_PERSISTENT);
+    r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   }
   if (!r) {
     routes_reply_clean(out);
@@ -330,7 +329,7 @@ static int
 declared_too_large(struct MHD_Connection *conn)
 {
   const char *cl =
-    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
   char *end;
   unsigned long long v;
 
@@ -392,14 +391,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     return MHD_YES;
   rq->replied = 1;
   req = (struct routes_req){
-    .method = method,
-    .path = url,
-    .header = req_header,
-    .query = req_query,
-    .ctx = conn,
-    .body = rq->body,
-    .body_len = rq->len,
-    .body_too_large = rq->too_large,
+      .method = method,
+      .path = url,
+      .header = req_header,
+      .query = req_query,
+      .ctx = conn,
+      .body = rq->body,
+      .body_len = rq->len,
+      .body_too_large = rq->too_large,
   };
   routes_handle(&req, &out);
   return send_reply(srv, conn, &out);
@@ -492,8 +491,8 @@ format_addr(const struct sockaddr *sa, int port, int for_url, char *out,
 /* Resolves the configured host (IPv4 preferred) and binds a listening
  * socket; errors name the config key and the address. */
 static int
-bind_listen(const struct config_http *h, struct sockaddr_storage *ss,
-            int *port, char **cause)
+bind_listen(const struct config_http *h, struct sockaddr_storage *ss, int *port,
+            char **cause)
 {
   struct addrinfo hints, *res = NULL, *ai, *pick = NULL;
   char portstr[16];
@@ -506,8 +505,8 @@ bind_listen(const struct config_http *h, struct sockaddr_storage *ss,
   snprintf(portstr, sizeof portstr, "%d", h->port);
   r = getaddrinfo(h->host, portstr, &hints, &res);
   if (r != 0) {
-    *cause = xasprintf("http.listen: %s:%d: %s", h->host, h->port,
-                       gai_strerror(r));
+    *cause =
+        xasprintf("http.listen: %s:%d: %s", h->host, h->port, gai_strerror(r));
     return -EINVAL;
   }
   for (ai = res; ai && !pick; ai = ai->ai_next)
@@ -518,8 +517,8 @@ bind_listen(const struct config_http *h, struct sockaddr_storage *ss,
       pick = ai;
   if (!pick) {
     freeaddrinfo(res);
-    *cause = xasprintf("http.listen: %s:%d: no IPv4 or IPv6 address",
-                       h->host, h->port);
+    *cause = xasprintf("http.listen: %s:%d: no IPv4 or IPv6 address", h->host,
+                       h->port);
     return -EINVAL;
   }
   memset(ss, 0, sizeof *ss);
@@ -544,17 +543,17 @@ bind_listen(const struct config_http *h, struct sockaddr_storage *ss,
     char where[INET6_ADDRSTRLEN + 16];
     r = -errno;
     format_addr((struct sockaddr *)ss, h->port, 0, where, sizeof where);
-    *cause = xasprintf("http.listen: %s: %s", where,
-                       r == -EADDRINUSE ? "address already in use"
-                                        : strerror(-r));
+    *cause =
+        xasprintf("http.listen: %s: %s", where,
+                  r == -EADDRINUSE ? "address already in use" : strerror(-r));
     close(fd);
     return r;
   }
   sl = sizeof *ss;
   getsockname(fd, (struct sockaddr *)ss, &sl);
-  *port = ntohs(ss->ss_family == AF_INET
-                  ? ((struct sockaddr_in *)ss)->sin_port
-                  : ((struct sockaddr_in6 *)ss)->sin6_port);
+  *port =
+      ntohs(ss->ss_family == AF_INET ? ((struct sockaddr_in *)ss)->sin_port
+                                     : ((struct sockaddr_in6 *)ss)->sin6_port);
   return fd;
 }
 
@@ -603,9 +602,8 @@ connection_limit(void)
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
     return 512;
   if (rl.rlim_cur < want && rl.rlim_cur != RLIM_INFINITY) {
-    rlim_t raised = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
-                      ? want
-                      : rl.rlim_max;
+    rlim_t raised =
+        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
     if (raised > rl.rlim_cur) {
       rl.rlim_cur = raised;
       if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -655,8 +653,8 @@ on_handle_closed(uv_handle_t *h)
 
 /* Binds, starts MHD, wires it into the loop, writes daemon.json. */
 int
-http_start(uv_loop_t *loop, const struct config *cfg,
-           struct http_server **out, char **cause)
+http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
+           char **cause)
 {
   struct http_server *srv;
   struct sockaddr_storage ss;
@@ -690,12 +688,12 @@ http_start(uv_loop_t *loop, const struct config *cfg,
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   srv->mhd = MHD_start_daemon(
-    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
-    MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout(),
-    MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
-    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-    MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+      flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout(),
+      MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+      MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
   if (!srv->mhd) {
     close(fd);
     routes_shutdown();
@@ -710,8 +708,7 @@ http_start(uv_loop_t *loop, const struct config *cfg,
   uv_timer_init(loop, &srv->timer);
   uv_idle_init(loop, &srv->idle);
   uv_timer_init(loop, &srv->heartbeat);
-  srv->poll.data = srv->timer.data = srv->idle.data = srv->heartbeat.data =
-    srv;
+  srv->poll.data = srv->timer.data = srv->idle.data = srv->heartbeat.data = srv;
   srv->handles_open = 4;
   uv_poll_start(&srv->poll, UV_READABLE, on_poll);
   uv_timer_start(&srv->heartbeat, on_heartbeat, HTTP_HEARTBEAT_MS,

@@ -49,7 +49,7 @@ static char the_cookie[48];
 
 static const char *const match_names[] = {
 #define X(N, S) S,
-  ROUTES_MATCH_MAP(X)
+    ROUTES_MATCH_MAP(X)
 #undef X
 };
 
@@ -259,32 +259,42 @@ static void h_events_stream(const struct routes_req *, const char *,
                             struct routes_reply *);
 
 static const struct route route_table[] = {
-  {.method = "GET", .pattern = "/healthz", .fn = h_healthz,
-   .flags = ROUTE_PUBLIC},
-  {.method = "GET", .pattern = "/metrics", .fn = h_metrics},
-  {.method = "GET", .pattern = "/api/v1/tree", .fn = h_tree},
-  {.method = "GET", .pattern = "/api/v1/daemon", .fn = h_daemon},
-  {.method = "GET", .pattern = "/api/v1/runners/{name}", .fn = h_runner},
-  {.method = "GET", .pattern = "/api/v1/groups/{name}", .fn = h_group},
-  {.method = "POST", .pattern = "/api/v1/runners/{name}/start",
-   .fn = h_start},
-  {.method = "POST", .pattern = "/api/v1/runners/{name}/stop", .fn = h_stop},
-  {.method = "POST", .pattern = "/api/v1/runners/{name}/restart",
-   .fn = h_restart},
-  {.method = "POST", .pattern = "/api/v1/runners/{name}/signal",
-   .fn = h_signal},
-  {.method = "POST", .pattern = "/api/v1/runners/{name}/watch/resume",
-   .fn = h_resume},
-  {.method = "POST", .pattern = "/api/v1/groups/{name}/restart",
-   .fn = h_group_restart},
-  {.method = "POST", .pattern = "/api/v1/reload", .fn = h_reload},
-  {.method = "GET", .pattern = "/api/v1/runners/{name}/output",
-   .fn = h_output},
-  {.method = "GET", .pattern = "/api/v1/runners/{name}/output/stream",
-   .fn = h_output_stream},
-  {.method = "GET", .pattern = "/api/v1/events", .fn = h_events},
-  {.method = "GET", .pattern = "/api/v1/events/stream",
-   .fn = h_events_stream},
+    {.method = "GET",
+     .pattern = "/healthz",
+     .fn = h_healthz,
+     .flags = ROUTE_PUBLIC},
+    {.method = "GET", .pattern = "/metrics", .fn = h_metrics},
+    {.method = "GET", .pattern = "/api/v1/tree", .fn = h_tree},
+    {.method = "GET", .pattern = "/api/v1/daemon", .fn = h_daemon},
+    {.method = "GET", .pattern = "/api/v1/runners/{name}", .fn = h_runner},
+    {.method = "GET", .pattern = "/api/v1/groups/{name}", .fn = h_group},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/start",
+     .fn = h_start},
+    {.method = "POST", .pattern = "/api/v1/runners/{name}/stop", .fn = h_stop},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/restart",
+     .fn = h_restart},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/signal",
+     .fn = h_signal},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/watch/resume",
+     .fn = h_resume},
+    {.method = "POST",
+     .pattern = "/api/v1/groups/{name}/restart",
+     .fn = h_group_restart},
+    {.method = "POST", .pattern = "/api/v1/reload", .fn = h_reload},
+    {.method = "GET",
+     .pattern = "/api/v1/runners/{name}/output",
+     .fn = h_output},
+    {.method = "GET",
+     .pattern = "/api/v1/runners/{name}/output/stream",
+     .fn = h_output_stream},
+    {.method = "GET", .pattern = "/api/v1/events", .fn = h_events},
+    {.method = "GET",
+     .pattern = "/api/v1/events/stream",
+     .fn = h_events_stream},
 };
 #define N_ROUTES ((int)(sizeof route_table / sizeof route_table[0]))
 
@@ -317,8 +327,7 @@ pattern_match(const char *pattern, const struct split *sp, char *name,
         *bad_name = 1;
       else
         memcpy(name, sp->seg[i], strlen(sp->seg[i]) + 1);
-    } else if (strlen(sp->seg[i]) != len ||
-               memcmp(sp->seg[i], p, len) != 0) {
+    } else if (strlen(sp->seg[i]) != len || memcmp(sp->seg[i], p, len) != 0) {
       return 0;
     }
     if (!end)
@@ -377,17 +386,17 @@ routes_content_type(const char *path)
     const char *ext;
     const char *type;
   } types[] = {
-    {".html", "text/html; charset=utf-8"},
-    {".js", "text/javascript; charset=utf-8"},
-    {".mjs", "text/javascript; charset=utf-8"},
-    {".css", "text/css; charset=utf-8"},
-    {".json", "application/json"},
-    {".svg", "image/svg+xml"},
-    {".png", "image/png"},
-    {".ico", "image/x-icon"},
-    {".woff2", "font/woff2"},
-    {".txt", "text/plain; charset=utf-8"},
-    {".map", "application/json"},
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".woff2", "font/woff2"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".map", "application/json"},
   };
   const char *dot = strrchr(path, '.');
 
@@ -582,8 +591,7 @@ h_healthz(const struct routes_req *rq, const char *name,
 
   (void)rq;
   (void)name;
-  reply_json(out, 200,
-             json_pack("{s:b,s:O?}", "ok", 1, "version", v));
+  reply_json(out, 200, json_pack("{s:b,s:O?}", "ok", 1, "version", v));
   json_decref(d);
 }
 
@@ -622,8 +630,9 @@ h_metrics(const struct routes_req *rq, const char *name,
             "status code.\n# TYPE tend_http_requests_total counter\n");
   for (int s = 100; s < 600; s++)
     if (status_counts[s])
-      text_addf(&buf, &len, "tend_http_requests_total{code=\"%d\"} %" PRIu64
-                "\n", s, status_counts[s]);
+      text_addf(&buf, &len,
+                "tend_http_requests_total{code=\"%d\"} %" PRIu64 "\n", s,
+                status_counts[s]);
   text_addf(&buf, &len,
             "# HELP tend_http_sse_subscribers Open Server-Sent Events "
             "streams.\n# TYPE tend_http_sse_subscribers gauge\n"
@@ -704,8 +713,7 @@ tree_cache_free(void)
 
 /* GET /api/v1/tree. */
 static void
-h_tree(const struct routes_req *rq, const char *name,
-       struct routes_reply *out)
+h_tree(const struct routes_req *rq, const char *name, struct routes_reply *out)
 {
   int64_t now = mono_ms(), age = now - tree_built_ms;
 
@@ -713,8 +721,7 @@ h_tree(const struct routes_req *rq, const char *name,
   (void)name;
   if (!tree_events_sub) {
     tree_events_sub = pubsub_subscribe("events", 1, tree_events_notify, NULL);
-    tree_output_sub =
-      pubsub_subscribe("output/*", 1, tree_output_notify, NULL);
+    tree_output_sub = pubsub_subscribe("output/*", 1, tree_output_notify, NULL);
   }
   if (tree_stale || !tree_text || age > TREE_CACHE_MAX_AGE_MS ||
       (tree_output_stale && age >= TREE_OUTPUT_LAG_MS)) {
@@ -778,8 +785,7 @@ h_runner(const struct routes_req *rq, const char *name,
 
 /* GET /api/v1/groups/{name}. */
 static void
-h_group(const struct routes_req *rq, const char *name,
-        struct routes_reply *out)
+h_group(const struct routes_req *rq, const char *name, struct routes_reply *out)
 {
   json_t *g = tend_group_json(name);
 
@@ -812,16 +818,14 @@ runner_cmd(const struct routes_req *rq, const char *name, enum tend_cmd cmd,
 
 /* POST /api/v1/runners/{name}/start. */
 static void
-h_start(const struct routes_req *rq, const char *name,
-        struct routes_reply *out)
+h_start(const struct routes_req *rq, const char *name, struct routes_reply *out)
 {
   runner_cmd(rq, name, TEND_CMD_START, out);
 }
 
 /* POST /api/v1/runners/{name}/stop. */
 static void
-h_stop(const struct routes_req *rq, const char *name,
-       struct routes_reply *out)
+h_stop(const struct routes_req *rq, const char *name, struct routes_reply *out)
 {
   runner_cmd(rq, name, TEND_CMD_STOP, out);
 }
@@ -858,9 +862,9 @@ h_signal(const struct routes_req *rq, const char *name,
   for (i = 0; sig[i] && i + 1 < sizeof up; i++)
     up[i] = (char)toupper((unsigned char)sig[i]);
   up[i] = '\0';
-  signo = sig[i] ? -EINVAL
-                 : config_signal_parse(strncmp(up, "SIG", 3) == 0 ? up + 3
-                                                                  : up);
+  signo = sig[i]
+              ? -EINVAL
+              : config_signal_parse(strncmp(up, "SIG", 3) == 0 ? up + 3 : up);
   if (signo <= 0) {
     reply_errorf(out, 400, "unknown signal \"%.32s\"", sig);
     json_decref(body);
@@ -937,9 +941,10 @@ h_reload(const struct routes_req *rq, const char *name,
         json_array_append_new(errors, json_string(line));
       line = nl ? nl + 1 : NULL;
     }
-    reply_json(out, 400, json_pack("{s:s,s:o}", "error",
-                                   "the config has errors; nothing changed",
-                                   "errors", errors));
+    reply_json(out, 400,
+               json_pack("{s:s,s:o}", "error",
+                         "the config has errors; nothing changed", "errors",
+                         errors));
     free(cause);
     return;
   }
@@ -962,8 +967,7 @@ page_args(const struct routes_req *rq, uint64_t *after, size_t *limit,
     return -1;
   }
   if (routes_parse_limit(query(rq, "limit"), limit) < 0) {
-    reply_errorf(out, 400, "limit: an integer from 1 to %d",
-                 ROUTES_LIMIT_MAX);
+    reply_errorf(out, 400, "limit: an integer from 1 to %d", ROUTES_LIMIT_MAX);
     return -1;
   }
   return 0;
@@ -994,8 +998,8 @@ h_output(const struct routes_req *rq, const char *name,
   }
   reply_json(out, 200,
              json_pack("{s:o,s:I,s:I}", "chunks",
-                       chunks ? chunks : json_array(), "next",
-                       (json_int_t)next, "last", (json_int_t)last));
+                       chunks ? chunks : json_array(), "next", (json_int_t)next,
+                       "last", (json_int_t)last));
 }
 
 /* GET /api/v1/events?after=&limit=. */
@@ -1019,9 +1023,8 @@ h_events(const struct routes_req *rq, const char *name,
   }
   reply_json(out, 200,
              json_pack("{s:o,s:I,s:I}", "events",
-                       events ? events : json_array(), "next",
-                       (json_int_t)next, "last",
-                       (json_int_t)tend_events_last_seq()));
+                       events ? events : json_array(), "next", (json_int_t)next,
+                       "last", (json_int_t)tend_events_last_seq()));
 }
 
 /* ----------------------------------------------------- stream sources */
@@ -1091,9 +1094,9 @@ live_free(void *ctx)
 }
 
 static const struct sse_source output_source = {
-  .fetch = output_fetch, .take = live_take, .free_ctx = live_free};
+    .fetch = output_fetch, .take = live_take, .free_ctx = live_free};
 static const struct sse_source events_source = {
-  .fetch = events_fetch, .take = live_take, .free_ctx = live_free};
+    .fetch = events_fetch, .take = live_take, .free_ctx = live_free};
 
 /* The resume point: Last-Event-ID wins over ?after (EventSource resends
  * the original URL when it reconnects). Returns 1 when one was given, 0
@@ -1179,8 +1182,7 @@ h_events_stream(const struct routes_req *rq, const char *name,
     return;
   l = xcalloc(1, sizeof *l);
   l->sub = pubsub_subscribe("events", ROUTES_SUB_QUEUE, live_notify, l);
-  reply_stream(out, &events_source, l,
-               given ? after : tend_events_last_seq());
+  reply_stream(out, &events_source, l, given ? after : tend_events_last_seq());
 }
 
 /* ---------------------------------------------------------------- assets */
@@ -1202,8 +1204,7 @@ asset_etag(size_t i)
         h ^= assets[k].data[b];
         h *= 1099511628211ull;
       }
-      snprintf(asset_etags[k], sizeof asset_etags[k], "\"%016" PRIx64 "\"",
-               h);
+      snprintf(asset_etags[k], sizeof asset_etags[k], "\"%016" PRIx64 "\"", h);
     }
   }
   return asset_etags[i];
@@ -1296,12 +1297,12 @@ static int
 authorized(const struct routes_req *rq, struct routes_reply *out)
 {
   struct auth_input in = {
-    .authorization = header(rq, "Authorization"),
-    .cookie = header(rq, "Cookie"),
-    .origin = header(rq, "Origin"),
-    .host = header(rq, "Host"),
-    .state_changing = strcmp(rq->method, "GET") != 0 &&
-                      strcmp(rq->method, "HEAD") != 0,
+      .authorization = header(rq, "Authorization"),
+      .cookie = header(rq, "Cookie"),
+      .origin = header(rq, "Origin"),
+      .host = header(rq, "Host"),
+      .state_changing =
+          strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0,
   };
   enum auth_result r = auth_check(the_token, the_cookie, &in);
 

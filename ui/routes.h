@@ -39,8 +39,8 @@ struct routes_req {
 /* One reply. Free with routes_reply_clean. */
 struct routes_reply {
   int status;
-  const char *content_type;         /* static string */
-  char *body;                       /* owned, or NULL */
+  const char *content_type; /* static string */
+  char *body;               /* owned, or NULL */
   size_t len;
   const unsigned char *static_body; /* borrowed (an asset); wins over body */
   char *location;                   /* owned: Location (302) */
@@ -63,8 +63,7 @@ void routes_handle(const struct routes_req *req, struct routes_reply *out);
  * out->stream to NULL after taking it). */
 void routes_reply_clean(struct routes_reply *out);
 /* Fills a JSON error reply {"error": msg} with status. */
-void routes_reply_error(struct routes_reply *out, int status,
-                        const char *msg);
+void routes_reply_error(struct routes_reply *out, int status, const char *msg);
 
 /* Counts a response by status for /metrics. */
 void routes_count_status(int status);
@@ -103,9 +102,8 @@ int routes_parse_limit(const char *raw, size_t *out);
  * name (empty when the route has none). On ROUTES_BAD_METHOD sets *allow.
  * Paths that decode to "..", an encoded "/", or a bad escape give
  * ROUTES_BAD_PATH; a {name} that is not a valid name ROUTES_BAD_NAME. */
-enum routes_match routes_match(const char *method, const char *path,
-                               int *route, char *name, size_t cap,
-                               const char **allow);
+enum routes_match routes_match(const char *method, const char *path, int *route,
+                               char *name, size_t cap, const char **allow);
 /* The pattern of a route ("/api/v1/runners/{name}/start"), for tests. */
 const char *routes_pattern(int route);
 /* The message for a match result. */

@@ -56,8 +56,8 @@ buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 
 /* Frames one event; one "data:" line per line of the payload. */
 void
-sse_frame(char **buf, size_t *len, size_t *cap, uint64_t id,
-          const char *data, size_t n)
+sse_frame(char **buf, size_t *len, size_t *cap, uint64_t id, const char *data,
+          size_t n)
 {
   char head[40];
   int hn = snprintf(head, sizeof head, "id: %" PRIu64 "\n", id);
@@ -91,17 +91,17 @@ enum mode { MODE_REPLAY, MODE_LIVE };
 struct sse_stream {
   const struct sse_source *src;
   void *ctx;
-  uint64_t last;     /* seq of the last item framed */
+  uint64_t last; /* seq of the last item framed */
   enum mode mode;
-  json_t *batch;     /* store items being framed (new reference) */
+  json_t *batch; /* store items being framed (new reference) */
   size_t batch_i;
-  char *held;        /* a live item that arrived past a gap */
+  char *held; /* a live item that arrived past a gap */
   size_t held_len;
   uint64_t held_seq;
-  int held_hole;     /* the store cannot fill the gap before it */
-  char *buf;         /* framed bytes; [off, len) not yet read */
+  int held_hole; /* the store cannot fill the gap before it */
+  char *buf;     /* framed bytes; [off, len) not yet read */
   size_t off, len, cap;
-  int ended;         /* no more items: read returns -1 once drained */
+  int ended; /* no more items: read returns -1 once drained */
   sse_wake_cb wake;
   void *wake_arg;
 };
@@ -375,7 +375,7 @@ struct sse_parser {
   size_t line_len, line_cap;
   char *data; /* the event's data so far, each line + "\n" */
   size_t data_len, data_cap;
-  char *id;   /* last event id (kept across events, per the spec) */
+  char *id; /* last event id (kept across events, per the spec) */
   char *event;
   int after_cr; /* the last byte was CR: a following LF is part of it */
 };

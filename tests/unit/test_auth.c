@@ -67,8 +67,7 @@ Test(auth, origin)
   cr_assert(auth_origin_ok("HTTP://LocalHost:7070", "localhost:7070"));
   cr_assert_not(auth_origin_ok("http://evil.example", "127.0.0.1:7070"));
   cr_assert_not(auth_origin_ok("http://127.0.0.1:7071", "127.0.0.1:7070"));
-  cr_assert_not(auth_origin_ok("http://127.0.0.1:7070.evil",
-                               "127.0.0.1:7070"));
+  cr_assert_not(auth_origin_ok("http://127.0.0.1:7070.evil", "127.0.0.1:7070"));
   cr_assert_not(auth_origin_ok("https://127.0.0.1:7070", "127.0.0.1:7070"));
   cr_assert_not(auth_origin_ok("null", "127.0.0.1:7070"));
   cr_assert_not(auth_origin_ok(NULL, "127.0.0.1:7070"));
@@ -85,8 +84,7 @@ Test(auth, check_policy)
   in.authorization = "Bearer " TOKEN;
   cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_OK);
   in.state_changing = 1;
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_OK,
-               "Bearer needs no Origin");
+  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_OK, "Bearer needs no Origin");
   in.authorization = "Bearer nope";
   in.cookie = "tend_token_7070=" TOKEN;
   cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_BAD,

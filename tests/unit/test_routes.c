@@ -125,8 +125,7 @@ tend_output_after(const char *name, uint64_t after, size_t limit,
 }
 
 int
-tend_events_after(uint64_t after, size_t limit, json_t **events,
-                  uint64_t *next)
+tend_events_after(uint64_t after, size_t limit, json_t **events, uint64_t *next)
 {
   fake.last_after = after;
   fake.last_limit = limit;
@@ -242,22 +241,22 @@ fr_query(void *ctx, const char *name)
   return lookup(((struct fake_req *)ctx)->query, name);
 }
 
-static struct fake_req bearer = {.headers = {{"Authorization",
-                                              "Bearer " TOKEN}}};
+static struct fake_req bearer = {
+    .headers = {{"Authorization", "Bearer " TOKEN}}};
 
 /* Runs one request and returns the status; out keeps the reply. */
 static int
-run(const char *method, const char *path, struct fake_req *fr,
-    const char *body, struct routes_reply *out)
+run(const char *method, const char *path, struct fake_req *fr, const char *body,
+    struct routes_reply *out)
 {
   struct routes_req rq = {
-    .method = method,
-    .path = path,
-    .header = fr_header,
-    .query = fr_query,
-    .ctx = fr,
-    .body = body,
-    .body_len = body ? strlen(body) : 0,
+      .method = method,
+      .path = path,
+      .header = fr_header,
+      .query = fr_query,
+      .ctx = fr,
+      .body = body,
+      .body_len = body ? strlen(body) : 0,
   };
 
   routes_handle(&rq, out);
@@ -273,8 +272,8 @@ expect(const char *method, const char *path, struct fake_req *fr,
   json_t *j = NULL;
   int got = run(method, path, fr, body, &out);
 
-  cr_assert_eq(got, status, "%s %s: got %d, want %d (%.*s)", method, path,
-               got, status, (int)out.len, out.body ? out.body : "");
+  cr_assert_eq(got, status, "%s %s: got %d, want %d (%.*s)", method, path, got,
+               status, (int)out.len, out.body ? out.body : "");
   if (out.body && out.content_type &&
       strcmp(out.content_type, "application/json") == 0) {
     j = json_loadb(out.body, out.len, 0, NULL);
@@ -368,9 +367,9 @@ Test(routes, match_table)
   const char *allow = NULL;
   int r = -1;
 
-  cr_assert_eq(routes_match("GET", "/api/v1/tree", &r, name, sizeof name,
-                            &allow),
-               ROUTES_FOUND);
+  cr_assert_eq(
+      routes_match("GET", "/api/v1/tree", &r, name, sizeof name, &allow),
+      ROUTES_FOUND);
   cr_assert_str_eq(routes_pattern(r), "/api/v1/tree");
   cr_assert_eq(routes_match("POST", "/api/v1/runners/web/restart", &r, name,
                             sizeof name, &allow),
@@ -381,26 +380,26 @@ Test(routes, match_table)
                             name, sizeof name, &allow),
                ROUTES_FOUND);
   cr_assert_str_eq(name, "web", "names are decoded");
-  cr_assert_eq(routes_match("HEAD", "/api/v1/tree", &r, name, sizeof name,
-                            &allow),
-               ROUTES_FOUND, "HEAD is GET");
+  cr_assert_eq(
+      routes_match("HEAD", "/api/v1/tree", &r, name, sizeof name, &allow),
+      ROUTES_FOUND, "HEAD is GET");
   cr_assert_eq(routes_match("GET", "/api/v1/runners/web/restart", &r, name,
                             sizeof name, &allow),
                ROUTES_BAD_METHOD);
   cr_assert_str_eq(allow, "POST");
-  cr_assert_eq(routes_match("DELETE", "/api/v1/tree", &r, name, sizeof name,
-                            &allow),
-               ROUTES_BAD_METHOD);
+  cr_assert_eq(
+      routes_match("DELETE", "/api/v1/tree", &r, name, sizeof name, &allow),
+      ROUTES_BAD_METHOD);
   cr_assert_str_eq(allow, "GET, HEAD");
-  cr_assert_eq(routes_match("GET", "/api/v1/nope", &r, name, sizeof name,
-                            &allow),
-               ROUTES_NOT_FOUND);
-  cr_assert_eq(routes_match("GET", "/api/v1/tree/", &r, name, sizeof name,
-                            &allow),
-               ROUTES_NOT_FOUND, "no trailing-slash alias");
-  cr_assert_eq(routes_match("GET", "/api//v1/tree", &r, name, sizeof name,
-                            &allow),
-               ROUTES_NOT_FOUND);
+  cr_assert_eq(
+      routes_match("GET", "/api/v1/nope", &r, name, sizeof name, &allow),
+      ROUTES_NOT_FOUND);
+  cr_assert_eq(
+      routes_match("GET", "/api/v1/tree/", &r, name, sizeof name, &allow),
+      ROUTES_NOT_FOUND, "no trailing-slash alias");
+  cr_assert_eq(
+      routes_match("GET", "/api//v1/tree", &r, name, sizeof name, &allow),
+      ROUTES_NOT_FOUND);
   cr_assert_eq(routes_match("GET", "/a/b/c/d/e/f/g/h/i/j", &r, name,
                             sizeof name, &allow),
                ROUTES_NOT_FOUND);
@@ -415,22 +414,22 @@ Test(routes, match_traversal)
   const char *allow = NULL;
   int r;
   const char *bad[] = {
-    "/../etc/passwd",
-    "/api/v1/runners/../tree",
-    "/api/v1/runners/%2e%2e/start",
-    "/api/v1/runners/%2E%2E",
-    "/api/v1/runners/.%2e/output",
-    "/api/v1/runners/a%2fb/start",
-    "/api/v1/runners/a%2Fb",
-    "/api/v1/runners/a%5cb",
-    "/%2e%2e%2fetc%2fpasswd",
-    "/api/v1/runners/x..y",
-    "/./index.html",
-    "/a/b/c/d/e/f/g/h/i/../j",
-    "/api/v1/runners/%zz",
-    "/api/v1/runners/a%00",
-    "relative",
-    "",
+      "/../etc/passwd",
+      "/api/v1/runners/../tree",
+      "/api/v1/runners/%2e%2e/start",
+      "/api/v1/runners/%2E%2E",
+      "/api/v1/runners/.%2e/output",
+      "/api/v1/runners/a%2fb/start",
+      "/api/v1/runners/a%2Fb",
+      "/api/v1/runners/a%5cb",
+      "/%2e%2e%2fetc%2fpasswd",
+      "/api/v1/runners/x..y",
+      "/./index.html",
+      "/a/b/c/d/e/f/g/h/i/../j",
+      "/api/v1/runners/%zz",
+      "/api/v1/runners/a%00",
+      "relative",
+      "",
   };
 
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -470,17 +469,16 @@ Test(routes, auth_rules)
 {
   struct fake_req none = {0};
   struct fake_req wrong = {.headers = {{"Authorization", "Bearer nope"}}};
-  struct fake_req cookie = {
-    .headers = {{"Cookie", "tend_token_7070=" TOKEN},
-                {"Host", "127.0.0.1:7070"}}};
+  struct fake_req cookie = {.headers = {{"Cookie", "tend_token_7070=" TOKEN},
+                                        {"Host", "127.0.0.1:7070"}}};
   struct fake_req cookie_origin = {
-    .headers = {{"Cookie", "tend_token_7070=" TOKEN},
-                {"Host", "127.0.0.1:7070"},
-                {"Origin", "http://127.0.0.1:7070"}}};
+      .headers = {{"Cookie", "tend_token_7070=" TOKEN},
+                  {"Host", "127.0.0.1:7070"},
+                  {"Origin", "http://127.0.0.1:7070"}}};
   struct fake_req cookie_evil = {
-    .headers = {{"Cookie", "tend_token_7070=" TOKEN},
-                {"Host", "127.0.0.1:7070"},
-                {"Origin", "http://evil.example"}}};
+      .headers = {{"Cookie", "tend_token_7070=" TOKEN},
+                  {"Host", "127.0.0.1:7070"},
+                  {"Origin", "http://evil.example"}}};
   struct routes_reply out;
 
   json_decref(expect("GET", "/api/v1/tree", &none, NULL, 401));
@@ -491,16 +489,16 @@ Test(routes, auth_rules)
   json_decref(expect("GET", "/nope", &none, NULL, 401));
   json_decref(expect("GET", "/api/v1/tree", &bearer, NULL, 200));
   json_decref(expect("GET", "/api/v1/tree", &cookie, NULL, 200));
-  json_decref(expect("POST", "/api/v1/runners/api/restart", &cookie, NULL,
-                     403));
-  json_decref(expect("POST", "/api/v1/runners/api/restart", &cookie_evil,
-                     NULL, 403));
+  json_decref(
+      expect("POST", "/api/v1/runners/api/restart", &cookie, NULL, 403));
+  json_decref(
+      expect("POST", "/api/v1/runners/api/restart", &cookie_evil, NULL, 403));
   cr_assert_str_eq(fake.last_name, "", "nothing ran");
-  json_decref(expect("POST", "/api/v1/runners/api/restart", &cookie_origin,
-                     NULL, 200));
+  json_decref(
+      expect("POST", "/api/v1/runners/api/restart", &cookie_origin, NULL, 200));
   cr_assert_str_eq(fake.last_name, "api");
-  json_decref(expect("POST", "/api/v1/runners/api/restart", &bearer, NULL,
-                     200));
+  json_decref(
+      expect("POST", "/api/v1/runners/api/restart", &bearer, NULL, 200));
 }
 
 Test(routes, token_login_sets_cookie_and_redirects)
@@ -530,10 +528,9 @@ Test(routes, statuses)
   json_decref(expect("GET", "/api/v1/nope", &bearer, NULL, 404));
   json_decref(expect("GET", "/api/v1/runners/api/start", &bearer, NULL, 405));
   json_decref(expect("PUT", "/api/v1/tree", &bearer, NULL, 405));
-  json_decref(expect("GET", "/api/v1/runners/%2e%2e/output", &bearer, NULL,
-                     400));
-  json_decref(expect("POST", "/api/v1/runners/nope/stop", &bearer, NULL,
-                     404));
+  json_decref(
+      expect("GET", "/api/v1/runners/%2e%2e/output", &bearer, NULL, 400));
+  json_decref(expect("POST", "/api/v1/runners/nope/stop", &bearer, NULL, 404));
   fake.cmd_result = -EBUSY;
   j = expect("POST", "/api/v1/runners/api/stop", &bearer, NULL, 409);
   cr_assert_str_eq(json_string_value(json_object_get(j, "error")),
@@ -541,17 +538,14 @@ Test(routes, statuses)
   json_decref(j);
   fake.cmd_result = 0;
   json_decref(expect("POST", "/api/v1/runners/api/start", &bearer, "{", 400));
-  json_decref(expect("POST", "/api/v1/runners/api/start", &bearer, "[1]",
-                     400));
-  json_decref(expect("POST", "/api/v1/runners/api/start", &bearer, "{}",
-                     200));
+  json_decref(expect("POST", "/api/v1/runners/api/start", &bearer, "[1]", 400));
+  json_decref(expect("POST", "/api/v1/runners/api/start", &bearer, "{}", 200));
   cr_assert_eq(fake.last_cmd, TEND_CMD_START);
-  json_decref(expect("POST", "/api/v1/groups/dev/restart", &bearer, NULL,
-                     200));
-  json_decref(expect("POST", "/api/v1/groups/nope/restart", &bearer, NULL,
-                     404));
-  json_decref(expect("POST", "/api/v1/runners/api/watch/resume", &bearer,
-                     NULL, 200));
+  json_decref(expect("POST", "/api/v1/groups/dev/restart", &bearer, NULL, 200));
+  json_decref(
+      expect("POST", "/api/v1/groups/nope/restart", &bearer, NULL, 404));
+  json_decref(
+      expect("POST", "/api/v1/runners/api/watch/resume", &bearer, NULL, 200));
   cr_assert_str_eq(fake.last_name, "api");
 }
 
@@ -584,8 +578,7 @@ Test(routes, signal_body)
                      "{\"signal\":\"BOGUS\"}", 400));
   json_decref(expect("POST", "/api/v1/runners/api/signal", &bearer,
                      "{\"signal\":1}", 400));
-  json_decref(expect("POST", "/api/v1/runners/api/signal", &bearer, NULL,
-                     400));
+  json_decref(expect("POST", "/api/v1/runners/api/signal", &bearer, NULL, 400));
   json_decref(expect("POST", "/api/v1/runners/api/signal", &bearer,
                      "{\"signal\":\"HUP\",\"signal\":\"TERM\"}", 400));
 }
@@ -640,15 +633,15 @@ Test(routes, output_pages)
 Test(routes, streams)
 {
   struct routes_reply out;
-  struct fake_req resume = {.headers = {{"Authorization", "Bearer " TOKEN},
-                                        {"Last-Event-ID", "2"}},
-                            .query = {{"after", "4"}}};
-  struct fake_req bad = {.headers = {{"Authorization", "Bearer " TOKEN},
-                                     {"Last-Event-ID", "x"}}};
+  struct fake_req resume = {
+      .headers = {{"Authorization", "Bearer " TOKEN}, {"Last-Event-ID", "2"}},
+      .query = {{"after", "4"}}};
+  struct fake_req bad = {
+      .headers = {{"Authorization", "Bearer " TOKEN}, {"Last-Event-ID", "x"}}};
 
-  cr_assert_eq(run("GET", "/api/v1/runners/api/output/stream", &bearer, NULL,
-                   &out),
-               200);
+  cr_assert_eq(
+      run("GET", "/api/v1/runners/api/output/stream", &bearer, NULL, &out),
+      200);
   cr_assert_str_eq(out.content_type, "text/event-stream");
   cr_assert_not_null(out.stream);
   cr_assert_eq(sse_stream_last(out.stream), 5, "starts at the live end");
@@ -656,16 +649,16 @@ Test(routes, streams)
   routes_reply_clean(&out);
   cr_assert_eq(fake.subscribed, 0, "the stream unsubscribes when freed");
 
-  cr_assert_eq(run("GET", "/api/v1/runners/api/output/stream", &resume, NULL,
-                   &out),
-               200);
+  cr_assert_eq(
+      run("GET", "/api/v1/runners/api/output/stream", &resume, NULL, &out),
+      200);
   cr_assert_eq(sse_stream_last(out.stream), 2, "Last-Event-ID wins");
   routes_reply_clean(&out);
 
-  json_decref(expect("GET", "/api/v1/runners/api/output/stream", &bad, NULL,
-                     400));
-  json_decref(expect("GET", "/api/v1/runners/nope/output/stream", &bearer,
-                     NULL, 404));
+  json_decref(
+      expect("GET", "/api/v1/runners/api/output/stream", &bad, NULL, 400));
+  json_decref(
+      expect("GET", "/api/v1/runners/nope/output/stream", &bearer, NULL, 404));
   cr_assert_eq(fake.subscribed, 0, "no subscription leaks on 404");
 
   cr_assert_eq(run("GET", "/api/v1/events/stream", &bearer, NULL, &out), 200);
@@ -682,10 +675,10 @@ Test(routes, metrics_text)
   routes_count_status(404);
   cr_assert_eq(run("GET", "/metrics", &bearer, NULL, &out), 200);
   cr_assert_not_null(strstr(out.body, "tend_runners{state=\"running\"} 1\n"));
-  cr_assert_not_null(strstr(out.body,
-                            "tend_http_requests_total{code=\"200\"} 2\n"));
-  cr_assert_not_null(strstr(out.body,
-                            "tend_http_requests_total{code=\"404\"} 1\n"));
+  cr_assert_not_null(
+      strstr(out.body, "tend_http_requests_total{code=\"200\"} 2\n"));
+  cr_assert_not_null(
+      strstr(out.body, "tend_http_requests_total{code=\"404\"} 1\n"));
   cr_assert_not_null(strstr(out.body, "tend_http_sse_subscribers 0\n"));
   cr_assert_not_null(strstr(out.content_type, "text/plain"));
   routes_reply_clean(&out);

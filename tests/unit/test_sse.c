@@ -104,8 +104,8 @@ Test(sse, parser_fields)
   struct sse_parser *p = sse_parser_new(on_event, &g);
   const char *in = ": comment\r\nretry: 5\nid: 7\nevent: gap\ndata:nospace\n\n"
                    "data: kept id\n\n"
-                   "id: 9\n\n"          /* no data: no event */
-                   "data\n\n";          /* a field without colon */
+                   "id: 9\n\n" /* no data: no event */
+                   "data\n\n"; /* a field without colon */
 
   sse_parser_feed(p, in, strlen(in));
   cr_assert_eq(g.n, 3);
@@ -152,8 +152,8 @@ fake_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
        s++) {
     if (s < f->store_first)
       continue;
-    json_array_append_new(a, json_pack("{s:I,s:s}", "seq", (json_int_t)s,
-                                       "data", "x"));
+    json_array_append_new(
+        a, json_pack("{s:I,s:s}", "seq", (json_int_t)s, "data", "x"));
   }
   *items = a;
   return 0;
@@ -222,8 +222,7 @@ on_id(void *ctx, const char *id, const char *event, const char *data,
 }
 
 static void
-drain(struct sse_stream *s, struct sse_parser *p, struct ids *ids,
-      size_t chunk)
+drain(struct sse_stream *s, struct sse_parser *p, struct ids *ids, size_t chunk)
 {
   char buf[1024];
   ssize_t n;
