@@ -1093,8 +1093,20 @@ live_free(void *ctx)
   free(l);
 }
 
-static const struct sse_source output_source = {
-    .fetch = output_fetch, .take = live_take, .free_ctx = live_free};
+/* An output stream's runner still exists (it may be removed by a reload). */
+static int
+output_alive(void *ctx)
+{
+  struct live_src *l = ctx;
+  uint64_t seq;
+
+  return tend_output_last_seq(l->runner, &seq) != -ENOENT;
+}
+
+static const struct sse_source output_source = {.fetch = output_fetch,
+                                                .take = live_take,
+                                                .free_ctx = live_free,
+                                                .alive = output_alive};
 static const struct sse_source events_source = {
     .fetch = events_fetch, .take = live_take, .free_ctx = live_free};
 

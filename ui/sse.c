@@ -336,6 +336,10 @@ sse_stream_heartbeat(struct sse_stream *s)
 {
   static const char ping[] = ": ping\n\n";
 
+  if (!s->ended && s->src->alive && !s->src->alive(s->ctx)) {
+    sse_stream_end(s); /* wakes the owner */
+    return;
+  }
   if (pending(s) == 0 && !s->ended)
     stream_add(s, ping, sizeof ping - 1);
   sse_stream_wake(s);

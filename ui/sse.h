@@ -43,6 +43,9 @@ struct sse_source {
   int (*take)(void *ctx, uint64_t *seq, const char **json, size_t *len);
   /* Releases ctx (may be NULL). */
   void (*free_ctx)(void *ctx);
+  /* Returns 0 once the source is gone for good (checked at each heartbeat;
+   * the stream then ends). May be NULL: never gone. */
+  int (*alive)(void *ctx);
 };
 
 struct sse_stream;
@@ -66,7 +69,8 @@ void sse_stream_wake(struct sse_stream *s);
 ssize_t sse_stream_read(struct sse_stream *s, char *out, size_t max);
 
 /* Queues a comment line when nothing else is pending (keeps proxies and
- * dead-peer detection going) and wakes the owner. */
+ * dead-peer detection going) and wakes the owner; ends the stream instead
+ * when its source is gone. */
 void sse_stream_heartbeat(struct sse_stream *s);
 /* Ends the stream: read returns what is buffered, then -1. */
 void sse_stream_end(struct sse_stream *s);

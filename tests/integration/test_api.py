@@ -671,3 +671,19 @@ def test_shutdown_ends_streams_cleanly(tend_factory):
     out, err = curl.communicate(timeout=10 * SLOW)
     assert curl.returncode == 0, (curl.returncode, err)
     assert b"retry: 1000" in out
+
+
+def test_output_stream_ends_when_its_runner_is_removed(tend_factory):
+    d = api_daemon(tend_factory, ticker("api"), ticker("gone"))
+    running(d, "gone")
+    sse = SSE(d, "/api/v1/runners/gone/output/stream", timeout=30)
+    sse.pump(lambda s: len(s.events) >= 2, 10)
+    cfg = dict(d.config)
+    cfg["children"] = [c for c in cfg["children"] if c["name"] != "gone"]
+    d.write_config(cfg)
+    assert d.api("POST", "/api/v1/reload")[0] == 200
+    wait_for(lambda: d.api("GET", "/api/v1/runners/gone")[0] == 404, 10,
+             what="gone is removed")
+    # The stream ends by itself, at the latest one heartbeat (15 s) later.
+    sse.pump(lambda s: s.ended, 25)
+    sse.close()

@@ -186,7 +186,14 @@ fake_free(void *ctx)
   ((struct fake *)ctx)->freed++;
 }
 
-static const struct sse_source fake_src = {fake_fetch, fake_take, fake_free};
+static int
+fake_alive(void *ctx)
+{
+  return !((struct fake *)ctx)->store_gone;
+}
+
+static const struct sse_source fake_src = {fake_fetch, fake_take, fake_free,
+                                           fake_alive};
 
 /* Appends seq to the store and publishes it (or notes an overflow). */
 static void
@@ -400,5 +407,21 @@ Test(sse, stream_ends_when_the_source_is_gone)
 
   cr_assert_eq(sse_stream_read(s, buf, sizeof buf), 13);
   cr_assert_eq(sse_stream_read(s, buf, sizeof buf), -1);
+  sse_stream_free(s);
+}
+
+Test(sse, heartbeat_ends_a_stream_whose_source_is_gone)
+{
+  struct fake f = {.store_first = 1, .store_last = 0};
+  struct sse_stream *s = sse_stream_new(&fake_src, &f, 0);
+  char buf[64];
+
+  sse_stream_set_waker(s, on_wake, &f);
+  cr_assert_eq(sse_stream_read(s, buf, sizeof buf), 13);
+  cr_assert_eq(sse_stream_read(s, buf, sizeof buf), 0, "live, idle");
+  f.store_gone = 1; /* the runner was removed by a reload */
+  sse_stream_heartbeat(s);
+  cr_assert_eq(f.woken, 1);
+  cr_assert_eq(sse_stream_read(s, buf, sizeof buf), -1, "no ping: the end");
   sse_stream_free(s);
 }
