@@ -22,8 +22,6 @@ struct fake_door {
 
 /* Sets the behaviour for the next request. */
 void fake_door_set(const struct fake_door *d);
-/* Subscriptions not yet ended (must be 0 once a reply is cleaned). */
-int fake_door_subscriptions(void);
 /* Aborts unless name is one a handler may receive. */
 void fake_door_check_name(const char *where, const char *name);
 

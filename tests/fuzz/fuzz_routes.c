@@ -13,7 +13,7 @@
  *     name a handler receives ever holds ".." (the fake door aborts);
  *   - the reply is coherent: 405 names Allow, 302 a Location, a JSON reply
  *     parses as one object, a stream can be read and then freed, and no
- *     subscription or stream outlives routes_reply_clean.
+ *     stream outlives routes_reply_clean.
  * Any broken property aborts, so that libFuzzer keeps the input. */
 #include "tests/fuzz/fake_door.h"
 #include "ui/auth.h"
@@ -332,8 +332,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (out.stream)
     drain_stream(out.stream);
   routes_reply_clean(&out);
-  if (fake_door_subscriptions() != 0 || sse_stream_count() != 0)
-    fail("a subscription or a stream outlived its reply", method, path, 0);
+  /* A stream's subscription goes with it (a leaked one is caught by
+   * LeakSanitizer; the tree cache keeps its own on purpose). */
+  if (sse_stream_count() != 0)
+    fail("a stream outlived its reply", method, path, 0);
   free(copy);
   return 0;
 }
