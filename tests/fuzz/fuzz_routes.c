@@ -13,7 +13,10 @@
  *     name a handler receives ever holds ".." (the fake door aborts);
  *   - the reply is coherent: 405 names Allow, 302 a Location, a JSON reply
  *     parses as one object, a stream can be read and then freed, and no
- *     stream outlives routes_reply_clean.
+ *     stream outlives routes_reply_clean;
+ *   - the pure core holds on the same input: routes_pct_decode never
+ *     overruns an exact-size buffer, a name routes_match captures is a
+ *     valid name, routes_parse_u64 agrees with strtoull.
  * Any broken property aborts, so that libFuzzer keeps the input. */
 #include "tests/fuzz/fake_door.h"
 #include "ui/auth.h"
@@ -257,6 +260,51 @@ drain_stream(struct sse_stream *st)
   (void)sse_stream_read(st, buf, sizeof buf);
 }
 
+/* The pure core on the same input: the decoder against an exact-size
+ * buffer (ASan sees any overrun), the matcher's name capture, the number
+ * parser against strtoull, and the ETag list parser. */
+static void
+check_pure(const char *method, const char *path, const struct freq *fr,
+           uint8_t flags)
+{
+  size_t n = strlen(path), cap = (size_t)(flags >> 3) % (n + 2);
+  char *dec = malloc(cap ? cap : 1);
+  char name[ROUTES_NAME_MAX + 1];
+  const char *allow = NULL;
+  int route = -1;
+  long r = routes_pct_decode(path, n, dec, cap);
+
+  if (r >= 0 && ((size_t)r >= cap || strlen(dec) != (size_t)r ||
+                 (size_t)r > n))
+    fail("routes_pct_decode: a length that does not add up", method, path,
+         (int)r);
+  free(dec);
+  switch (routes_match(method, path, &route, name, sizeof name, &allow)) {
+  case ROUTES_FOUND:
+    if (!routes_pattern(route))
+      fail("routes_match: FOUND without a route", method, path, route);
+    if (name[0])
+      fake_door_check_name("routes_match", name);
+    break;
+  case ROUTES_BAD_METHOD:
+    if (!allow)
+      fail("routes_match: BAD_METHOD without allow", method, path, 0);
+    break;
+  default:
+    break;
+  }
+  for (size_t i = 0; i < fr->n_query; i++) {
+    uint64_t v;
+    const char *q = fr->query[i].v;
+    if (routes_parse_u64(q, &v) == 0 &&
+        (strspn(q, "0123456789") != strlen(q) ||
+         strtoull(q, NULL, 10) != v))
+      fail("routes_parse_u64 disagrees with strtoull", method, q, 0);
+  }
+  for (size_t i = 0; i < fr->n_headers; i++)
+    (void)routes_etag_match(fr->headers[i].v, "\"0123456789abcdef\"");
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -324,6 +372,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     .body_len = p < end ? (size_t)(end - p) : 0,
     .body_too_large = (flags >> 3) & 1,
   };
+  check_pure(method, path, &fr, flags);
   routes_handle(&rq, &out);
   check_reply(&out, method, path);
   if (path_is_hostile(path) && out.status != 400)
