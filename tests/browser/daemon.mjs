@@ -77,6 +77,9 @@ export class Daemon {
     fs.closeSync(err);
     this.exited = null;
     this.proc.on('exit', (code, sig) => { this.exited = { code, sig }; });
+    // A binary that cannot be run (missing, being rebuilt) is a failed
+    // start, not a crash of the test runner.
+    this.proc.on('error', (e) => { this.exited = { error: e.message }; });
     const info = await waitFor(() => {
       if (this.exited) throw new Error(`tend up exited (${JSON.stringify(
         this.exited)}); stderr: ${this.stderr().slice(-2000)}`);

@@ -27,6 +27,7 @@ const $ = (id) => document.getElementById(id);
 const TAIL_CHUNKS = 5;      // chunks fetched first when a runner is shown
 const TAIL_LINES = 3000;    // ... then older pages until this many lines
 const PAGE_LINES = 5000;    // lines per scroll-back page (about)
+const STALE_CHUNKS = 500;   // a log this far behind is reloaded, not replayed
 const MAX_SSE = 1;          // output streams at once (plus one for events)
 const POLL_MS = 400;        // output polling period above MAX_SSE runners
 const MAX_EVENTS = 2000;    // events kept in memory
@@ -304,6 +305,9 @@ function updateTreeRows() {
   setText($('summary'), S.root ? `${c.up}/${c.total} up` +
     (c.failing ? ` · ${c.failing} failing` : '') : '');
   $('summary').classList.toggle('bad', c.failing > 0);
+  const title = S.root ? `${c.failing ? `✖ ${c.failing} failing · ` : ''}` +
+    `${S.root.name} · tend` : 'tend';
+  if (document.title !== title) document.title = title;
   setText($('tree-counts'), S.root ? `${c.total}` : '');
 }
 
@@ -440,7 +444,17 @@ function activate() {
   const f = S.byName.get(S.selected);
   S.active = f ? runnersUnder(f.node) : [];
   S.newWhilePaused = 0;
-  for (const name of S.active) logOf(name);
+  for (const name of S.active) {
+    // A log left behind by far (the runner wrote a lot while another node
+    // was shown) is dropped and its tail loaded again, rather than replayed.
+    const log = logOf(name);
+    const node = S.byName.get(name).node;
+    if (log.ready && node.output_seq - log.hi > STALE_CHUNKS) {
+      closeStream(name);
+      log.clear();
+      log.ready = false;
+    }
+  }
   setupStreams();
   for (const name of S.active) ensureLoaded(name);
   rebuildSource(false);
@@ -471,6 +485,8 @@ function ensureLoaded(name) {
       }
       log.ready = true;
     } catch (e) {
+      // Start over from a clean log, so a half-done load leaves no hole.
+      log.clear();
       log.loading = null;
       setTimeout(() => ensureLoaded(name), 1000);
       return;
