@@ -27,6 +27,7 @@
 #include "runners/runner.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,6 @@ struct runner {
   struct store *store;
   struct jsonl_buf enc;
   char *topic;
-  char readbuf[READ_BUF_SIZE];
   int reading_paused;
 
   uint64_t seq, runs;
@@ -131,22 +131,28 @@ loop_ms(uv_loop_t *loop)
 static void
 emit_line(struct runner *r, const struct jsonl_chunk *chunk)
 {
+  char *line;
+  size_t len;
   int rc;
 
-  r->enc.len = 0;
   jsonl_encode_chunk(&r->enc, chunk);
-  if (r->store) {
-    rc = store_append(r->store, chunk->seq, r->enc.data, r->enc.len);
-    if (rc < 0 && !r->store_error) {
-      r->store_error = rc;
-      events_note("persist_error", r->spec->name,
-                  "cannot write output of %s: %s", r->spec->name,
-                  strerror(-rc));
-      if (!uv_is_active((uv_handle_t *)&r->retry_timer))
-        uv_timer_start(&r->retry_timer, on_retry_timer, STORE_RETRY_MS, 0);
-    }
-  }
+  /* Publishing only queues for subscribers (nothing runs before the append
+   * below returns), so the log still has the chunk before anyone reads it. */
   pubsub_publish(r->topic, chunk->seq, r->enc.data, r->enc.len);
+  line = jsonl_buf_steal(&r->enc, &len);
+  if (!r->store) {
+    free(line);
+    return;
+  }
+  rc = store_append_take(r->store, chunk->seq, line, len);
+  if (rc < 0 && !r->store_error) {
+    r->store_error = rc;
+    events_note("persist_error", r->spec->name,
+                "cannot write output of %s: %s", r->spec->name,
+                strerror(-rc));
+    if (!uv_is_active((uv_handle_t *)&r->retry_timer))
+      uv_timer_start(&r->retry_timer, on_retry_timer, STORE_RETRY_MS, 0);
+  }
 }
 
 /* Writes a lifecycle marker ("stream":"tend") in the output sequence. */
@@ -206,18 +212,29 @@ on_flush_timer(uv_timer_t *t)
   flush_output(t->data, 0);
 }
 
-/* Hands libuv the runner's one read buffer (reads are consumed at once). */
+/* Returns which output stream a pipe of run carries. */
+static enum outbuf_stream
+stream_of(const struct run *run, const uv_handle_t *h)
+{
+  return h == (const uv_handle_t *)&run->err ? OUTBUF_STDERR : OUTBUF_STDOUT;
+}
+
+/* Lets libuv read straight into the output buffer (no copy). */
 static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
   struct run *run = h->data;
+  size_t avail = 0;
+  char *room;
   (void)suggested;
   if (!run->runner) {
     static char discard[4096];
     *buf = uv_buf_init(discard, sizeof discard);
     return;
   }
-  *buf = uv_buf_init(run->runner->readbuf, READ_BUF_SIZE);
+  room = outbuf_reserve(run->runner->ob, stream_of(run, h), READ_BUF_SIZE,
+                        &avail);
+  *buf = uv_buf_init(room, (unsigned)(avail < UINT32_MAX ? avail : READ_BUF_SIZE));
 }
 
 /* Stops reading both pipes until the output buffer drains. */
@@ -275,17 +292,18 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   struct run *run = s->data;
   struct runner *r = run->runner;
 
+  (void)buf;
   if (n < 0) {
     uv_read_stop(s);
+    if (r)
+      outbuf_eof(r->ob, stream_of(run, (uv_handle_t *)s));
     run->eofs++;
     run_check_done(run);
     return;
   }
   if (n == 0 || !r)
     return;
-  outbuf_append(r->ob, s == (uv_stream_t *)&run->err ? OUTBUF_STDERR
-                                                      : OUTBUF_STDOUT,
-                buf->base, (size_t)n);
+  outbuf_commit(r->ob, stream_of(run, (uv_handle_t *)s), (size_t)n);
   if (outbuf_full(r->ob)) {
     flush_output(r, 0);
     if (outbuf_full(r->ob) ||

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "src/pubsub.h"
+#include "state/jsonl.h"
 #include "src/xalloc.h"
 
 #define QUEUE_ITEMS 65536
@@ -105,49 +106,61 @@ colour_of(const char *name)
   return palette[h % (sizeof palette / sizeof *palette)];
 }
 
-/* Prints every line of one output chunk with the runner's prefix. */
+/* Prints every line of one output chunk (its JSON line) with the runner's
+ * prefix. The encoder's fixed layout is read without a JSON parse: a
+ * flooding child must not make the printer the daemon's bottleneck. */
 static void
-print_chunk(struct printer *p, const char *runner, json_t *chunk)
+print_chunk(struct printer *p, const char *runner, const char *json,
+            size_t json_len)
 {
-  const char *stream = json_string_value(json_object_get(chunk, "stream"));
-  json_t *data = json_object_get(chunk, "data");
-  const char *s = json_string_value(data);
-  size_t len = json_string_length(data);
-  int is_err = stream && strcmp(stream, "stderr") == 0;
-  int is_tend = stream && strcmp(stream, "tend") == 0;
-  char *out = NULL;
-  size_t out_len = 0;
-  FILE *mem;
+  struct jsonl_buf data = JSONL_BUF_ZERO;
+  const char *stream = "", *s;
+  size_t stream_len = 0, len;
+  int is_err, is_tend, rc;
+  struct jsonl_buf text = JSONL_BUF_ZERO;
+  char prefix[192], *out;
+  size_t prefix_len, out_len = 0;
 
-  if (!s) {
-    if (json_object_get(chunk, "data_b64"))
-      s = "[binary output: see the log]\n";
-    else
-      return;
-    len = strlen(s);
+  rc = jsonl_peek_chunk(json, json_len, &data, &stream, &stream_len);
+  if (rc < 0) {
+    jsonl_buf_free(&data);
+    return;
   }
-  mem = open_memstream(&out, &out_len);
+  if (rc == 1)
+    jsonl_buf_append(&data, "[binary output: see the log]\n", 29);
+  is_err = stream_len == 6 && memcmp(stream, "stderr", 6) == 0;
+  is_tend = stream_len == 4 && memcmp(stream, "tend", 4) == 0;
+  s = data.data;
+  len = data.len;
+  if (p->colour)
+    prefix_len = (size_t)snprintf(prefix, sizeof prefix,
+                                  "\033[%sm%-*s\033[0m %s %s",
+                                  colour_of(runner), p->width, runner,
+                                  is_err ? "\033[31m|\033[0m" : "|",
+                                  is_tend ? "\033[2m" : "");
+  else
+    prefix_len = (size_t)snprintf(prefix, sizeof prefix, "%-*s | ",
+                                  p->width, runner);
+  if (prefix_len >= sizeof prefix)
+    prefix_len = sizeof prefix - 1;
+  jsonl_buf_reserve(&text, len + (len / 40 + 2) * (prefix_len + 8));
   while (len > 0) {
     const char *nl = memchr(s, '\n', len);
     size_t n = nl ? (size_t)(nl - s) : len;
-    if (p->colour)
-      fprintf(mem, "\033[%sm%-*s\033[0m %s ", colour_of(runner), p->width,
-              runner, is_err ? "\033[31m|\033[0m" : "|");
-    else
-      fprintf(mem, "%-*s | ", p->width, runner);
-    if (is_tend)
-      fputs(p->colour ? "\033[2m" : "", mem);
-    fwrite(s, 1, n, mem);
+    jsonl_buf_append(&text, prefix, prefix_len);
+    jsonl_buf_append(&text, s, n);
     if (is_tend && p->colour)
-      fputs("\033[0m", mem);
-    fputc('\n', mem);
+      jsonl_buf_append(&text, "\033[0m", 4);
+    jsonl_buf_append(&text, "\n", 1);
     if (!nl)
       break;
     s = nl + 1;
     len -= n + 1;
   }
-  fclose(mem);
-  emit(p, out, out_len);
+  out = jsonl_buf_steal(&text, &out_len);
+  jsonl_buf_free(&data);
+  if (out)
+    emit(p, out, out_len);
 }
 
 /* Prints one event: transitions in s6 style, the rest as messages. */
@@ -204,13 +217,13 @@ on_idle(uv_idle_t *idle)
       p->skipped++;
       continue;
     }
-    obj = json_loadb(item.json, item.len, 0, NULL);
-    if (!obj)
+    if (strncmp(item.topic, "output/", 7) == 0) {
+      print_chunk(p, item.topic + 7, item.json, item.len);
       continue;
-    if (strcmp(item.topic, "events") == 0)
+    }
+    obj = json_loadb(item.json, item.len, 0, NULL);
+    if (obj && strcmp(item.topic, "events") == 0)
       print_event(p, obj);
-    else if (strncmp(item.topic, "output/", 7) == 0)
-      print_chunk(p, item.topic + 7, obj);
     json_decref(obj);
   }
   if (budget >= 0)

@@ -610,3 +610,142 @@ jsonl_line_seq(const char *line, size_t len)
   }
   return p > start ? v : 0;
 }
+
+/* Returns the value of hex digit c, or -1. */
+static int
+hex_digit(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Appends code point cp as UTF-8. */
+static void
+append_utf8(struct jsonl_buf *out, unsigned cp)
+{
+  char b[4];
+  size_t n;
+  if (cp < 0x80) {
+    b[0] = (char)cp;
+    n = 1;
+  } else if (cp < 0x800) {
+    b[0] = (char)(0xC0 | (cp >> 6));
+    b[1] = (char)(0x80 | (cp & 0x3F));
+    n = 2;
+  } else if (cp < 0x10000) {
+    b[0] = (char)(0xE0 | (cp >> 12));
+    b[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    b[2] = (char)(0x80 | (cp & 0x3F));
+    n = 3;
+  } else {
+    b[0] = (char)(0xF0 | (cp >> 18));
+    b[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    b[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    b[3] = (char)(0x80 | (cp & 0x3F));
+    n = 4;
+  }
+  jsonl_buf_append(out, b, n);
+}
+
+/* Reads 4 hex digits at p; returns the value or -1. */
+static long
+hex4(const char *p)
+{
+  long v = 0;
+  for (int i = 0; i < 4; i++) {
+    int d = hex_digit(p[i]);
+    if (d < 0)
+      return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/* Unescapes the JSON string body [p, end) (without its quotes) into out:
+ * runs between backslashes are copied whole. Returns 0 or -EINVAL. */
+static int
+unescape_body(const char *p, const char *end, struct jsonl_buf *out)
+{
+  jsonl_buf_reserve(out, (size_t)(end - p));
+  while (p < end) {
+    const char *q = memchr(p, '\\', (size_t)(end - p));
+    char c;
+    if (!q) {
+      jsonl_buf_append(out, p, (size_t)(end - p));
+      return 0;
+    }
+    jsonl_buf_append(out, p, (size_t)(q - p));
+    if (q + 1 >= end)
+      return -EINVAL;
+    switch (q[1]) {
+    case 'n': c = '\n'; break;
+    case 't': c = '\t'; break;
+    case 'r': c = '\r'; break;
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case '"': c = '"'; break;
+    case '\\': c = '\\'; break;
+    case '/': c = '/'; break;
+    case 'u': {
+      long cp = q + 6 <= end ? hex4(q + 2) : -1;
+      if (cp < 0)
+        return -EINVAL;
+      if (cp >= 0xD800 && cp < 0xDC00 && q + 12 <= end && q[6] == '\\' &&
+          q[7] == 'u') {
+        long lo = hex4(q + 8);
+        if (lo >= 0xDC00 && lo < 0xE000) {
+          append_utf8(out, (unsigned)(0x10000 + ((cp - 0xD800) << 10) +
+                                      (lo - 0xDC00)));
+          p = q + 12;
+          continue;
+        }
+      }
+      append_utf8(out, (unsigned)cp);
+      p = q + 6;
+      continue;
+    }
+    default:
+      return -EINVAL;
+    }
+    out->data[out->len++] = c;
+    p = q + 2;
+  }
+  return 0;
+}
+
+int
+jsonl_peek_chunk(const char *line, size_t len, struct jsonl_buf *out,
+                 const char **stream, size_t *stream_len)
+{
+  static const char stream_key[] = "\"stream\":\"";
+  static const char data_key[] = ",\"data\":\"";
+  static const char b64_key[] = ",\"data_b64\":\"";
+  const char *end = line + len;
+  const char *s = memmem(line, len < 128 ? len : 128, stream_key,
+                         sizeof stream_key - 1);
+  const char *q, *d;
+
+  if (!s)
+    return -EINVAL;
+  s += sizeof stream_key - 1;
+  q = memchr(s, '"', (size_t)(end - s));
+  if (!q)
+    return -EINVAL;
+  *stream = s;
+  *stream_len = (size_t)(q - s);
+  d = memmem(q, (size_t)(end - q), data_key, sizeof data_key - 1);
+  if (!d)
+    return memmem(q, (size_t)(end - q), b64_key, sizeof b64_key - 1) ? 1
+                                                                      : -EINVAL;
+  /* data is the last member: the line ends with its closing quote and the
+   * object's brace; every other quote inside is escaped. */
+  d += sizeof data_key - 1;
+  if (end - d < 2 || end[-1] != '}' || end[-2] != '"')
+    return -EINVAL;
+  return unescape_body(d, end - 2, out);
+}

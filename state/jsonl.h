@@ -89,4 +89,12 @@ void jsonl_append_i64(struct jsonl_buf *out, int64_t v);
  * with {"seq":N), or 0 when there is none. */
 uint64_t jsonl_line_seq(const char *line, size_t len);
 
+/* Fast path for lines written by jsonl_encode_chunk (its key order: the
+ * data member last): unescapes the "data" string into out (appended) and
+ * points *stream at the stream name inside line (*stream_len bytes).
+ * Returns 0, 1 when the chunk carries "data_b64" (nothing appended), or
+ * -EINVAL when the line is not in that form (use jsonl_decode_chunk). */
+int jsonl_peek_chunk(const char *line, size_t len, struct jsonl_buf *out,
+                     const char **stream, size_t *stream_len);
+
 #endif
