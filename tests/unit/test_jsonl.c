@@ -465,3 +465,44 @@ Test(jsonl, steal)
   cr_assert_null(b.data);
   free(p);
 }
+
+/* The printer's fast path: encode -> peek gives back the exact bytes of
+ * every valid-UTF-8 chunk, the stream name, and "binary" for the rest. */
+Test(jsonl, peek_chunk_round_trip)
+{
+  srand(777);
+  unsigned char in[600];
+  struct jsonl_buf b = JSONL_BUF_ZERO, out = JSONL_BUF_ZERO;
+  for (int round = 0; round < 20000; round++) {
+    size_t n = random_bytes(in, sizeof in);
+    const char *stream = NULL;
+    size_t stream_len = 0;
+    struct jsonl_chunk c = {.seq = (uint64_t)round + 1,
+                            .ts = 1763779200000 + round,
+                            .run = 1,
+                            .stream = round % 3 ? "stdout" : "tend",
+                            .data = (const char *)in,
+                            .len = n,
+                            .partial = round % 5 == 0,
+                            .extra = round % 3 ? NULL
+                                               : "\"event\":\"start\",\"pid\":7"};
+    b.len = 0;
+    out.len = 0;
+    jsonl_encode_chunk(&b, &c);
+    int rc = jsonl_peek_chunk(b.data, b.len, &out, &stream, &stream_len);
+    cr_assert_eq(stream_len, strlen(c.stream));
+    cr_assert(memcmp(stream, c.stream, stream_len) == 0);
+    if (jsonl_utf8_valid((const char *)in, n)) {
+      cr_assert_eq(rc, 0, "round %d", round);
+      cr_assert_eq(out.len, n, "round %d", round);
+      cr_assert(n == 0 || memcmp(out.data, in, n) == 0, "round %d", round);
+    } else {
+      cr_assert_eq(rc, 1, "round %d", round);
+    }
+  }
+  cr_assert_eq(jsonl_peek_chunk("{\"seq\":1}", 9, &out, &(const char *){0},
+                                &(size_t){0}),
+               -EINVAL);
+  jsonl_buf_free(&b);
+  jsonl_buf_free(&out);
+}
