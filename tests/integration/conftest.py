@@ -19,8 +19,11 @@ import pytest
 TEND_BIN = os.environ.get(
     "TEND_BIN", os.path.join(os.path.dirname(__file__), "..", "..", "tend"))
 TEND_BIN = os.path.abspath(TEND_BIN)
-# Sanitizer builds are slower; every bound scales with this.
-SLOW = 3.0 if os.environ.get("TEND_VARIANT") == "asan" else 1.0
+# Sanitizer builds are slower, valgrind much slower; every bound scales
+# with this.
+VALGRIND = bool(os.environ.get("TEND_VALGRIND"))
+SLOW = {"asan": 3.0, "valgrind": 12.0}.get(os.environ.get("TEND_VARIANT"),
+                                            1.0)
 
 TRANSITION = re.compile(
     r"^\S*tend\S*\s+\| (?P<node>[^:]+): (?P<frm>\w+) --(?P<event>\w+)--> "
@@ -94,8 +97,16 @@ class Daemon:
     def start(self, *extra):
         out = open(self.out_path, "ab")
         err = open(self.err_path, "ab")
+        cmd = [TEND_BIN, "up", "-c", self.config_path, *extra]
+        if VALGRIND:
+            # Memcheck on the daemon only (children are not traced).
+            cmd = ["valgrind", "--leak-check=full",
+                   "--show-leak-kinds=definite,indirect",
+                   "--errors-for-leak-kinds=definite,indirect",
+                   "--log-file=" + os.path.join(self.dir, "valgrind.%p.log"),
+                   *cmd]
         self.proc = subprocess.Popen(
-            [TEND_BIN, "up", "-c", self.config_path, *extra], cwd=self.dir,
+            cmd, cwd=self.dir,
             stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         out.close()
         err.close()
@@ -241,6 +252,14 @@ class Daemon:
         for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                        "runtime error:"):
             assert marker not in err, f"sanitizer report:\n{err[-6000:]}"
+        for name in os.listdir(self.dir) if VALGRIND else []:
+            if not name.startswith("valgrind."):
+                continue
+            with open(os.path.join(self.dir, name)) as f:
+                log = f.read()
+            if "ERROR SUMMARY" not in log:
+                continue  # killed with SIGKILL by the test: no summary
+            assert "ERROR SUMMARY: 0 errors" in log, log[-6000:]
 
 
 @pytest.fixture
