@@ -538,7 +538,13 @@ node_json(const struct config_node *n, int recursive)
     json_t *children = json_array();
     json_object_set_new(out, "strategy",
                         json_string(config_strategy_name(n->strategy)));
+    /* Process facts belong to runners; the view keeps them per node. */
     json_object_del(out, "pid");
+    json_object_del(out, "run");
+    json_object_del(out, "last_exit");
+    json_object_del(out, "next_start_ms");
+    if (!json_object_get(out, "restarts"))
+      json_object_set_new(out, "restarts", json_integer(0));
     if (recursive)
       for (size_t i = 0; i < n->n_children; i++)
         json_array_append_new(children, node_json(n->children[i], 1));
