@@ -482,3 +482,54 @@ test('ui: a config syntax error shows the banner until fixed',
       assertClean(problems);
     }, getBrowser);
   }, { timeout: 90000 * SLOW });
+
+test('ui: scrolling back loads older output from the store',
+  async ({ getBrowser }) => {
+    const N = 30000;
+    const cfg = { name: 'dev', children: [
+      { name: 'hist', cmd: 'i=0; while [ $i -lt 300 ]; do ' +
+        'seq $((i * 100 + 1)) $((i * 100 + 100)) | sed "s/^/hist /"; ' +
+        'i=$((i + 1)); sleep 0.01; done; sleep 1000' },
+    ] };
+    await withDaemon(cfg, {}, async (d, page, problems) => {
+      await waitFor(() => {
+        const c = d.chunks('hist');
+        return c.some((x) => (x.data || '').includes(`hist ${N}\n`));
+      }, T * 2, 'the runner to write its lines');
+      const chunks = d.chunks('hist').length;
+      // A page opened now loads the tail only.
+      const ui = await openUI(await getBrowser(), d.loginUrl());
+      try {
+        await selectNode(ui.page, 'hist');
+        await waitRow(ui.page, `hist ${N}`);
+        const held = await ui.page.evaluate(() =>
+          window.tend.logs.get('hist').lines.length);
+        assert.ok(held < N, `a tail first (${held} of ${N} lines, ` +
+          `${chunks} chunks)`);
+        // Scrolling to the top asks the store for older pages until the
+        // first line is there, exactly once each.
+        await waitFor(async () => {
+          await ui.page.evaluate(() => {
+            const l = document.getElementById('log');
+            l.scrollTop = 0;
+            l.dispatchEvent(new Event('scroll'));
+          });
+          return ui.page.evaluate(() => !window.tend.logs.get('hist')
+            .hasOlder());
+        }, T * 2, 'the whole history');
+        await ui.page.evaluate(() => {
+          document.getElementById('log').scrollTop = 0;
+        });
+        await waitRow(ui.page, 'hist 1');
+        const texts = await ui.page.evaluate(() => window.tend.logs.get('hist')
+          .lines.filter((l) => l.stream !== 't').map((l) => l.text));
+        assert.equal(texts.length, N);
+        assert.ok(texts.every((t, i) => t === `hist ${i + 1}`),
+          'every line once, in order');
+        assertClean(ui.problems);
+      } finally {
+        await ui.ctx.close();
+      }
+      assertClean(problems);
+    }, getBrowser);
+  }, { timeout: 120000 * SLOW });
