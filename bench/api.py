@@ -21,7 +21,7 @@ import time
 import urllib.parse
 import xmlrpc.client
 
-from benchlib import (STAMP, Supervisord, Table, Tend,
+from benchlib import (STAMP, Supervisord, Table, Tend, fmt, headline,
                       fresh_dir, have, kill_stamped, log, median, now, pct,
                       raise_nofile, ratio, register_stamps, reps,
                       reset_results, starts, wait_for)
@@ -91,15 +91,19 @@ def bench_tree(tend):
             bad_total += bad
     ref = median(tend_rps)
     table.row("tend", ref, bad_total, len(tend_rps), "1.00x")
+    peer = ""
     if have("supervisord"):
         sup_rps, bad_sup = supervisord_rpc(seconds, count)
         if sup_rps:
+            peer = f"supervisord XML-RPC {fmt(median(sup_rps))}"
             table.row("supervisord (XML-RPC)", median(sup_rps), bad_sup,
                       len(sup_rps), ratio(median(sup_rps), ref))
         else:
             table.missing("supervisord (XML-RPC)", "did not answer")
     else:
         table.missing("supervisord (XML-RPC)", "not installed")
+    headline(NAME, f"GET /api/v1/tree, {RUNNERS} runners (requests/s)",
+             fmt(ref), "&ge; 20 000 on one core", peer)
     table.line("Issue 4 target: at least 20 000 requests/s on one core. "
                "Ratio: tool / tend, so <1 means fewer requests/s than "
                "tend.")
@@ -302,6 +306,10 @@ def bench_sse(tend):
               max(alld))
     table.row("fan-out spread (last - first subscriber)", median(spreads),
               pct(spreads, 99), max(spreads))
+    headline(NAME, f"chunk to {SUBSCRIBERS} SSE subscribers, slowest "
+             "(median / max ms)", f"{fmt(median(worst))} / {fmt(max(worst))}"
+             f" ({complete}/{len(seqs)} chunks to all)",
+             "every chunk &le; 200 ms", "no peer streams output over HTTP")
     table.line(f"{complete} of {len(seqs)} chunks reached all "
                f"{SUBSCRIBERS} subscribers; HTTP statuses: "
                f"{ {k: v for k, v in statuses.items()} }.")

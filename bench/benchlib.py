@@ -179,10 +179,20 @@ class Table:
 
 def reset_results(name):
     """Forget a bench's earlier tables (each run writes them anew)."""
-    try:
-        os.unlink(os.path.join(RESULTS, name + ".md"))
-    except FileNotFoundError:
-        pass
+    for ext in (".md", ".headline.jsonl"):
+        try:
+            os.unlink(os.path.join(RESULTS, name + ext))
+        except FileNotFoundError:
+            pass
+
+
+def headline(name, metric, tend, target, peers):
+    """One line of RESULTS.md's headline table: the metric, tend's figure,
+    the issue's target and the peers' figures (all as text)."""
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, name + ".headline.jsonl"), "a") as f:
+        f.write(json.dumps({"metric": metric, "tend": tend,
+                            "target": target, "peers": peers}) + "\n")
 
 
 # -- processes -------------------------------------------------------------
@@ -455,6 +465,23 @@ def cpu_ticks(pids):
             total += int(st[11]) + int(st[12])
         except (OSError, IndexError):
             pass
+    return total
+
+
+def cpu_ns(pids):
+    """CPU time on the CPU in ns (schedstat), all threads of pids."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
     return total
 
 

@@ -21,7 +21,7 @@ bytes says so) is measured on a smaller size, stated in the table, so that
 import os
 import subprocess
 
-from benchlib import (PM2, STAMP, QUICK, Runit, Supervisord, Table, Tend,
+from benchlib import (PM2, STAMP, QUICK, Runit, fmt, headline, Supervisord, Table, Tend,
                       comm, descendants, fresh_dir, have, kill_stamped, log,
                       median, now, peak_rss_kib, ratio, register_stamps,
                       reps, reset_results, spawn, starts, wait_for)
@@ -198,6 +198,15 @@ def main():
             table.row(label, SIZE / w / 1e6, w, sizes[kind] >> 20,
                       len(rates[kind]), ratio(w, ref), ratio(w, direct),
                       pk / 1024 if pk else "-")
+        headline(NAME, f"{SIZE >> 20} MiB of {desc}: wall vs direct "
+                 "redirect", f"{ratio(ref, direct)} "
+                 f"({fmt(SIZE / ref / 1e6 if ref else None)} MB/s)",
+                 f"&le; {target}x (issue 7: &le; 1.5x)",
+                 ", ".join(f"{labels.get(k, k)} {ratio(wall(k), direct)}"
+                           for k in avail if k not in ("tend", "direct")
+                           and k in rates) +
+                 f"; direct {fmt(SIZE / direct / 1e6 if direct else None)}"
+                 " MB/s")
         table.line(f"Issue 3 target: tend within {target}x of the direct "
                    f"redirect's wall time; issue 7: within 1.5x. "
                    f"Measured here: {ratio(ref, direct)}.")

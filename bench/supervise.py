@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 
-from benchlib import (PM2, STAMP, Runit, Supervisord, Table, Tend,
+from benchlib import (PM2, STAMP, Runit, headline, Supervisord, Table, Tend,
                       fmt, fresh_dir, have, kill_stamped, log, mem_kib,
                       median, now, open_pidfds, pct, raise_nofile, ratio,
                       register_stamps, reps, reset_results, spawn, starts,
@@ -168,6 +168,16 @@ def bench_start_stop(sizes):
                       ratio(med(kind, "stop_ms"), ref_stop))
             rss_rows.setdefault(label, {})[n] = (
                 med(kind, "rss"), med(kind, "pss"))
+        def peers(key):
+            return ", ".join(
+                f"{ {'shell': 'shell loop'}.get(k, k)} {fmt(med(k, key))}"
+                for k in tools[1:] if med(k, key) is not None)
+        goal = {100: ("&le; 120 ms", "&le; 150 ms")}.get(
+            n, ("ahead of every peer", "ahead of every peer"))
+        headline(NAME, f"{n} runners: all running (ms)",
+                 fmt(ref_run), goal[0], peers("run_ms"))
+        headline(NAME, f"{n} runners: all stopped (ms)",
+                 fmt(ref_stop), goal[1], peers("stop_ms"))
         if med("tend", "ev_ms") is not None:
             table.line(f"tend by its own events.jsonl (last `running` event "
                        f"after launch): {fmt(med('tend', 'ev_ms'))} ms "
@@ -192,6 +202,14 @@ def bench_start_stop(sizes):
               *[x / 1024 if x else None for x in pss],
               *[ratio(by_n.get(n, (None,))[0], ref.get(n, (None,))[0])
                 for n in sizes])
+    for n in sizes:
+        tr = ref.get(n, (None,))[0]
+        headline(NAME, f"supervisor RSS, {n} runners (MiB)",
+                 fmt(tr / 1024 if tr else None),
+                 "&lt; 6 MiB" if n == 100 else "ahead of every peer",
+                 ", ".join(f"{label} {fmt(by_n[n][0] / 1024)}"
+                           for label, by_n in rss_rows.items()
+                           if label != "tend" and by_n.get(n, (None,))[0]))
     t.line("Issue 2 target: RSS under 6 MiB with 100 runners "
            "(supervisord: 32 MiB).")
     t.emit()
@@ -291,6 +309,10 @@ def bench_crash():
         else:
             table.row(kind, median(lat), pct(lat, 99), min(lat), len(lat),
                       ratio(median(lat), meds.get("tend")))
+    headline(NAME, "crash -> restart, no backoff (median ms)",
+             fmt(meds.get("tend")), "&lt; 2 ms",
+             ", ".join(f"{k} {fmt(v)}" for k, v in meds.items()
+                       if k != "tend"))
     table.line("Issue 2 target: under 2 ms (pm2: 4-6 ms, supervisord and "
                "runit: 1 s).")
     table.emit()
