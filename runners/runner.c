@@ -104,6 +104,7 @@ struct runner {
 
   struct watch *watch;
   char *changed_paths;    /* TEND_CHANGED_PATHS for the run a change caused */
+  char *start_why;        /* why the start in progress happens */
   int start_queued;       /* on_busy queue: start again after this run */
 
   int open_handles;
@@ -479,11 +480,8 @@ build_env(struct runner *r)
     env[n++] = xstrdup(*e);
   env[n++] = xasprintf("TEND_RUNNER=%s", r->spec->name);
   env[n++] = xasprintf("TEND_RUN=%llu", (unsigned long long)r->runs);
-  if (r->changed_paths) {
+  if (r->changed_paths)
     env[n++] = xasprintf("TEND_CHANGED_PATHS=%s", r->changed_paths);
-    free(r->changed_paths);
-    r->changed_paths = NULL;
-  }
   env[n] = NULL;
   return env;
 }
@@ -510,7 +508,7 @@ do_spawn(struct runner *r)
   struct stat st;
   char **env;
   int rc;
-  char text[160], extra[64];
+  char text[512], extra[64];
 
   free(r->spawn_error);
   r->spawn_error = NULL;
@@ -567,11 +565,34 @@ do_spawn(struct runner *r)
   r->reading_paused = 0;
   uv_read_start((uv_stream_t *)&run->out, on_alloc, on_read);
   uv_read_start((uv_stream_t *)&run->err, on_alloc, on_read);
-  if (r->pending_delay > 0)
-    snprintf(text, sizeof text, "started (pid %d) after %lld ms backoff\n",
-             run->pid, (long long)r->pending_delay);
-  else
-    snprintf(text, sizeof text, "started (pid %d)\n", run->pid);
+  {
+    /* The marker says why this run exists: what the supervisor or the
+     * user asked, the files that changed, the backoff waited. */
+    int n = snprintf(text, sizeof text, "started (pid %d)", run->pid);
+    const char *sep = ": ";
+    if (r->start_why && n < (int)sizeof text) {
+      n += snprintf(text + n, sizeof text - (size_t)n, "%s%s", sep,
+                    r->start_why);
+      sep = "; ";
+    }
+    if (r->changed_paths && n < (int)sizeof text) {
+      n += snprintf(text + n, sizeof text - (size_t)n, "%sfiles changed",
+                    sep);
+      sep = "; ";
+    }
+    if (r->pending_delay > 0 && n < (int)sizeof text)
+      n += snprintf(text + n, sizeof text - (size_t)n,
+                    "%safter %lld ms backoff", sep,
+                    (long long)r->pending_delay);
+    if (n >= (int)sizeof text - 1)
+      n = (int)sizeof text - 2;
+    text[n] = '\n';
+    text[n + 1] = '\0';
+    free(r->start_why);
+    r->start_why = NULL;
+    free(r->changed_paths); /* only the run the change caused sees them */
+    r->changed_paths = NULL;
+  }
   snprintf(extra, sizeof extra, "\"event\":\"start\",\"pid\":%d", run->pid);
   emit_marker(r, extra, text);
   r->pending_delay = 0;
@@ -620,11 +641,12 @@ record_transition(struct runner *r, enum fsm_state from, enum fsm_event ev,
                 fsm_state_name(from), "to", fsm_state_name(r->state), "event",
                 fsm_event_name(ev), "run", (json_int_t)r->runs, "restarts",
                 r->restarts);
+  json_object_set_new(e, "runner", json_string(r->spec->name));
   if (reason)
     json_object_set_new(e, "reason", json_string(reason));
   if (r->run)
     json_object_set_new(e, "pid", json_integer(r->run->pid));
-  if (r->state == FSM_EXITED || r->state == FSM_STOPPED) {
+  if (ev == FSM_EV_EXIT) { /* a run ended: how */
     if (r->has_last_exit && r->last_signal)
       json_object_set_new(e, "signal",
                           json_string(config_signal_name(r->last_signal)));
@@ -871,6 +893,8 @@ runner_handle(void *state, actor_id self, const struct actor_msg *m)
 
   switch (m->type) {
   case SUP_MSG_START:
+    free(r->start_why);
+    r->start_why = m->data ? xstrdup(m->data) : NULL;
     r->pending_delay = m->arg;
     if (m->arg > 0 && r->state != FSM_BACKOFF)
       fire(r, FSM_EV_START_LATER, NULL);
@@ -966,6 +990,7 @@ on_runner_handle_closed(uv_handle_t *h)
   free(r->topic);
   free(r->spawn_error);
   free(r->changed_paths);
+  free(r->start_why);
   free(r);
 }
 

@@ -60,7 +60,16 @@ struct child {
   struct sup_backoff backoff;
   int64_t started_ms;  /* monotonic ms of the last start, for backoff */
   int held;            /* stopped by the user: not restarted by policy */
+  char *why_next;      /* why its next start happens (for its marker) */
 };
+
+/* Sets why child c starts next (text copied; NULL clears). */
+static void
+set_why(struct child *c, const char *why)
+{
+  free(c->why_next);
+  c->why_next = why ? xstrdup(why) : NULL;
+}
 
 enum step_op { STEP_START, STEP_STOP };
 
@@ -299,7 +308,9 @@ run_steps(struct sup *s)
       c->state = CHILD_STARTING;
       c->held = 0;
       c->started_ms = mono_ms(s->loop) + st.delay_ms;
-      actor_send(c->id, SUP_MSG_START, s->self, st.delay_ms, NULL, NULL);
+      actor_send(c->id, SUP_MSG_START, s->self, st.delay_ms, c->why_next,
+                 free);
+      c->why_next = NULL;
     } else {
       if (c->state == CHILD_DOWN) {
         /* Down already, but a runner in backoff or exited still needs
@@ -325,8 +336,17 @@ run_steps(struct sup *s)
  * in order (temporary siblings stay stopped, as in OTP). */
 static void
 plan_restart(struct sup *s, size_t exited, size_t first, size_t last,
-             int64_t delay_ms)
+             int64_t delay_ms, const char *reason)
 {
+  for (size_t i = first; i <= last; i++) {
+    char *why = i == exited
+                    ? xasprintf("restart after %s", reason ? reason : "exit")
+                    : xasprintf("%s restart: %s exited",
+                                config_strategy_name(s->spec->strategy),
+                                s->children[exited].spec->name);
+    set_why(&s->children[i], why);
+    free(why);
+  }
   size_t cap = 2 * (last - first + 1);
   struct step *plan = xcalloc(cap, sizeof *plan);
   size_t n = 0;
@@ -419,7 +439,7 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
       delay = sup_backoff_next(&c->backoff, c->spec->backoff_initial_ms,
                                c->spec->backoff_max_ms,
                                c->spec->backoff_reset_ms, run_ms);
-    plan_restart(s, idx, d.first, d.last, delay);
+    plan_restart(s, idx, d.first, d.last, delay, reason);
   }
 }
 
@@ -445,6 +465,7 @@ close_removed(struct sup *s, actor_id id)
     if (s->removed[i].id != id)
       continue;
     close_child(s, &s->removed[i]);
+    free(s->removed[i].why_next);
     s->removed[i] = s->removed[--s->n_removed];
     return;
   }
@@ -542,6 +563,8 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
   c = child_by_name(s, cmd->child);
   if (!c)
     return;
+  set_why(c, cmd->cmd == TEND_CMD_START ? "start requested"
+                                         : "restart requested");
   switch (cmd->cmd) {
   case TEND_CMD_START:
     c->held = 0;
@@ -608,6 +631,10 @@ on_child_closed(void *arg)
   if (s->close_cb)
     s->close_cb(s->close_arg);
   sup_window_free(&s->window);
+  for (size_t i = 0; i < s->n_children; i++)
+    free(s->children[i].why_next);
+  for (size_t i = 0; i < s->n_removed; i++)
+    free(s->removed[i].why_next);
   free(s->steps);
   free(s->children);
   free(s->removed);
@@ -730,8 +757,10 @@ sup_close(struct sup *s, void (*cb)(void *arg), void *arg)
   actor_exit(s->self, ACTOR_REASON_NORMAL, "closed");
   for (size_t i = 0; i < s->n_children; i++)
     close_child(s, &s->children[i]);
-  for (size_t i = 0; i < s->n_removed; i++)
+  for (size_t i = 0; i < s->n_removed; i++) {
     close_child(s, &s->removed[i]);
+    free(s->removed[i].why_next);
+  }
   s->n_removed = 0;
   on_child_closed(s);
 }

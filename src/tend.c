@@ -401,7 +401,6 @@ on_part_closed(void *arg)
     close_inotify();
     return;
   }
-  snapshot_write();
   events_reset();
   store_close(t.event_log);
   t.event_log = NULL;
@@ -437,6 +436,8 @@ tend_close(void (*cb)(void *arg), void *arg)
 {
   t.close_cb = cb;
   t.close_arg = arg;
+  /* The last word on disk, while every runner's log is still known. */
+  snapshot_write();
   t.pending_closes = 2;
   if (t.reload) {
     t.pending_closes++;

@@ -6,6 +6,8 @@
 
 #include "src/xalloc.h"
 
+#define VIEW_HISTORY 10
+
 struct view {
   json_t *nodes; /* name -> status object */
 };
@@ -34,6 +36,21 @@ copy_field(json_t *status, const json_t *ev, const char *key)
   json_t *val = json_object_get(ev, key);
   if (val)
     json_object_set(status, key, val);
+}
+
+/* Keeps the last VIEW_HISTORY runs that ended on their own (the restart
+ * history of state.json and the API). */
+static void
+remember_exit(json_t *status, json_t *last)
+{
+  json_t *history = json_object_get(status, "history");
+  if (!history) {
+    history = json_array();
+    json_object_set_new(status, "history", history);
+  }
+  json_array_append(history, last);
+  while (json_array_size(history) > VIEW_HISTORY)
+    json_array_remove(history, 0);
 }
 
 void
@@ -73,6 +90,8 @@ view_apply(struct view *v, const json_t *ev)
     copy_field(last, ev, "reason");
     json_object_set(last, "ts", json_object_get(ev, "ts"));
     json_object_set_new(status, "last_exit", last);
+    if (!strcmp(to, "exited"))
+      remember_exit(status, last);
   }
 }
 

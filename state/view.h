@@ -17,7 +17,7 @@ void view_free(struct view *v);
 void view_apply(struct view *v, const json_t *ev);
 /* The status object of a node (borrowed; NULL when nothing is known):
  * {"state","pid","run","restarts","since","last_exit","next_start_ms",
- *  "reason"}. */
+ *  "reason","history":[the last 10 exits, oldest first]}. */
 const json_t *view_status(const struct view *v, const char *name);
 /* Forgets a node (it left the config). */
 void view_forget(struct view *v, const char *name);

@@ -262,7 +262,8 @@ def backoff_delays(d, runner):
     """The delays tend chose, from its start markers, in order."""
     out = []
     for line in d.output_lines(runner):
-        m = re.match(r"started \(pid \d+\)(?: after (\d+) ms backoff)?$", line)
+        m = re.match(r"started \(pid \d+\)(?:: .*?)?(?:after (\d+) ms "
+                     r"backoff)?$", line)
         if m:
             out.append(int(m.group(1) or 0))
     return out
