@@ -70,6 +70,8 @@ test('ui: the tree renders in config order with states, pids and uptime',
   async ({ getBrowser, artifacts }) => {
     await withDaemon(demoTree, {}, async (d, page, problems, ui) => {
       await page.waitForSelector('#tree [data-node="idle"]', { timeout: T });
+      // The login drops the token from the address bar.
+      assert.ok(!page.url().includes('token'), `url: ${page.url()}`);
       const names = await page.$$eval('#tree .node', (els) =>
         els.map((e) => `${e.getAttribute('aria-level')}${e.dataset.node}`));
       assert.deepEqual(names, ['1dev', '2web', '2backend', '3api', '3worker',
