@@ -374,7 +374,7 @@ call(struct cli *c, const char *method, const char *path, const char *body,
     free(b.p);
     return CLI_REFUSED;
   }
-  *out = json_loadb(b.p ? b.p : "", b.n, 0, NULL);
+  *out = json_loadb(b.p ? b.p : "", b.n, JSON_ALLOW_NUL, NULL);
   free(b.p);
   return CLI_OK;
 }
@@ -907,7 +907,7 @@ on_sse_event(void *ctx, const char *id, const char *event, const char *data,
              size_t len)
 {
   struct follow *f = ctx;
-  json_t *item = json_loadb(data, len, 0, NULL);
+  json_t *item = json_loadb(data, len, JSON_ALLOW_NUL, NULL);
   json_t *seq = json_object_get(item, "seq");
   uint64_t s;
 

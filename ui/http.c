@@ -42,6 +42,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,19 @@ add_common_headers(struct MHD_Response *r)
   MHD_add_response_header(r, "X-Frame-Options", "DENY");
 }
 
+/* Events are small writes that must leave at once: without TCP_NODELAY,
+ * Nagle's algorithm holds one back until the peer's delayed ACK (40 ms). */
+static void
+stream_nodelay(struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *ci =
+    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  int one = 1;
+
+  if (ci)
+    setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* Turns a routes reply into an MHD response and queues it. */
 static enum MHD_Result
 send_reply(struct http_server *srv, struct MHD_Connection *conn,
@@ -272,6 +286,7 @@ send_reply(struct http_server *srv, struct MHD_Connection *conn,
       return MHD_NO;
     }
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    stream_nodelay(conn);
     /* Exempt from the idle timeout while suspended; dropped when stuck. */
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                               (unsigned int)HTTP_STREAM_STALL_S);
