@@ -252,7 +252,7 @@ static void
 stream_nodelay(struct MHD_Connection *conn)
 {
   const union MHD_ConnectionInfo *ci =
-    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   int one = 1;
 
   if (ci)
