@@ -288,7 +288,7 @@ function updateTreeRows() {
       let next = '';
       if (n.state === 'backoff' && n.next_start_ms) {
         const left = Math.max(0, n.next_start_ms - now);
-        next = `retry in ${(left / 1000).toFixed(1)}s`;
+        next = left > 0 ? `retry in ${(left / 1000).toFixed(1)}s` : 'retrying';
       }
       setText(meta.querySelector('.next'), next);
       setText(meta.querySelector('.exit'), failing && n.state !== 'backoff'
@@ -343,8 +343,8 @@ function updateHeader() {
     const left = n.next_start_ms ? Math.max(0, n.next_start_ms - now) : 0;
     const why = n.last_exit ? n.last_exit.reason || exitText(n.last_exit)
       : '';
-    detail = `Backing off${why ? `: ${why}` : ''} · next start in ` +
-      `${(left / 1000).toFixed(1)}s`;
+    detail = `Backing off${why ? `: ${why}` : ''} · ` + (left > 0
+      ? `next start in ${(left / 1000).toFixed(1)}s` : 'starting again');
   } else if (n.state === 'failed') {
     detail = 'Failed: gave up restarting' + (n.last_exit
       ? ` (last: ${n.last_exit.reason || exitText(n.last_exit)})` : '');
