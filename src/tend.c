@@ -493,20 +493,24 @@ tend_note_group(const char *name, int pid, unsigned long long start)
   if (!t.groups)
     return;
   g = strmap_get(t.groups, name);
+  if (g && g->pid > 0) {
+    snprintf(key, sizeof key, "%d", g->pid);
+    strmap_del(t.leaders, key);
+  }
+  if (pid <= 0) {
+    /* The run is over: nothing to recover, nothing to keep. */
+    free(strmap_del(t.groups, name));
+    snapshot_touch(1);
+    return;
+  }
   if (!g) {
     g = xcalloc(1, sizeof *g);
     strmap_set(t.groups, name, g);
   }
-  if (g->pid > 0) {
-    snprintf(key, sizeof key, "%d", g->pid);
-    strmap_del(t.leaders, key);
-  }
   g->pid = pid;
   g->start = start;
-  if (pid > 0) {
-    snprintf(key, sizeof key, "%d", pid);
-    strmap_set(t.leaders, key, g);
-  }
+  snprintf(key, sizeof key, "%d", pid);
+  strmap_set(t.leaders, key, g);
   snapshot_touch(1);
 }
 
@@ -688,7 +692,7 @@ static void
 collect_line(void *ctx, uint64_t seq, const char *line, size_t len)
 {
   json_t *arr = ctx;
-  json_t *obj = json_loadb(line, len, 0, NULL);
+  json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
   (void)seq;
   if (obj)
     json_array_append_new(arr, obj);
