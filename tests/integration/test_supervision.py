@@ -272,13 +272,17 @@ def backoff_delays(d, runner):
 def test_backoff_grows_then_resets(tend_factory):
     # Exit at once until 'stable' exists, then run 0.6 s (longer than
     # reset_after_s) before exiting: the delay must fall back to initial.
+    # A slow (sanitizer, valgrind) daemon takes longer to notice an exit:
+    # the reset threshold and the stable run scale with it.
+    reset = 0.5 * SLOW
     d = tend_factory({"name": "r", "intensity": {"max_restarts": 100,
                                                  "period_s": 10},
                       "children": [
         {"name": "b", "cmd": "date +%s.%N >> starts; "
-                             "if [ -e stable ]; then sleep 0.6; fi; exit 1",
+                             f"if [ -e stable ]; then sleep {reset + 0.3}; "
+                             "fi; exit 1",
          "backoff": {"initial_ms": 100, "max_ms": 400,
-                     "reset_after_s": 0.5}}]})
+                     "reset_after_s": reset}}]})
     wait_for(lambda: len(backoff_delays(d, "b")) >= 5, 20)
     open(d.path("stable"), "w").close()
     n = len(backoff_delays(d, "b"))
