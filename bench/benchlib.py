@@ -53,9 +53,14 @@ def now():
     return time.monotonic_ns()
 
 
+_t_start = time.monotonic()
+
+
 def log(*args):
-    """Progress line on stderr (the tables go to stdout)."""
-    print("  ..", *args, file=sys.stderr, flush=True)
+    """Progress line on stderr (the tables go to stdout), with the seconds
+    since this benchmark started."""
+    print(f"  .. {time.monotonic() - _t_start:6.1f}s", *args,
+          file=sys.stderr, flush=True)
 
 
 def have(cmd):
