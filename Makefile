@@ -17,6 +17,7 @@ LIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 # Variant: release (default) or asan. Objects of each live under build/<v>.
 V         ?= release
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 ifeq ($(V),asan)
 VFLAGS    := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
              -fno-sanitize-recover=undefined
@@ -83,12 +84,13 @@ deps:
 # target runs for a short bounded time. The whole stays under 10 minutes on
 # 2 cores.
 test: deps
-	$(MAKE) --no-print-directory V=release tend unit-bins
-	$(MAKE) --no-print-directory V=asan build/asan/tend unit-bins
+	$(MAKE) --no-print-directory -j$(JOBS) V=release tend unit-bins
+	$(MAKE) --no-print-directory -j$(JOBS) V=asan build/asan/tend unit-bins
 	$(MAKE) --no-print-directory V=release test-unit
 	$(MAKE) --no-print-directory V=asan test-unit
 	$(MAKE) --no-print-directory V=asan test-integration
 	$(MAKE) --no-print-directory test-browser
+	$(MAKE) --no-print-directory -j$(JOBS) fuzz-bins
 	$(MAKE) --no-print-directory fuzz-smoke FUZZ_SMOKE_SECONDS=$(FUZZ_SMOKE_SECONDS)
 	@echo "make test: all tests passed"
 
@@ -126,7 +128,7 @@ lint:
 clean:
 	rm -rf build tend tests/artifacts
 
-FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_SMOKE_SECONDS ?= 10
 include tests/fuzz/fuzz.mk
 
 -include $(shell find build -name '*.d' 2>/dev/null)
