@@ -115,6 +115,7 @@ struct runner {
 static void fire(struct runner *r, enum fsm_event ev, const char *reason);
 static void run_check_done(struct run *run);
 static void flush_output(struct runner *r, int final);
+static void pause_reading(struct runner *r);
 static void on_flush_timer(uv_timer_t *t);
 static void on_retry_timer(uv_timer_t *t);
 static void on_timer(uv_timer_t *t);
@@ -201,6 +202,12 @@ flush_output(struct runner *r, int final)
     emit_line(r, &c);
   }
   outbuf_chunks_free(chunks, n);
+  /* The disk is behind: hold the child back until the backlog is written
+   * (on_retry_timer resumes). Checked here, not only when the buffer is
+   * full, because timer flushes of a child writing under 1 MiB per flush
+   * would otherwise grow the backlog to its cap and lose lines. */
+  if (r->store && store_backlog_bytes(r->store) >= OUTBUF_BOUND)
+    pause_reading(r);
   /* A partial line still pending waits for more bytes or the next flush. */
   if (outbuf_pending(r->ob) > 0 && !final)
     uv_timer_start(&r->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
@@ -242,7 +249,9 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void
 pause_reading(struct runner *r)
 {
-  if (r->reading_paused || !r->run)
+  /* After the leader's exit the pipes drain to EOF whatever the backlog:
+   * what is left is bounded by the pipe buffers, and it must not be lost. */
+  if (r->reading_paused || !r->run || r->run->leader_exited)
     return;
   r->reading_paused = 1;
   uv_read_stop((uv_stream_t *)&r->run->out);
@@ -443,6 +452,8 @@ on_leader_exit(uv_process_t *proc, int64_t status, int term_signal)
   run->leader_exited = 1;
   run->exit_status = status;
   run->term_signal = term_signal;
+  if (r && r->run == run)
+    resume_reading(r); /* held back by a full buffer or disk: drain now */
   if (r && group_has_members(run) && r->state != FSM_STOPPING) {
     /* Leftovers of a run that ended on its own: stop them like a stop. */
     signal_group(run, r->spec->stop_signal);
