@@ -232,7 +232,7 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
   struct run *run = h->data;
-  size_t avail = 0;
+  size_t avail = 0, pending, limit;
   char *room;
   (void)suggested;
   if (!run->runner) {
@@ -242,7 +242,16 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
   }
   room = outbuf_reserve(run->runner->ob, stream_of(run, h), READ_BUF_SIZE,
                         &avail);
-  *buf = uv_buf_init(room, (unsigned)(avail < UINT32_MAX ? avail : READ_BUF_SIZE));
+  /* One read may take all the room, but never much past the bound: a pipe
+   * whose writer keeps up returns as much as asked, which made 2 MiB
+   * chunks of a 1 MiB buffer. */
+  pending = outbuf_pending(run->runner->ob);
+  limit = pending < OUTBUF_BOUND ? OUTBUF_BOUND - pending : 0;
+  if (limit < READ_BUF_SIZE)
+    limit = READ_BUF_SIZE;
+  if (avail > limit)
+    avail = limit;
+  *buf = uv_buf_init(room, (unsigned)avail);
 }
 
 /* Stops reading both pipes until the output buffer drains. */
