@@ -26,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "src/actor.h"
@@ -75,29 +76,51 @@ mkdir_p(const char *dir)
   return rc;
 }
 
+/* Reads the pid written in the lock file into pid (size bytes, "" when
+ * there is none) and tells whether that process still lives. */
+static int
+lock_owner_alive(int fd, char *pid, size_t size)
+{
+  ssize_t n = pread(fd, pid, size - 1, 0);
+  long v;
+
+  pid[n > 0 ? n : 0] = '\0';
+  pid[strcspn(pid, "\n")] = '\0';
+  v = strtol(pid, NULL, 10);
+  return v > 0 && (kill((pid_t)v, 0) == 0 || errno == EPERM);
+}
+
 /* Takes <state_dir>/daemon.lock so that two daemons never share a state
- * dir. Returns 0 or -errno with a message in *cause. */
+ * dir. Returns 0 or -errno with a message in *cause.
+ *
+ * A daemon killed with SIGKILL while it was spawning leaves a forked child
+ * that holds a copy of the lock's descriptor until its exec closes it
+ * (O_CLOEXEC), for some milliseconds on a busy machine. So while the pid
+ * in the file is dead, the lock is retried for a while before giving up. */
 static int
 take_lock(const char *state_dir, char **cause)
 {
   char *path = xasprintf("%s/daemon.lock", state_dir);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   char pid[32];
+  int waited_ms = 0;
 
   if (fd < 0) {
     *cause = xasprintf("%s: %s", path, strerror(errno));
     free(path);
     return -errno;
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ssize_t n = read(fd, pid, sizeof pid - 1);
-    pid[n > 0 ? n : 0] = '\0';
-    pid[strcspn(pid, "\n")] = '\0';
-    *cause = xasprintf("another tend (pid %s) is running with state dir %s",
-                       pid[0] ? pid : "?", state_dir);
-    close(fd);
-    free(path);
-    return -EBUSY;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    struct timespec ts = {0, 10 * 1000000L};
+    if (lock_owner_alive(fd, pid, sizeof pid) || waited_ms >= 2000) {
+      *cause = xasprintf("another tend (pid %s) is running with state dir %s",
+                         pid[0] ? pid : "?", state_dir);
+      close(fd);
+      free(path);
+      return -EBUSY;
+    }
+    nanosleep(&ts, NULL);
+    waited_ms += 10;
   }
   if (ftruncate(fd, 0) == 0) {
     int n = snprintf(pid, sizeof pid, "%d\n", getpid());

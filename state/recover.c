@@ -70,7 +70,21 @@ recover_proc_start(int pid)
   return start;
 }
 
-/* Lists the live pids of a recorded group (pgid + leader start time). */
+/* Tells whether a /proc/PID/stat line is a zombie (or a dead task): it
+ * cannot be signalled, and only its parent (PID 1 after our death, which
+ * may reap late) can make it go. */
+static int
+stat_is_dead(const char *line)
+{
+  const char *p = strrchr(line, ')');
+  char state = '\0';
+  if (p && sscanf(p + 1, " %c", &state) == 1)
+    return state == 'Z' || state == 'X' || state == 'x';
+  return 0;
+}
+
+/* Lists the live pids of a recorded group (pgid + leader start time).
+ * Zombies are left out: a group of zombies is stopped already. */
 static json_t *
 group_members(int pgid, unsigned long long start)
 {
@@ -86,7 +100,8 @@ group_members(int pgid, unsigned long long start)
     unsigned long long st;
     if (pid <= 0 || read_stat(pid, buf, sizeof buf) != 0)
       continue;
-    if (recover_parse_stat(buf, &pgrp, &session, &st) != 0)
+    if (recover_parse_stat(buf, &pgrp, &session, &st) != 0 ||
+        stat_is_dead(buf))
       continue;
     if (pgrp == pgid && session == pgid && st >= start)
       json_array_append_new(pids, json_integer(pid));
@@ -101,6 +116,22 @@ sleep_ms(int ms)
 {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
+}
+
+/* Tells whether a found group (from recover_orphans) still has a live
+ * member; groups is the state's table, for the leader's start time. */
+static int
+group_has_live(const json_t *g, const json_t *groups)
+{
+  int pgid = (int)json_integer_value(json_object_get(g, "pgid"));
+  const json_t *rec = json_object_get(
+      groups, json_string_value(json_object_get(g, "runner")));
+  json_t *pids = group_members(
+      pgid, (unsigned long long)json_integer_value(
+                json_object_get(rec, "start")));
+  int live = json_array_size(pids) > 0;
+  json_decref(pids);
+  return live;
 }
 
 json_t *
@@ -128,13 +159,15 @@ recover_orphans(const json_t *state, int grace_ms)
     json_array_append_new(found, json_pack("{s:s, s:i, s:o}", "runner", name,
                                            "pgid", pgid, "pids", pids));
   }
-  /* Wait for them to go, then KILL what is left. */
+  /* Wait for them to go, then KILL what is left. A group counts as gone
+   * when only zombies are left in it: kill(-pgid, 0) would still succeed
+   * until PID 1 reaps them, which can take seconds. */
   while (json_array_size(found) > 0 && waited < grace_ms) {
     size_t i;
     int left = 0;
     json_array_foreach(found, i, g) {
       int pgid = (int)json_integer_value(json_object_get(g, "pgid"));
-      if (kill(-pgid, 0) == 0)
+      if (kill(-pgid, 0) == 0 && group_has_live(g, groups))
         left = 1;
     }
     if (!left)
@@ -146,14 +179,8 @@ recover_orphans(const json_t *state, int grace_ms)
     size_t i;
     json_array_foreach(found, i, g) {
       int pgid = (int)json_integer_value(json_object_get(g, "pgid"));
-      json_t *again = group_members(
-          pgid, (unsigned long long)json_integer_value(json_object_get(
-                    json_object_get(groups, json_string_value(json_object_get(
-                                                g, "runner"))),
-                    "start")));
-      if (json_array_size(again) > 0)
+      if (group_has_live(g, groups))
         kill(-pgid, SIGKILL);
-      json_decref(again);
     }
   }
   return found;

@@ -1,0 +1,278 @@
+"""Fault injection (issue 7, item 2): the real daemon under abuse.
+
+A kill -9 loop with a flooding child, a restart storm, a descriptor limit,
+signals at bad moments and children that misuse their pipes. The children
+record their own pids and carry a tag in their environment, so the tests
+check the processes themselves (through /proc), not what tend says.
+"""
+
+import base64
+import json
+import os
+import random
+import signal
+import sys
+import time
+import uuid
+
+from conftest import SLOW, VALGRIND, pid_alive, wait_for
+
+ASAN = os.environ.get("TEND_VARIANT") == "asan"
+
+
+# --- helpers -------------------------------------------------------------
+
+def read_jsonl_strict(path):
+    """Every line of a finished JSON-lines file, parsed; fails on any line
+    that does not parse, including a last line without '\\n'."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    assert raw == b"" or raw.endswith(b"\n"), (
+        f"{path}: torn last line {raw[-120:]!r}")
+    out = []
+    for k, line in enumerate(raw.split(b"\n")[:-1]):
+        try:
+            out.append(json.loads(line))
+        except ValueError as e:
+            raise AssertionError(f"{path}:{k + 1}: {e}: {line[:200]!r}")
+    return out
+
+
+def log_files(folder, name):
+    """A log's files, oldest first: name.N.jsonl ... name.1.jsonl, then
+    name.jsonl."""
+    rotated = []
+    prefix = name + "."
+    for f in os.listdir(folder):
+        mid = f[len(prefix):-len(".jsonl")] if f.startswith(prefix) and \
+            f.endswith(".jsonl") else ""
+        if mid.isdigit():
+            rotated.append((int(mid), f))
+    files = [os.path.join(folder, f) for _, f in sorted(rotated,
+                                                        reverse=True)]
+    current = os.path.join(folder, name + ".jsonl")
+    return files + ([current] if os.path.exists(current) else [])
+
+
+def read_log(folder, name):
+    """Every line of a rotated log, oldest first, strictly parsed."""
+    out = []
+    for path in log_files(folder, name):
+        out += read_jsonl_strict(path)
+    return out
+
+
+def read_jsonl_loose(path):
+    """The whole lines of a file that may be being written."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in raw.split(b"\n")[:-1]:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass  # a torn line a SIGKILL left; the next daemon cuts it
+    return out
+
+
+def assert_contiguous(items, what, first=None):
+    """seqs go up by exactly one (no gap, no repeat)."""
+    seqs = [c["seq"] for c in items]
+    assert seqs, f"{what}: empty"
+    if first is not None:
+        assert seqs[0] == first, f"{what}: first seq {seqs[0]}, not {first}"
+    for a, b in zip(seqs, seqs[1:]):
+        assert b == a + 1, f"{what}: seq {a} followed by {b}"
+
+
+def chunk_bytes(c):
+    if "data_b64" in c:
+        return base64.b64decode(c["data_b64"])
+    return c["data"].encode()
+
+
+def lines(path):
+    try:
+        with open(path) as f:
+            return [l.rstrip("\n") for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def tagged_pids(tag):
+    """Live (non-zombie) processes whose environment carries tag: every
+    descendant of a child started with it, wherever it was reparented."""
+    needle = f"TEND_FAULT_TAG={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if needle in env and pid_alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def no_tagged_left(tag, timeout=10):
+    """Waits until no process with tag is left (PID 1 may be slow to reap
+    what it inherited) and fails naming them."""
+    wait_for(lambda: not tagged_pids(tag), timeout,
+             what=f"no process left with tag {tag}: "
+             f"{[(p, cmdline(p)) for p in tagged_pids(tag)]}")
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "?"
+
+
+def tag_env(tag):
+    return {"TEND_FAULT_TAG": tag}
+
+
+def new_tag():
+    return uuid.uuid4().hex[:12]
+
+
+# --- 1. the kill -9 loop ---------------------------------------------------
+
+FLOOD = r"""
+import os
+run = os.environ["TEND_RUN"]
+with open("pids.txt", "a") as f:
+    f.write(f"flood {run} {os.getpid()}\n")
+i = 0
+while True:
+    block = "".join(f"{run} {n}\n" for n in range(i, i + 200)).encode()
+    i += 200
+    while block:
+        block = block[os.write(1, block):]
+"""
+
+STEADY = ('echo "steady $TEND_RUN $$" >> pids.txt; i=0; '
+          'while :; do echo "tick $TEND_RUN $i"; i=$((i+1)); sleep 0.02; '
+          'done')
+
+
+def check_numbered(chunks, runner, first_seq):
+    """The numbered lines of each run of runner are in order with no
+    repeat and no hole; only the end of a run may be missing (what the
+    child wrote after tend was killed). A run whose start marker was
+    rotated away may begin anywhere. Returns {run: lines seen}."""
+    per_run, order, starts = {}, [], set()
+    for c in chunks:
+        if c["stream"] == "tend" and c.get("event") == "start":
+            starts.add(c["run"])
+        if c["stream"] != "stdout":
+            continue
+        if not order or order[-1] != c["run"]:
+            assert c["run"] not in per_run, (
+                f"{runner}: run {c['run']} output resumes after run "
+                f"{order[-1]} (seq {c['seq']})")
+            order.append(c["run"])
+        per_run.setdefault(c["run"], []).append(chunk_bytes(c))
+    assert order == sorted(order), f"{runner}: runs out of order {order}"
+    seen = {}
+    for run, parts in per_run.items():
+        got = b"".join(parts).split(b"\n")
+        got.pop()  # b"" after the last '\n', or an incomplete last line
+        if not got:
+            continue
+        prefix = f"{run} ".encode() if runner == "flood" else \
+            f"tick {run} ".encode()
+        nums = []
+        for k, line in enumerate(got):
+            assert line.startswith(prefix), (
+                f"{runner} run {run}: line {k} is {line[:80]!r}")
+            nums.append(int(line[len(prefix):]))
+        if run in starts:
+            assert nums[0] == 0, f"{runner} run {run} starts at {nums[0]}"
+        for a, b in zip(nums, nums[1:]):
+            assert b == a + 1, f"{runner} run {run}: {a} followed by {b}"
+        seen[run] = len(nums)
+    return seen
+
+
+def test_kill9_loop(tend_factory):
+    # 50 kills on the release build; the sanitizer builds run 3-12x slower
+    # per step, so they do 20 (valgrind 6) to stay within the suite's time.
+    cycles = 6 if VALGRIND else 20 if ASAN else 50
+    tag = new_tag()
+    rnd = random.Random(os.environ.get("TEND_FAULT_SEED") or None)
+    # The flood's log rotates every 16 MiB, so some kills land in the middle
+    # of a rotation; keep is large enough that no file is ever dropped (a
+    # file holds few lines: chunks of a flood are up to 1 MiB).
+    d = tend_factory({"name": "r", "children": [
+                          {"name": "flood", "cmd": [sys.executable,
+                                                    "flood.py"],
+                           "output": {"max_bytes": 16 << 20, "keep": 1000},
+                           "env": tag_env(tag)},
+                          {"name": "steady", "cmd": STEADY,
+                           "env": tag_env(tag)}]},
+                     files={"flood.py": FLOOD})
+    out_dir = os.path.join(d.state_dir, "output")
+    delays = []
+    for cycle in range(cycles):
+        # The first daemon is up once it has started the tree; each later
+        # one is killed at a random moment after exec (start-up, recovery,
+        # spawning, flooding, rotating).
+        if cycle == 0:
+            wait_for(lambda: len(lines(d.path("pids.txt"))) >= 2, 20,
+                     what=f"both children; stderr:\n{d.stderr()[-2000:]}")
+        delay = rnd.uniform(0.05, 0.4)
+        delays.append(round(delay, 3))
+        time.sleep(delay)
+        assert d.proc.poll() is None, (
+            f"cycle {cycle}: tend exited by itself ({d.proc.returncode}); "
+            f"stderr:\n{d.stderr()[-3000:]}")
+        d.kill9()
+        d.check_sanitizers()
+        d.start()
+
+    # The last daemon comes up, recovers, and runs the whole tree again.
+    n = len(lines(d.path("pids.txt")))
+    wait_for(lambda: {l.split()[0] for l in lines(d.path("pids.txt"))[n:]}
+             == {"flood", "steady"}, 30,
+             what=f"both children after the last restart; stderr:\n"
+             f"{d.stderr()[-2000:]}")
+    flood_file = os.path.join(out_dir, "flood.jsonl")
+    size = os.path.getsize(flood_file)
+    wait_for(lambda: os.path.getsize(flood_file) != size, 20,
+             what="the flood's output after the last restart")
+    assert d.stop() == 0, d.stderr()[-3000:]
+
+    # Every line of every log parses; seqs are contiguous per log across
+    # all the daemons and rotations.
+    found = {}
+    for runner in ("flood", "steady"):
+        chunks = read_log(out_dir, runner)
+        assert_contiguous(chunks, runner, first=1)
+        found[runner] = check_numbered(chunks, runner, 1)
+    events = read_log(d.state_dir, "events")
+    assert_contiguous(events, "events", first=1)
+    # Some kills land before a daemon has even started its tree; most must
+    # not, or the loop tests start-up only.
+    started = [e for e in events if e.get("type") == "daemon_started"]
+    assert cycles // 2 < len(started) <= cycles + 1, (
+        f"{len(started)} daemon_started events for {cycles + 1} daemons")
+    assert len(found["flood"]) > cycles // 4, found
+
+    # No process of any run is left: neither the children (their own
+    # record) nor anything they started (the environment tag).
+    recorded = [int(l.split()[2]) for l in lines(d.path("pids.txt"))]
+    wait_for(lambda: not [p for p in recorded if pid_alive(p)], 10,
+             what=f"recorded children gone: "
+             f"{[(p, cmdline(p)) for p in recorded if pid_alive(p)]} "
+             f"(kill delays {delays})")
+    no_tagged_left(tag)
+    d.state()  # valid JSON
