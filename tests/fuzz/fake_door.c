@@ -68,7 +68,7 @@ is_group(const char *name)
 
 static const char *const cmd_names[] = {
 #define X(N, S) S,
-  TEND_CMD_MAP(X)
+    TEND_CMD_MAP(X)
 #undef X
 };
 
@@ -76,7 +76,7 @@ const char *
 tend_cmd_name(enum tend_cmd c)
 {
   return (size_t)c < sizeof cmd_names / sizeof cmd_names[0] ? cmd_names[c]
-                                                             : "?";
+                                                            : "?";
 }
 
 int
@@ -173,8 +173,8 @@ fake_items(uint64_t after, size_t limit, uint64_t *next)
   json_t *a = json_array();
 
   for (uint64_t s = after + 1; s <= 5 && json_array_size(a) < limit; s++)
-    json_array_append_new(a, json_pack("{s:I,s:s}", "seq", (json_int_t)s,
-                                       "data", "line\n"));
+    json_array_append_new(
+        a, json_pack("{s:I,s:s}", "seq", (json_int_t)s, "data", "line\n"));
   *next = json_array_size(a) ? after + json_array_size(a) : after;
   return a;
 }
@@ -195,8 +195,7 @@ tend_output_after(const char *name, uint64_t after, size_t limit,
 }
 
 int
-tend_events_after(uint64_t after, size_t limit, json_t **events,
-                  uint64_t *next)
+tend_events_after(uint64_t after, size_t limit, json_t **events, uint64_t *next)
 {
   if (limit == 0 || limit > 10000) {
     fprintf(stderr, "fake_door: events limit %zu\n", limit);
@@ -237,8 +236,8 @@ tend_metrics_text(char **buf, size_t *len)
 json_t *
 tend_daemon_json(void)
 {
-  return json_pack("{s:s,s:i,s:s}", "version", "0.0-fuzz", "pid", 1,
-                   "config", "/fuzz/tend.json");
+  return json_pack("{s:s,s:i,s:s}", "version", "0.0-fuzz", "pid", 1, "config",
+                   "/fuzz/tend.json");
 }
 
 /* ----------------------------------------------------------- src/pubsub.h */

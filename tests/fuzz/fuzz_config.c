@@ -35,8 +35,8 @@ fixture_dir(void)
 static void
 fail(const char *what, const char *errors)
 {
-  fprintf(stderr, "fuzz_config: %s\n--- errors ---\n%s\n--------------\n",
-          what, errors ? errors : "(null)");
+  fprintf(stderr, "fuzz_config: %s\n--- errors ---\n%s\n--------------\n", what,
+          errors ? errors : "(null)");
   abort();
 }
 
@@ -126,8 +126,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   int rc;
 
   memcpy(text, data, size);
-  rc = config_load_buffer(text, size, "tend.json", fixture_dir(), &cfg,
-                          &errors);
+  rc =
+      config_load_buffer(text, size, "tend.json", fixture_dir(), &cfg, &errors);
   if (rc < 0) {
     if (rc != -EINVAL)
       fail("a rejection that is not -EINVAL", errors);

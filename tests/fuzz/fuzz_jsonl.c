@@ -28,10 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char *const streams[] = {"stdout", "stderr", "tend",
                                       "odd \"\\ \x01 \xc3\xa9"};
 static const char *const extras[] = {
-  NULL,
-  "\"event\":\"start\",\"pid\":42",
-  "\"code\":null,\"ok\":false",
-  "\"k\":[1,{\"a\":\"b\"}],\"n\":-7",
+    NULL,
+    "\"event\":\"start\",\"pid\":42",
+    "\"code\":null,\"ok\":false",
+    "\"k\":[1,{\"a\":\"b\"}],\"n\":-7",
 };
 
 /* Reports a broken property and aborts. */
@@ -128,15 +128,15 @@ check_round_trip(const struct jsonl_chunk *c)
   jsonl_encode_chunk(&line, c);
   if (memchr(line.data, '\n', line.len) || memchr(line.data, '\r', line.len))
     fail("a raw line break in an encoded line", line.data, line.len);
-  doc = json_loadb(line.data, line.len,
-                   JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
+  doc = json_loadb(line.data, line.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                   &err);
   if (!json_is_object(doc))
     fail("jansson rejects the encoded line", line.data, line.len);
   if (!json_object_get(doc, ref_utf8_valid((const uint8_t *)c->data, c->len)
                                 ? "data"
                                 : "data_b64"))
-    fail("data/data_b64 disagrees with the reference UTF-8 check",
-         line.data, line.len);
+    fail("data/data_b64 disagrees with the reference UTF-8 check", line.data,
+         line.len);
   json_decref(doc);
   if (jsonl_line_seq(line.data, line.len) != c->seq)
     fail("jsonl_line_seq misreads the seq", line.data, line.len);

@@ -274,8 +274,7 @@ check_pure(const char *method, const char *path, const struct freq *fr,
   int route = -1;
   long r = routes_pct_decode(path, n, dec, cap);
 
-  if (r >= 0 && ((size_t)r >= cap || strlen(dec) != (size_t)r ||
-                 (size_t)r > n))
+  if (r >= 0 && ((size_t)r >= cap || strlen(dec) != (size_t)r || (size_t)r > n))
     fail("routes_pct_decode: a length that does not add up", method, path,
          (int)r);
   free(dec);
@@ -297,8 +296,7 @@ check_pure(const char *method, const char *path, const struct freq *fr,
     uint64_t v;
     const char *q = fr->query[i].v;
     if (routes_parse_u64(q, &v) == 0 &&
-        (strspn(q, "0123456789") != strlen(q) ||
-         strtoull(q, NULL, 10) != v))
+        (strspn(q, "0123456789") != strlen(q) || strtoull(q, NULL, 10) != v))
       fail("routes_parse_u64 disagrees with strtoull", method, q, 0);
   }
   for (size_t i = 0; i < fr->n_headers; i++)
@@ -331,9 +329,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   end = copy + size - 1;
 
   door.cmd_result = (flags >> 4) & 1 ? -EBUSY : 0;
-  door.reload_result = (flags >> 4) & 3 ? ((flags >> 4) & 2 ? -EINVAL
-                                                           : -EBUSY)
-                                        : 0;
+  door.reload_result =
+      (flags >> 4) & 3 ? ((flags >> 4) & 2 ? -EINVAL : -EBUSY) : 0;
   door.live_items = (flags >> 6) & 3;
   door.live_overflow = (flags >> 6) == 3;
   fake_door_set(&door);
@@ -363,14 +360,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
 
   rq = (struct routes_req){
-    .method = method,
-    .path = path,
-    .header = fr_header,
-    .query = fr_query,
-    .ctx = &fr,
-    .body = p < end ? p : NULL,
-    .body_len = p < end ? (size_t)(end - p) : 0,
-    .body_too_large = (flags >> 3) & 1,
+      .method = method,
+      .path = path,
+      .header = fr_header,
+      .query = fr_query,
+      .ctx = &fr,
+      .body = p < end ? p : NULL,
+      .body_len = p < end ? (size_t)(end - p) : 0,
+      .body_too_large = (flags >> 3) & 1,
   };
   check_pure(method, path, &fr, flags);
   routes_handle(&rq, &out);

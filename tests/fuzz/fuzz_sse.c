@@ -193,15 +193,15 @@ mode_raw(uint8_t flags, const uint8_t *p, size_t n)
 /* The fake world: a store holding seqs 1..top, one live queue, and the
  * client's view of the bytes read so far. */
 struct world {
-  uint64_t top;               /* newest seq published */
-  uint64_t queue[QUEUE_MAX];  /* live seqs waiting */
+  uint64_t top;              /* newest seq published */
+  uint64_t queue[QUEUE_MAX]; /* live seqs waiting */
   size_t qn;
-  int lost;                   /* items were dropped from a full queue */
-  int overflow_first;         /* report the gap before queued items */
-  char taken[PAD_MAX + 64];   /* the last taken item's text */
-  uint64_t expect;            /* next seq the client must see */
-  size_t blocks;              /* blocks (events, comments) read */
-  char *in;                   /* bytes read, not yet checked */
+  int lost;                 /* items were dropped from a full queue */
+  int overflow_first;       /* report the gap before queued items */
+  char taken[PAD_MAX + 64]; /* the last taken item's text */
+  uint64_t expect;          /* next seq the client must see */
+  size_t blocks;            /* blocks (events, comments) read */
+  char *in;                 /* bytes read, not yet checked */
   size_t in_len, in_cap;
 };
 
@@ -221,8 +221,8 @@ pad_len(uint64_t seq)
 static size_t
 item_text(uint64_t seq, char *out, size_t cap)
 {
-  return (size_t)snprintf(out, cap, "{\"seq\":%" PRIu64 ",\"d\":\"%.*s\"}",
-                          seq, pad_len(seq), pad);
+  return (size_t)snprintf(out, cap, "{\"seq\":%" PRIu64 ",\"d\":\"%.*s\"}", seq,
+                          pad_len(seq), pad);
 }
 
 /* Store: items after `after`, oldest first, at most limit. */
@@ -233,9 +233,8 @@ w_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
 
   *items = json_array();
   for (uint64_t s = after + 1; s <= w->top && limit > 0; s++, limit--)
-    json_array_append_new(*items,
-                          json_pack("{s:I,s:s#}", "seq", (json_int_t)s, "d",
-                                    pad, (int)pad_len(s)));
+    json_array_append_new(*items, json_pack("{s:I,s:s#}", "seq", (json_int_t)s,
+                                            "d", pad, (int)pad_len(s)));
   return 0;
 }
 
@@ -260,7 +259,7 @@ w_take(void *ctx, uint64_t *seq, const char **json, size_t *len)
 }
 
 static const struct sse_source world_source = {
-  .fetch = w_fetch, .take = w_take, .free_ctx = NULL};
+    .fetch = w_fetch, .take = w_take, .free_ctx = NULL};
 
 /* Checks one block (the text before a blank line): the hello, a heartbeat,
  * or exactly "id: <next seq>\ndata: <its item>". */
@@ -382,9 +381,10 @@ mode_stream(uint8_t flags, const uint8_t *p, size_t n)
     if (w_read(&w, s, 8192) <= 0)
       break;
   if (w.expect != w.top + 1 || w.in_len != 0) {
-    fprintf(stderr, "fuzz_sse: after %" PRIu64 ", top %" PRIu64
-            ", next expected %" PRIu64 ", %zu bytes left\n", after, w.top,
-            w.expect, w.in_len);
+    fprintf(stderr,
+            "fuzz_sse: after %" PRIu64 ", top %" PRIu64
+            ", next expected %" PRIu64 ", %zu bytes left\n",
+            after, w.top, w.expect, w.in_len);
     fail("stream: items missing after the drain");
   }
   if (sse_stream_last(s) != w.top)

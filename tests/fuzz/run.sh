@@ -21,7 +21,7 @@ timeout_s=${FUZZ_TIMEOUT:-1}
 status=0
 summary=""
 
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}"
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
 # Largest input per target: big enough for a real config or request, small
