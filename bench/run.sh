@@ -71,7 +71,10 @@ ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror \
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # A run of an earlier, interrupted bench may have left a pm2 daemon.
 PM2_HOME=$PWD/$WORK/pm2home $WORK/node_modules/.bin/pm2 kill >/dev/null 2>&1 || true
-rm -rf $WORK/run $WORK/results/*
+rm -rf $WORK/run
+# Only the benchmarks run now replace their tables (BENCH_ONLY keeps the
+# others' latest tables in RESULTS.md).
+for b in $ONLY; do rm -f $WORK/results/*-"$b".md $WORK/results/*-"$b".headline.jsonl; done
 
 [ -n "${BENCH_QUICK:-}" ] && note "BENCH_QUICK: fewer repetitions, smaller sizes"
 for b in $ONLY; do

@@ -143,7 +143,16 @@ gen(const char *path, const char *kind, long long total)
       n = len - off;
     if ((long long)n > total)
       n = (size_t)total;
-    write_all(buf + off, n);
+    if ((long long)n == total && buf[off + n - 1] != '\n') {
+      /* End on a line boundary: a line-based logger (svlogd) holds a
+       * partial last line until EOF, which a supervised pipe never sees. */
+      char last = buf[off + n - 1];
+      buf[off + n - 1] = '\n';
+      write_all(buf + off, n);
+      buf[off + n - 1] = last;
+    } else {
+      write_all(buf + off, n);
+    }
     total -= (long long)n;
     off = (off + n) % len;
   }

@@ -23,10 +23,10 @@ from benchlib import (PM2, STAMP, Runit, headline, Supervisord, Table, Tend,
                       read_stamps, wait_for, wait_pidfds,
                       kill_tree, children_of, QUICK)
 
-NAME = "1-supervision"
+NAME = "1-supervise"
 # Longest wait for one start or one stop of N runners: a tool slower than
 # this is reported as "> CAP s" and killed, so `make bench` stays bounded.
-CAP = 60.0 if QUICK else 90.0
+CAP = 45.0 if QUICK else 60.0
 
 SHELL_FLOOR = r'''
 trap 'kill $pids 2>/dev/null; wait; exit 0' TERM
