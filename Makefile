@@ -42,7 +42,7 @@ all: tend
 # The release binary is copied to ./tend; the sanitizer build stays in
 # build/asan/tend.
 tend: $(B)/tend
-	cp -f $(B)/tend tend
+	cp -f $(B)/tend tend.tmp && mv -f tend.tmp tend
 
 $(B)/tend: $(B)/src/main.o $(B)/libtend.a
 	$(CC) $(VFLAGS) -o $@ $^ $(LIBS)

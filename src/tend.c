@@ -328,6 +328,13 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
     return -EIO;
   events_init(t.event_log);
   events_listen(on_event, NULL);
+  if (store_truncated_bytes(t.event_log) > 0)
+    events_emit(json_pack("{s:s, s:s, s:I, s:s}", "type", "log_truncated",
+                          "runner", "events", "bytes",
+                          (json_int_t)store_truncated_bytes(t.event_log),
+                          "message",
+                          "cut a torn last line from events.jsonl (the "
+                          "daemon was killed mid-write)"));
   if (t.inotify) {
     char *why = NULL;
     t.reload = reload_new(loop, t.inotify, cfg->file, cfg->include_dir,
