@@ -584,7 +584,11 @@ append_line(struct store *st, struct line *ln)
   }
   int queued = st->error || st->backlog.count;
   if (queued && st->backlog.bytes + ln->len > STORE_BACKLOG_MAX) {
+    /* Memory is bounded: past the cap the line is dropped, but its seq is
+     * spent, so the log stays appendable and readers see a gap rather
+     * than a store stuck on a seq it will never get. */
     line_unref(ln);
+    st->last_seq++;
     return -ENOBUFS;
   }
   int rc = queued ? (st->error ? st->error : -EIO) : write_line(st, ln);

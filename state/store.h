@@ -59,8 +59,9 @@ char *store_take_recovery_note(struct store *st);
  * the backlog) the line is kept in the backlog, behind the others, and
  * the error is returned as a negative errno: the line is taken all the
  * same (last_seq advances). -ENOBUFS: the backlog is at STORE_BACKLOG_MAX
- * and the line was NOT taken (last_seq unchanged; apply backpressure via
- * store_backlog_bytes well before). -EINVAL: seq out of order (not
+ * and the line was dropped; its seq is spent (last_seq advances, readers
+ * see a gap) so the log stays appendable. Apply backpressure through
+ * store_backlog_bytes well before. -EINVAL: seq out of order (not
  * taken). */
 int store_append(struct store *st, uint64_t seq, const char *line, size_t len);
 /* The same, taking line (a malloc'd buffer, e.g. from jsonl_buf_steal):

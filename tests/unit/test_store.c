@@ -522,7 +522,7 @@ Test(store, full_disk_backlog_and_retry_with_fsize_limit)
   store_close(st);
 }
 
-Test(store, backlog_hard_cap_refuses_without_a_gap)
+Test(store, backlog_hard_cap_drops_but_stays_appendable)
 {
   char *cause = NULL;
   struct store *st = store_open(scratch, "cap", 0, 3, &cause);
@@ -541,8 +541,12 @@ Test(store, backlog_hard_cap_refuses_without_a_gap)
     cr_assert_eq(rc, -EFBIG);
     s++;
   }
-  cr_assert_eq(store_last_seq(st), s - 1, "the refused line is not taken");
+  /* The dropped line spends its seq: the next one is still accepted (a
+   * gap readers can see, never a log stuck on a seq it cannot get). */
+  cr_assert_eq(store_last_seq(st), s, "the dropped line's seq is spent");
   cr_assert_leq(store_backlog_bytes(st), STORE_BACKLOG_MAX);
+  cr_assert_eq(store_append(st, s + 1, "{\"seq\":0}", 9), -ENOBUFS);
+  cr_assert_eq(store_last_seq(st), s + 1);
   free(line);
   store_close(st);
 }
