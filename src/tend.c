@@ -927,6 +927,8 @@ runner_metrics(const struct config_node *n, void *ctx)
   if (st) {
     buf_printf(buf, len, "tend_output_chunks_total{runner=\"%s\"} %llu\n",
                n->name, (unsigned long long)store_last_seq(st));
+    buf_printf(buf, len, "tend_output_bytes_total{runner=\"%s\"} %llu\n",
+               n->name, (unsigned long long)store_bytes_appended(st));
     buf_printf(buf, len,
                "tend_persistence_errors{runner=\"%s\"} %d\n", n->name,
                store_error(st) != 0);
@@ -941,6 +943,7 @@ tend_metrics_text(char **buf, size_t *len)
   buf_printf(buf, len, "# TYPE tend_runner_state gauge\n"
                        "# TYPE tend_runner_restarts_total counter\n"
                        "# TYPE tend_output_chunks_total counter\n"
+                       "# TYPE tend_output_bytes_total counter\n"
                        "# TYPE tend_persistence_errors gauge\n");
   for_each_runner(t.cfg->root, runner_metrics, &mb);
   buf_printf(buf, len, "# TYPE tend_subscribers gauge\ntend_subscribers %zu\n",

@@ -67,6 +67,7 @@ struct store {
   int rotate_error;        /* last rotation failure, to log it once */
   int64_t rotate_retry_at; /* after a failed rotation: size to retry at */
   struct ring tail, backlog;
+  uint64_t appended; /* bytes of lines taken since open (for /metrics) */
 };
 
 /* ------------------------------------------------------------ lines, rings */
@@ -593,6 +594,7 @@ append_line(struct store *st, struct line *ln)
   }
   int rc = queued ? (st->error ? st->error : -EIO) : write_line(st, ln);
   st->last_seq = ln->seq;
+  st->appended += ln->len + 1;
   if (rc < 0) {
     if (!st->error)
       log_warn("%s: %s; keeping lines in memory until it is writable", st->path,
@@ -834,4 +836,10 @@ store_read_after(struct store *st, uint64_t after, size_t limit,
       break;
   }
   return n;
+}
+
+uint64_t
+store_bytes_appended(const struct store *st)
+{
+  return st->appended;
 }

@@ -67,6 +67,8 @@ int store_append(struct store *st, uint64_t seq, const char *line, size_t len);
 /* The same, taking line (a malloc'd buffer, e.g. from jsonl_buf_steal):
  * the store frees it, whatever the result. Saves a copy on the hot path. */
 int store_append_take(struct store *st, uint64_t seq, char *line, size_t len);
+/* Bytes of lines taken since the store was opened (newlines included). */
+uint64_t store_bytes_appended(const struct store *st);
 /* Writes the backlog (reopening the file when needed). Returns 0 when the
  * backlog is empty afterwards (the error state is then cleared), else the
  * negative errno that stopped it. */

@@ -376,6 +376,16 @@ def test_metrics(tend_factory):
         assert 'tend_http_requests_total{code="200"}' in text
         assert 'tend_http_requests_total{code="404"}' in text
         assert "tend_http_sse_subscribers 1" in text
+        # The supervision and output families, per runner.
+        import re
+        assert re.search(r'tend_runner_state\{runner="api",state="running"\} 1',
+                         text), text
+        assert 'tend_runner_restarts_total{runner="api"}' in text
+        assert re.search(r'tend_output_chunks_total\{runner="api"\} [1-9]',
+                         text), text
+        assert re.search(r'tend_output_bytes_total\{runner="api"\} [1-9]',
+                         text), text
+        assert 'tend_persistence_errors{runner="api"} 0' in text
         for line in text.splitlines():
             assert line.startswith("#") or len(line.split()) >= 2, line
     finally:
