@@ -293,8 +293,18 @@ daemon_up(const char *config_path)
   char *errors = NULL, *cause = NULL;
   struct tend_hooks hooks = {on_gave_up, on_tree_stopped, NULL};
   json_t *recovered;
+  sigset_t early;
   int rc;
 
+  /* Until the loop's handlers exist (config, lock, recovery of a killed
+   * daemon's groups can take seconds), INT, TERM and HUP stay pending
+   * instead of killing tend by their default action; they are handled
+   * once unblocked below. Children get an empty mask from libuv. */
+  sigemptyset(&early);
+  sigaddset(&early, SIGINT);
+  sigaddset(&early, SIGTERM);
+  sigaddset(&early, SIGHUP);
+  sigprocmask(SIG_BLOCK, &early, NULL);
   signal(SIGPIPE, SIG_IGN);
   uv_disable_stdio_inheritance();
   /* Output chunks are up to 1 MiB: keep glibc from mapping and trimming
@@ -353,6 +363,7 @@ daemon_up(const char *config_path)
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sighup, on_sighup, SIGHUP);
   uv_signal_start(&d.sigchld, on_sigchld, SIGCHLD);
+  sigprocmask(SIG_UNBLOCK, &early, NULL);
 
   if (tend_config()->http.enabled) {
     rc = http_start(d.loop, tend_config(), &d.http, &cause);

@@ -678,16 +678,21 @@ remap_steps(struct sup *s)
   }
 }
 
-void
-sup_apply(struct sup *s, const struct config *cfg,
-          const struct config_node *spec)
+/* Applies a new spec to s. parent_live: every ancestor is running or
+ * starting. A group that is not live (stopping, stopped, failed, or below
+ * one that stops, as during the daemon's shutdown) starts nothing: new
+ * children wait for its next start, changed ones run the new spec then. */
+static void
+apply(struct sup *s, const struct config *cfg, const struct config_node *spec,
+      int parent_live)
 {
   struct child *old = s->children;
   size_t n_old = s->n_children;
   int *taken = xcalloc(n_old ? n_old : 1, sizeof *taken);
   struct child *now = xcalloc(spec->n_children ? spec->n_children : 1,
                               sizeof *now);
-  int live = s->state == GROUP_RUNNING || s->state == GROUP_STARTING;
+  int live = parent_live &&
+             (s->state == GROUP_RUNNING || s->state == GROUP_STARTING);
 
   s->cfg = cfg;
   s->spec = spec;
@@ -718,10 +723,11 @@ sup_apply(struct sup *s, const struct config *cfg,
       changed = strcmp(c->spec->spec_json, ns->spec_json) != 0;
       c->spec = ns;
       if (c->group) {
-        sup_apply(c->group, cfg, ns);
+        apply(c->group, cfg, ns, live);
       } else {
         runner_rebind(c->runner, cfg, ns);
-        if (changed && (c->state == CHILD_UP || c->state == CHILD_STARTING)) {
+        if (live && changed &&
+            (c->state == CHILD_UP || c->state == CHILD_STARTING)) {
           push_step(s, 0, STEP_STOP, ns, 0, 1);
           push_step(s, 0, STEP_START, ns, 0, 0);
         }
@@ -745,6 +751,13 @@ sup_apply(struct sup *s, const struct config *cfg,
   s->n_children = spec->n_children;
   remap_steps(s);
   run_steps(s);
+}
+
+void
+sup_apply(struct sup *s, const struct config *cfg,
+          const struct config_node *spec)
+{
+  apply(s, cfg, spec, 1);
 }
 
 void

@@ -143,8 +143,18 @@ def tag_env(tag):
     return {"TEND_FAULT_TAG": tag}
 
 
-def new_tag():
-    return uuid.uuid4().hex[:12]
+@pytest.fixture
+def tag():
+    """A tag for the children's environment; whatever still carries it at
+    the end (after a failed test) is killed, so no test leaves processes
+    behind. Ask for it before tend_factory: it is torn down after it."""
+    value = uuid.uuid4().hex[:12]
+    yield value
+    for pid in tagged_pids(value):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 # --- 1. the kill -9 loop ---------------------------------------------------
@@ -206,11 +216,10 @@ def check_numbered(chunks, runner, first_seq):
     return seen
 
 
-def test_kill9_loop(tend_factory):
+def test_kill9_loop(tag, tend_factory):
     # 50 kills on the release build; the sanitizer builds run 3-12x slower
     # per step, so they do 20 (valgrind 6) to stay within the suite's time.
     cycles = 6 if VALGRIND else 20 if ASAN else 50
-    tag = new_tag()
     rnd = random.Random(os.environ.get("TEND_FAULT_SEED") or None)
     # The flood's log rotates every 16 MiB, so some kills land in the middle
     # of a rotation; keep is large enough that no file is ever dropped (a
@@ -526,3 +535,147 @@ def test_connection_burst_at_the_limit_api_recovers(tend_factory, cause):
              f"({open_fds(d.proc.pid)} descriptors open, backlog "
              f"{accept_backlog(int(port))})")
     assert d.stop() == 0
+
+
+# --- 4. signals at bad moments -------------------------------------------
+
+def proc_status_mask(pid, field):
+    """The signal mask named field (SigBlk, SigCgt, ...) of pid as an int."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1], 16)
+    except OSError:
+        pass
+    return 0
+
+
+# stderr to a file: once tend is gone, sh would die of SIGPIPE writing
+# "Terminated" (about its killed sleep) to the dead pipe.
+STUBBORN = ('exec 2>>stubborn.err; '
+            'trap \'echo "term $TEND_RUNNER" >> got\' TERM; '
+            'echo "$TEND_RUNNER $$" >> pids; '
+            'while :; do sleep 0.05; done')
+
+
+def test_sigterm_during_startup_recovery_exits_0(tag, tend_factory):
+    # The first daemon leaves a child that ignores SIGTERM; the second one
+    # spends its start-up (before any signal handler of libuv exists)
+    # stopping it: TERM, a grace period, KILL. A SIGTERM that arrives then
+    # must not kill tend by the default action: it stops once it is up, with
+    # exit status 0 and no process left.
+    d = tend_factory({"name": "r", "children": [
+        {"name": "stubborn", "cmd": STUBBORN, "env": tag_env(tag),
+         "stop": {"timeout_ms": 300}},
+        {"name": "after", "cmd": 'echo "$TEND_RUNNER $$" >> pids; '
+                                 'exec sleep 1000', "env": tag_env(tag)}]})
+    wait_for(lambda: len(lines(d.path("pids"))) == 2, 10,
+             what="both children")
+    wait_for(lambda: d.state().get("process_groups", {}).get("after"), 10,
+             what="the groups in state.json")
+    d.kill9()
+    d.start()
+    # The new daemon is in its recovery: it has sent TERM to the orphan.
+    wait_for(lambda: "term stubborn" in lines(d.path("got")), 10,
+             what="the recovery's TERM to the orphan")
+    d.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0, d.stderr()[-2000:]
+    assert "recovered" in [e["type"] for e in d.events()]
+    no_tagged_left(tag)
+
+
+def test_sigterm_twice_stops_gracefully_once(tag, tend_factory):
+    # A second TERM while the tree is stopping must neither escalate to
+    # KILL nor start a second shutdown: every child gets its TERM, takes its
+    # time, exits by itself, and tend exits 0.
+    slow = ('trap \'sleep 0.3; echo "done $TEND_RUNNER" >> got; exit 0\' '
+            'TERM; echo "$TEND_RUNNER $$" >> pids; '
+            'while :; do sleep 0.05; done')
+    d = tend_factory({"name": "r", "children": [
+        {"name": "g", "children": [
+            {"name": f"s{i}", "cmd": slow, "env": tag_env(tag)}
+            for i in range(3)]},
+        {"name": "t", "cmd": slow, "env": tag_env(tag)}]})
+    wait_for(lambda: len(lines(d.path("pids"))) == 4, 10,
+             what="four children")
+    d.send_signal(signal.SIGTERM)
+    d.send_signal(signal.SIGTERM)
+    d.wait_transition("t", "stopping")
+    d.send_signal(signal.SIGTERM)
+    assert d.wait_exit() == 0, d.stderr()[-2000:]
+    assert sorted(lines(d.path("got"))) == [
+        "done s0", "done s1", "done s2", "done t"]
+    ends = [t for t in d.transitions() if t[3] == "stopped" and
+            t[0] in ("s0", "s1", "s2", "t")]
+    assert len(ends) == 4 and all("status 0" in (t[4] or "") for t in ends), \
+        ends
+    stopping = [e for e in d.events() if e.get("type") == "daemon_stopping"]
+    assert len(stopping) == 1, stopping
+    no_tagged_left(tag)
+
+
+def test_sighup_reload_during_shutdown(tag, tend_factory):
+    # While the tree stops (a slow child last in the stop order... first),
+    # the config changes (a runner's command, a new runner, a removed one)
+    # and SIGHUP asks for a reload: nothing new may start for good, the
+    # shutdown must end, and no process may be left.
+    slow = ('trap \'sleep 0.5; exit 0\' TERM; '
+            'echo "$TEND_RUNNER $$" >> pids; while :; do sleep 0.05; done')
+    quick = 'echo "$TEND_RUNNER $$" >> pids; exec sleep 1000'
+    config = {"name": "r", "children": [
+        {"name": "g", "children": [
+            {"name": "a", "cmd": quick, "env": tag_env(tag)},
+            {"name": "b", "cmd": quick, "env": tag_env(tag)}]},
+        {"name": "slow", "cmd": slow, "env": tag_env(tag)}]}
+    d = tend_factory(config)
+    wait_for(lambda: len(lines(d.path("pids"))) == 3, 10,
+             what="three children")
+    d.send_signal(signal.SIGTERM)
+    d.wait_transition("slow", "stopping")
+    changed = json.loads(json.dumps(config))
+    group = changed["children"][0]["children"]
+    group[0]["cmd"] = quick + " # changed"
+    group[1] = {"name": "new", "cmd": quick, "env": tag_env(tag)}
+    d.write_config(changed)
+    d.send_signal(signal.SIGHUP)
+    assert d.wait_exit() == 0, d.stderr()[-2000:]
+    no_tagged_left(tag)
+    # The reload was applied during the shutdown, and started nothing.
+    events = d.events()
+    kinds = [e["type"] for e in events]
+    assert "config_applied" in kinds[kinds.index("daemon_stopping"):], kinds
+    late = [(e["node"], e.get("reason")) for e in
+            events[kinds.index("daemon_stopping"):]
+            if e["type"] == "state" and e.get("to") == "starting"]
+    assert late == [], f"started during the shutdown: {late}"
+    assert len(lines(d.path("pids"))) == 3, lines(d.path("pids"))
+
+
+def test_second_sigint_kills_stubborn_groups_everywhere(tag, tend_factory):
+    # Children that ignore TERM (and their own children), in nested groups,
+    # with a long stop timeout: the first SIGINT starts a graceful stop that
+    # would take a minute, the second kills every group at once.
+    stubborn = ('trap "" TERM; (trap "" TERM; echo "$TEND_RUNNER-kid '
+                '$(exec sh -c \'echo $PPID\')" >> pids; '
+                'while :; do sleep 0.05; done) & '
+                'echo "$TEND_RUNNER $$" >> pids; '
+                'while :; do sleep 0.05; done')
+    d = tend_factory({"name": "r", "children": [
+        {"name": "g", "children": [
+            {"name": "inner", "cmd": stubborn, "env": tag_env(tag),
+             "stop": {"timeout_ms": 60000}}]},
+        {"name": "outer", "cmd": stubborn, "env": tag_env(tag),
+         "stop": {"timeout_ms": 60000}}]})
+    wait_for(lambda: len(lines(d.path("pids"))) == 4, 10,
+             what=f"two children and two grandchildren: "
+             f"{lines(d.path('pids'))}")
+    d.send_signal(signal.SIGINT)
+    d.wait_transition("outer", "stopping")
+    t0 = time.monotonic()
+    d.send_signal(signal.SIGINT)
+    assert d.wait_exit(timeout=10) == 0, d.stderr()[-2000:]
+    assert time.monotonic() - t0 < 10 * SLOW
+    no_tagged_left(tag)
+    assert any("second interrupt" in (e.get("message") or "")
+               for e in d.events())
