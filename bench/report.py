@@ -3,7 +3,7 @@ into bench/work/results: the date, the machine, every tool's version, a
 headline table (tend, the issue's target, the peers) and then each
 metric's table in order.
 
-Usage: report.py START_EPOCH LOADAVG_AT_START
+Usage: report.py START_EPOCH LOADAVG_AT_START [END_EPOCH]
 """
 
 import glob
@@ -92,7 +92,8 @@ def main():
             load1 = " ".join(f.read().split()[:3])
     except OSError:
         load1 = "?"
-    minutes = (time.time() - start) / 60
+    end = float(sys.argv[3]) if len(sys.argv) > 3 else time.time()
+    minutes = (end - start) / 60
     out = ["# tend benchmark results", "",
            "Written by `make bench` (bench/run.sh); do not edit by hand. "
            "Every figure below was measured in the same run on the same "

@@ -73,7 +73,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 PM2_HOME=$PWD/$WORK/pm2home $WORK/node_modules/.bin/pm2 kill >/dev/null 2>&1 || true
 rm -rf $WORK/run
 # Only the benchmarks run now replace their tables (BENCH_ONLY keeps the
-# others' latest tables in RESULTS.md).
+# others' latest tables in RESULTS.md); a full run starts from nothing.
+if [ -z "${BENCH_ONLY:-}" ]; then
+  rm -rf $WORK/results
+  mkdir -p $WORK/results
+fi
 for b in $ONLY; do rm -f $WORK/results/*-"$b".md $WORK/results/*-"$b".headline.jsonl; done
 
 [ -n "${BENCH_QUICK:-}" ] && note "BENCH_QUICK: fewer repetitions, smaller sizes"
