@@ -66,7 +66,10 @@ static struct {
   size_t n_retired;
   char *config_error;      /* the last reload's errors, NULL when fine */
   uv_timer_t snapshot_timer;
-  int snapshot_dirty;
+  int snapshot_dirty;  /* the state changed since the last write began */
+  int snapshot_urgent; /* ... and a critical change is among them */
+  int snapshot_busy;   /* a write is in flight on the threadpool */
+  int closing;
   int64_t started_ms;
   void (*close_cb)(void *);
   void *close_arg;
@@ -163,23 +166,76 @@ note_runner_group(const struct config_node *n, void *groups)
     add_group_note(groups, n->name, g);
 }
 
-/* Writes state.json now (atomically). */
-static void
-snapshot_write(void)
-{
-  json_t *doc = snapshot_json();
+/* One state.json write in flight on the threadpool: the text was made on
+ * the loop (the read model lives there); the fsync happens off it. */
+struct snapshot_job {
+  uv_work_t req;
+  char *text;
+  size_t len;
   char *path;
   int rc;
+};
 
+static void snapshot_start(void);
+static void on_snapshot_timer(uv_timer_t *timer);
+
+/* Threadpool: write, fsync, rename. */
+static void
+snapshot_work(uv_work_t *req)
+{
+  struct snapshot_job *job = req->data;
+  job->rc = snapshot_save_text(job->text, job->len, job->path, 0644);
+}
+
+static void on_part_closed(void *arg);
+
+/* Loop: the write is done; start the next one if the state changed. */
+static void
+snapshot_done(uv_work_t *req, int status)
+{
+  struct snapshot_job *job = req->data;
+
+  if (status == 0 && job->rc < 0)
+    log_warn("cannot write %s: %s", job->path, strerror(-job->rc));
+  free(job->text);
+  free(job->path);
+  free(job);
+  t.snapshot_busy = 0;
+  if (t.snapshot_dirty && (t.snapshot_urgent || t.closing))
+    snapshot_start();
+  else if (t.snapshot_dirty && !uv_is_active((uv_handle_t *)&t.snapshot_timer))
+    uv_timer_start(&t.snapshot_timer, on_snapshot_timer, SNAPSHOT_DEBOUNCE_MS,
+                   0);
+  if (t.closing && !t.snapshot_busy)
+    on_part_closed(NULL);
+}
+
+/* Serialises the state now and hands the write to the threadpool; while
+ * one is in flight, the next is only marked (writes coalesce). */
+static void
+snapshot_start(void)
+{
+  struct snapshot_job *job;
+  json_t *doc;
+
+  if (t.snapshot_busy) {
+    t.snapshot_dirty = 1;
+    return;
+  }
+  doc = snapshot_json();
   for_each_runner(t.cfg->root, note_runner_group,
                   json_object_get(doc, "process_groups"));
-  path = xasprintf("%s/state.json", t.cfg->state_dir);
-  rc = snapshot_save(doc, path);
-  if (rc < 0)
-    log_warn("cannot write %s: %s", path, strerror(-rc));
-  free(path);
+  job = xcalloc(1, sizeof *job);
+  job->text = json_dumps(doc, JSON_INDENT(1));
+  job->len = job->text ? strlen(job->text) : 0;
+  job->path = xasprintf("%s/state.json", t.cfg->state_dir);
+  job->req.data = job;
   json_decref(doc);
+  uv_timer_stop(&t.snapshot_timer);
   t.snapshot_dirty = 0;
+  t.snapshot_urgent = 0;
+  t.snapshot_busy = 1;
+  uv_queue_work(t.loop, &job->req, snapshot_work, snapshot_done);
 }
 
 /* The debounce window passed: write what changed. */
@@ -188,18 +244,20 @@ on_snapshot_timer(uv_timer_t *timer)
 {
   (void)timer;
   if (t.snapshot_dirty)
-    snapshot_write();
+    snapshot_start();
 }
 
-/* Schedules a snapshot: at once for critical changes, else debounced. */
+/* Schedules a snapshot: critical changes start a write at once (or right
+ * after the one in flight), the rest within SNAPSHOT_DEBOUNCE_MS. */
 static void
 snapshot_touch(int critical)
 {
   t.snapshot_dirty = 1;
   if (critical) {
-    uv_timer_stop(&t.snapshot_timer);
-    snapshot_write();
-  } else if (!uv_is_active((uv_handle_t *)&t.snapshot_timer)) {
+    t.snapshot_urgent = 1;
+    snapshot_start();
+  } else if (!t.snapshot_busy &&
+             !uv_is_active((uv_handle_t *)&t.snapshot_timer)) {
     uv_timer_start(&t.snapshot_timer, on_snapshot_timer, SNAPSHOT_DEBOUNCE_MS,
                    0);
   }
@@ -443,9 +501,11 @@ tend_close(void (*cb)(void *arg), void *arg)
 {
   t.close_cb = cb;
   t.close_arg = arg;
-  /* The last word on disk, while every runner's log is still known. */
-  snapshot_write();
-  t.pending_closes = 2;
+  /* The last word on disk, while every runner's log is still known; the
+   * context closes only after it (and any write in flight) is done. */
+  t.closing = 1;
+  t.pending_closes = 3;
+  snapshot_start();
   if (t.reload) {
     t.pending_closes++;
     reload_close(t.reload, on_part_closed, NULL);

@@ -15,31 +15,33 @@
 #include "src/xalloc.h"
 
 int
-snapshot_save_mode(const json_t *doc, const char *path, int mode)
+snapshot_save_text(const char *text, size_t len, const char *path, int mode)
 {
   char *tmp = xasprintf("%s.tmp.XXXXXX", path);
   char *dir_copy = xstrdup(path);
   int fd = mkostemp(tmp, O_CLOEXEC);
   int rc = 0;
-  FILE *f;
+  size_t done = 0;
 
   if (fd < 0) {
     rc = -errno;
     goto fail;
   }
   fchmod(fd, (mode_t)mode);
-  f = fdopen(fd, "w");
-  if (!f) {
-    rc = -errno;
-    close(fd);
-    unlink(tmp);
-    goto fail;
+  while (done < len) {
+    ssize_t n = write(fd, text + done, len - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      rc = n < 0 ? -errno : -EIO;
+      break;
+    }
+    done += (size_t)n;
   }
-  if (json_dumpf(doc, f, JSON_INDENT(2)) != 0 || fputc('\n', f) == EOF ||
-      fflush(f) != 0 || fsync(fileno(f)) != 0)
-    rc = errno ? -errno : -EIO;
-  if (fclose(f) != 0 && rc == 0)
-    rc = errno ? -errno : -EIO;
+  if (rc == 0 && fsync(fd) != 0)
+    rc = -errno;
+  if (close(fd) != 0 && rc == 0)
+    rc = -errno;
   if (rc == 0 && rename(tmp, path) != 0)
     rc = -errno;
   if (rc != 0) {
@@ -54,6 +56,19 @@ snapshot_save_mode(const json_t *doc, const char *path, int mode)
 fail:
   free(tmp);
   free(dir_copy);
+  return rc;
+}
+
+int
+snapshot_save_mode(const json_t *doc, const char *path, int mode)
+{
+  char *text = json_dumps(doc, JSON_INDENT(2));
+  int rc;
+
+  if (!text)
+    return -ENOMEM;
+  rc = snapshot_save_text(text, strlen(text), path, mode);
+  free(text);
   return rc;
 }
 
