@@ -567,7 +567,7 @@ tend_note_group(const char *name, int pid, unsigned long long start)
   if (pid <= 0) {
     /* The run is over: nothing to recover, nothing to keep. */
     free(strmap_del(t.groups, name));
-    snapshot_touch(1);
+    snapshot_touch(0);
     return;
   }
   if (!g) {
@@ -578,7 +578,11 @@ tend_note_group(const char *name, int pid, unsigned long long start)
   g->start = start;
   snprintf(key, sizeof key, "%d", pid);
   strmap_set(t.leaders, key, g);
-  snapshot_touch(1);
+  /* Not critical: a daemon killed before this reaches state.json still
+   * finds the group at its next start through the children's
+   * TEND_STATE_DIR (recover_strays); a write per spawn would make starting
+   * n runners cost n whole-tree snapshots. */
+  snapshot_touch(0);
 }
 
 int
