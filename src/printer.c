@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,12 @@
 #include "src/xalloc.h"
 
 #define QUEUE_ITEMS 65536
+/* The printer may spend at most 1/PRINT_SHARE of the wall time printing
+ * output (a token bucket, in ns, with a burst of PRINT_BURST_NS): a child
+ * that floods must not make the terminal view the daemon's bottleneck.
+ * What it skips is counted and said; all of it is in the log anyway. */
+#define PRINT_SHARE 8
+#define PRINT_BURST_NS (100 * 1000 * 1000LL)
 #define BACKLOG_MAX (4u << 20)
 #define DRAIN_BUDGET 4096
 
@@ -42,6 +49,9 @@ struct printer {
   int colour;
   int width;
   unsigned long long skipped;
+  unsigned long long skipped_bytes; /* output not shown (CPU budget) */
+  int64_t bucket_ns;
+  uint64_t bucket_at;
   int closing, open_handles;
   void (*close_cb)(void *);
   void *close_arg;
@@ -203,6 +213,18 @@ print_event(struct printer *p, json_t *ev)
   emit(p, line, strlen(line));
 }
 
+/* Says how much output the CPU budget kept off the terminal. */
+static void
+note_skipped(struct printer *p)
+{
+  char *note = xasprintf("tend | ... %llu bytes of output not shown (a "
+                         "flood; the terminal view is limited to 1/%d of "
+                         "the daemon's time; all of it is in %s/output)\n",
+                         p->skipped_bytes, PRINT_SHARE, p->cfg->state_dir);
+  p->skipped_bytes = 0;
+  emit(p, note, strlen(note));
+}
+
 /* Drains the subscription in bounded batches. */
 static void
 on_idle(uv_idle_t *idle)
@@ -218,7 +240,19 @@ on_idle(uv_idle_t *idle)
       continue;
     }
     if (strncmp(item.topic, "output/", 7) == 0) {
+      uint64_t now = uv_hrtime();
+      p->bucket_ns += (int64_t)(now - p->bucket_at) / PRINT_SHARE;
+      if (p->bucket_ns > PRINT_BURST_NS)
+        p->bucket_ns = PRINT_BURST_NS;
+      p->bucket_at = now;
+      if (p->bucket_ns < 0) {
+        p->skipped_bytes += item.len;
+        continue;
+      }
+      if (p->skipped_bytes)
+        note_skipped(p);
       print_chunk(p, item.topic + 7, item.json, item.len);
+      p->bucket_ns -= (int64_t)(uv_hrtime() - now);
       continue;
     }
     obj = json_loadb(item.json, item.len, 0, NULL);
@@ -283,6 +317,8 @@ printer_new(uv_loop_t *loop, const struct config *cfg)
     else
       uv_close((uv_handle_t *)&p->out.pipe, on_closed);
   }
+  p->bucket_ns = PRINT_BURST_NS;
+  p->bucket_at = uv_hrtime();
   p->sub = pubsub_subscribe("*", QUEUE_ITEMS, on_notify, p);
   return p;
 }
@@ -304,6 +340,8 @@ printer_close(struct printer *p, void (*cb)(void *arg), void *arg)
 {
   /* Print what is still queued, then let go. */
   on_idle(&p->idle);
+  if (p->skipped_bytes)
+    note_skipped(p);
   p->closing = 1;
   p->close_cb = cb;
   p->close_arg = arg;
