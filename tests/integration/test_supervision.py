@@ -396,3 +396,18 @@ def test_foreground_output_is_prefixed(tend_factory):
     out = d.stdout().splitlines()
     assert "hello       | hi there" in out
     assert "hello       | oops" in out
+
+
+def test_flood_is_logged_whole_while_the_terminal_view_skips(tend_factory):
+    # 64 MiB of 2-byte lines: printing every line would cost the daemon
+    # more than the child's output itself; the printer keeps to its CPU
+    # budget, says what it skipped, and the log still has every byte.
+    size = 64 << 20
+    d = tend_factory({"name": "r", "children": [
+        {"name": "flood", "cmd": f"yes | head -c {size}",
+         "restart": "temporary", "output": {"max_bytes": 1 << 30}}]})
+    d.wait_transition("flood", "exited", timeout=60)
+    total = sum(len(c.get("data", "").encode()) for c in d.jsonl("flood")
+                if c["stream"] == "stdout")
+    assert total == size
+    d.wait_output("bytes of output not shown")
