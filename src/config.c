@@ -86,6 +86,78 @@ index_of(const char *const *names, size_t n, const char *s)
 }
 
 /* Returns the JSON name of a strategy. */
+/* glibc's regcomp is exponential in some patterns (fuzzing found adjacent
+ * repetition operators and nested counted repetitions); a config, or a
+ * reload, must never stall the daemon, so such patterns are refused
+ * before regcomp sees them. */
+#define REGEX_MAX_LEN 512
+#define REGEX_MAX_COPIES 1000
+
+const char *
+config_regex_unsafe(const char *re)
+{
+  /* most[d]: the largest number of copies a counted repetition ({m,n})
+   * makes of any piece inside the group open at depth d (nested counted
+   * repetitions multiply). */
+  long most[64];
+  long closed = 1; /* most[] of the group that just closed */
+  int depth = 0, after_quant = 0;
+  size_t len = strlen(re);
+
+  if (len > REGEX_MAX_LEN)
+    return "longer than 512 characters";
+  most[0] = 1;
+  for (size_t i = 0; i < len; i++) {
+    char c = re[i];
+    int quant = c == '*' || c == '+' || c == '?' || c == '{';
+
+    if (quant && after_quant)
+      return "adjacent repetition operators (e.g. a++ or a*{2})";
+    after_quant = quant;
+    if (c == '\\' && i + 1 < len) {
+      i++;
+      closed = 1;
+    } else if (c == '[') { /* a bracket expression: skip to its end */
+      size_t j = i + 1;
+      if (j < len && (re[j] == '^' || re[j] == '!'))
+        j++;
+      if (j < len && re[j] == ']')
+        j++;
+      while (j < len && re[j] != ']')
+        j++;
+      i = j;
+      closed = 1;
+    } else if (c == '{') {
+      const char *close = strchr(re + i, '}');
+      const char *comma = strchr(re + i, ',');
+      long lo = strtol(re + i + 1, NULL, 10), hi = lo, copies;
+      if (!close)
+        return NULL; /* malformed: regcomp says so */
+      if (comma && comma < close)
+        hi = comma + 1 == close ? lo : strtol(comma + 1, NULL, 10);
+      if (lo > 255 || hi > 255)
+        return "a counted repetition over 255";
+      copies = (i > 0 && re[i - 1] == ')' ? closed : 1) * (hi > 1 ? hi : 1);
+      if (copies > REGEX_MAX_COPIES)
+        return "nested counted repetitions expand too far";
+      if (copies > most[depth])
+        most[depth] = copies;
+      i = (size_t)(close - re);
+    } else if (c == '(') {
+      if (depth + 1 >= (int)(sizeof most / sizeof *most))
+        return "groups nested too deep";
+      most[++depth] = 1;
+    } else if (c == ')' && depth > 0) {
+      closed = most[depth--];
+      if (closed > most[depth])
+        most[depth] = closed;
+    } else if (!quant) {
+      closed = 1;
+    }
+  }
+  return NULL;
+}
+
 const char *
 config_strategy_name(enum config_strategy v)
 {
@@ -1931,8 +2003,11 @@ ld_ready(struct ld *ld, json_t *obj, struct config_node *n)
       const char *re;
       if (get_string(ld, o, "log", 1, &re) > 0) {
         regex_t rx;
-        int rc = regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
+        const char *why = config_regex_unsafe(re);
+        int rc = why ? 0 : regcomp(&rx, re, REG_EXTENDED | REG_NOSUB);
+        if (why) {
+          ld_err_key(ld, "log", 0, "regular expression rejected: %s", why);
+        } else if (rc != 0) {
           char msg[256];
           regerror(rc, &rx, msg, sizeof msg);
           ld_err_key(ld, "log", 0, "invalid regular expression: %s", msg);

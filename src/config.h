@@ -205,6 +205,9 @@ int config_load(const char *path, struct config **out, char **errors);
  * "include" folder is still read from disk. */
 int config_load_buffer(const char *text, size_t len, const char *name,
                        const char *dir, struct config **out, char **errors);
+/* Returns why a ready.log pattern is refused before regcomp (patterns
+ * that make glibc's regcomp take exponential time), or NULL. Pure. */
+const char *config_regex_unsafe(const char *re);
 /* Frees a config and its whole tree. NULL is a no-op. */
 void config_free(struct config *cfg);
 

@@ -1472,3 +1472,21 @@ Test(config_diff, root_settings)
               "remove web; remove api; change db; group backend; "
               "add cache; root dev");
 }
+
+/* Patterns that make glibc's regcomp exponential are refused up front
+ * (found by fuzzing: tests/fuzz/crashes/config-regcomp-*); ordinary ones pass. */
+Test(config, regex_guard)
+{
+  cr_assert_null(config_regex_unsafe("^listening on [0-9]+ (ok|ready)$"));
+  cr_assert_null(config_regex_unsafe("a{2,5}b*(cd)+"));
+  cr_assert_null(config_regex_unsafe("x\\+\\+\\+"));
+  cr_assert_null(config_regex_unsafe("[+*]+"));
+  cr_assert_not_null(config_regex_unsafe("a++++++++++++++++++"));
+  cr_assert_not_null(config_regex_unsafe("a*{2}"));
+  cr_assert_not_null(config_regex_unsafe("((a{1,100}){1,100}){1,100}"));
+  cr_assert_not_null(config_regex_unsafe("a{1,300}"));
+  char long_re[600];
+  memset(long_re, 'a', sizeof long_re - 1);
+  long_re[sizeof long_re - 1] = '\0';
+  cr_assert_not_null(config_regex_unsafe(long_re));
+}
