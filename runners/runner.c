@@ -500,6 +500,9 @@ build_env(struct runner *r)
     env[n++] = xstrdup(*e);
   env[n++] = xasprintf("TEND_RUNNER=%s", r->spec->name);
   env[n++] = xasprintf("TEND_RUN=%llu", (unsigned long long)r->runs);
+  /* Marks the process (and what it starts) as ours for the recovery after
+   * a SIGKILL of the daemon (state/recover.c, recover_strays). */
+  env[n++] = xasprintf("TEND_STATE_DIR=%s", r->cfg->state_dir);
   if (r->changed_paths)
     env[n++] = xasprintf("TEND_CHANGED_PATHS=%s", r->changed_paths);
   env[n] = NULL;

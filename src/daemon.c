@@ -51,6 +51,7 @@ static struct {
   int stopping;
   int exit_code;
   int lock_fd;
+  int unclean; /* the lock file still named a pid: its daemon was killed */
 } d;
 
 /* Creates dir and its parents (mode 0755). Returns 0 or -errno. */
@@ -122,6 +123,10 @@ take_lock(const char *state_dir, char **cause)
     nanosleep(&ts, NULL);
     waited_ms += 10;
   }
+  /* A clean exit empties the file (daemon_up's end): a pid left in it
+   * means that daemon died without stopping its children. */
+  lock_owner_alive(fd, pid, sizeof pid);
+  d.unclean = pid[0] != '\0';
   if (ftruncate(fd, 0) == 0) {
     int n = snprintf(pid, sizeof pid, "%d\n", getpid());
     if (write(fd, pid, (size_t)n) < 0)
@@ -132,24 +137,32 @@ take_lock(const char *state_dir, char **cause)
   return 0;
 }
 
-/* Stops groups left by a daemon that died without cleaning up. Runs
- * before anything writes state.json; returns what it found (new). */
+/* Stops groups left by a daemon that died without cleaning up: those
+ * state.json names, then, when that daemon was killed, any other process
+ * started for this state dir (a child forked just before the kill is not
+ * in state.json). Runs before anything writes state.json; returns what it
+ * found (new). */
 static json_t *
 recover_previous(const struct config *cfg)
 {
   char *path = xasprintf("%s/state.json", cfg->state_dir);
   int err = 0;
   json_t *state = snapshot_load(path, &err);
-  json_t *found;
+  json_t *found, *strays;
 
   if (!state) {
     if (err == -EINVAL)
       log_warn("%s was not valid JSON; ignored", path);
-    free(path);
-    return json_array();
+    found = json_array();
+  } else {
+    found = recover_orphans(state, 2000);
+    json_decref(state);
   }
-  found = recover_orphans(state, 2000);
-  json_decref(state);
+  if (d.unclean) {
+    strays = recover_strays(cfg->state_dir, 2000);
+    json_array_extend(found, strays);
+    json_decref(strays);
+  }
   free(path);
   return found;
 }
@@ -384,7 +397,10 @@ run:
   uv_run(d.loop, UV_RUN_NOWAIT);
   if (uv_loop_close(d.loop) != 0)
     log_debug("loop closed with handles still open");
-  if (d.lock_fd >= 0)
+  if (d.lock_fd >= 0) {
+    if (ftruncate(d.lock_fd, 0) != 0)
+      log_debug("cannot empty daemon.lock: %s", strerror(errno));
     close(d.lock_fd);
+  }
   return d.exit_code;
 }

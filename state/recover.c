@@ -3,7 +3,14 @@
  * A group is ours when a live process has pgrp == session == the recorded
  * pgid (our children lead their own session) and started no earlier than
  * the recorded leader. Both must match, so an unrelated process that got a
- * recycled pid is never signalled. */
+ * recycled pid is never signalled.
+ *
+ * A child forked just before the daemon died is not in state.json yet
+ * (the group is recorded after uv_spawn returns). Every child carries
+ * TEND_STATE_DIR=<state dir> in its environment, and only one daemon runs
+ * per state dir (the lock), so any other process that carries it once the
+ * lock is ours is a leftover too: recover_strays finds those in
+ * /proc/PID/environ. */
 #include "state/recover.h"
 
 #include <dirent.h>
@@ -184,4 +191,177 @@ recover_orphans(const json_t *state, int grace_ms)
     }
   }
   return found;
+}
+
+/* Tells whether pid is this process or one of its ancestors (a daemon
+ * started from a runner's shell must not stop its own parents). */
+static int
+is_self_or_ancestor(int pid)
+{
+  char buf[1024];
+  int cur = (int)getpid();
+
+  for (int depth = 0; cur > 1 && depth < 64; depth++) {
+    const char *p;
+    int ppid;
+    if (cur == pid)
+      return 1;
+    if (read_stat(cur, buf, sizeof buf) != 0 || !(p = strrchr(buf, ')')) ||
+        sscanf(p + 1, " %*c %d", &ppid) != 1)
+      return 0;
+    cur = ppid;
+  }
+  return 0;
+}
+
+/* Looks for name=value among the NUL-separated entries of an environment
+ * block; returns the value of prefix (e.g. "TEND_RUNNER=") in *found
+ * (borrowed from env) when asked. */
+static int
+env_has(const char *env, size_t len, const char *entry, const char *prefix,
+        const char **found)
+{
+  int has = 0;
+  size_t elen = strlen(entry), plen = prefix ? strlen(prefix) : 0;
+
+  for (size_t i = 0; i < len;) {
+    const char *e = env + i;
+    size_t n = strnlen(e, len - i);
+    if (n == elen && memcmp(e, entry, elen) == 0)
+      has = 1;
+    if (prefix && found && n > plen && memcmp(e, prefix, plen) == 0)
+      *found = e + plen;
+    i += n + 1;
+  }
+  return has;
+}
+
+/* Reads /proc/PID/environ (at most size - 1 bytes; a child's environment
+ * is small). Returns its length or -1. */
+static ssize_t
+read_environ(int pid, char *buf, size_t size)
+{
+  char path[64];
+  FILE *f;
+  size_t n;
+
+  snprintf(path, sizeof path, "/proc/%d/environ", pid);
+  f = fopen(path, "re");
+  if (!f)
+    return -1;
+  n = fread(buf, 1, size - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return (ssize_t)n;
+}
+
+/* Lists the live processes (not zombies, not us) whose environment holds
+ * entry: [{"pid", "pgid", "runner"}]. */
+static json_t *
+find_strays(const char *entry)
+{
+  json_t *out = json_array();
+  DIR *d = opendir("/proc");
+  struct dirent *de;
+  size_t cap = 256 * 1024;
+  char *env = xmalloc(cap), stat[1024];
+
+  if (!d) {
+    free(env);
+    return out;
+  }
+  while ((de = readdir(d)) != NULL) {
+    int pid = atoi(de->d_name), pgrp, session;
+    unsigned long long st;
+    const char *runner = NULL;
+    ssize_t n;
+    if (pid <= 0 || read_stat(pid, stat, sizeof stat) != 0 ||
+        recover_parse_stat(stat, &pgrp, &session, &st) != 0 ||
+        stat_is_dead(stat))
+      continue;
+    n = read_environ(pid, env, cap);
+    if (n <= 0 || !env_has(env, (size_t)n, entry, "TEND_RUNNER=", &runner))
+      continue;
+    if (is_self_or_ancestor(pid))
+      continue;
+    json_array_append_new(out, json_pack("{s:i, s:i, s:s}", "pid", pid,
+                                         "pgid", pgrp, "runner",
+                                         runner ? runner : "?"));
+  }
+  closedir(d);
+  free(env);
+  return out;
+}
+
+/* Signals each stray: its whole group when it leads one (a child of ours
+ * leads its own), else the process alone (an escaped grandchild's group
+ * may hold others). */
+static void
+signal_strays(const json_t *strays, int signo)
+{
+  size_t i;
+  json_t *s;
+
+  json_array_foreach(strays, i, s) {
+    int pid = (int)json_integer_value(json_object_get(s, "pid"));
+    int pgid = (int)json_integer_value(json_object_get(s, "pgid"));
+    kill(pgid == pid ? -pgid : pid, signo);
+  }
+}
+
+/* Groups strays by runner for the report: [{"runner","pgid","pids"}]. */
+static json_t *
+strays_report(const json_t *strays)
+{
+  json_t *out = json_array();
+  size_t i, j;
+  json_t *s, *g;
+
+  json_array_foreach(strays, i, s) {
+    const char *runner = json_string_value(json_object_get(s, "runner"));
+    json_t *into = NULL;
+    json_array_foreach(out, j, g) {
+      if (strcmp(json_string_value(json_object_get(g, "runner")), runner) ==
+          0)
+        into = g;
+    }
+    if (!into) {
+      into = json_pack("{s:s, s:O, s:[]}", "runner", runner, "pgid",
+                       json_object_get(s, "pgid"), "pids");
+      json_array_append_new(out, into);
+    }
+    json_array_append(json_object_get(into, "pids"),
+                      json_object_get(s, "pid"));
+  }
+  return out;
+}
+
+json_t *
+recover_strays(const char *state_dir, int grace_ms)
+{
+  char *entry = xasprintf("TEND_STATE_DIR=%s", state_dir);
+  json_t *strays = find_strays(entry), *report;
+  int waited = 0;
+
+  if (json_array_size(strays) == 0) {
+    free(entry);
+    return strays;
+  }
+  report = strays_report(strays);
+  signal_strays(strays, SIGTERM);
+  while (waited < grace_ms) {
+    json_t *left = find_strays(entry);
+    size_t n = json_array_size(left);
+    json_decref(left);
+    if (n == 0)
+      break;
+    sleep_ms(20);
+    waited += 20;
+  }
+  json_decref(strays);
+  strays = find_strays(entry);
+  signal_strays(strays, SIGKILL);
+  json_decref(strays);
+  free(entry);
+  return report;
 }

@@ -22,4 +22,12 @@ int recover_parse_stat(const char *line, int *pgrp, int *session,
  * once, before the loop starts. */
 json_t *recover_orphans(const json_t *state, int grace_ms);
 
+/* Stops the leftovers state.json does not name: live processes (other
+ * than this one and its ancestors) whose environment holds
+ * TEND_STATE_DIR=state_dir, as every child of a daemon on that state dir
+ * does. Call it only while holding the state dir's lock. TERM (the group
+ * of a group leader), then KILL after grace_ms. Returns a new array in
+ * recover_orphans' shape: [{"runner","pgid","pids":[...]}]. */
+json_t *recover_strays(const char *state_dir, int grace_ms);
+
 #endif

@@ -290,6 +290,32 @@ def test_kill9_loop(tag, tend_factory):
     d.state()  # valid JSON
 
 
+
+def test_kill9_while_spawning_leaves_no_orphan(tag, tend_factory):
+    # Kills that land while the tree starts: a child forked just before the
+    # kill is not yet in state.json. The next daemon must still find it.
+    # Ten long-lived children; each daemon is killed 0-60 ms after exec
+    # (x SLOW: the sanitizer builds start more slowly), when most of the
+    # spawns happen.
+    cycles = 8 if VALGRIND else 25
+    rnd = random.Random(os.environ.get("TEND_FAULT_SEED") or None)
+    d = tend_factory({"name": "r", "children": [
+        {"name": f"c{i}", "cmd": ["sleep", "1000"], "env": tag_env(tag)}
+        for i in range(10)]})
+    for _ in range(cycles):
+        time.sleep(rnd.uniform(0.0, 0.06) * SLOW)
+        d.kill9()
+        d.check_sanitizers()
+        d.start()
+    # The last daemon (not a killed one's leftovers) runs all ten.
+    wait_for(lambda: d.state().get("daemon_pid") == d.proc.pid and
+             d.state().get("process_groups", {}).keys() >=
+             {f"c{i}" for i in range(10)}, 20,
+             what="the last daemon's tree")
+    assert d.stop() == 0
+    no_tagged_left(tag)
+
+
 # --- 2. a restart storm ------------------------------------------------------
 
 def find_node(tree, name):
@@ -451,6 +477,15 @@ def test_out_of_descriptors_spawn_fails_cleanly(tend_factory):
     assert not [p for p in pids if pid_alive(p)]
 
 
+def proc_state(pid):
+    """The state letter of pid (R, S, T, Z, ...), "" when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def accept_backlog(port):
     """Connections waiting in the accept queue of the listening socket on
     port (rx_queue of its LISTEN line in /proc/net/tcp)."""
@@ -468,7 +503,7 @@ def accept_backlog(port):
     "takes its listen socket out of its epoll set and puts it back only at "
     "the start of a later MHD_run, which nothing triggers: the API never "
     "answers again (reported with a fix: NOTIFY_CONNECTION -> "
-    "mhd_schedule)"))
+    "mhd_schedule); drop this marker with the fix"))
 @pytest.mark.parametrize("cause", ["emfile", "connection_limit"])
 def test_connection_burst_at_the_limit_api_recovers(tend_factory, cause):
     # A burst of connections on a daemon with few descriptors. "emfile":
@@ -500,22 +535,26 @@ def test_connection_burst_at_the_limit_api_recovers(tend_factory, cause):
         for _ in range(60):
             socks.append(socket.create_connection((host, int(port)),
                                                   timeout=5 * SLOW))
-        wait_for(lambda: accept_backlog(int(port)) > 0, 10,
-                 what=f"tend to stop accepting ({open_fds(d.proc.pid)} "
-                 f"descriptors open)")
-        # The burst lasts a second (part of the fault, not a wait for a
-        # condition): a shorter one ends while MHD is still busy accepting,
-        # which hides the stall after it.
-        full = time.monotonic()
-        wait_for(lambda: time.monotonic() - full > 1.0, 5,
-                 what="the burst to have lasted a second")
-        assert accept_backlog(int(port)) > 0
-        if cause == "emfile":
-            assert open_fds(d.proc.pid) >= limit - 4, open_fds(d.proc.pid)
+        # tend caps MHD at half its descriptors (below 1024): a backlog of
+        # more than 60 - cap means accept() stopped for want of descriptors
+        # (EMFILE), one of exactly 60 - cap that the cap was reached.
+        cap = limit // 2
+        need = 60 - cap + (1 if cause == "emfile" else 0)
+        wait_for(lambda: accept_backlog(int(port)) >= need, 10,
+                 what=f"tend to stop accepting: backlog "
+                 f"{accept_backlog(int(port))} of {need}, "
+                 f"{open_fds(d.proc.pid)} descriptors open")
         assert d.proc.poll() is None
+        # The clients all go away while tend is descheduled (SIGSTOP), so
+        # that it sees every hang-up at once, in one run of MHD: the case
+        # where nothing runs MHD again afterwards.
+        d.send_signal(signal.SIGSTOP)
+        wait_for(lambda: proc_state(d.proc.pid) == "T", 10,
+                 what="tend to be stopped")
     finally:
         for s in socks:
             s.close()
+        d.send_signal(signal.SIGCONT)
     assert d.proc.poll() is None
 
     def answers():
@@ -679,3 +718,63 @@ def test_second_sigint_kills_stubborn_groups_everywhere(tag, tend_factory):
     no_tagged_left(tag)
     assert any("second interrupt" in (e.get("message") or "")
                for e in d.events())
+
+
+# --- 5. children that misuse their pipes -----------------------------------
+
+def test_child_closing_its_output_keeps_running_and_stops(tag, tend_factory):
+    # Both pipes reach EOF at once, but the child runs on: it stays
+    # running (EOF is not an exit), and a stop still ends it promptly.
+    d = tend_factory({"name": "r", "children": [
+        {"name": "mute", "cmd": 'echo "$$" > mute.pid; exec >&- 2>&-; '
+                                'exec sleep 1000', "env": tag_env(tag),
+         "stop": {"timeout_ms": 5000}}]})
+    pid = int(wait_for(lambda: lines(d.path("mute.pid")), 10,
+                       what="the child's pid")[0])
+    d.wait_transition("mute", "running")
+    # Once the pipes are closed, the child is still running (checked via
+    # /proc: the shell has exec'd sleep, which has no stdout at all).
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}/fd/1"), 10,
+             what="the child to close its stdout")
+    assert pid_alive(pid)
+    assert [t[3] for t in d.transitions("mute")][-1] == "running"
+    t0 = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - t0 < 4 * SLOW, "stop waited for the timeout"
+    assert not pid_alive(pid)
+    ends = [t for t in d.transitions("mute") if t[3] == "stopped"]
+    assert ends and "signal TERM" in (ends[-1][4] or ""), ends
+
+
+ESCAPE = ('echo "run $TEND_RUN $$" >> pids; '
+          'setsid sh -c \'echo "escapee $$" >> pids; exec sleep 1000\' & '
+          'sleep 0.2; exit 1')
+
+
+def test_escaped_grandchild_holding_the_pipe_does_not_block(tag,
+                                                            tend_factory):
+    # The leader exits; its grandchild left the process group (setsid) and
+    # still holds stdout. The run must end anyway (tend gives up on the
+    # pipe after a grace period) and the child be restarted.
+    d = tend_factory({"name": "r", "children": [
+        {"name": "leaky", "cmd": ESCAPE, "env": tag_env(tag),
+         "backoff": {"initial_ms": 0}}]})
+    wait_for(lambda: len([l for l in lines(d.path("pids"))
+                          if l.startswith("run ")]) >= 2, 15,
+             what=f"a second run; stdout:\n{d.stdout()[-2000:]}\nstderr:\n"
+             f"{d.stderr()[-2000:]}")
+    ex = [t for t in d.transitions("leaky") if t[3] == "exited"]
+    assert ex and "status 1" in (ex[0][4] or ""), ex
+    assert "held open by a process outside its group" in d.stderr()
+    # The escapee lives on (it is outside the group), the daemon is fine.
+    escapees = [int(l.split()[1]) for l in lines(d.path("pids"))
+                if l.startswith("escapee ")]
+    assert escapees and pid_alive(escapees[0])
+    # A stop in the middle of a grace period ends promptly too.
+    n = len(lines(d.path("pids")))
+    wait_for(lambda: len(lines(d.path("pids"))) > n, 10,
+             what="the next run")
+    assert d.stop() == 0
+    runs = [int(l.split()[2]) for l in lines(d.path("pids"))
+            if l.startswith("run ")]
+    assert not [p for p in runs if pid_alive(p)]
