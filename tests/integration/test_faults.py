@@ -4,6 +4,8 @@ A kill -9 loop with a flooding child, a restart storm, a descriptor limit,
 signals at bad moments and children that misuse their pipes. The children
 record their own pids and carry a tag in their environment, so the tests
 check the processes themselves (through /proc), not what tend says.
+The random kill delays come from a seed printed on failure; set
+TEND_FAULT_SEED to replay one.
 """
 
 import base64
@@ -11,14 +13,17 @@ import http.client
 import json
 import os
 import random
+import resource
 import signal
+import socket
+import subprocess
 import sys
 import time
 import uuid
 
 import pytest
 
-from conftest import SLOW, VALGRIND, pid_alive, wait_for
+from conftest import SLOW, TEND_BIN, VALGRIND, pid_alive, wait_for
 
 ASAN = os.environ.get("TEND_VARIANT") == "asan"
 
@@ -62,22 +67,6 @@ def read_log(folder, name):
     out = []
     for path in log_files(folder, name):
         out += read_jsonl_strict(path)
-    return out
-
-
-def read_jsonl_loose(path):
-    """The whole lines of a file that may be being written."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        return []
-    out = []
-    for line in raw.split(b"\n")[:-1]:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass  # a torn line a SIGKILL left; the next daemon cuts it
     return out
 
 
@@ -139,6 +128,13 @@ def cmdline(pid):
         return "?"
 
 
+def fault_seed():
+    """The seed of a test's random kill delays: TEND_FAULT_SEED replays a
+    failure (every failure message of those tests names its seed)."""
+    return int(os.environ.get("TEND_FAULT_SEED") or
+               random.SystemRandom().randrange(1 << 30))
+
+
 def tag_env(tag):
     return {"TEND_FAULT_TAG": tag}
 
@@ -177,7 +173,7 @@ STEADY = ('echo "steady $TEND_RUN $$" >> pids.txt; i=0; '
           'done')
 
 
-def check_numbered(chunks, runner, first_seq):
+def check_numbered(chunks, runner):
     """The numbered lines of each run of runner are in order with no
     repeat and no hole; only the end of a run may be missing (what the
     child wrote after tend was killed). A run whose start marker was
@@ -220,7 +216,8 @@ def test_kill9_loop(tag, tend_factory):
     # 50 kills on the release build; the sanitizer builds run 3-12x slower
     # per step, so they do 20 (valgrind 6) to stay within the suite's time.
     cycles = 6 if VALGRIND else 20 if ASAN else 50
-    rnd = random.Random(os.environ.get("TEND_FAULT_SEED") or None)
+    seed = fault_seed()
+    rnd = random.Random(seed)
     # The flood's log rotates every 16 MiB, so some kills land in the middle
     # of a rotation; keep is large enough that no file is ever dropped (a
     # file holds few lines: chunks of a flood are up to 1 MiB).
@@ -245,8 +242,8 @@ def test_kill9_loop(tag, tend_factory):
         delays.append(round(delay, 3))
         time.sleep(delay)
         assert d.proc.poll() is None, (
-            f"cycle {cycle}: tend exited by itself ({d.proc.returncode}); "
-            f"stderr:\n{d.stderr()[-3000:]}")
+            f"cycle {cycle} (seed {seed}): tend exited by itself "
+            f"({d.proc.returncode}); stderr:\n{d.stderr()[-3000:]}")
         d.kill9()
         d.check_sanitizers()
         d.start()
@@ -265,11 +262,12 @@ def test_kill9_loop(tag, tend_factory):
 
     # Every line of every log parses; seqs are contiguous per log across
     # all the daemons and rotations.
+    print(f"kill delays (seed {seed}): {delays}")  # shown on failure
     found = {}
     for runner in ("flood", "steady"):
         chunks = read_log(out_dir, runner)
         assert_contiguous(chunks, runner, first=1)
-        found[runner] = check_numbered(chunks, runner, 1)
+        found[runner] = check_numbered(chunks, runner)
     events = read_log(d.state_dir, "events")
     assert_contiguous(events, "events", first=1)
     # Some kills land before a daemon has even started its tree; most must
@@ -285,10 +283,9 @@ def test_kill9_loop(tag, tend_factory):
     wait_for(lambda: not [p for p in recorded if pid_alive(p)], 10,
              what=f"recorded children gone: "
              f"{[(p, cmdline(p)) for p in recorded if pid_alive(p)]} "
-             f"(kill delays {delays})")
+             f"(seed {seed})")
     no_tagged_left(tag)
     d.state()  # valid JSON
-
 
 
 def test_kill9_while_spawning_leaves_no_orphan(tag, tend_factory):
@@ -298,10 +295,12 @@ def test_kill9_while_spawning_leaves_no_orphan(tag, tend_factory):
     # (x SLOW: the sanitizer builds start more slowly), when most of the
     # spawns happen.
     cycles = 8 if VALGRIND else 25
-    rnd = random.Random(os.environ.get("TEND_FAULT_SEED") or None)
+    seed = fault_seed()
+    rnd = random.Random(seed)
     d = tend_factory({"name": "r", "children": [
         {"name": f"c{i}", "cmd": ["sleep", "1000"], "env": tag_env(tag)}
         for i in range(10)]})
+    print(f"seed {seed}")  # shown on failure
     for _ in range(cycles):
         time.sleep(rnd.uniform(0.0, 0.06) * SLOW)
         d.kill9()
@@ -317,16 +316,6 @@ def test_kill9_while_spawning_leaves_no_orphan(tag, tend_factory):
 
 
 # --- 2. a restart storm ------------------------------------------------------
-
-def find_node(tree, name):
-    if tree.get("name") == name:
-        return tree
-    for c in tree.get("children") or []:
-        n = find_node(c, name)
-        if n:
-            return n
-    return None
-
 
 def timed_get(d, path):
     """(seconds, status, body) of one GET."""
@@ -370,6 +359,8 @@ def test_restart_storm_stopped_by_intensity_api_stays_responsive(
         time.sleep(0.05)
     spawns = len(lines(d.path("bomb.pids")))
     took = time.monotonic() - (deadline - 60 * SLOW)
+    print(f"{spawns} spawns in {took:.2f}s, {polls} polls, slowest "
+          f"{slowest:.3f}s")  # shown on failure
     assert state == "failed", (
         f"root still {state} after {spawns} spawns; "
         f"stdout:\n{d.stdout()[-2000:]}")
@@ -396,10 +387,6 @@ def test_restart_storm_stopped_by_intensity_api_stays_responsive(
 def start_with_fd_limit(d, limit):
     """Starts d like Daemon.start, with RLIMIT_NOFILE limit (soft and hard:
     tend raises its soft limit toward the hard one for the HTTP API)."""
-    import resource
-    import subprocess
-    from conftest import TEND_BIN
-
     def lower():
         resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
@@ -512,7 +499,6 @@ def test_connection_burst_at_the_limit_api_recovers(tend_factory, cause):
     # left, but MHD's connection limit (half of them) is reached. Either
     # way the daemon must keep running, and answer again once the burst
     # is gone.
-    import socket
     runners = 30 if cause == "emfile" else 1
     d = tend_factory({"name": "r",
                       "intensity": {"max_restarts": 100000, "period_s": 1},
@@ -622,6 +608,28 @@ def test_sigterm_during_startup_recovery_exits_0(tag, tend_factory):
     assert d.wait_exit() == 0, d.stderr()[-2000:]
     assert "recovered" in [e["type"] for e in d.events()]
     no_tagged_left(tag)
+
+
+def test_sigterm_at_the_first_moment_exits_0(tag, tend_factory):
+    # TERM as early as tend can take it (the moment it blocks or catches
+    # the signal; tend blocks it before config, lock, recovery and tree):
+    # it exits 0 and leaves no
+    # process, whether or not the tree had begun to start. (A TERM before
+    # main() runs at all, in the dynamic loader, still kills it by the
+    # default action: nothing in the process can change that.)
+    d = tend_factory({"name": "r", "children": [
+        {"name": f"c{i}", "cmd": 'echo "$TEND_RUNNER $$" >> pids; '
+                                 'exec sleep 1000', "env": tag_env(tag)}
+        for i in range(5)]}, start=False)
+    for _ in range(3):
+        d.start()
+        term = 1 << (signal.SIGTERM - 1)
+        wait_for(lambda: (proc_status_mask(d.proc.pid, "SigBlk") |
+                          proc_status_mask(d.proc.pid, "SigCgt")) & term,
+                 10, interval=0.0005, what="tend to take charge of SIGTERM")
+        d.send_signal(signal.SIGTERM)
+        assert d.wait_exit() == 0, d.stderr()[-2000:]
+        no_tagged_left(tag)
 
 
 def test_sigterm_twice_stops_gracefully_once(tag, tend_factory):
