@@ -38,6 +38,10 @@
 #include "watchers/watch.h"
 
 #define SNAPSHOT_DEBOUNCE_MS 1000
+/* Critical changes are written at once, but a whole-tree snapshot is not
+ * serialised more often than this: stopping 1000 runners must not cost
+ * 1000 snapshots of 1000 runners. */
+#define SNAPSHOT_MIN_GAP_MS 50
 #ifndef TEND_VERSION
 #define TEND_VERSION "0.1.0"
 #endif
@@ -69,6 +73,7 @@ static struct {
   int snapshot_dirty;  /* the state changed since the last write began */
   int snapshot_urgent; /* ... and a critical change is among them */
   int snapshot_busy;   /* a write is in flight on the threadpool */
+  uint64_t snapshot_last; /* loop time (ms) the last write began */
   int closing;
   int64_t started_ms;
   void (*close_cb)(void *);
@@ -177,6 +182,7 @@ struct snapshot_job {
 };
 
 static void snapshot_start(void);
+static void snapshot_soon(void);
 static void on_snapshot_timer(uv_timer_t *timer);
 
 /* Threadpool: write, fsync, rename. */
@@ -201,8 +207,10 @@ snapshot_done(uv_work_t *req, int status)
   free(job->path);
   free(job);
   t.snapshot_busy = 0;
-  if (t.snapshot_dirty && (t.snapshot_urgent || t.closing))
+  if (t.snapshot_dirty && t.closing)
     snapshot_start();
+  else if (t.snapshot_dirty && t.snapshot_urgent)
+    snapshot_soon();
   else if (t.snapshot_dirty && !uv_is_active((uv_handle_t *)&t.snapshot_timer))
     uv_timer_start(&t.snapshot_timer, on_snapshot_timer, SNAPSHOT_DEBOUNCE_MS,
                    0);
@@ -235,7 +243,25 @@ snapshot_start(void)
   t.snapshot_dirty = 0;
   t.snapshot_urgent = 0;
   t.snapshot_busy = 1;
+  t.snapshot_last = uv_now(t.loop);
   uv_queue_work(t.loop, &job->req, snapshot_work, snapshot_done);
+}
+
+/* Starts a write now, or at the end of the minimum gap since the last. */
+static void
+snapshot_soon(void)
+{
+  uint64_t now = uv_now(t.loop);
+  uint64_t next = t.snapshot_last + SNAPSHOT_MIN_GAP_MS;
+
+  if (t.snapshot_busy)
+    return; /* snapshot_done comes back here */
+  if (now >= next || t.snapshot_last == 0) {
+    snapshot_start();
+    return;
+  }
+  uv_timer_stop(&t.snapshot_timer);
+  uv_timer_start(&t.snapshot_timer, on_snapshot_timer, next - now, 0);
 }
 
 /* The debounce window passed: write what changed. */
@@ -255,7 +281,7 @@ snapshot_touch(int critical)
   t.snapshot_dirty = 1;
   if (critical) {
     t.snapshot_urgent = 1;
-    snapshot_start();
+    snapshot_soon();
   } else if (!t.snapshot_busy &&
              !uv_is_active((uv_handle_t *)&t.snapshot_timer)) {
     uv_timer_start(&t.snapshot_timer, on_snapshot_timer, SNAPSHOT_DEBOUNCE_MS,
