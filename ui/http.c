@@ -145,6 +145,20 @@ mhd_schedule(struct http_server *srv)
     uv_idle_start(&srv->idle, on_idle);
 }
 
+/* A connection closed. When MHD had stopped accepting (connection limit
+ * or EMFILE) it takes its listen socket back into its epoll set only at
+ * the start of a later MHD_run, which no fd event would trigger: ask for
+ * one, or the API would never answer again. */
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+  (void)conn;
+  (void)socket_context;
+  if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+    mhd_schedule(cls);
+}
+
 /* Runs MHD once and re-arms its timeout (never longer than MHD says). */
 static void
 mhd_kick(struct http_server *srv)
@@ -707,6 +721,7 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
       MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout(),
       MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
       MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
       MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
   if (!srv->mhd) {

@@ -491,12 +491,6 @@ def accept_backlog(port):
 
 
 @pytest.mark.skipif(VALGRIND, reason="valgrind needs descriptors of its own")
-@pytest.mark.xfail(strict=False, reason=(
-    "ui/http.c: once MHD stops accepting (connection limit or EMFILE) it "
-    "takes its listen socket out of its epoll set and puts it back only at "
-    "the start of a later MHD_run, which nothing triggers: the API never "
-    "answers again (reported with a fix: NOTIFY_CONNECTION -> "
-    "mhd_schedule); drop this marker with the fix"))
 @pytest.mark.parametrize("cause", ["emfile", "connection_limit"])
 def test_connection_burst_at_the_limit_api_recovers(tend_factory, cause):
     # A burst of connections on a daemon with few descriptors. "emfile":
