@@ -878,10 +878,10 @@ h_signal(const struct routes_req *rq, const char *name,
     reply_ok(out);
 }
 
-/* POST /api/v1/runners/{name}/watch/resume. */
+/* A POST whose empty-object body asks one door function about a name. */
 static void
-h_resume(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+post_to_door(const struct routes_req *rq, const char *name,
+             struct routes_reply *out, int (*door)(const char *, char **))
 {
   json_t *body = body_object(rq, out);
   char *cause = NULL;
@@ -890,11 +890,19 @@ h_resume(const struct routes_req *rq, const char *name,
   if (!body)
     return;
   json_decref(body);
-  r = tend_watch_resume(name, &cause);
+  r = door(name, &cause);
   if (r < 0)
     reply_door_error(out, r, cause);
   else
     reply_ok(out);
+}
+
+/* POST /api/v1/runners/{name}/watch/resume. */
+static void
+h_resume(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  post_to_door(rq, name, out, tend_watch_resume);
 }
 
 /* POST /api/v1/groups/{name}/restart. */
@@ -902,18 +910,7 @@ static void
 h_group_restart(const struct routes_req *rq, const char *name,
                 struct routes_reply *out)
 {
-  json_t *body = body_object(rq, out);
-  char *cause = NULL;
-  int r;
-
-  if (!body)
-    return;
-  json_decref(body);
-  r = tend_group_restart(name, &cause);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
+  post_to_door(rq, name, out, tend_group_restart);
 }
 
 /* POST /api/v1/reload: config errors come back one per line in "errors". */
