@@ -1044,9 +1044,3 @@ runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
   uv_close((uv_handle_t *)&r->flush_timer, on_runner_handle_closed);
   uv_close((uv_handle_t *)&r->retry_timer, on_runner_handle_closed);
 }
-
-void
-runner_reap_orphans(void)
-{
-  /* Groups are reaped per run in group_has_members(); nothing global. */
-}

@@ -26,8 +26,5 @@ actor_id runner_id(const struct runner *runner);
  * are closed. A live child is killed (SIGKILL to its group) first. */
 void runner_close(struct runner *runner, void (*cb)(void *arg), void *arg);
 
-/* Subreaper support: reaps exited processes of groups tend started whose
- * leader is gone (called from the daemon's SIGCHLD watcher). */
-void runner_reap_orphans(void);
 
 #endif

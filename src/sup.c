@@ -312,13 +312,9 @@ run_steps(struct sup *s)
                  free);
       c->why_next = NULL;
     } else {
-      if (c->state == CHILD_DOWN) {
-        /* Down already, but a runner in backoff or exited still needs
-         * the stop to settle (it answers at once). */
-        actor_send(c->id, SUP_MSG_STOP, s->self, 0, NULL, NULL);
-      } else {
-        actor_send(c->id, SUP_MSG_STOP, s->self, 0, NULL, NULL);
-      }
+      /* Sent even to a child that is down: a runner in backoff or exited
+       * still needs the stop to settle (it answers at once). */
+      actor_send(c->id, SUP_MSG_STOP, s->self, 0, NULL, NULL);
       c->state = CHILD_STOPPING;
     }
     if (st.wait || st.op == STEP_STOP) {

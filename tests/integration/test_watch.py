@@ -276,3 +276,26 @@ def test_conf_d_files_start_and_stop_runners(tend_factory, tmp_path):
              open(f"/proc/{pid}/stat").read().split(")")[1].split()[0] == "Z",
              10)
     assert len(lines(d.path("base.pids"))) == 1
+
+
+def test_signal_action_signals_without_restart(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "srv", "cmd": "echo $$ >> srv.pids; "
+                               "trap 'echo hup >> hups' HUP; "
+                               "while true; do sleep 0.05; done",
+         "watch": {"paths": ["src"], "debounce_ms": 50,
+                   "action": "signal:HUP"}}]})
+    wait_for(lambda: lines(d.path("srv.pids")), 10)
+    (tmp_path / "src" / "a.conf").write_text("1")
+    wait_for(lambda: lines(d.path("hups")), 10)
+    assert len(lines(d.path("srv.pids"))) == 1, "signalled, not restarted"
+
+
+def test_after_on_exit_fires_on_failure_too(tend_factory, tmp_path):
+    d = tend_factory({"name": "r", "children": [
+        {"name": "job", "restart": "temporary", "cmd": "sleep 0.3; exit 4"},
+        {"name": "report", "restart": "temporary", "autostart": False,
+         "cmd": "echo ran >> report.log",
+         "after": {"runner": "job", "on": "exit"}}]})
+    wait_for(lambda: lines(d.path("report.log")) == ["ran"], 10)
