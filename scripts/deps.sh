@@ -5,7 +5,7 @@
 set -eu
 pkgs="gcc make pkg-config libuv1-dev libjansson-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libcriterion-dev python3 python3-pytest curl \
-clang libclang-rt-14-dev python3-jsonschema mandoc"
+clang libclang-rt-14-dev python3-jsonschema mandoc zsh"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

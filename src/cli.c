@@ -32,6 +32,7 @@
 #define OPT_JSON 1u
 #define OPT_FOLLOW 2u
 #define OPT_LINES 4u
+#define OPT_NAMES 8u
 
 /* Items per page when replaying output or events. */
 #define PAGE 1000
@@ -41,7 +42,7 @@ struct cli {
   const char *url_opt; /* --url */
   char *url;           /* base URL, no trailing slash */
   char *token;
-  int json, follow;
+  int json, follow, names;
   long lines; /* -n; -1 = everything */
   int tty;
   const char *args[3];
@@ -70,8 +71,13 @@ static int cmd_resume(struct cli *c);
 static const struct cmd commands[] = {
     {.name = "status",
      .fn = cmd_status,
-     .opts = OPT_JSON,
-     .usage = "status [--json]         the tree: state, pid, restarts, uptime"},
+     .opts = OPT_JSON | OPT_NAMES,
+     .usage = "status [--json|--names] the tree: state, pid, restarts, uptime\n"
+              "                               (--names: one name per line)"},
+    {.name = "ps",
+     .fn = cmd_status,
+     .opts = OPT_JSON | OPT_NAMES,
+     .usage = "ps [--json|--names]     the same as status"},
     {.name = "start",
      .fn = cmd_start,
      .min_args = 1,
@@ -496,6 +502,20 @@ table_add(struct table *t, json_t *node, int depth, int64_t now)
   json_array_foreach(children, i, child) table_add(t, child, depth + 1, now);
 }
 
+/* Prints the name of node and of every node below it, one per line (for
+ * shell completion). */
+static void
+print_names(json_t *node)
+{
+  json_t *children = json_object_get(node, "children"), *child;
+  const char *name = json_string_value(json_object_get(node, "name"));
+  size_t i;
+
+  if (name)
+    puts(name);
+  json_array_foreach(children, i, child) print_names(child);
+}
+
 /* tend status: an aligned table, states coloured on a terminal. */
 static int
 cmd_status(struct cli *c)
@@ -512,6 +532,11 @@ cmd_status(struct cli *c)
   if (!tree) {
     say("the daemon sent a tree that is not JSON");
     return CLI_REFUSED;
+  }
+  if (c->names) {
+    print_names(tree);
+    json_decref(tree);
+    return CLI_OK;
   }
   if (c->json) {
     char *s = json_dumps(tree, JSON_INDENT(2));
@@ -1129,6 +1154,8 @@ parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
       c->url_opt = argv[i];
     } else if (strncmp(a, "--url=", 6) == 0) {
       c->url_opt = a + 6;
+    } else if (strcmp(a, "--names") == 0 && (cmd->opts & OPT_NAMES)) {
+      c->names = 1;
     } else if (strcmp(a, "--json") == 0 && (cmd->opts & OPT_JSON)) {
       c->json = 1;
     } else if ((strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) &&

@@ -1422,6 +1422,14 @@ get_strings(struct ld *ld, json_t *obj, const char *key, int nonempty_list,
   return bad ? -1 : 1;
 }
 
+/* Keys that start with "//" are comments (npm's convention; JSON has no
+ * comments), allowed on every object and otherwise ignored. */
+static int
+is_comment_key(const char *key)
+{
+  return key[0] == '/' && key[1] == '/';
+}
+
 /* Reports each key of obj that is not in known, suggesting a near one. */
 static void
 check_keys(struct ld *ld, json_t *obj, const char *const *known, size_t n)
@@ -1430,7 +1438,7 @@ check_keys(struct ld *ld, json_t *obj, const char *const *known, size_t n)
   json_t *v;
   json_object_foreach(obj, key, v)
   {
-    if (index_of(known, n, key) >= 0)
+    if (index_of(known, n, key) >= 0 || is_comment_key(key))
       continue;
     const char *near = closest(key, known, n);
     if (near)
@@ -1556,25 +1564,42 @@ node_free(struct config_node *n)
   free(n);
 }
 
+/* Returns a deep copy of v without comment keys, so that editing a comment
+ * never counts as a change of the spec. */
+static json_t *
+strip_comments(json_t *v)
+{
+  const char *key;
+  json_t *item;
+  size_t i;
+
+  if (json_is_object(v)) {
+    json_t *copy = json_object();
+    json_object_foreach(v, key, item)
+    {
+      if (!is_comment_key(key))
+        json_object_set_new(copy, key, strip_comments(item));
+    }
+    return copy;
+  }
+  if (json_is_array(v)) {
+    json_t *copy = json_array();
+    json_array_foreach(v, i, item)
+        json_array_append_new(copy, strip_comments(item));
+    return copy;
+  }
+  return json_incref(v);
+}
+
 /* Returns the canonical compact JSON of a node's own object (new): keys
  * sorted at every level, so key order never counts as a change; a group's
  * "children" are left out, they are nodes of their own. */
 static char *
 spec_dump(json_t *obj, int is_group)
 {
-  json_t *copy;
-  if (is_group && json_object_get(obj, "children")) {
-    const char *key;
-    json_t *v;
-    copy = json_object();
-    json_object_foreach(obj, key, v)
-    {
-      if (strcmp(key, "children") != 0)
-        json_object_set(copy, key, v);
-    }
-  } else {
-    copy = json_incref(obj);
-  }
+  json_t *copy = strip_comments(obj);
+  if (is_group)
+    json_object_del(copy, "children");
   char *s = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(copy);
   char *r = xstrdup(s ? s : "{}");
@@ -1657,6 +1682,8 @@ check_node_keys(struct ld *ld, json_t *obj, unsigned allow, int is_root)
   json_object_foreach(obj, key, v)
   {
     const struct node_key *k = NULL;
+    if (is_comment_key(key))
+      continue;
     for (size_t i = 0; i < COUNT(node_keys); i++)
       if (strcmp(node_keys[i].key, key) == 0)
         k = &node_keys[i];
@@ -1895,6 +1922,8 @@ ld_env(struct ld *ld, json_t *obj, struct config_node *n)
   ld_push(ld, "env", 0);
   json_object_foreach(o, key, v)
   {
+    if (is_comment_key(key))
+      continue;
     if (key[0] == '\0' || strchr(key, '=')) {
       ld_err_key(ld, key, 1, "invalid variable name %s", ld_q(ld, key));
     } else if (json_is_string(v)) {

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "src/cli.h"
 #include "src/config.h"
 #include "src/daemon.h"
+#include "src/init.h"
 
 #define EXIT_USAGE 2
 
@@ -19,6 +22,7 @@ struct command {
 
 static int cmd_up(int argc, char **argv);
 static int cmd_check(int argc, char **argv);
+static int cmd_init(int argc, char **argv);
 static int cmd_client(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
@@ -28,8 +32,12 @@ static const struct command commands[] = {
      .usage = "up [-c FILE]           run the tree of FILE (default tend.json)"},
     {.name = "check", .run = cmd_check,
      .usage = "check [FILE]           validate FILE; errors as file:line:col"},
+    {.name = "init", .run = cmd_init,
+     .usage = "init [FILE]            write a commented starter tend.json"},
     {.name = "status", .run = cmd_client,
-     .usage = "status [--json]        the tree with states"},
+     .usage = "status [--json|--names] the tree with states"},
+    {.name = "ps", .run = cmd_client,
+     .usage = "ps                     the same as status"},
     {.name = "start", .run = cmd_client,
      .usage = "start NAME             start a runner"},
     {.name = "stop", .run = cmd_client,
@@ -117,6 +125,48 @@ cmd_check(int argc, char **argv)
   return 0;
 }
 
+/* tend init [FILE]: a starter config named after the current folder; never
+ * replaces an existing file. */
+static int
+cmd_init(int argc, char **argv)
+{
+  const char *file = "tend.json";
+  char cwd[PATH_MAX], exe[PATH_MAX];
+  char *cause = NULL, *url, *text;
+  ssize_t n;
+  int r;
+
+  for (int i = 1; i < argc; i++) {
+    if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+        i + 1 < argc)
+      file = argv[++i];
+    else if (argv[i][0] != '-' && i == argc - 1)
+      file = argv[i];
+    else {
+      fprintf(stderr, "tend init: unexpected argument \"%s\"\n", argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (!getcwd(cwd, sizeof cwd))
+    strcpy(cwd, "dev");
+  n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  exe[n > 0 ? n : 0] = '\0';
+  url = init_schema_url(exe);
+  text = init_template(strrchr(cwd, '/') ? strrchr(cwd, '/') + 1 : cwd, url);
+  r = init_write(file, text, &cause);
+  free(text);
+  free(url);
+  if (r != 0) {
+    fprintf(stderr, "tend init: %s\n", cause);
+    free(cause);
+    return 1;
+  }
+  printf("wrote %s: edit it, then run: tend up%s%s\n", file,
+         strcmp(file, "tend.json") ? " -c " : "",
+         strcmp(file, "tend.json") ? file : "");
+  return 0;
+}
+
 /* The client commands: see src/cli.c. */
 static int
 cmd_client(int argc, char **argv)
@@ -151,6 +201,8 @@ main(int argc, char **argv)
   }
   if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
     return cmd_help(argc, argv);
+  if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
+    return cmd_version(argc, argv);
   for (size_t i = 0; i < N_COMMANDS; i++)
     if (strcmp(argv[1], commands[i].name) == 0)
       return commands[i].run(argc - 1, argv + 1);
