@@ -14,6 +14,7 @@
 #include "src/cli.h"
 
 #include "src/config.h"
+#include "src/locator.h"
 #include "src/xalloc.h"
 #include "ui/sse.h"
 
@@ -21,6 +22,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,13 +221,14 @@ base_url(const char *u)
 
 /* ------------------------------------------------------------ discovery */
 
-/* The state folder of a config file: the loaded config's, or <dir>/.tend
- * when the file cannot be loaded (being edited, or absent). */
+/* The state folder of a config file: the loaded config's, or the default
+ * one beside it when the file cannot be loaded (being edited, or absent). */
 static char *
 state_dir_of(const char *file)
 {
   struct config *cfg = NULL;
-  char *errors = NULL, *dir, *slash;
+  char *errors = NULL, *dir, *leaf;
+  const char *slash;
 
   if (access(file, R_OK) == 0 && config_load(file, &cfg, &errors) == 0) {
     dir = xstrdup(cfg->state_dir);
@@ -233,16 +236,29 @@ state_dir_of(const char *file)
     return dir;
   }
   free(errors);
-  dir = xstrdup(file);
-  slash = strrchr(dir, '/');
-  if (slash) {
-    slash[1] = '\0';
-    slash = xasprintf("%s.tend", dir);
-  } else {
-    slash = xstrdup(".tend");
+  slash = strrchr(file, '/');
+  leaf = config_default_state_leaf(slash ? slash + 1 : file);
+  if (slash)
+    dir = xasprintf("%.*s/%s", (int)(slash - file), file, leaf);
+  else
+    dir = xstrdup(leaf);
+  free(leaf);
+  return dir;
+}
+
+/* Loads <state>/daemon.json, or NULL. */
+static json_t *
+load_daemon_json(const char *state)
+{
+  char *path = xasprintf("%s/daemon.json", state);
+  json_t *d = json_load_file(path, 0, NULL);
+
+  free(path);
+  if (d && !json_is_string(json_object_get(d, "url"))) {
+    json_decref(d);
+    d = NULL;
   }
-  free(dir);
-  return slash;
+  return d;
 }
 
 /* Finds the daemon's URL and token. Returns CLI_OK or an exit code. */
@@ -252,32 +268,53 @@ find_daemon(struct cli *c)
   const char *env_url = getenv("TEND_URL");
   const char *env_tok = getenv("TEND_TOKEN");
   const char *file = c->config ? c->config : "tend.json";
-  char *state = NULL, *path;
+  char *state = NULL, *path, config_abs[PATH_MAX];
   json_t *d;
-  json_error_t err;
 
   if (c->config && access(c->config, R_OK) != 0) {
     say("%s: %s", c->config, strerror(errno));
     return CLI_USAGE;
   }
+  if (!realpath(file, config_abs))
+    config_abs[0] = '\0';
   if (c->url_opt || (env_url && *env_url)) {
     c->url = base_url(c->url_opt ? c->url_opt : env_url);
   } else {
     state = state_dir_of(file);
-    path = xasprintf("%s/daemon.json", state);
-    d = json_load_file(path, 0, &err);
-    if (!d || !json_is_string(json_object_get(d, "url"))) {
-      say("no daemon running for %s (no %s); start one with `tend up`, or "
-          "pass --url",
-          file, path);
+    d = load_daemon_json(state);
+    if (!d && config_abs[0]) {
+      /* The file may name a state_dir that the running daemon refused. */
+      char *alt = locator_find(config_abs);
+      if (alt && (d = load_daemon_json(alt)) != NULL) {
+        say("note: the daemon of %s keeps its state in %s, not %s as the "
+            "file now says (restart tend to move it)",
+            file, alt, state);
+        free(state);
+        state = alt;
+      } else {
+        free(alt);
+      }
+    }
+    if (!d) {
+      say("no daemon running for %s (no %s/daemon.json); start one with "
+          "`tend up`, or pass --url",
+          file, state);
+      free(state);
+      return CLI_UNREACHABLE;
+    }
+    const char *runs = json_string_value(json_object_get(d, "config"));
+    char runs_abs[PATH_MAX];
+    if (runs && config_abs[0] && realpath(runs, runs_abs) &&
+        strcmp(runs_abs, config_abs) != 0) {
+      say("the daemon with state in %s runs %s, not %s: two configs share "
+          "that state_dir; give each its own",
+          state, runs, config_abs);
       json_decref(d);
-      free(path);
       free(state);
       return CLI_UNREACHABLE;
     }
     c->url = base_url(json_string_value(json_object_get(d, "url")));
     json_decref(d);
-    free(path);
   }
   if (env_tok && *env_tok) {
     c->token = xstrdup(env_tok);

@@ -2546,7 +2546,12 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
   memset(&ld, 0, sizeof ld);
   cfg->file = file_abs;
   cfg->dir = dir_abs;
-  cfg->state_dir = path_resolve(dir_abs, ".tend");
+  {
+    const char *base = strrchr(file_abs, '/');
+    char *leaf = config_default_state_leaf(base ? base + 1 : file_abs);
+    cfg->state_dir = path_resolve(dir_abs, leaf);
+    free(leaf);
+  }
   cfg->on_give_up = CONFIG_GIVE_UP_STAY;
   cfg->http.enabled = 1;
   cfg->http.host = xstrdup("127.0.0.1");
@@ -2796,6 +2801,33 @@ static int
 str_eq(const char *a, const char *b)
 {
   return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+char *
+config_default_state_leaf(const char *file_name)
+{
+  size_t n = strlen(file_name);
+
+  if (strcmp(file_name, "tend.json") == 0 || n == 0)
+    return xstrdup(".tend");
+  if (n > 5 && strcmp(file_name + n - 5, ".json") == 0)
+    n -= 5;
+  return xasprintf(".tend-%.*s", (int)n, file_name);
+}
+
+char *
+config_fixed_change(const struct config *a, const struct config *b)
+{
+  if (!str_eq(a->state_dir, b->state_dir))
+    return xasprintf("%s: state_dir changed (%s -> %s); restart tend to move "
+                     "it",
+                     b->file, a->state_dir, b->state_dir);
+  if (a->http.enabled != b->http.enabled || !str_eq(a->http.host, b->http.host) ||
+      a->http.port != b->http.port || a->http.allow_remote != b->http.allow_remote)
+    return xasprintf("%s: http changed; the API keeps its address until tend "
+                     "restarts (restart tend to apply it)",
+                     b->file);
+  return NULL;
 }
 
 /* Returns 1 when a root-only setting differs. */

@@ -182,7 +182,7 @@ struct config_http {
 struct config {
   char *file;        /* absolute path of tend.json */
   char *dir;         /* its folder */
-  char *state_dir;   /* absolute; default <dir>/.tend */
+  char *state_dir;   /* absolute; default <dir>/.tend (config_default_state_leaf) */
   char *include_dir; /* absolute conf.d folder, or NULL */
   enum config_give_up on_give_up;
   struct config_http http;
@@ -208,6 +208,14 @@ int config_load_buffer(const char *text, size_t len, const char *name,
 /* Returns why a ready.log pattern is refused before regcomp (patterns
  * that make glibc's regcomp take exponential time), or NULL. Pure. */
 const char *config_regex_unsafe(const char *re);
+/* Returns the default state folder's name for a config file name (new):
+ * ".tend" for tend.json, ".tend-NAME" for NAME.json or NAME, so that two
+ * configs in one folder never share a state folder. Pure. */
+char *config_default_state_leaf(const char *file_name);
+/* Returns why b cannot be applied to a running daemon that loaded a (new
+ * message), or NULL: the state folder and the HTTP listener are fixed for
+ * the daemon's life. Pure. */
+char *config_fixed_change(const struct config *a, const struct config *b);
 /* Frees a config and its whole tree. NULL is a no-op. */
 void config_free(struct config *cfg);
 

@@ -908,10 +908,7 @@ tend_reload(char **cause)
     *cause = errors ? errors : xstrdup("cannot load the config");
     return -EINVAL;
   }
-  if (strcmp(next->state_dir, t.cfg->state_dir) != 0) {
-    *cause = xasprintf("%s: state_dir changed (%s -> %s); restart tend to "
-                       "move it",
-                       next->file, t.cfg->state_dir, next->state_dir);
+  if ((*cause = config_fixed_change(t.cfg, next)) != NULL) {
     report_config_error(*cause);
     config_free(next);
     return -EINVAL;
