@@ -277,7 +277,7 @@ Test(config_defaults, minimal_document)
   cr_assert_eq(c->root->max_restarts, 5);
   cr_assert_eq(c->root->period_ms, 10000);
   cr_assert_eq(c->on_give_up, CONFIG_GIVE_UP_STAY);
-  snprintf(want, sizeof want, "%s/.tend", c->dir);
+  snprintf(want, sizeof want, "%s/.tend-minimal" /* NAME.json -> .tend-NAME */, c->dir);
   cr_assert_str_eq(c->state_dir, want);
   cr_assert_eq(c->http.enabled, 1);
   cr_assert_str_eq(c->http.host, "127.0.0.1");
