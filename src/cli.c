@@ -26,6 +26,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,6 +43,8 @@
 struct cli {
   const char *config;  /* -c FILE */
   const char *url_opt; /* --url */
+  const char *token_opt; /* --token */
+  int lines_set;       /* -n given */
   char *url;           /* base URL, no trailing slash */
   char *token;
   int json, follow, names;
@@ -58,6 +61,7 @@ struct cmd {
   int min_args, max_args;
   unsigned opts;
   const char *usage;
+  const char *help; /* `tend help NAME`: what it does, its options */
 };
 
 static int cmd_status(struct cli *c);
@@ -75,62 +79,93 @@ static const struct cmd commands[] = {
      .fn = cmd_status,
      .opts = OPT_JSON | OPT_NAMES,
      .usage = "status [--json|--names] the tree: state, pid, restarts, uptime\n"
-              "                               (--names: one name per line)"},
+              "                               (--names: one name per line)",
+     .help = "The tree: every group and runner with its state, pid, run number,\n"
+             "restarts, uptime and last exit.\n"
+             "  --json      the tree as the API returns it\n"
+             "  --names     every name, one per line (for shell completion)\n"},
     {.name = "ps",
      .fn = cmd_status,
      .opts = OPT_JSON | OPT_NAMES,
-     .usage = "ps [--json|--names]     the same as status"},
+     .usage = "ps [--json|--names]     the same as status",
+     .help = "The same as status.\n"},
     {.name = "start",
      .fn = cmd_start,
      .min_args = 1,
      .max_args = 1,
-     .usage = "start NAME              start a runner"},
+     .usage = "start NAME              start a runner",
+     .help = "Starts a stopped or failed runner. Exit 0 also when it is\n"
+             "already running (with a note).\n"},
     {.name = "stop",
      .fn = cmd_stop,
      .min_args = 1,
      .max_args = 1,
-     .usage = "stop NAME               stop a runner"},
+     .usage = "stop NAME               stop a runner",
+     .help = "Stops a runner (its whole process group: stop signal, then KILL\n"
+             "after stop.timeout_ms). Exit 0 also when it is already stopped.\n"},
     {.name = "restart",
      .fn = cmd_restart,
      .min_args = 1,
      .max_args = 1,
-     .usage = "restart NAME            restart a runner or a group"},
+     .usage = "restart NAME            restart a runner or a group",
+     .help = "Restarts a runner, or every child of a group.\n"},
     {.name = "signal",
      .fn = cmd_signal,
      .min_args = 2,
      .max_args = 2,
-     .usage = "signal NAME SIG         send a signal (HUP, USR1, ...)"},
+     .usage = "signal NAME SIG         send a signal (HUP, USR1, ...)",
+     .help = "Sends SIG (HUP, INT, USR1, ... with or without SIG) to the\n"
+             "runner's whole process group.\n"},
     {.name = "logs",
      .fn = cmd_logs,
      .min_args = 1,
      .max_args = 1,
      .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
      .usage = "logs [-f] [-n N] [--json] NAME\n"
-              "                               a runner's output (-f: follow)"},
+              "                               a runner's output (-f: follow)",
+     .help = "A runner's output, from the files the daemon keeps (when no daemon\n"
+             "runs, the files are read directly).\n"
+             "  -f, --follow     keep printing new output; reconnects by itself,\n"
+             "                   also to a daemon that restarted on another port\n"
+             "  -n, --lines N    only the last N lines (with -f: 10 unless given;\n"
+             "                   -n all for everything)\n"
+             "  --json           the raw records {seq, ts, run, stream, data}\n"},
     {.name = "events",
      .fn = cmd_events,
      .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
      .usage = "events [-f] [-n N] [--json]\n"
-              "                               the event log (-f: follow)"},
+              "                               the event log (-f: follow)",
+     .help = "The event log: every state transition and daemon event.\n"
+             "  -f, --follow     keep printing new events\n"
+             "  -n, --lines N    only the last N (-n all for everything)\n"
+             "  --json           the raw events\n"},
     {.name = "reload",
      .fn = cmd_reload,
-     .usage = "reload                  re-read the config and apply it"},
+     .usage = "reload                  re-read the config and apply it",
+     .help = "Re-reads the config file and applies the difference (the daemon\n"
+             "also does this by itself when the file changes).\n"},
     {.name = "resume",
      .fn = cmd_resume,
      .min_args = 1,
      .max_args = 1,
      .usage = "resume NAME             resume a watch paused by the loop "
-              "guard"},
+              "guard",
+     .help = "Resumes a watch that the loop guard paused.\n"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 /* ---------------------------------------------------------------- helpers */
+
+/* Set while a follow looks for its daemon again: no message per try. */
+static int quiet;
 
 /* Prints "tend: message" to stderr. */
 static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
   va_list ap;
 
+  if (quiet)
+    return;
   fputs("tend: ", stderr);
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
@@ -302,6 +337,15 @@ find_daemon(struct cli *c)
       free(state);
       return CLI_UNREACHABLE;
     }
+    json_int_t pid = json_integer_value(json_object_get(d, "pid"));
+    if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+      say("no daemon running for %s: the daemon (pid %lld) is gone and its "
+          "%s/daemon.json is stale (it was killed); start one with `tend up`",
+          file, (long long)pid, state);
+      json_decref(d);
+      free(state);
+      return CLI_UNREACHABLE;
+    }
     const char *runs = json_string_value(json_object_get(d, "config"));
     char runs_abs[PATH_MAX];
     if (runs && config_abs[0] && realpath(runs, runs_abs) &&
@@ -316,7 +360,9 @@ find_daemon(struct cli *c)
     c->url = base_url(json_string_value(json_object_get(d, "url")));
     json_decref(d);
   }
-  if (env_tok && *env_tok) {
+  if (c->token_opt) {
+    c->token = xstrdup(c->token_opt);
+  } else if (env_tok && *env_tok) {
     c->token = xstrdup(env_tok);
   } else {
     if (!state)
@@ -390,10 +436,12 @@ print_refusal(long status, const char *body, size_t len)
 }
 
 /* One request. Returns CLI_OK with *out (new; NULL for a non-JSON body),
- * or CLI_REFUSED / CLI_UNREACHABLE after printing why. */
+ * or CLI_REFUSED / CLI_UNREACHABLE after printing why. With refused_out,
+ * a refusal is not printed: its HTTP status and body (new) are returned
+ * there instead. */
 static int
-call(struct cli *c, const char *method, const char *path, const char *body,
-     json_t **out)
+call_ex(struct cli *c, const char *method, const char *path, const char *body,
+        json_t **out, long *refused_out)
 {
   struct buf b = {0};
   struct curl_slist *h = setup(c, method, path, body, NULL);
@@ -413,13 +461,26 @@ call(struct cli *c, const char *method, const char *path, const char *body,
   }
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 400) {
-    print_refusal(status, b.p, b.n);
+    if (refused_out) {
+      *refused_out = status;
+      *out = json_loadb(b.p ? b.p : "", b.n, JSON_ALLOW_NUL, NULL);
+    } else {
+      print_refusal(status, b.p, b.n);
+    }
     free(b.p);
     return CLI_REFUSED;
   }
   *out = json_loadb(b.p ? b.p : "", b.n, JSON_ALLOW_NUL, NULL);
   free(b.p);
   return CLI_OK;
+}
+
+/* call_ex that prints refusals. */
+static int
+call(struct cli *c, const char *method, const char *path, const char *body,
+     json_t **out)
+{
+  return call_ex(c, method, path, body, out, NULL);
 }
 
 /* Percent-encodes a name for a path (new string). */
@@ -628,14 +689,34 @@ post_action(struct cli *c, const char *kind, const char *name,
   return r;
 }
 
-/* start/stop/restart on a runner, with a one-line confirmation. */
+/* start/stop/restart on a runner, with a one-line confirmation. A start of
+ * a runner that is already up, or a stop of one that is already down, is
+ * not a failure (systemctl, pm2): exit 0 with a note. */
 static int
 runner_action(struct cli *c, const char *action, const char *done)
 {
-  int r = post_action(c, "runners", c->args[0], action, "{}");
+  char *esc = escape(c, c->args[0]);
+  char *path = xasprintf("/api/v1/runners/%s/%s", esc, action);
+  json_t *j = NULL;
+  long refused = 0;
+  int r = call_ex(c, "POST", path, "{}", &j, &refused);
+  const char *msg = json_string_value(json_object_get(j, "error"));
 
-  if (r == CLI_OK)
+  if (r == CLI_OK) {
     printf("%s: %s\n", c->args[0], done);
+  } else if (r == CLI_REFUSED && refused == 409 &&
+             strcmp(action, "restart") != 0 && msg &&
+             strstr(msg, "is already")) {
+    printf("%s: nothing to do (%s)\n", c->args[0], msg);
+    r = CLI_OK;
+  } else if (r == CLI_REFUSED) {
+    char *text = json_dumps(j, JSON_COMPACT);
+    print_refusal(refused, text, text ? strlen(text) : 0);
+    free(text);
+  }
+  json_decref(j);
+  free(path);
+  free(esc);
   return r;
 }
 
@@ -1003,6 +1084,35 @@ on_stream(char *ptr, size_t size, size_t nmemb, void *ud)
   return n;
 }
 
+/* Looks for the daemon again before a reconnect: a daemon that restarted
+ * may listen on another port, with another token. Keeps the old address
+ * when none is found (or when the address was given by --url/TEND_URL). */
+static void
+rediscover(struct cli *c)
+{
+  const char *env_url = getenv("TEND_URL");
+  char *url = c->url, *token = c->token;
+
+  if (c->url_opt || (env_url && *env_url))
+    return;
+  c->url = NULL;
+  c->token = NULL;
+  quiet = 1;
+  int r = find_daemon(c);
+  quiet = 0;
+  if (r == CLI_OK && c->url) {
+    if (strcmp(c->url, url) != 0)
+      say("the daemon is now at %s", c->url);
+    free(url);
+    free(token);
+  } else {
+    free(c->url);
+    free(c->token);
+    c->url = url;
+    c->token = token;
+  }
+}
+
 /* Follows a stream after seq `after`, reconnecting with Last-Event-ID
  * until the daemon refuses (4xx) or the process is interrupted. */
 static int
@@ -1010,7 +1120,7 @@ follow(struct cli *c, const char *path, render_fn render, uint64_t after)
 {
   struct follow f = {.c = c, .render = render, .last = after};
   unsigned delay_ms = 250;
-  int warned = 0;
+  int warned = 0, token_retried = 0;
 
   for (;;) {
     char *hdr = xasprintf("Last-Event-ID: %" PRIu64, f.last);
@@ -1033,6 +1143,17 @@ follow(struct cli *c, const char *path, render_fn render, uint64_t after)
     curl_slist_free_all(h);
     sse_parser_free(f.parser);
     f.parser = NULL;
+    if (rc == CURLE_OK && f.status == 401 && !token_retried) {
+      /* A daemon that came back with a new token. */
+      char *before = xstrdup(c->token ? c->token : "");
+      rediscover(c);
+      token_retried = 1;
+      if (c->token && strcmp(before, c->token) != 0) {
+        free(before);
+        continue;
+      }
+      free(before);
+    }
     if (rc == CURLE_OK && f.status >= 400) {
       print_refusal(f.status, f.err.p, f.err.n);
       free(f.err.p);
@@ -1042,6 +1163,7 @@ follow(struct cli *c, const char *path, render_fn render, uint64_t after)
     if (f.got) {
       delay_ms = 250;
       warned = 0;
+      token_retried = 0;
     }
     if (!warned) {
       say("stream ended (%s); reconnecting from seq %" PRIu64,
@@ -1052,6 +1174,7 @@ follow(struct cli *c, const char *path, render_fn render, uint64_t after)
     usleep(delay_ms * 1000u);
     if (delay_ms < 5000)
       delay_ms *= 2;
+    rediscover(c);
   }
 }
 
@@ -1065,6 +1188,8 @@ cmd_logs(struct cli *c)
   uint64_t after = 0;
   int r = CLI_OK;
 
+  if (c->follow && !c->lines_set)
+    c->lines = 10; /* tail -f */
   if (c->lines >= 0)
     r = start_for_lines(c, path, &after);
   if (r == CLI_OK)
@@ -1082,6 +1207,57 @@ cmd_logs(struct cli *c)
   free(path);
   free(esc);
   return r;
+}
+
+/* Renders one output file's records into o; returns 1 when it exists. */
+static int
+read_output_file(struct cli *c, const char *path, struct buf *o)
+{
+  FILE *f = fopen(path, "re");
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n;
+
+  if (!f)
+    return 0;
+  while ((n = getline(&line, &cap, f)) > 0) {
+    json_t *chunk = json_loadb(line, (size_t)n, 0, NULL);
+    if (json_is_object(chunk))
+      render_chunk(c, o, chunk); /* a torn last line is skipped */
+    json_decref(chunk);
+  }
+  free(line);
+  fclose(f);
+  return 1;
+}
+
+/* tend logs NAME with no daemon: the runner's files, oldest first. */
+static int
+logs_offline(struct cli *c)
+{
+  char *state = state_dir_of(c->config ? c->config : "tend.json");
+  char *cur = xasprintf("%s/output/%s.jsonl", state, c->args[0]);
+  struct buf o = {0};
+  int found = 0;
+
+  say("reading %s instead", cur);
+  for (int i = 99; i >= 1; i--) {
+    char *old = xasprintf("%s/output/%s.%d.jsonl", state, c->args[0], i);
+    found |= read_output_file(c, old, &o);
+    free(old);
+  }
+  found |= read_output_file(c, cur, &o);
+  if (!found)
+    say("no output recorded for \"%s\" in %s", c->args[0], state);
+  if (c->lines >= 0)
+    keep_last_lines(&o, c->lines);
+  emit(&o);
+  free(o.p);
+  free(cur);
+  free(state);
+  if (found && c->follow)
+    say("no daemon to follow");
+  return found && !c->follow ? CLI_OK : CLI_UNREACHABLE;
 }
 
 /* tend events [-f] [-n N]. */
@@ -1126,6 +1302,27 @@ find_cmd(const char *name)
     if (strcmp(commands[i].name, name) == 0)
       return &commands[i];
   return NULL;
+}
+
+int
+cli_help(const char *name, FILE *f)
+{
+  const struct cmd *cmd = find_cmd(name);
+
+  if (!cmd)
+    return -1;
+  fprintf(f, "usage: tend %s\n\n%s", cmd->usage, cmd->help ? cmd->help : "");
+  fprintf(f, "\nfinding the daemon (every client command):\n"
+             "  -c, --config FILE  the daemon of FILE (default ./tend.json), "
+             "through\n"
+             "                     its state folder's daemon.json\n"
+             "  --url URL          the daemon at URL (or TEND_URL)\n"
+             "  --token TOKEN      the API token (or TEND_TOKEN; default: the "
+             "state\n"
+             "                     folder's token file)\n"
+             "exit status: 0 ok, 1 refused by the daemon, 2 usage, 3 no "
+             "daemon\n");
+  return 0;
 }
 
 /* Returns 1 for a client command. */
@@ -1191,6 +1388,12 @@ parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
       c->url_opt = argv[i];
     } else if (strncmp(a, "--url=", 6) == 0) {
       c->url_opt = a + 6;
+    } else if (strcmp(a, "--token") == 0) {
+      if (++i >= argc)
+        return usage_error(cmd, "--token needs a token");
+      c->token_opt = argv[i];
+    } else if (strncmp(a, "--token=", 8) == 0) {
+      c->token_opt = a + 8;
     } else if (strcmp(a, "--names") == 0 && (cmd->opts & OPT_NAMES)) {
       c->names = 1;
     } else if (strcmp(a, "--json") == 0 && (cmd->opts & OPT_JSON)) {
@@ -1206,10 +1409,13 @@ parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
         val = ++i < argc ? argv[i] : NULL;
       else
         val = a[1] == 'n' ? a + 2 : a + 8;
-      if (parse_count(val, &c->lines) < 0)
-        return usage_error(cmd, "-n needs a count (0 or more)");
+      if (val && strcmp(val, "all") == 0)
+        c->lines = -1;
+      else if (parse_count(val, &c->lines) < 0)
+        return usage_error(cmd, "-n needs a count (0 or more) or \"all\"");
+      c->lines_set = 1;
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-      printf("usage: tend %s\n", cmd->usage);
+      cli_help(cmd->name, stdout);
       return -1;
     } else {
       char why[128];
@@ -1244,7 +1450,10 @@ cli_main(const char *name, int argc, char **argv)
   if (r != CLI_OK)
     return r;
   r = find_daemon(&c);
-  if (r == CLI_OK) {
+  if (r == CLI_UNREACHABLE && cmd->fn == cmd_logs && !c.url_opt) {
+    quiet = 0;
+    r = logs_offline(&c);
+  } else if (r == CLI_OK) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     c.curl = curl_easy_init();
     if (!c.curl) {

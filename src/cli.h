@@ -25,5 +25,8 @@ int cli_main(const char *cmd, int argc, char **argv);
 
 /* Prints the client commands' usage lines to f. */
 void cli_usage(FILE *f);
+/* Prints `tend help NAME` of a client command to f; -1 when NAME is not
+ * one. */
+int cli_help(const char *name, FILE *f);
 
 #endif

@@ -18,6 +18,7 @@ struct command {
   const char *name;
   int (*run)(int argc, char **argv);
   const char *usage;
+  const char *help; /* `tend help NAME` of a command that runs here */
 };
 
 static int cmd_up(int argc, char **argv);
@@ -29,11 +30,23 @@ static int cmd_version(int argc, char **argv);
 
 static const struct command commands[] = {
     {.name = "up", .run = cmd_up,
-     .usage = "up [-c FILE]           run the tree of FILE (default tend.json)"},
+     .usage = "up [-c FILE]           run the tree of FILE (default tend.json)",
+     .help = "Runs the tree in the foreground until INT or TERM (HUP re-reads\n"
+             "the config). The API and UI listen on http.listen, by default the\n"
+             "first free port from 127.0.0.1:7070; the URL is printed.\n"
+             "  -c, --config FILE  the config (default ./tend.json)\n"
+             "exit status: 0 stopped cleanly, 1 bad config or state folder, 3 "
+             "the\nroot gave up with on_give_up \"exit\"\n"},
     {.name = "check", .run = cmd_check,
-     .usage = "check [FILE]           validate FILE; errors as file:line:col"},
+     .usage = "check [FILE]           validate FILE; errors as file:line:col",
+     .help = "Validates FILE (default ./tend.json) and prints every error as\n"
+             "file:line:col: path: message.\n"
+             "exit status: 0 valid, 1 invalid\n"},
     {.name = "init", .run = cmd_init,
-     .usage = "init [FILE]            write a commented starter tend.json"},
+     .usage = "init [FILE]            write a commented starter tend.json",
+     .help = "Writes a starter config (default ./tend.json) that runs as it is,\n"
+             "with // comments and \"$schema\" for editors. Never replaces a "
+             "file.\n"},
     {.name = "status", .run = cmd_client,
      .usage = "status [--json|--names] the tree with states"},
     {.name = "ps", .run = cmd_client,
@@ -54,9 +67,10 @@ static const struct command commands[] = {
      .usage = "reload                 re-apply the config file"},
     {.name = "resume", .run = cmd_client,
      .usage = "resume NAME            resume a watch paused by the loop guard"},
-    {.name = "help", .run = cmd_help, .usage = "help                   this text"},
+    {.name = "help", .run = cmd_help,
+     .usage = "help [COMMAND]         this text, or one command's options"},
     {.name = "version", .run = cmd_version,
-     .usage = "version                print the version"},
+     .usage = "version                print the version (also --version)"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof *commands)
@@ -68,8 +82,17 @@ usage(FILE *f)
   fprintf(f, "usage: tend COMMAND [ARGS]\n\ncommands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++)
     fprintf(f, "  %s\n", commands[i].usage);
-  fprintf(f, "\nclient commands find the daemon through .tend/daemon.json of "
-             "./tend.json\n(or -c FILE), or TEND_URL and TEND_TOKEN.\n");
+  fprintf(f, "\noptions, before or after the command:\n"
+             "  -c, --config FILE   the config (default ./tend.json)\n"
+             "  --url URL           the daemon's address (or TEND_URL)\n"
+             "  --token TOKEN       the API token (or TEND_TOKEN)\n"
+             "  --json              JSON output (status, logs, events)\n"
+             "  -h, --help          help; tend help COMMAND for a command's "
+             "options\n"
+             "  --version           the version\n"
+             "\nclient commands find the daemon through the state folder of "
+             "the config\n(.tend/daemon.json for tend.json), or TEND_URL and "
+             "TEND_TOKEN.\n");
 }
 
 /* tend up [-c FILE] */
@@ -88,6 +111,13 @@ cmd_up(int argc, char **argv)
       fprintf(stderr, "tend up: unexpected argument \"%s\"\n", argv[i]);
       return EXIT_USAGE;
     }
+  }
+  if (access(file, F_OK) != 0 && errno == ENOENT) {
+    fprintf(stderr,
+            "tend: %s does not exist; write a starter with `tend init`, or "
+            "name another file with -c FILE\n",
+            file);
+    return 1;
   }
   return daemon_up(file);
 }
@@ -177,10 +207,24 @@ cmd_client(int argc, char **argv)
 static int
 cmd_help(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  usage(stdout);
-  return 0;
+  if (argc < 2) {
+    usage(stdout);
+    return 0;
+  }
+  if (cli_help(argv[1], stdout) == 0)
+    return 0;
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (strcmp(argv[1], commands[i].name) == 0 && commands[i].help) {
+      printf("usage: tend %s\n\n%s", commands[i].usage, commands[i].help);
+      return 0;
+    }
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) {
+      printf("usage: tend %s\n", commands[i].usage);
+      return 0;
+    }
+  fprintf(stderr, "tend help: unknown command \"%s\"\n", argv[1]);
+  return EXIT_USAGE;
 }
 
 static int
@@ -192,21 +236,65 @@ cmd_version(int argc, char **argv)
   return 0;
 }
 
+/* Returns 1 when a is a global option that takes a value. */
+static int
+global_with_value(const char *a)
+{
+  return !strcmp(a, "-c") || !strcmp(a, "--config") || !strcmp(a, "--url") ||
+         !strcmp(a, "--token");
+}
+
+/* Returns 1 when a is a global option written as one word. */
+static int
+global_flag(const char *a)
+{
+  return !strcmp(a, "--json") || !strncmp(a, "--config=", 9) ||
+         !strncmp(a, "--url=", 6) || !strncmp(a, "--token=", 8);
+}
+
 int
 main(int argc, char **argv)
 {
-  if (argc < 2) {
+  char **args;
+  int i = 1, n = 0, rc;
+
+  /* Options before the command (`tend -c f.json status`) move after it,
+   * where each command parses them. */
+  while (i < argc && argv[i][0] == '-') {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return cmd_help(argc - i, argv + i);
+    if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version"))
+      return cmd_version(0, NULL);
+    if (global_with_value(argv[i]) && i + 1 < argc)
+      i += 2;
+    else if (global_flag(argv[i]))
+      i += 1;
+    else {
+      fprintf(stderr, "tend: unknown option \"%s\" (tend help lists them)\n",
+              argv[i]);
+      return EXIT_USAGE;
+    }
+  }
+  if (i >= argc) {
     usage(stderr);
     return EXIT_USAGE;
   }
-  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-    return cmd_help(argc, argv);
-  if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
-    return cmd_version(argc, argv);
-  for (size_t i = 0; i < N_COMMANDS; i++)
-    if (strcmp(argv[1], commands[i].name) == 0)
-      return commands[i].run(argc - 1, argv + 1);
-  fprintf(stderr, "tend: unknown command \"%s\"\n\n", argv[1]);
+  args = calloc((size_t)argc + 1, sizeof *args);
+  if (!args)
+    return EXIT_FAILURE;
+  args[n++] = argv[i];
+  for (int k = 1; k < i; k++)
+    args[n++] = argv[k];
+  for (int k = i + 1; k < argc; k++)
+    args[n++] = argv[k];
+  for (size_t c = 0; c < N_COMMANDS; c++)
+    if (strcmp(args[0], commands[c].name) == 0) {
+      rc = commands[c].run(n, args);
+      free(args);
+      return rc;
+    }
+  fprintf(stderr, "tend: unknown command \"%s\"\n\n", args[0]);
+  free(args);
   usage(stderr);
   return EXIT_USAGE;
 }
