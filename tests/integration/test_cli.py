@@ -164,7 +164,8 @@ def test_logs_follow_reconnects_across_a_daemon_restart(tend_factory):
     env.pop("TEND_URL", None)
     env.pop("TEND_TOKEN", None)
     with open(out_path, "w") as out:
-        follower = subprocess.Popen([TEND_BIN, "logs", "-f", "api"],
+        follower = subprocess.Popen([TEND_BIN, "logs", "-f", "-n", "all",
+                                     "api"],
                                     cwd=d.dir, stdout=out,
                                     stderr=subprocess.PIPE, env=env)
     try:

@@ -1,0 +1,161 @@
+"""The terminal as supervisorctl and pm2 users expect it (issue 12, items
+1-4, 6-8): options before the command, help for every command, idempotent
+start/stop, logs without a daemon, `logs -f` from the last lines, a
+follower that finds a daemon back on a new port, a stale daemon.json named
+as such, and a missing tend.json that says what to do."""
+
+import os
+import signal
+import subprocess
+
+from apihelp import cli, jsonl_text, runner_state, ticker, tree
+from conftest import SLOW, TEND_BIN, wait_for
+
+
+def daemon(tend_factory, *children, **root):
+    d = tend_factory(tree(*(children or (ticker("api"),)), **root), http=True)
+    d.url()
+    wait_for(lambda: runner_state(d, "api")["state"] == "running", 10,
+             what="running")
+    return d
+
+
+def test_options_before_the_command(tend_factory, tmp_path):
+    d = daemon(tend_factory)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    r = cli(d, "-c", d.config_path, "status", cwd=str(elsewhere),
+            check_code=0)
+    assert "api" in r.stdout
+    r = cli(d, "--url", d.url(), "--token", d.token(), "status", "--names",
+            cwd=str(elsewhere), check_code=0)
+    assert r.stdout.split() == ["dev", "api"]
+    r = cli(d, "--json", "status", check_code=0)
+    assert r.stdout.lstrip().startswith("{")
+    # --token wins over the token file: a wrong one is a refusal.
+    r = cli(d, "status", "--token", "0" * 64, check_code=1)
+    assert "token" in r.stderr
+    r = cli(d, "--bogus", "status", check_code=2)
+    assert "--bogus" in r.stderr
+
+
+def test_version_and_help(tmp_path):
+    run = lambda *a: subprocess.run([TEND_BIN, *a], capture_output=True,
+                                    text=True, cwd=tmp_path, timeout=30)
+    for args in (["--version"], ["-V"], ["version"]):
+        r = run(*args)
+        assert r.returncode == 0 and r.stdout.startswith("tend "), args
+    r = run("-h")
+    assert r.returncode == 0 and "usage: tend" in r.stdout
+    commands = [l.split()[0] for l in r.stdout.split("commands:\n")[1]
+                .split("\n\n")[0].splitlines()]
+    assert {"up", "init", "status", "logs", "events", "help"} <= set(commands)
+    for name in commands:
+        r = run("help", name)
+        assert r.returncode == 0, (name, r.stderr)
+        assert r.stdout.startswith(f"usage: tend {name}"), (name, r.stdout)
+    # Options that exist are in the help (they used to be missing).
+    assert "-n, --lines" in run("help", "events").stdout
+    assert "--json" in run("help", "events").stdout
+    assert "--names" in run("help", "status").stdout
+    assert "--token" in run("help", "logs").stdout
+    assert "-n all" in run("logs", "--help").stdout
+    assert run("help", "nope").returncode == 2
+
+
+def test_start_and_stop_are_idempotent(tend_factory):
+    d = daemon(tend_factory)
+    r = cli(d, "start", "api", check_code=0)
+    assert "already" in r.stdout
+    cli(d, "stop", "api", check_code=0)
+    wait_for(lambda: runner_state(d, "api")["state"] == "stopped", 10,
+             what="stopped")
+    r = cli(d, "stop", "api", check_code=0)
+    assert "already stopped" in r.stdout
+    # A real failure still exits 1.
+    r = cli(d, "stop", "nosuch", check_code=1)
+    assert "nosuch" in r.stderr
+    cli(d, "start", "api", check_code=0)
+    wait_for(lambda: runner_state(d, "api")["state"] == "running", 10,
+             what="running again")
+
+
+def test_logs_without_a_daemon_reads_the_files(tend_factory):
+    d = daemon(tend_factory, ticker("api", period="0.02"))
+    wait_for(lambda: len(d.jsonl("api")) >= 20, 10, what="20 chunks")
+    assert d.stop() == 0
+    stored = jsonl_text(d.jsonl("api"))
+    r = cli(d, "logs", "api", check_code=0)
+    assert r.stdout == stored
+    assert "reading" in r.stderr and "api.jsonl" in r.stderr
+    r = cli(d, "logs", "-n", "3", "api", check_code=0)
+    assert r.stdout == "".join(stored.splitlines(True)[-3:])
+    r = cli(d, "logs", "nosuch", check_code=3)
+    assert "no output recorded" in r.stderr
+
+
+def test_stale_daemon_json_after_sigkill(tend_factory):
+    d = daemon(tend_factory)
+    pid = d.proc.pid
+    d.kill9()
+    r = cli(d, "status", check_code=3)
+    assert f"pid {pid}" in r.stderr and "stale" in r.stderr, r.stderr
+    assert "Couldn't connect" not in r.stderr
+
+
+def test_logs_follow_starts_at_the_last_ten_lines(tend_factory):
+    d = daemon(tend_factory, ticker("api", period="0.01"))
+    wait_for(lambda: len(d.jsonl("api")) >= 40, 10, what="40 chunks")
+    out = os.path.join(d.dir, "f.out")
+    with open(out, "w") as f:
+        p = subprocess.Popen([TEND_BIN, "logs", "-f", "api"], cwd=d.dir,
+                             stdout=f, stderr=subprocess.DEVNULL,
+                             env={**os.environ, "NO_COLOR": "1"})
+    try:
+        def first_tick():
+            with open(out) as f:
+                for line in f:
+                    if line.startswith("tick "):
+                        return int(line.split()[1])
+        first = wait_for(first_tick, 10, what="the first line")
+        # The first line printed is near the end of what was stored then,
+        # not tick 1.
+        assert first > 20, first
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10 * SLOW)
+
+
+def test_follow_finds_a_daemon_back_on_a_new_port(tend_factory):
+    d = daemon(tend_factory, ticker("api", period="0.05"))
+    first_url = d.url()
+    out = os.path.join(d.dir, "f.out")
+    with open(out, "w") as f:
+        p = subprocess.Popen([TEND_BIN, "logs", "-f", "-n", "all", "api"],
+                             cwd=d.dir, stdout=f, stderr=subprocess.PIPE,
+                             env={**os.environ, "NO_COLOR": "1"})
+    try:
+        printed = lambda: open(out).read()
+        wait_for(lambda: printed().count("tick") >= 5, 10, what="ticks")
+        assert d.stop() == 0
+        d.start()  # "127.0.0.1:0": another port
+        wait_for(lambda: d._url_or_none() and d._url_or_none() != first_url,
+                 10, what="a new port")
+        n = len(d.jsonl("api"))
+        wait_for(lambda: len(d.jsonl("api")) >= n + 5, 15,
+                 what="output after the restart")
+        wait_for(lambda: jsonl_text(d.jsonl("api")).startswith(printed())
+                 and printed().count("[tend] ") >= 3, 20,
+                 what="the follower caught up on the new port")
+    finally:
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=10 * SLOW)
+    assert b"now at" in err, err
+
+
+def test_missing_config_suggests_init(tmp_path):
+    r = subprocess.run([TEND_BIN, "up"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1
+    assert "tend.json does not exist" in r.stderr
+    assert "tend init" in r.stderr
