@@ -23,6 +23,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,10 @@
 #define OPT_FOLLOW 2u
 #define OPT_LINES 4u
 #define OPT_NAMES 8u
+#define OPT_LOGS 16u /* --since --grep --stream -t */
+
+/* Names one command takes at most (tend logs a b c ...). */
+#define CLI_MAX_ARGS 64
 
 /* Items per page when replaying output or events. */
 #define PAGE 1000
@@ -50,8 +55,17 @@ struct cli {
   int json, follow, names;
   long lines; /* -n; -1 = everything */
   int tty;
-  const char *args[3];
+  const char *args[CLI_MAX_ARGS];
   int nargs;
+  /* tend logs: filters and decorations */
+  const char *prefix;   /* the runner's name, when several are merged */
+  int prefix_colour;    /* its colour index */
+  int timestamps;       /* -t */
+  const char *stream_filter; /* --stream */
+  regex_t grep;         /* --grep */
+  int has_grep;
+  int64_t since_ms;     /* --since: unix ms, 0 = no limit */
+  json_t *collect;      /* collect_item's array */
   CURL *curl;
 };
 
@@ -118,18 +132,25 @@ static const struct cmd commands[] = {
              "runner's whole process group.\n"},
     {.name = "logs",
      .fn = cmd_logs,
-     .min_args = 1,
-     .max_args = 1,
-     .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
-     .usage = "logs [-f] [-n N] [--json] NAME\n"
-              "                               a runner's output (-f: follow)",
-     .help = "A runner's output, from the files the daemon keeps (when no daemon\n"
-             "runs, the files are read directly).\n"
+     .min_args = 0,
+     .max_args = CLI_MAX_ARGS,
+     .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES | OPT_LOGS,
+     .usage = "logs [-f] [-n N] [OPTIONS] [NAME...]\n"
+              "                               output of runners (-f: follow)",
+     .help = "Output, from the files the daemon keeps (when no daemon runs,\n"
+             "one runner's files are read directly). NAME is a runner or a\n"
+             "group; with no NAME, or several, or a group, the runners' output\n"
+             "is merged in time order, each line prefixed with its runner.\n"
              "  -f, --follow     keep printing new output; reconnects by itself,\n"
              "                   also to a daemon that restarted on another port\n"
              "  -n, --lines N    only the last N lines (with -f: 10 unless given;\n"
              "                   -n all for everything)\n"
-             "  --json           the raw records {seq, ts, run, stream, data}\n"},
+             "  --since D        only output of the last D (30s, 10m, 2h, 1d)\n"
+             "  --grep REGEX     only lines that match (POSIX extended regex)\n"
+             "  --stream S       only stdout, stderr or tend (tend's notes)\n"
+             "  -t, --timestamps each line with the time it was read\n"
+             "  --json           the raw records {seq, ts, run, stream, data}\n"
+             "                   (with \"runner\" when several are merged)\n"},
     {.name = "events",
      .fn = cmd_events,
      .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
@@ -857,8 +878,80 @@ base64_decode(struct buf *out, const char *s)
   }
 }
 
+/* Colours for runner prefixes when several runners are merged. */
+static const char *const prefix_colours[] = {
+    "\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m",
+    "\033[96m", "\033[93m", "\033[95m", "\033[92m", "\033[94m",
+};
+#define N_PREFIX_COLOURS (sizeof prefix_colours / sizeof *prefix_colours)
+
+static void fmt_ts(json_t *ts, char *out, size_t cap);
+
+/* Renders the bytes of one chunk line by line, for --grep, -t and merged
+ * runners: each line that passes gets its time and runner in front, and a
+ * line the chunk leaves open is closed (merged lines never interleave). */
+static void
+render_lines(struct cli *c, struct buf *o, json_t *chunk, const char *bytes,
+             size_t len, int is_tend, int is_err)
+{
+  char when[48] = "";
+
+  if (c->timestamps)
+    fmt_ts(json_object_get(chunk, "ts"), when, sizeof when);
+  for (size_t i = 0; i < len;) {
+    const char *nl = memchr(bytes + i, '\n', len - i);
+    size_t n = nl ? (size_t)(nl - (bytes + i)) : len - i;
+    char *line = xstrndup(bytes + i, n);
+    i += n + (nl ? 1 : 0);
+    if (c->has_grep && regexec(&c->grep, line, 0, NULL, 0) != 0) {
+      free(line);
+      continue;
+    }
+    if (c->timestamps)
+      buf_addf(o, "%s%s%s ", c->tty ? "\033[2m" : "", when,
+               c->tty ? "\033[0m" : "");
+    if (c->prefix)
+      buf_addf(o, "%s%s |%s ",
+               c->tty ? prefix_colours[c->prefix_colour % N_PREFIX_COLOURS]
+                      : "",
+               c->prefix, c->tty ? "\033[0m" : "");
+    if (c->tty && (is_tend || is_err))
+      buf_add(o, is_tend ? "\033[2m" : "\033[31m", is_tend ? 4 : 5);
+    if (is_tend)
+      buf_add(o, "[tend] ", 7);
+    buf_add(o, line, n);
+    if (c->tty && (is_tend || is_err))
+      buf_add(o, "\033[0m", 4);
+    buf_add(o, "\n", 1);
+    free(line);
+  }
+}
+
+/* Returns 1 when a line of the chunk's bytes matches --grep. */
+static int
+chunk_matches(struct cli *c, const char *data, const char *b64)
+{
+  struct buf raw = {0};
+  int hit = 0;
+
+  if (data)
+    buf_add(&raw, data, strlen(data));
+  else if (b64)
+    base64_decode(&raw, b64);
+  buf_add(&raw, "", 1);
+  for (char *line = raw.p, *nl; line && !hit; line = nl ? nl + 1 : NULL) {
+    nl = strchr(line, '\n');
+    if (nl)
+      *nl = '\0';
+    hit = regexec(&c->grep, line, 0, NULL, 0) == 0;
+  }
+  free(raw.p);
+  return hit;
+}
+
 /* Renders one output chunk: its bytes as written (stderr in red and tend's
- * own markers dimmed on a terminal), or the JSON line with --json. */
+ * own markers dimmed on a terminal), or the JSON line with --json. Chunks
+ * outside --since / --stream are skipped. */
 static void
 render_chunk(struct cli *c, struct buf *o, json_t *chunk)
 {
@@ -867,11 +960,31 @@ render_chunk(struct cli *c, struct buf *o, json_t *chunk)
   const char *b64 = json_string_value(json_object_get(chunk, "data_b64"));
   int is_tend = stream && strcmp(stream, "tend") == 0;
   int is_err = stream && strcmp(stream, "stderr") == 0;
+  json_t *ts = json_object_get(chunk, "ts");
 
+  if (c->stream_filter && (!stream || strcmp(stream, c->stream_filter) != 0))
+    return;
+  if (c->since_ms && json_is_integer(ts) &&
+      json_integer_value(ts) < c->since_ms)
+    return;
   if (c->json) {
+    if (c->has_grep && !chunk_matches(c, data, b64))
+      return;
+    if (c->prefix)
+      json_object_set_new(chunk, "runner", json_string(c->prefix));
     char *s = json_dumps(chunk, JSON_COMPACT);
     buf_addf(o, "%s\n", s ? s : "{}");
     free(s);
+    return;
+  }
+  if (c->prefix || c->has_grep || c->timestamps) {
+    struct buf raw = {0};
+    if (data)
+      buf_add(&raw, data, json_string_length(json_object_get(chunk, "data")));
+    else if (b64)
+      base64_decode(&raw, b64);
+    render_lines(c, o, chunk, raw.p ? raw.p : "", raw.n, is_tend, is_err);
+    free(raw.p);
     return;
   }
   if (c->tty && (is_tend || is_err))
@@ -1035,6 +1148,14 @@ start_for_lines(struct cli *c, const char *path, uint64_t *after)
 /* State of one SSE follow. */
 struct follow {
   struct cli *c;
+  CURL *easy;         /* follow_many's own handle; NULL: c->curl */
+  const char *prefix; /* the runner, when several are merged */
+  int colour;
+  char *path;
+  struct curl_slist *headers;
+  int64_t retry_at;   /* follow_many: when to reconnect; 0 connected */
+  unsigned delay_ms;
+  int dead;           /* refused: not retried */
   render_fn render;
   struct sse_parser *parser;
   uint64_t last;
@@ -1061,6 +1182,8 @@ on_sse_event(void *ctx, const char *id, const char *event, const char *data,
   else if (!id || sscanf(id, "%" SCNu64, &s) != 1)
     s = f->last + 1;
   if (item && s > f->last) {
+    f->c->prefix = f->prefix;
+    f->c->prefix_colour = f->colour;
     f->render(f->c, &f->out, item);
     emit(&f->out);
     f->last = s;
@@ -1076,7 +1199,8 @@ on_stream(char *ptr, size_t size, size_t nmemb, void *ud)
   size_t n = size * nmemb;
 
   if (!f->status)
-    curl_easy_getinfo(f->c->curl, CURLINFO_RESPONSE_CODE, &f->status);
+    curl_easy_getinfo(f->easy ? f->easy : f->c->curl, CURLINFO_RESPONSE_CODE,
+                      &f->status);
   if (f->status != 200)
     buf_add(&f->err, ptr, n);
   else
@@ -1178,18 +1302,286 @@ follow(struct cli *c, const char *path, render_fn render, uint64_t after)
   }
 }
 
-/* tend logs [-f] [-n N] NAME. */
+/* Connects one stream of follow_many. */
+static void
+stream_start(struct cli *c, CURLM *multi, struct follow *f)
+{
+  char *url = xasprintf("%s%s", c->url, f->path);
+  char *hdr;
+
+  f->easy = curl_easy_init();
+  f->headers = NULL;
+  if (c->token) {
+    hdr = xasprintf("Authorization: Bearer %s", c->token);
+    f->headers = curl_slist_append(f->headers, hdr);
+    free(hdr);
+  }
+  hdr = xasprintf("Last-Event-ID: %" PRIu64, f->last);
+  f->headers = curl_slist_append(f->headers, hdr);
+  free(hdr);
+  f->headers = curl_slist_append(f->headers, "Accept: text/event-stream");
+  curl_easy_setopt(f->easy, CURLOPT_URL, url);
+  free(url);
+  curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
+  curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT, 5L);
+  curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME, 45L);
+  curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_stream);
+  curl_easy_setopt(f->easy, CURLOPT_WRITEDATA, f);
+  curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
+  f->parser = sse_parser_new(on_sse_event, f);
+  f->status = 0;
+  f->err.n = 0;
+  f->got = 0;
+  f->retry_at = 0;
+  curl_multi_add_handle(multi, f->easy);
+}
+
+/* Ends one stream of follow_many after its connection closed. */
+static void
+stream_end(CURLM *multi, struct follow *f)
+{
+  curl_multi_remove_handle(multi, f->easy);
+  curl_easy_cleanup(f->easy);
+  f->easy = NULL;
+  curl_slist_free_all(f->headers);
+  f->headers = NULL;
+  sse_parser_free(f->parser);
+  f->parser = NULL;
+}
+
+/* Follows several runners' output at once (tend logs -f with several names
+ * or a group): one connection per runner on one libcurl multi handle, each
+ * reconnecting by itself from its last seq, lines printed as they come.
+ * Returns only when the daemon refuses every stream. */
+static int
+follow_many(struct cli *c, struct follow *fs, size_t n)
+{
+  CURLM *multi = curl_multi_init();
+  size_t dead = 0;
+  int warned = 0;
+
+  for (size_t i = 0; i < n; i++)
+    stream_start(c, multi, &fs[i]);
+  while (dead < n) {
+    int running, left;
+    CURLMsg *m;
+    int64_t now;
+
+    curl_multi_perform(multi, &running);
+    while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+      struct follow *f = NULL;
+      if (m->msg != CURLMSG_DONE)
+        continue;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&f);
+      CURLcode rc = m->data.result;
+      stream_end(multi, f);
+      if (rc == CURLE_OK && f->status >= 400 && f->status != 401) {
+        fprintf(stderr, "tend: %s: ", f->prefix);
+        print_refusal(f->status, f->err.p, f->err.n);
+        f->dead = 1;
+        dead++;
+        continue;
+      }
+      if (f->got)
+        f->delay_ms = 250;
+      if (!warned) {
+        say("stream ended (%s); reconnecting",
+            rc == CURLE_OK ? "closed by the daemon" : curl_easy_strerror(rc));
+        warned = 1;
+      }
+      f->retry_at = now_ms() + f->delay_ms;
+      if (f->delay_ms < 5000)
+        f->delay_ms *= 2;
+    }
+    now = now_ms();
+    int due = 0;
+    for (size_t i = 0; i < n; i++)
+      due |= !fs[i].dead && !fs[i].easy && fs[i].retry_at <= now;
+    if (due) {
+      rediscover(c);
+      for (size_t i = 0; i < n; i++)
+        if (!fs[i].dead && !fs[i].easy && fs[i].retry_at <= now)
+          stream_start(c, multi, &fs[i]);
+    }
+    curl_multi_poll(multi, NULL, 0, 250, NULL);
+  }
+  curl_multi_cleanup(multi);
+  return CLI_REFUSED;
+}
+
+/* A render_fn that keeps the raw items (merged logs sort them first). */
+static void
+collect_item(struct cli *c, struct buf *o, json_t *item)
+{
+  (void)o;
+  json_array_append(c->collect, item);
+}
+
+/* Adds the runners at and below node to names (no repeats). */
+static void
+add_runners(json_t *node, json_t *names)
+{
+  json_t *kids = json_object_get(node, "children"), *kid, *v;
+  const char *kind = json_string_value(json_object_get(node, "kind"));
+  json_t *name = json_object_get(node, "name");
+  size_t i;
+
+  if (kind && strcmp(kind, "runner") == 0) {
+    json_array_foreach(names, i, v) if (json_equal(v, name)) return;
+    json_array_append(names, name);
+  }
+  json_array_foreach(kids, i, kid) add_runners(kid, names);
+}
+
+/* Finds the node called name in a tree, or NULL. */
+static json_t *
+tree_find(json_t *node, const char *name)
+{
+  json_t *kids = json_object_get(node, "children"), *kid, *hit;
+  const char *n = json_string_value(json_object_get(node, "name"));
+  size_t i;
+
+  if (n && strcmp(n, name) == 0)
+    return node;
+  json_array_foreach(kids, i, kid) if ((hit = tree_find(kid, name))) return hit;
+  return NULL;
+}
+
+/* One record of a merged replay. */
+struct merged {
+  json_t *item;
+  size_t runner;
+  int64_t ts;
+  uint64_t seq;
+};
+
+/* Orders merged records by time, then by runner, then by seq. */
+static int
+merged_cmp(const void *a, const void *b)
+{
+  const struct merged *x = a, *y = b;
+
+  if (x->ts != y->ts)
+    return x->ts < y->ts ? -1 : 1;
+  if (x->runner != y->runner)
+    return x->runner < y->runner ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* tend logs with no name, several names or a group: every runner's output
+ * merged in time order, each line prefixed with its runner. */
+static int
+logs_merged(struct cli *c)
+{
+  json_t *tree = NULL, *names = json_array(), *name;
+  struct merged *recs = NULL;
+  size_t n_recs = 0, i;
+  struct follow *fs = NULL;
+  struct buf o = {0};
+  int r = call(c, "GET", "/api/v1/tree", NULL, &tree);
+
+  if (r != CLI_OK)
+    goto done;
+  if (c->nargs == 0)
+    add_runners(tree, names);
+  for (int k = 0; k < c->nargs; k++) {
+    json_t *node = tree_find(tree, c->args[k]);
+    if (!node) {
+      say("no runner or group named \"%s\"", c->args[k]);
+      r = CLI_REFUSED;
+      goto done;
+    }
+    add_runners(node, names);
+  }
+  fs = xcalloc(json_array_size(names) + 1, sizeof *fs);
+  json_array_foreach(names, i, name)
+  {
+    char *esc = escape(c, json_string_value(name));
+    char *path = xasprintf("/api/v1/runners/%s/output", esc);
+    json_t *items = json_array(), *item;
+    size_t k;
+
+    c->collect = items;
+    r = replay(c, path, "chunks", collect_item, &o, &fs[i].last);
+    c->collect = NULL;
+    recs = xrealloc(recs, (n_recs + json_array_size(items) + 1) * sizeof *recs);
+    json_array_foreach(items, k, item)
+    {
+      recs[n_recs].item = json_incref(item);
+      recs[n_recs].runner = i;
+      recs[n_recs].ts = json_integer_value(json_object_get(item, "ts"));
+      recs[n_recs].seq =
+          (uint64_t)json_integer_value(json_object_get(item, "seq"));
+      n_recs++;
+    }
+    json_decref(items);
+    fs[i].path = xasprintf("%s/stream", path);
+    fs[i].prefix = json_string_value(name);
+    fs[i].colour = (int)i;
+    fs[i].c = c;
+    fs[i].render = render_chunk;
+    fs[i].delay_ms = 250;
+    free(path);
+    free(esc);
+    if (r != CLI_OK)
+      goto done;
+  }
+  qsort(recs, n_recs, sizeof *recs, merged_cmp);
+  for (i = 0; i < n_recs; i++) {
+    c->prefix = json_string_value(json_array_get(names, recs[i].runner));
+    c->prefix_colour = (int)recs[i].runner;
+    render_chunk(c, &o, recs[i].item);
+    if (c->lines < 0)
+      emit(&o);
+  }
+  if (c->lines >= 0)
+    keep_last_lines(&o, c->lines);
+  emit(&o);
+  if (c->follow && json_array_size(names) > 0)
+    r = follow_many(c, fs, json_array_size(names));
+done:
+  for (i = 0; i < n_recs; i++)
+    json_decref(recs[i].item);
+  free(recs);
+  for (i = 0; fs && i < json_array_size(names); i++)
+    free(fs[i].path);
+  free(fs);
+  free(o.p);
+  json_decref(names);
+  json_decref(tree);
+  return r;
+}
+
+/* Returns 1 when name is a runner of the daemon. */
+static int
+is_runner(struct cli *c, const char *name)
+{
+  char *esc = escape(c, name);
+  char *path = xasprintf("/api/v1/runners/%s", esc);
+  long status = probe(c, path);
+
+  free(path);
+  free(esc);
+  return status == 200;
+}
+
+/* tend logs [-f] [-n N] [NAME...]: one runner as it wrote its output, else
+ * logs_merged. */
 static int
 cmd_logs(struct cli *c)
 {
+  if (c->follow && !c->lines_set)
+    c->lines = 10; /* tail -f */
+  if (c->nargs != 1 || !is_runner(c, c->args[0]))
+    return logs_merged(c);
   char *esc = escape(c, c->args[0]);
   char *path = xasprintf("/api/v1/runners/%s/output", esc);
   struct buf o = {0};
   uint64_t after = 0;
   int r = CLI_OK;
 
-  if (c->follow && !c->lines_set)
-    c->lines = 10; /* tail -f */
   if (c->lines >= 0)
     r = start_for_lines(c, path, &after);
   if (r == CLI_OK)
@@ -1358,6 +1750,35 @@ parse_count(const char *s, long *out)
   return 0;
 }
 
+/* Parses "30s", "10m", "2h", "1d" or plain seconds into ms. */
+static int
+parse_duration_ms(const char *s, int64_t *out)
+{
+  char *end;
+  double v;
+
+  if (!s || !*s)
+    return -1;
+  errno = 0;
+  v = strtod(s, &end);
+  if (errno || end == s || v < 0)
+    return -1;
+  switch (*end) {
+  case '\0':
+  case 's': break;
+  case 'm': v *= 60; break;
+  case 'h': v *= 3600; break;
+  case 'd': v *= 86400; break;
+  default: return -1;
+  }
+  if (*end && end[1] != '\0')
+    return -1;
+  if (v > 1e10)
+    return -1;
+  *out = (int64_t)(v * 1000);
+  return 0;
+}
+
 /* Parses options (anywhere on the line) and arguments for cmd. */
 static int
 parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
@@ -1394,6 +1815,38 @@ parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
       c->token_opt = argv[i];
     } else if (strncmp(a, "--token=", 8) == 0) {
       c->token_opt = a + 8;
+    } else if ((cmd->opts & OPT_LOGS) &&
+               (strcmp(a, "-t") == 0 || strcmp(a, "--timestamps") == 0)) {
+      c->timestamps = 1;
+    } else if ((cmd->opts & OPT_LOGS) &&
+               (strcmp(a, "--since") == 0 || strncmp(a, "--since=", 8) == 0)) {
+      val = a[7] == '=' ? a + 8 : (++i < argc ? argv[i] : NULL);
+      int64_t ms;
+      if (parse_duration_ms(val, &ms) < 0)
+        return usage_error(cmd, "--since needs a duration: 30s, 10m, 2h, 1d");
+      c->since_ms = now_ms() - ms;
+    } else if ((cmd->opts & OPT_LOGS) &&
+               (strcmp(a, "--grep") == 0 || strncmp(a, "--grep=", 7) == 0)) {
+      val = a[6] == '=' ? a + 7 : (++i < argc ? argv[i] : NULL);
+      if (!val)
+        return usage_error(cmd, "--grep needs a regular expression");
+      if (c->has_grep)
+        regfree(&c->grep);
+      int rc = regcomp(&c->grep, val, REG_EXTENDED | REG_NOSUB);
+      if (rc != 0) {
+        char why[256], msg[320];
+        regerror(rc, &c->grep, why, sizeof why);
+        snprintf(msg, sizeof msg, "--grep: %s", why);
+        return usage_error(cmd, msg);
+      }
+      c->has_grep = 1;
+    } else if ((cmd->opts & OPT_LOGS) &&
+               (strcmp(a, "--stream") == 0 || strncmp(a, "--stream=", 9) == 0)) {
+      val = a[8] == '=' ? a + 9 : (++i < argc ? argv[i] : NULL);
+      if (!val || (strcmp(val, "stdout") && strcmp(val, "stderr") &&
+                   strcmp(val, "tend")))
+        return usage_error(cmd, "--stream needs stdout, stderr or tend");
+      c->stream_filter = val;
     } else if (strcmp(a, "--names") == 0 && (cmd->opts & OPT_NAMES)) {
       c->names = 1;
     } else if (strcmp(a, "--json") == 0 && (cmd->opts & OPT_JSON)) {
@@ -1450,7 +1903,8 @@ cli_main(const char *name, int argc, char **argv)
   if (r != CLI_OK)
     return r;
   r = find_daemon(&c);
-  if (r == CLI_UNREACHABLE && cmd->fn == cmd_logs && !c.url_opt) {
+  if (r == CLI_UNREACHABLE && cmd->fn == cmd_logs && !c.url_opt &&
+      c.nargs == 1) {
     quiet = 0;
     r = logs_offline(&c);
   } else if (r == CLI_OK) {
@@ -1465,6 +1919,8 @@ cli_main(const char *name, int argc, char **argv)
     }
     curl_global_cleanup();
   }
+  if (c.has_grep)
+    regfree(&c.grep);
   free(c.url);
   free(c.token);
   return r;

@@ -159,3 +159,79 @@ def test_missing_config_suggests_init(tmp_path):
     assert r.returncode == 1
     assert "tend.json does not exist" in r.stderr
     assert "tend init" in r.stderr
+
+
+def two_tickers(tend_factory):
+    err_ticker = {"name": "b", "cmd": "i=0; while true; do i=$((i+1)); "
+                  "echo \"b out $i\"; echo \"b err $i\" >&2; sleep 0.05; done"}
+    d = tend_factory(tree(ticker("api", period="0.05"),
+                          {"name": "grp", "children": [err_ticker]}),
+                     http=True)
+    d.url()
+    wait_for(lambda: len(d.jsonl("api")) >= 10 and len(d.jsonl("b")) >= 10,
+             10, what="output of both")
+    return d
+
+
+def test_logs_merges_every_runner_in_time_order(tend_factory):
+    d = two_tickers(tend_factory)
+    r = cli(d, "logs", "--json", check_code=0)
+    recs = [__import__("json").loads(l) for l in r.stdout.splitlines()]
+    assert {x["runner"] for x in recs} == {"api", "b"}
+    assert [x["ts"] for x in recs] == sorted(x["ts"] for x in recs)
+    r = cli(d, "logs", check_code=0)
+    lines = r.stdout.splitlines()
+    assert all(l.startswith(("api | ", "b | ")) for l in lines), lines[:5]
+    assert any(l.startswith("api | tick") for l in lines)
+    assert any(l.startswith("b | b err") for l in lines)
+    # A group: its runners only.
+    r = cli(d, "logs", "grp", check_code=0)
+    assert r.stdout and all(l.startswith("b | ")
+                            for l in r.stdout.splitlines())
+    # Several names, filters and decorations.
+    r = cli(d, "logs", "api", "b", "--stream", "stderr", check_code=0)
+    assert r.stdout and all(l.startswith("b | b err")
+                            for l in r.stdout.splitlines())
+    r = cli(d, "logs", "--grep", "(tick|out) 3$", check_code=0)
+    assert sorted(r.stdout.splitlines()) == ["api | tick 3", "b | b out 3"]
+    r = cli(d, "logs", "api", "-t", "-n", "2", check_code=0)
+    import re
+    assert all(re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} tick",
+                        l) for l in r.stdout.splitlines()), r.stdout
+    assert len(r.stdout.splitlines()) == 2
+    r = cli(d, "logs", "nosuch", check_code=1)
+    assert "nosuch" in r.stderr
+    r = cli(d, "logs", "--grep", "(", check_code=2)
+    r = cli(d, "logs", "--since", "soon", check_code=2)
+
+
+def test_logs_since_keeps_only_recent_output(tend_factory):
+    d = two_tickers(tend_factory)
+    everything = cli(d, "logs", "api", check_code=0).stdout.splitlines()
+    import time
+    time.sleep(1.0)  # output before this moment is older than --since
+    recent = cli(d, "logs", "api", "--since", "0.5s",
+                 check_code=0).stdout.splitlines()
+    assert recent and not set(recent) & set(everything[:-12]), recent[:3]
+
+
+def test_logs_follow_merges_live_output(tend_factory):
+    d = two_tickers(tend_factory)
+    out = os.path.join(d.dir, "m.out")
+    with open(out, "w") as f:
+        p = subprocess.Popen([TEND_BIN, "logs", "-f"], cwd=d.dir, stdout=f,
+                             stderr=subprocess.DEVNULL,
+                             env={**os.environ, "NO_COLOR": "1"})
+    try:
+        n_api = len(d.jsonl("api"))
+        n_b = len(d.jsonl("b"))
+
+        def followed():
+            text = open(out).read()
+            return (f"api | tick {n_api + 3}" in text and
+                    any(f"b | b out {k}" in text
+                        for k in range(n_b, n_b + 50)))
+        wait_for(followed, 15, what="new lines of both runners")
+    finally:
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=10 * SLOW)
