@@ -22,6 +22,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "schema"))
 import configsrc  # noqa: E402
 
+@pytest.fixture(autouse=True, scope="module")
+def need_mandoc():
+    assert shutil.which("mandoc"), \
+        "mandoc is not installed (scripts/deps.sh installs it)"
+
+
 MAN1 = os.path.join(ROOT, "docs", "man", "tend.1")
 MAN5 = os.path.join(ROOT, "docs", "man", "tend.json.5")
 PAGES = [MAN1, MAN5]
