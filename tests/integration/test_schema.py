@@ -409,7 +409,8 @@ def test_corpus_is_big_enough_and_the_lists_are_true():
     assert set(SCHEMA_STRICTER) <= set(good)
 
 
-PATH_TOKEN = re.compile(r'\.?([A-Za-z0-9_-]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
+PATH_TOKEN = re.compile(
+    r'\.?([A-Za-z0-9_-]+)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
 
 
 def tend_path(line):
