@@ -1460,6 +1460,7 @@ static const struct node_key {
   const char *key;
   unsigned where;
 } node_keys[] = {
+    {"$schema", W_ROOT}, /* for editors: the JSON Schema's URL; not used */
     {"name", W_ANY},
     {"children", W_GROUP},
     {"strategy", W_GROUP},
@@ -1841,6 +1842,7 @@ ld_root(struct ld *ld, json_t *obj)
   struct config *cfg = ld->cfg;
   const char *s;
   int choice;
+  get_string(ld, obj, "$schema", 0, &s); /* checked, then ignored */
   if (get_choice(ld, obj, "on_give_up", give_up_names, COUNT(give_up_names),
                  &choice) > 0)
     cfg->on_give_up = (enum config_give_up)choice;

@@ -401,6 +401,29 @@ Test(config_defaults, names_with_every_allowed_character)
   config_free(NULL);
 }
 
+/* "$schema" names the JSON Schema for editors (docs/tend.schema.json): the
+ * root may carry it, as a string; it changes nothing else. */
+Test(config_defaults, schema_key_on_the_root)
+{
+  struct config *c = must_j(
+      "{'$schema': 'https://tend.example/tend.schema.json', 'name': 'dev',"
+      " 'children': [{'name': 'a', 'cmd': 'x'}]}");
+  cr_assert_str_eq(c->root->name, "dev");
+  cr_assert_eq(c->root->n_children, 1);
+  config_free(c);
+  c = must_j("{'$schema': ''}");
+  config_free(c);
+
+  expect_errors("{'$schema': 1}",
+                "tend.json:1:13: [\"$schema\"]: expected a string\n");
+  expect_errors("{'children': [{'name': 'a', 'cmd': 'x', '$schema': 'u'}]}",
+                "tend.json:1:41: children[0][\"$schema\"]: \"$schema\" is "
+                "allowed only on the root\n");
+  expect_errors("{'schema': 'u'}",
+                "tend.json:1:2: schema: unknown key \"schema\" (did you mean "
+                "\"$schema\"?)\n");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
