@@ -1896,7 +1896,7 @@ cli_main(const char *name, int argc, char **argv)
   }
   memset(&c, 0, sizeof c);
   c.lines = -1;
-  c.tty = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+  c.tty = isatty(STDOUT_FILENO) && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
   r = parse_args(cmd, &c, argc, argv);
   if (r == -1)
     return CLI_OK; /* --help */

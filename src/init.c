@@ -82,8 +82,10 @@ init_template(const char *folder, const char *schema_url)
       "      \"name\": \"build\",\n"
       "      \"cmd\": \"echo \\\"build: $TEND_CHANGED_PATHS\\\"\",\n"
       "      \"restart\": \"transient\",\n"
-      "      \"watch\": {\"paths\": [\".\"], \"include\": [\"**/*\"], "
-      "\"exclude\": [\".tend/**\", \".git/**\"]}\n"
+      "      \"watch\": {\"paths\": [\".\"],\n"
+      "                \"include\": [\"**/*.c\", \"**/*.h\", \"**/*.py\", "
+      "\"**/*.js\", \"**/*.ts\", \"**/*.go\", \"**/*.rs\"],\n"
+      "                \"exclude\": [\".git/**\", \"node_modules/**\"]}\n"
       "    }\n"
       "  ]\n"
       "}\n",

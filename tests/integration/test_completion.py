@@ -102,11 +102,14 @@ def test_init_writes_a_starter_that_runs(tmp_path, tend_factory):
                     for c in d.state()["tree"]["children"]}
         except (FileNotFoundError, ValueError, KeyError):
             return None
-    wait_for(lambda: (states() or {}).get("web") == "running" and states(),
+    wait_for(lambda: (states() or {}).get("web") in ("running", "ready"),
              timeout=20, what="the starter's web server up")
-    out = wait_for(lambda: "build: " in d.stdout() and d.stdout(),
-                   what="the build step's line")
+    # The build step runs on a change of a source file, and only then.
+    (folder / "app.py").write_text("print('hi')\n")
+    out = wait_for(lambda: "app.py" in d.stdout() and d.stdout(),
+                   what="the build step's line for app.py")
     assert states()["build"] != "failed", out
+    assert out.count("build: /") == 1, out
 
 
 def test_init_never_replaces_a_config(tmp_path):
