@@ -101,6 +101,9 @@ cmd_up(int argc, char **argv)
 {
   const char *file = "tend.json";
 
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return cmd_help(2, (char *[]){"help", argv[0], NULL});
   for (int i = 1; i < argc; i++) {
     if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
         i + 1 < argc) {
@@ -131,6 +134,9 @@ cmd_check(int argc, char **argv)
   char *errors = NULL;
   int rc;
 
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return cmd_help(2, (char *[]){"help", argv[0], NULL});
   for (int i = 1; i < argc; i++) {
     if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
         i + 1 < argc)
@@ -166,6 +172,9 @@ cmd_init(int argc, char **argv)
   ssize_t n;
   int r;
 
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return cmd_help(2, (char *[]){"help", argv[0], NULL});
   for (int i = 1; i < argc; i++) {
     if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
         i + 1 < argc)
