@@ -1,0 +1,1 @@
+# bash completion for tend (placeholder; the real one comes with the docs branch)
