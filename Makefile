@@ -76,7 +76,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 WEB_FILES := $(sort $(wildcard ui/web/*))
 
 .PHONY: all run test test-unit test-integration test-browser deps clean \
-        bench format lint unit-bins valgrind
+        bench format lint unit-bins valgrind install uninstall deb
 
 all: tend
 
@@ -149,6 +149,43 @@ test-browser: tend
 
 bench: tend
 	@bench/run.sh
+
+# --- install, uninstall, deb ---------------------------------------------
+# `make install [PREFIX=/usr/local] [DESTDIR=]` copies the release build and
+# its files; `make uninstall` with the same variables removes exactly them;
+# `make deb` packages the same list with PREFIX=/usr into
+# build/deb/tend_<version>_<arch>.deb. Each entry is SOURCE:DEST:MODE, DEST
+# under $(PREFIX); the docs keep their relative paths, so the README's links
+# work in share/doc/tend.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL_LIST := \
+  $(B)/tend:bin/tend:755 \
+  docs/man/tend.1:share/man/man1/tend.1:644 \
+  docs/man/tend.json.5:share/man/man5/tend.json.5:644 \
+  docs/tend.schema.json:share/tend/tend.schema.json:644 \
+  scripts/completion/tend.bash:share/bash-completion/completions/tend:644 \
+  scripts/completion/_tend:share/zsh/vendor-completions/_tend:644 \
+  examples/systemd/tend.service:lib/systemd/system/tend.service:644 \
+  examples/systemd/tend-user.service:lib/systemd/user/tend.service:644 \
+  README.md:share/doc/tend/README.md:644 \
+  $(foreach f,$(sort $(wildcard docs/*.md)),$(f):share/doc/tend/$(f):644) \
+  examples/demo.json:share/doc/tend/examples/demo.json:644
+
+install: $(B)/tend
+	@scripts/install.sh install '$(DESTDIR)$(PREFIX)' $(INSTALL_LIST)
+
+uninstall:
+	@scripts/install.sh uninstall '$(DESTDIR)$(PREFIX)' $(INSTALL_LIST)
+
+# The package's maintainer: DEB_MAINTAINER='Name <mail>', else Debian's
+# DEBFULLNAME and DEBEMAIL, else git's identity in this repository.
+DEB_DIR := build/deb
+deb: $(B)/tend
+	@rm -rf $(DEB_DIR)/debian
+	@scripts/install.sh install $(DEB_DIR)/debian/tend/usr $(INSTALL_LIST) \
+	  >/dev/null
+	@scripts/deb.sh $(DEB_DIR)
 
 # The integration suite with its daemons under valgrind memcheck: every
 # daemon must exit with zero leaks and zero errors (tests/integration

@@ -25,12 +25,16 @@ NOT_SOURCE = {".git", "build", "tend", "tend.tmp", "node_modules", ".tend",
               "artifacts", "work", "__pycache__"}
 
 
+# An outer make puts its command-line variables (V=asan, TEND_DEPS_DONE=1)
+# in the environment of its recipes as well as in MAKEFLAGS.
+OUTER_MAKE = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES",
+              "MAKE_TERMOUT", "MAKE_TERMERR", "V", "TEND_DEPS_DONE",
+              "DEPS_SCRIPT", "DESTDIR", "PREFIX", "JOBS"}
+
+
 def make_env(**extra):
     """The environment for a make of our own: no outer make's state."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES",
-                        "MAKE_TERMOUT", "MAKE_TERMERR", "DESTDIR", "PREFIX",
-                        "V")}
+    env = {k: v for k, v in os.environ.items() if k not in OUTER_MAKE}
     env.update(extra)
     return env
 
@@ -146,3 +150,163 @@ exec /usr/bin/dpkg-query "$@"
     assert p.returncode != 0
     assert "  sudo apt-get install -y mandoc\n" in p.stderr, p.stderr
     assert "apt-get" in p.stderr.splitlines()[0], p.stderr
+
+
+# --- make install / make uninstall -------------------------------------
+
+def expected_install():
+    """{DEST under PREFIX: (source in the tree, mode)}: issue 10's list."""
+    files = {
+        "bin/tend": (RELEASE_BIN, 0o755),
+        "share/man/man1/tend.1": ("docs/man/tend.1", 0o644),
+        "share/man/man5/tend.json.5": ("docs/man/tend.json.5", 0o644),
+        "share/tend/tend.schema.json": ("docs/tend.schema.json", 0o644),
+        "share/bash-completion/completions/tend":
+            ("scripts/completion/tend.bash", 0o644),
+        "share/zsh/vendor-completions/_tend":
+            ("scripts/completion/_tend", 0o644),
+        "lib/systemd/system/tend.service":
+            ("examples/systemd/tend.service", 0o644),
+        "lib/systemd/user/tend.service":
+            ("examples/systemd/tend-user.service", 0o644),
+        "share/doc/tend/README.md": ("README.md", 0o644),
+        "share/doc/tend/examples/demo.json": ("examples/demo.json", 0o644),
+    }
+    for name in sorted(os.listdir(os.path.join(ROOT, "docs"))):
+        if name.endswith(".md"):
+            files[f"share/doc/tend/docs/{name}"] = (f"docs/{name}", 0o644)
+    return files
+
+
+def files_under(top):
+    """Every file (not folder) below top, as paths relative to it."""
+    out = set()
+    for d, _, names in os.walk(top):
+        for n in names:
+            out.add(os.path.relpath(os.path.join(d, n), top))
+    return out
+
+
+def test_install_twice_then_uninstall(tmp_path):
+    """make install DESTDIR=... PREFIX=/usr puts every file in place with
+    its mode, the installed binary runs, a second install is fine, and make
+    uninstall removes exactly those files and tend's own folders, leaving
+    what else was there."""
+    dest = tmp_path / "dest"
+    prefix = dest / "usr"
+    # Someone else's files in the folders tend shares.
+    foreign = ["share/man/man1/other.1", "share/doc/other/README",
+               "lib/systemd/system/other.service", "bin/other"]
+    for f in foreign:
+        os.makedirs(os.path.dirname(prefix / f), exist_ok=True)
+        (prefix / f).write_text("not tend's\n")
+
+    make("install", f"DESTDIR={dest}", "PREFIX=/usr")
+    want = expected_install()
+    for rel, (src, mode) in want.items():
+        path = prefix / rel
+        assert path.is_file(), f"make install did not install {path}"
+        assert stat.S_IMODE(path.stat().st_mode) == mode, (
+            f"{path}: mode {oct(path.stat().st_mode)}, want {oct(mode)}")
+        assert filecmp.cmp(os.path.join(ROOT, src), path, shallow=False), (
+            f"{path} differs from {src}")
+    assert files_under(prefix) == set(want) | set(foreign), (
+        "make install put files that are not in its list: "
+        f"{sorted(files_under(prefix) - set(want) - set(foreign))}")
+
+    tend = str(prefix / "bin" / "tend")
+    assert run([tend, "version"]).stdout.startswith("tend ")
+    p = run([tend, "check", os.path.join(ROOT, "examples", "demo.json")])
+    assert "ok" in p.stdout, p.stdout
+
+    make("install", f"DESTDIR={dest}", "PREFIX=/usr")  # twice: fine
+    assert files_under(prefix) == set(want) | set(foreign)
+
+    make("uninstall", f"DESTDIR={dest}", "PREFIX=/usr")
+    assert files_under(prefix) == set(foreign), (
+        f"left behind: {sorted(files_under(prefix) - set(foreign))}")
+    for own in ("share/tend", "share/doc/tend"):
+        assert not (prefix / own).exists(), f"{own} left behind"
+    make("uninstall", f"DESTDIR={dest}", "PREFIX=/usr")  # twice: fine
+
+
+def test_install_prefix_defaults_to_usr_local(tmp_path):
+    make("install", f"DESTDIR={tmp_path}")
+    assert (tmp_path / "usr/local/bin/tend").is_file()
+    assert (tmp_path / "usr/local/share/man/man1/tend.1").is_file()
+    make("uninstall", f"DESTDIR={tmp_path}")
+    assert files_under(tmp_path) == set()
+
+
+def test_install_names_a_missing_input(tmp_path):
+    """An input file missing: install stops before copying anything and
+    says which file."""
+    (tmp_path / "here").write_text("x\n")
+    p = run([os.path.join(ROOT, "scripts", "install.sh"), "install",
+             str(tmp_path / "dest"), "here:share/here:644",
+             "docs/man/gone.5:share/man/man5/gone.5:644"],
+            cwd=tmp_path, ok=False)
+    assert p.returncode != 0
+    assert "docs/man/gone.5 is missing" in p.stderr, p.stderr
+    assert not (tmp_path / "dest").exists()
+
+
+# --- make deb ----------------------------------------------------------
+
+def control_fields(text):
+    """{field: value} of a Debian control paragraph (continuations joined)."""
+    fields, key = {}, None
+    for line in text.splitlines():
+        if line[:1] in (" ", "\t") and key:
+            fields[key] += "\n" + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            fields[key] = value.strip()
+    return fields
+
+
+def test_make_deb(tmp_path):
+    """make deb: a package named after the version tend prints and the
+    machine's architecture, with Depends computed from the libraries the
+    binary links, every file owned by root, and a binary that runs once
+    unpacked."""
+    p = make("deb")
+    raw = run([RELEASE_BIN, "version"]).stdout.strip()
+    version = re.sub(r"[^A-Za-z0-9.+~]", "",
+                     raw.split()[-1].replace("-", "~").replace("_", "~"))
+    assert re.fullmatch(r"[0-9][A-Za-z0-9.+~]*", version), raw
+    arch = run(["dpkg", "--print-architecture"]).stdout.strip()
+    deb = os.path.join(ROOT, "build", "deb", f"tend_{version}_{arch}.deb")
+    assert os.path.isfile(deb), f"no {deb}; make deb said:\n{p.stdout}"
+
+    info = run(["dpkg-deb", "-I", deb]).stdout
+    fields = control_fields(run(["dpkg-deb", "--field", deb]).stdout)
+    assert fields["Package"] == "tend", info
+    assert fields["Version"] == version, info
+    assert fields["Architecture"] == arch, info
+    assert re.fullmatch(r".+ <[^<>@\s]+@[^<>\s]+>", fields["Maintainer"]), info
+    assert fields["Description"].strip(), info
+    depends = {d.strip().split()[0] for alt in fields["Depends"].split(",")
+               for d in alt.split("|")}
+    for lib in ("libuv1", "libjansson4", "libmicrohttpd12", "libcurl4",
+                "libc6"):
+        assert lib in depends, f"Depends lacks {lib}: {fields['Depends']}"
+
+    listing = run(["dpkg-deb", "-c", deb]).stdout.splitlines()
+    assert listing
+    for line in listing:
+        assert line.split()[1] == "root/root", f"not owned by root: {line}"
+
+    root = tmp_path / "root"
+    run(["dpkg", "-x", deb, str(root)])
+    want = set()
+    for rel in expected_install():
+        if rel.startswith("share/man/"):
+            rel += ".gz"  # compressed, as Debian wants
+        want.add("usr/" + rel)
+    assert files_under(root) == want, (
+        f"missing: {sorted(want - files_under(root))}, "
+        f"extra: {sorted(files_under(root) - want)}")
+    tend = str(root / "usr" / "bin" / "tend")
+    assert run([tend, "version"]).stdout.strip() == raw
+    run([tend, "check", os.path.join(ROOT, "examples", "demo.json")])
