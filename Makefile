@@ -1,19 +1,60 @@
 # tend: one GNU Makefile. `make` builds ./tend, `make run` runs the demo,
 # `make test` installs what is missing and runs every test (release and
-# ASan+UBSan), `make bench` prints the benchmarks.
+# ASan+UBSan), `make bench` prints the benchmarks, `make install` and
+# `make deb` install or package the release build.
 #
 # Module sources are found by directory, so adding a module never needs an
 # edit here: src/ runners/ watchers/ state/ ui/ are compiled into one archive
 # that the binary and every unit test link.
+#
+# The first command on a fresh machine must work, so every goal (but the
+# few in NODEPS_GOALS) first runs the deps step, which installs the -dev
+# packages, and then re-enters make for the same goals with TEND_DEPS_DONE
+# set: nothing is compiled, and no rule of the build is even read, before
+# deps has run. The pkg-config flags are recursive variables on top of
+# that, computed once when the first recipe needs them, never at parse time.
+
+DEPS_SCRIPT  ?= scripts/deps.sh
+NODEPS_GOALS := clean uninstall deps format lint
+GOALS        := $(or $(MAKECMDGOALS),all)
+
+DEPS_FIRST   :=
+ifeq ($(TEND_DEPS_DONE),)
+ifneq ($(filter-out $(NODEPS_GOALS),$(GOALS)),)
+DEPS_FIRST   := yes
+endif
+endif
+
+ifeq ($(DEPS_FIRST),yes)
+# --- outer make: deps, then the goals in a sub-make ----------------------
+.PHONY: $(GOALS) deps-then-goals
+$(GOALS): deps-then-goals
+	@:
+deps-then-goals:
+	@$(DEPS_SCRIPT)
+	@$(MAKE) --no-print-directory TEND_DEPS_DONE=1 $(MAKECMDGOALS)
+else
+# --- the build -----------------------------------------------------------
 
 PKGS      := libuv jansson libmicrohttpd libcurl
 CC        ?= gcc
 PYTHON    := /usr/bin/python3
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes -Wformat=2
-CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -I. -Ibuild/gen $(WARN) -MMD -MP \
-               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LIBS      := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# Recursive on purpose (see the top of this file): PKG_CFLAGS and PKG_LIBS
+# run pkg-config on first use and keep the answer.
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -I. -Ibuild/gen $(WARN) -MMD -MP \
+              $(PKG_CFLAGS)
+LIBS        = $(PKG_LIBS) -lm
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkg_config,--cflags))$(PKG_CFLAGS)
+PKG_LIBS    = $(eval PKG_LIBS := $(call pkg_config,--libs))$(PKG_LIBS)
+# $(call pkg_config,--libs): pkg-config's answer, or make stops with why.
+pkg_config  = $(call pkg_config_ok,$(shell pkg-config $(1) $(PKGS) \
+                2>/dev/null && echo pkg-config-ok),$(1))
+pkg_config_ok = $(if $(filter pkg-config-ok,$(1)),$(filter-out \
+                pkg-config-ok,$(1)),$(error pkg-config $(2) $(PKGS) failed; \
+                run $(DEPS_SCRIPT), or see why with: pkg-config \
+                --print-errors $(2) $(PKGS)))
 
 # Variant: release (default) or asan. Objects of each live under build/<v>.
 V         ?= release
@@ -35,7 +76,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRCS))
 WEB_FILES := $(sort $(wildcard ui/web/*))
 
 .PHONY: all run test test-unit test-integration test-browser deps clean \
-        bench format lint unit-bins valgrind
+        bench format lint unit-bins valgrind install uninstall deb
 
 all: tend
 
@@ -71,11 +112,11 @@ $(B)/tests/%: tests/unit/%.c $(B)/libtend.a
 
 unit-bins: $(UNIT_BINS)
 
-run: deps tend
+run: tend
 	./tend up -c examples/demo.json
 
 deps:
-	@scripts/deps.sh
+	@$(DEPS_SCRIPT)
 
 # Every test. Unit tests run in both builds; the integration suite (real
 # daemons, real processes, real HTTP) runs against the AddressSanitizer +
@@ -83,7 +124,7 @@ deps:
 # on the same paths; the browser tests drive the release daemon; each fuzz
 # target runs for a short bounded time. The whole stays under 10 minutes on
 # 2 cores.
-test: deps
+test:
 	$(MAKE) --no-print-directory -j$(JOBS) V=release tend unit-bins
 	$(MAKE) --no-print-directory -j$(JOBS) V=asan build/asan/tend unit-bins
 	$(MAKE) --no-print-directory V=release test-unit
@@ -106,8 +147,45 @@ test-browser: tend
 	@scripts/browser-deps.sh
 	TEND_BIN=$(abspath tend) node tests/browser/run.mjs
 
-bench: deps tend
+bench: tend
 	@bench/run.sh
+
+# --- install, uninstall, deb ---------------------------------------------
+# `make install [PREFIX=/usr/local] [DESTDIR=]` copies the release build and
+# its files; `make uninstall` with the same variables removes exactly them;
+# `make deb` packages the same list with PREFIX=/usr into
+# build/deb/tend_<version>_<arch>.deb. Each entry is SOURCE:DEST:MODE, DEST
+# under $(PREFIX); the docs keep their relative paths, so the README's links
+# work in share/doc/tend.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+INSTALL_LIST := \
+  $(B)/tend:bin/tend:755 \
+  docs/man/tend.1:share/man/man1/tend.1:644 \
+  docs/man/tend.json.5:share/man/man5/tend.json.5:644 \
+  docs/tend.schema.json:share/tend/tend.schema.json:644 \
+  scripts/completion/tend.bash:share/bash-completion/completions/tend:644 \
+  scripts/completion/_tend:share/zsh/vendor-completions/_tend:644 \
+  examples/systemd/tend.service:lib/systemd/system/tend.service:644 \
+  examples/systemd/tend-user.service:lib/systemd/user/tend.service:644 \
+  README.md:share/doc/tend/README.md:644 \
+  $(foreach f,$(sort $(wildcard docs/*.md)),$(f):share/doc/tend/$(f):644) \
+  examples/demo.json:share/doc/tend/examples/demo.json:644
+
+install: $(B)/tend
+	@scripts/install.sh install '$(DESTDIR)$(PREFIX)' $(INSTALL_LIST)
+
+uninstall:
+	@scripts/install.sh uninstall '$(DESTDIR)$(PREFIX)' $(INSTALL_LIST)
+
+# The package's maintainer: DEB_MAINTAINER='Name <mail>', else Debian's
+# DEBFULLNAME and DEBEMAIL, else git's identity in this repository.
+DEB_DIR := build/deb
+deb: $(B)/tend
+	@rm -rf $(DEB_DIR)/debian
+	@scripts/install.sh install $(DEB_DIR)/debian/tend/usr $(INSTALL_LIST) \
+	  >/dev/null
+	@scripts/deb.sh $(DEB_DIR)
 
 # The integration suite with its daemons under valgrind memcheck: every
 # daemon must exit with zero leaks and zero errors (tests/integration
@@ -132,3 +210,5 @@ FUZZ_SMOKE_SECONDS ?= 10
 include tests/fuzz/fuzz.mk
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+endif # DEPS_FIRST
