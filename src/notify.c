@@ -339,9 +339,9 @@ notify_open(uv_loop_t *loop, notify_status_fn status_fn, void *ctx)
   n->open_handles = 2;
   interval = notify_watchdog_interval(wd_usec, wd_pid, (long)getpid());
   if (interval < 0) {
-    log_warn("WATCHDOG_USEC=%s / WATCHDOG_PID=%s: not a positive number; "
-             "no watchdog pings",
-             wd_usec ? wd_usec : "", wd_pid ? wd_pid : "");
+    log_warn("WATCHDOG_USEC=%s%s%s: not a positive number; no watchdog "
+             "pings",
+             wd_usec, wd_pid ? ", WATCHDOG_PID=" : "", wd_pid ? wd_pid : "");
   } else if (interval > 0) {
     uint64_t ms = (uint64_t)interval / 1000;
     if (ms == 0)
