@@ -8,8 +8,9 @@
  * Without colour (a pipe, a file, journald: see printer.h) the view is
  * plain text, one record per line: no escape sequence from tend, and the
  * children's escape sequences and control bytes stripped
- * (printer_strip_controls), because journald stores a line holding ESC as
- * a binary blob that journalctl hides. The log on disk keeps every byte.
+ * (printer_strip_controls), because journald keeps a line holding ESC or
+ * CR as binary data ("[N blob data]" in journalctl's text view, an array
+ * of bytes in its JSON). The log on disk keeps every byte.
  *
  * The terminal must never stall the loop: on a TTY or a pipe, writes are
  * libuv stream writes and, past a backlog bound, further lines are counted
