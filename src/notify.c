@@ -176,8 +176,6 @@ tally_node(const json_t *node, struct tally *t)
   const char *kind = json_string_value(json_object_get(node, "kind"));
   const char *state = json_string_value(json_object_get(node, "state"));
   const json_t *children = json_object_get(node, "children");
-  size_t i;
-  const json_t *c;
 
   if (kind && strcmp(kind, "runner") == 0) {
     t->total++;
@@ -187,7 +185,8 @@ tally_node(const json_t *node, struct tally *t)
       t->failed++;
     return;
   }
-  json_array_foreach(children, i, c) tally_node(c, t);
+  for (size_t i = 0; i < json_array_size(children); i++)
+    tally_node(json_array_get(children, i), t);
 }
 
 char *

@@ -130,6 +130,12 @@ def test_the_notification_protocol(tend_factory, tmp_path, monkeypatch):
                          for m in mgr.texts()[mark:]), 10,
              what=f"STATUS=3/3 up in {mgr.texts()[mark:]}")
 
+    # A state change alone: a STATUS= update of its own (rate-limited).
+    mark = len(mgr.texts())
+    status, _ = d.api("POST", "/api/v1/runners/extra/stop", {})
+    assert status in (200, 202), status
+    mgr.wait("STATUS=2/3 up", mark)
+
     # SIGHUP with nothing changed still answers with the pair (systemd's
     # Type=notify-reload waits for it).
     mark = len(mgr.texts())
