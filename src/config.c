@@ -1827,6 +1827,7 @@ ld_http(struct ld *ld, json_t *obj)
       free(h->host);
       h->host = host;
       h->port = port;
+      h->listen_set = 1;
     }
   } else if (v) {
     ld_err_key(ld, "listen", 0, "expected \"host:port\" or false");

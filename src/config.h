@@ -177,6 +177,8 @@ struct config_http {
   char *host;        /* default "127.0.0.1"; IPv6 without brackets ("::1") */
   int port;          /* default 7070; 0 = pick a free port */
   int allow_remote;  /* required for a non-loopback host */
+  int listen_set;    /* "listen" was given: its port or nothing; else the
+                        first free port from 7070 up (ui/http.c) */
 };
 
 struct config {

@@ -8,6 +8,12 @@
  * stop the tree in reverse order, then close every part and let the loop
  * run dry. A second SIGINT kills every process group at once.
  *
+ * Under systemd (Type=notify), src/notify.c tells the manager READY=1 once
+ * the initial start of the tree has completed or failed (the root group's
+ * first "running" or "failed" transition, heard on the event bus),
+ * RELOADING=1 and READY=1 around a config reload, STOPPING=1 when the
+ * shutdown begins, and a rate-limited STATUS= ("3/4 up") as states change.
+ *
  * tend is a child subreaper: grandchildren that outlive their parent are
  * reparented to it, so a runner can wait for its whole group to be gone.
  * Orphans outside any group are reaped here on SIGCHLD, without ever
@@ -33,6 +39,7 @@
 #include "src/config.h"
 #include "src/events.h"
 #include "src/log.h"
+#include "src/notify.h"
 #include "src/printer.h"
 #include "src/pubsub.h"
 #include "src/tend.h"
@@ -48,6 +55,10 @@ static struct {
   uv_signal_t sigint, sigterm, sighup, sigchld;
   struct printer *printer;
   struct http_server *http;
+  struct notify *notify; /* NULL when not under systemd */
+  int ready;             /* READY=1 sent: the initial start is over */
+  int reloading;         /* a SIGHUP reload brackets its own RELOADING=1 */
+  int config_error;      /* the last reload found errors */
   int stopping;
   int exit_code;
   int lock_fd;
@@ -220,12 +231,16 @@ on_http_closed(void *arg)
   printer_close(d.printer, on_printer_closed, NULL);
 }
 
-/* The whole tree is down: close the parts in reverse start-up order. */
+/* The whole tree is down: close the parts in reverse start-up order. The
+ * notifier goes first: its status source reads the tree, which is about
+ * to close. */
 static void
 on_tree_stopped(void *ctx)
 {
   (void)ctx;
   events_note("daemon_stopped", NULL, "every runner is stopped");
+  notify_close(d.notify, NULL, NULL);
+  d.notify = NULL;
   if (d.http)
     http_close(d.http, on_http_closed, NULL);
   else
@@ -240,6 +255,7 @@ begin_stop(const char *why)
     return;
   d.stopping = 1;
   events_note("daemon_stopping", NULL, "%s", why);
+  notify_stopping(d.notify, NULL);
   tend_stop();
 }
 
@@ -268,16 +284,79 @@ on_signal(uv_signal_t *h, int signo)
   begin_stop(signo == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
 }
 
-/* SIGHUP: re-read the config. */
+/* SIGHUP: re-read the config. systemd's Type=notify-reload sends SIGHUP
+ * and waits for RELOADING=1 then READY=1, even when nothing changed (no
+ * event then), so this path brackets the reload itself. */
 static void
 on_sighup(uv_signal_t *h, int signo)
 {
   char *cause = NULL;
+  int bracket = d.ready && !d.stopping;
   (void)h;
   (void)signo;
+  if (bracket)
+    notify_reloading(d.notify);
+  d.reloading = 1;
   if (tend_reload(&cause) != 0)
     log_warn("reload: %s", cause ? cause : "failed");
+  d.reloading = 0;
   free(cause);
+  if (bracket)
+    notify_ready(d.notify);
+}
+
+/* The STATUS= text for systemd: the tree's counts (new string). Only
+ * called while the tree is open (the notifier closes before it). */
+static char *
+status_text(void *ctx)
+{
+  json_t *tree = tend_tree_json();
+  char *s = notify_status_text(d.stopping ? "stopping"
+                               : d.ready  ? NULL
+                                          : "starting",
+                               tree, d.config_error);
+  (void)ctx;
+  json_decref(tree);
+  return s;
+}
+
+/* Hears every event (synchronously, after the read model): tells systemd
+ * when the initial start is over, about reloads, and that states changed.
+ *
+ * tend_reload runs start to end inside one loop callback and announces
+ * itself only when done (config_applied or config_error), so a reload
+ * from the file watcher or the API is reported as RELOADING=1 and READY=1
+ * back to back: nothing could have observed the moment in between. */
+static void
+on_event(void *ctx, const json_t *ev)
+{
+  const char *type = json_string_value(json_object_get(ev, "type"));
+  (void)ctx;
+  if (!d.notify || !type)
+    return;
+  if (strcmp(type, "state") == 0) {
+    const char *node = json_string_value(json_object_get(ev, "node"));
+    const char *kind = json_string_value(json_object_get(ev, "kind"));
+    const char *to = json_string_value(json_object_get(ev, "to"));
+    if (!d.ready && !d.stopping && node && kind && to &&
+        strcmp(kind, "group") == 0 &&
+        strcmp(node, tend_config()->root->name) == 0 &&
+        (strcmp(to, "running") == 0 || strcmp(to, "failed") == 0)) {
+      d.ready = 1;
+      notify_ready(d.notify);
+    } else {
+      notify_status_changed(d.notify);
+    }
+  } else if (strcmp(type, "config_applied") == 0 ||
+             strcmp(type, "config_error") == 0) {
+    d.config_error = strcmp(type, "config_error") == 0;
+    if (d.ready && !d.stopping && !d.reloading) {
+      notify_reloading(d.notify);
+      notify_ready(d.notify);
+    } else {
+      notify_status_changed(d.notify);
+    }
+  }
 }
 
 /* SIGCHLD: reaps orphans reparented to tend that no libuv handle waits
@@ -363,6 +442,9 @@ daemon_up(const char *config_path)
     return 1;
   }
   cfg = NULL; /* owned by the context now */
+  /* Before anything is spawned: children must not inherit NOTIFY_SOCKET. */
+  d.notify = notify_open(d.loop, status_text, NULL);
+  events_listen(on_event, NULL);
   d.printer = printer_new(d.loop, tend_config());
   report_recovered(recovered);
   events_note("daemon_started", NULL, "tend %d on %s (config %s)", getpid(),
@@ -381,7 +463,10 @@ daemon_up(const char *config_path)
   if (tend_config()->http.enabled) {
     rc = http_start(d.loop, tend_config(), &d.http, &cause);
     if (rc != 0) {
-      fprintf(stderr, "tend: %s\n", cause ? cause : strerror(-rc));
+      char *why = xasprintf("tend: %s", cause ? cause : strerror(-rc));
+      fprintf(stderr, "%s\n", why);
+      notify_stopping(d.notify, why);
+      free(why);
       free(cause);
       d.exit_code = 1;
       d.stopping = 1;

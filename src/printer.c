@@ -5,6 +5,13 @@
  * width and coloured per runner on a TTY (foreman / overmind style); state
  * transitions as "tend | name: from --event--> to (reason)".
  *
+ * Without colour (a pipe, a file, journald: see printer.h) the view is
+ * plain text, one record per line: no escape sequence from tend, and the
+ * children's escape sequences and control bytes stripped
+ * (printer_strip_controls), because journald keeps a line holding ESC or
+ * CR as binary data ("[N blob data]" in journalctl's text view, an array
+ * of bytes in its JSON). The log on disk keeps every byte.
+ *
  * The terminal must never stall the loop: on a TTY or a pipe, writes are
  * libuv stream writes and, past a backlog bound, further lines are counted
  * and skipped (everything is on disk anyway) with a note once it drains.
@@ -19,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "src/log.h"
 #include "src/pubsub.h"
 #include "state/jsonl.h"
 #include "src/xalloc.h"
@@ -138,6 +146,8 @@ print_chunk(struct printer *p, const char *runner, const char *json,
   }
   if (rc == 1)
     jsonl_buf_append(&data, "[binary output: see the log]\n", 29);
+  if (!p->colour)
+    data.len = printer_strip_controls(data.data, data.len);
   is_err = stream_len == 6 && memcmp(stream, "stderr", 6) == 0;
   is_tend = stream_len == 4 && memcmp(stream, "tend", 4) == 0;
   s = data.data;
@@ -173,6 +183,17 @@ print_chunk(struct printer *p, const char *runner, const char *json,
     emit(p, out, out_len);
 }
 
+/* Emits one line of tend's own (taken), plain when colour is off. */
+static void
+emit_line(struct printer *p, char *line)
+{
+  size_t len = strlen(line);
+
+  if (!p->colour)
+    len = printer_strip_controls(line, len);
+  emit(p, line, len);
+}
+
 /* Prints one event: transitions in s6 style, the rest as messages. */
 static void
 print_event(struct printer *p, json_t *ev)
@@ -202,15 +223,15 @@ print_event(struct printer *p, json_t *ev)
     line = xasprintf("%s%-*s%s | %s%s%s%s%s\n", dim, p->width, "tend", off,
                      node ? node : "", node ? ": " : "", type,
                      msg ? ": " : "", msg ? msg : "");
-    emit(p, line, strlen(line));
+    emit_line(p, line);
     json_array_foreach(errors, i, e) {
       line = xasprintf("%s%-*s%s |   %s\n", dim, p->width, "tend", off,
                        json_string_value(e));
-      emit(p, line, strlen(line));
+      emit_line(p, line);
     }
     return;
   }
-  emit(p, line, strlen(line));
+  emit_line(p, line);
 }
 
 /* Says how much output the CPU budget kept off the terminal. */
@@ -299,7 +320,14 @@ printer_new(uv_loop_t *loop, const struct config *cfg)
   p->width = longest_name(cfg->root);
   if (p->width < 4)
     p->width = 4;
-  p->colour = kind == UV_TTY && !getenv("NO_COLOR");
+  {
+    int bad = 0;
+    const char *tc = getenv("TEND_COLOR");
+    p->colour =
+        printer_colour_wanted(kind == UV_TTY, tc, getenv("NO_COLOR"), &bad);
+    if (bad)
+      log_warn("TEND_COLOR=%s: not always, never or auto; using auto", tc);
+  }
   uv_idle_init(loop, &p->idle);
   p->idle.data = p;
   p->open_handles = 1;
@@ -350,4 +378,107 @@ printer_close(struct printer *p, void (*cb)(void *arg), void *arg)
   uv_close((uv_handle_t *)&p->idle, on_closed);
   if (p->stream_ok)
     uv_close((uv_handle_t *)&p->out, on_closed);
+}
+
+/* Compares s with any of the words in a NULL-terminated list. */
+static int
+word_in(const char *s, const char *const *words)
+{
+  for (; *words; words++)
+    if (strcmp(s, *words) == 0)
+      return 1;
+  return 0;
+}
+
+int
+printer_colour_wanted(int is_tty, const char *tend_color, const char *no_color,
+                      int *bad)
+{
+  static const char *const on[] = {"always", "1", "yes", "on", NULL};
+  static const char *const off[] = {"never", "0", "no", "off", NULL};
+  static const char *const autos[] = {"auto", "", NULL};
+
+  *bad = 0;
+  if (tend_color) {
+    if (word_in(tend_color, on))
+      return 1;
+    if (word_in(tend_color, off))
+      return 0;
+    if (!word_in(tend_color, autos))
+      *bad = 1;
+  }
+  if (no_color && *no_color)
+    return 0;
+  return is_tty;
+}
+
+/* Returns 1 when s[i] exists and lies in [lo, hi]. */
+static int
+byte_in(const char *s, size_t len, size_t i, unsigned lo, unsigned hi)
+{
+  return i < len && (unsigned char)s[i] >= lo && (unsigned char)s[i] <= hi;
+}
+
+/* Returns the index after the escape sequence that starts at s[i] (an
+ * ESC). An unterminated sequence ends at the end of the text, or, for a
+ * string (OSC, DCS, ...), at the end of the line, so that a stray ESC
+ * never swallows the rest of the output. */
+static size_t
+skip_escape(const char *s, size_t len, size_t i)
+{
+  unsigned char c;
+
+  if (++i >= len)
+    return i;
+  c = (unsigned char)s[i++];
+  if (c == '[') { /* CSI: parameters, intermediates, one final byte */
+    while (byte_in(s, len, i, 0x20, 0x3f))
+      i++;
+    return byte_in(s, len, i, 0x40, 0x7e) ? i + 1 : i;
+  }
+  if (c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_') {
+    /* A string up to BEL or ST (ESC backslash). */
+    for (; i < len && s[i] != '\n'; i++) {
+      if (s[i] == '\a')
+        return i + 1;
+      if (s[i] == '\033' && i + 1 < len && s[i + 1] == '\\')
+        return i + 2;
+    }
+    return i;
+  }
+  /* ESC, intermediates (0x20-0x2f), a final byte (0x30-0x7e). */
+  i--;
+  while (byte_in(s, len, i, 0x20, 0x2f))
+    i++;
+  return byte_in(s, len, i, 0x30, 0x7e) ? i + 1 : i;
+}
+
+size_t
+printer_strip_controls(char *s, size_t len)
+{
+  size_t i = 0, w = 0, line = 0;
+
+  while (i < len) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x20 && c != 0x7f) {
+      s[w++] = s[i++];
+      continue;
+    }
+    if (c == '\n') {
+      s[w++] = s[i++];
+      line = w;
+    } else if (c == '\t') {
+      s[w++] = s[i++];
+    } else if (c == 0x1b) {
+      i = skip_escape(s, len, i);
+    } else if (c == '\r') {
+      i++;
+      /* Overwritten from the start of the line, unless it ends one. */
+      if (i < len && s[i] != '\n' && s[i] != '\r')
+        w = line;
+    } else {
+      i++; /* BEL, backspace, NUL, DEL, ... */
+    }
+  }
+  return w;
 }

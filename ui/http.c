@@ -19,7 +19,11 @@
  *    suspended connection (pitfall 4). The poll handle stops before MHD
  *    closes its epoll fd.
  *  - We bind the listening socket ourselves so that "address in use" is our
- *    own clear error, and hand it to MHD (MHD_OPTION_LISTEN_SOCKET).
+ *    own clear error (naming the holder, ui/portowner.c), and hand it to
+ *    MHD (MHD_OPTION_LISTEN_SOCKET). Without "listen" in the config the
+ *    first free port from 7070 up is taken, so that two projects' daemons
+ *    run side by side; the port is bound once, at start-up, so a reload
+ *    never moves it (daemon.json, which clients read, stays true).
  *  - The unescape callback is a no-op: routes.c decodes each path segment
  *    once itself, so "%2f" inside a name stays distinguishable from "/".
  *
@@ -32,6 +36,7 @@
 #include "src/log.h"
 #include "src/xalloc.h"
 #include "ui/auth.h"
+#include "ui/portowner.h"
 #include "ui/routes.h"
 #include "ui/sse.h"
 
@@ -517,22 +522,19 @@ format_addr(const struct sockaddr *sa, int port, int for_url, char *out,
   }
 }
 
-/* Resolves the configured host (IPv4 preferred) and binds a listening
- * socket; errors name the config key and the address. */
+/* Resolves the configured host (IPv4 preferred) into *ss (port 0) and
+ * checks that it may be served; errors name the config key. */
 static int
-bind_listen(const struct config_http *h, struct sockaddr_storage *ss, int *port,
-            char **cause)
+resolve_listen(const struct config_http *h, struct sockaddr_storage *ss,
+               socklen_t *sl, char **cause)
 {
   struct addrinfo hints, *res = NULL, *ai, *pick = NULL;
-  char portstr[16];
-  socklen_t sl;
-  int fd, one = 1, r;
+  int r;
 
   memset(&hints, 0, sizeof hints);
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  snprintf(portstr, sizeof portstr, "%d", h->port);
-  r = getaddrinfo(h->host, portstr, &hints, &res);
+  r = getaddrinfo(h->host, "0", &hints, &res);
   if (r != 0) {
     *cause =
         xasprintf("http.listen: %s:%d: %s", h->host, h->port, gai_strerror(r));
@@ -552,7 +554,7 @@ bind_listen(const struct config_http *h, struct sockaddr_storage *ss, int *port,
   }
   memset(ss, 0, sizeof *ss);
   memcpy(ss, pick->ai_addr, pick->ai_addrlen);
-  sl = pick->ai_addrlen;
+  *sl = pick->ai_addrlen;
   freeaddrinfo(res);
   if (!is_loopback((struct sockaddr *)ss) && !h->allow_remote) {
     *cause = xasprintf("http.listen: %s:%d: not a loopback address; set "
@@ -561,28 +563,102 @@ bind_listen(const struct config_http *h, struct sockaddr_storage *ss, int *port,
                        h->host, h->port);
     return -EINVAL;
   }
+  return 0;
+}
+
+/* Sets the port of an IPv4 or IPv6 address. */
+static void
+set_port(struct sockaddr_storage *ss, int port)
+{
+  if (ss->ss_family == AF_INET)
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+}
+
+/* Binds and listens on ss; returns the socket or -errno. */
+static int
+listen_on(const struct sockaddr_storage *ss, socklen_t sl)
+{
+  int fd, one = 1, r;
+
   fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    r = -errno;
-    *cause = xasprintf("http.listen: socket: %s", strerror(errno));
-    return r;
-  }
+  if (fd < 0)
+    return -errno;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, (struct sockaddr *)ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
-    char where[INET6_ADDRSTRLEN + 16];
+  if (bind(fd, (const struct sockaddr *)ss, sl) != 0 ||
+      listen(fd, SOMAXCONN) != 0) {
     r = -errno;
-    format_addr((struct sockaddr *)ss, h->port, 0, where, sizeof where);
-    *cause =
-        xasprintf("http.listen: %s: %s", where,
-                  r == -EADDRINUSE ? "address already in use" : strerror(-r));
     close(fd);
     return r;
+  }
+  return fd;
+}
+
+/* Words a bind failure on ss:port, naming the holder of a busy port when
+ * /proc tells (another tend daemon, most often). New string. */
+static char *
+bind_error(const struct sockaddr_storage *ss, int port, int err)
+{
+  char where[INET6_ADDRSTRLEN + 16];
+  char *owner, *msg;
+
+  format_addr((const struct sockaddr *)ss, port, 0, where, sizeof where);
+  if (err != -EADDRINUSE)
+    return xasprintf("%s: %s", where, strerror(-err));
+  owner = portowner_describe(port);
+  msg = xasprintf("%s: address already in use%s", where, owner ? owner : "");
+  free(owner);
+  return msg;
+}
+
+/* Binds the listening socket. With "listen" in the config, exactly that
+ * address (port 0: any free port); without it, the first free port of
+ * HTTP_AUTO_PORTS from the default one up, so that several projects' tend
+ * daemons run side by side. Returns the socket with the address bound in
+ * *ss and its port in *port, or -errno with *cause. */
+static int
+bind_listen(const struct config_http *h, struct sockaddr_storage *ss, int *port,
+            char **cause)
+{
+  socklen_t sl;
+  int fd = -EADDRINUSE, r, tries = h->listen_set ? 1 : HTTP_AUTO_PORTS;
+  char *first_busy = NULL;
+
+  r = resolve_listen(h, ss, &sl, cause);
+  if (r != 0)
+    return r;
+  for (int i = 0; i < tries && h->port + i <= 65535; i++) {
+    set_port(ss, h->port + i);
+    fd = listen_on(ss, sl);
+    if (fd != -EADDRINUSE || h->listen_set)
+      break;
+    if (!first_busy)
+      first_busy = bind_error(ss, h->port, fd);
+  }
+  if (fd < 0) {
+    char *why = bind_error(ss, h->port, fd);
+    if (h->listen_set)
+      *cause = xasprintf("http.listen: %s", why);
+    else if (fd == -EADDRINUSE)
+      *cause = xasprintf("http: ports %d to %d on %s are all in use; set "
+                         "\"http\": {\"listen\": \"%s:PORT\"} (port 0 "
+                         "takes any free port)",
+                         h->port, h->port + tries - 1, h->host, h->host);
+    else
+      *cause = xasprintf("http: %s", why);
+    free(why);
+    free(first_busy);
+    return fd;
   }
   sl = sizeof *ss;
   getsockname(fd, (struct sockaddr *)ss, &sl);
   *port =
       ntohs(ss->ss_family == AF_INET ? ((struct sockaddr_in *)ss)->sin_port
                                      : ((struct sockaddr_in6 *)ss)->sin6_port);
+  if (first_busy)
+    fprintf(stderr, "tend: %s; took port %d instead\n", first_busy, *port);
+  free(first_busy);
   return fd;
 }
 

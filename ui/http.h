@@ -22,14 +22,19 @@ struct http_server;
 #define HTTP_STREAM_STALL_S 60
 /* A comment line on every SSE stream this often. */
 #define HTTP_HEARTBEAT_MS 15000
+/* Without "listen" in the config, this many ports from the default (7070)
+ * up are tried; the first free one is taken. */
+#define HTTP_AUTO_PORTS 100
 
 /* Starts the API on loop per cfg->http: listen host/port (port 0 = a free
- * port), allow_remote for a non-loopback host. Creates <state_dir>/token
- * (0600) if absent and writes <state_dir>/daemon.json atomically
- * ({"pid","url","ui_url","listen","config"}); prints the API and UI
- * addresses to stderr. Returns 0 and *out (NULL when "listen" is false),
- * or a negative errno with *cause (new), e.g. "http.listen:
- * 127.0.0.1:7070: address already in use". */
+ * port; "listen" not set = the first free port of HTTP_AUTO_PORTS from
+ * cfg->http.port up), allow_remote for a non-loopback host. Creates
+ * <state_dir>/token (0600) if absent and writes <state_dir>/daemon.json
+ * atomically ({"pid","url","ui_url","listen","config"}); prints the API
+ * and UI addresses to stderr. Returns 0 and *out (NULL when "listen" is
+ * false), or a negative errno with *cause (new), e.g. "http.listen:
+ * 127.0.0.1:7070: address already in use (tend daemon pid 812 for
+ * /home/a/web/tend.json)". */
 int http_start(uv_loop_t *loop, const struct config *cfg,
                struct http_server **out, char **cause);
 

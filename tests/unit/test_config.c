@@ -341,6 +341,25 @@ Test(config_defaults, empty_root_and_disabled_http)
   config_free(c);
 }
 
+Test(config_defaults, listen_set_only_when_given)
+{
+  /* Without "listen" the server looks for a free port from 7070 up; with
+   * it, the port given is the only one (ui/http.c). */
+  struct config *c = must_j("{'children': []}");
+  cr_assert_eq(c->http.listen_set, 0);
+  cr_assert_eq(c->http.port, 7070);
+  config_free(c);
+
+  c = must_j("{'http': {'allow_remote': true}}");
+  cr_assert_eq(c->http.listen_set, 0);
+  config_free(c);
+
+  c = must_j("{'http': {'listen': '127.0.0.1:7070'}}");
+  cr_assert_eq(c->http.listen_set, 1);
+  cr_assert_eq(c->http.port, 7070);
+  config_free(c);
+}
+
 Test(config_defaults, relative_and_absolute_paths)
 {
   struct config *c = must_j(
