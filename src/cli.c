@@ -15,6 +15,7 @@
 
 #include "src/config.h"
 #include "src/locator.h"
+#include "src/printer.h"
 #include "src/xalloc.h"
 #include "ui/sse.h"
 
@@ -1896,7 +1897,11 @@ cli_main(const char *name, int argc, char **argv)
   }
   memset(&c, 0, sizeof c);
   c.lines = -1;
-  c.tty = isatty(STDOUT_FILENO) && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
+  {
+    int bad = 0; /* an unknown TEND_COLOR counts as auto, as in tend up */
+    c.tty = printer_colour_wanted(isatty(STDOUT_FILENO), getenv("TEND_COLOR"),
+                                  getenv("NO_COLOR"), &bad);
+  }
   r = parse_args(cmd, &c, argc, argv);
   if (r == -1)
     return CLI_OK; /* --help */

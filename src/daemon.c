@@ -22,6 +22,7 @@
 #include "src/daemon.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
@@ -38,6 +39,7 @@
 #include "src/actor.h"
 #include "src/config.h"
 #include "src/events.h"
+#include "src/locator.h"
 #include "src/log.h"
 #include "src/notify.h"
 #include "src/printer.h"
@@ -62,6 +64,7 @@ static struct {
   int stopping;
   int exit_code;
   int lock_fd;
+  char config_real[PATH_MAX]; /* the config file, for the locator */
   int unclean; /* the lock file still named a pid: its daemon was killed */
 } d;
 
@@ -428,6 +431,11 @@ daemon_up(const char *config_path)
     config_free(cfg);
     return 1;
   }
+  /* Clients whose copy of the file names another state folder (an edit
+   * this daemon refuses) find it through the locator. */
+  if (realpath(cfg->file, d.config_real) &&
+      locator_publish(d.config_real, cfg->state_dir, getpid()) != 0)
+    log_debug("locator: cannot record %s", d.config_real);
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     log_warn("cannot become a child subreaper: %s", strerror(errno));
 
@@ -482,6 +490,8 @@ run:
   uv_run(d.loop, UV_RUN_NOWAIT);
   if (uv_loop_close(d.loop) != 0)
     log_debug("loop closed with handles still open");
+  if (d.config_real[0])
+    locator_remove(d.config_real, getpid());
   if (d.lock_fd >= 0) {
     if (ftruncate(d.lock_fd, 0) != 0)
       log_debug("cannot empty daemon.lock: %s", strerror(errno));
