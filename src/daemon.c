@@ -262,6 +262,14 @@ begin_stop(const char *why)
   tend_stop();
 }
 
+/* POST /api/v1/daemon/stop (tend down). */
+static void
+on_stop_request(void *ctx, const char *why)
+{
+  (void)ctx;
+  begin_stop(why);
+}
+
 /* The root group failed after too many restarts. */
 static void
 on_gave_up(void *ctx)
@@ -386,7 +394,8 @@ daemon_up(const char *config_path)
 {
   struct config *cfg = NULL;
   char *errors = NULL, *cause = NULL;
-  struct tend_hooks hooks = {on_gave_up, on_tree_stopped, NULL};
+  struct tend_hooks hooks = {on_gave_up, on_tree_stopped, NULL,
+                             on_stop_request};
   json_t *recovered;
   sigset_t early;
   int rc;

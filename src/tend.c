@@ -944,6 +944,15 @@ tend_reload(char **cause)
 }
 
 int
+tend_daemon_stop(const char *why)
+{
+  if (!t.hooks.stop)
+    return -ENOTSUP;
+  t.hooks.stop(t.hooks.ctx, why);
+  return 0;
+}
+
+int
 tend_watch_resume(const char *name, char **cause)
 {
   const struct config_node *n = config_find(t.cfg, name);

@@ -49,6 +49,9 @@ int tend_group_restart(const char *name, char **cause);
 /* Re-reads the config file and applies the difference (watchers issue).
  * Returns -EINVAL with the errors (file:line:col each) in *cause. */
 int tend_reload(char **cause);
+/* Asks the daemon to stop the tree and exit (POST /api/v1/daemon/stop).
+ * Returns 0, or -ENOTSUP when this process is not a daemon. */
+int tend_daemon_stop(const char *why);
 /* Resumes a watch paused by the restart-loop guard. */
 int tend_watch_resume(const char *name, char **cause);
 
@@ -86,6 +89,8 @@ struct tend_hooks {
   void (*gave_up)(void *ctx);  /* the root group failed */
   void (*stopped)(void *ctx);  /* the whole tree is stopped */
   void *ctx;
+  /* asked to stop the tree and exit (tend down); NULL: refused */
+  void (*stop)(void *ctx, const char *why);
 };
 
 /* Opens the context on cfg (stolen): state dir, event log, read model and

@@ -258,6 +258,9 @@ static void h_events(const struct routes_req *, const char *,
 static void h_events_stream(const struct routes_req *, const char *,
                             struct routes_reply *);
 
+static void h_daemon_stop(const struct routes_req *, const char *,
+                          struct routes_reply *);
+
 static const struct route route_table[] = {
     {.method = "GET",
      .pattern = "/healthz",
@@ -285,6 +288,7 @@ static const struct route route_table[] = {
      .pattern = "/api/v1/groups/{name}/restart",
      .fn = h_group_restart},
     {.method = "POST", .pattern = "/api/v1/reload", .fn = h_reload},
+    {.method = "POST", .pattern = "/api/v1/daemon/stop", .fn = h_daemon_stop},
     {.method = "GET",
      .pattern = "/api/v1/runners/{name}/output",
      .fn = h_output},
@@ -911,6 +915,25 @@ h_group_restart(const struct routes_req *rq, const char *name,
                 struct routes_reply *out)
 {
   post_to_door(rq, name, out, tend_group_restart);
+}
+
+/* POST /api/v1/daemon/stop: the tree stops in reverse order, then the
+ * daemon exits; the reply comes at once (202). */
+static void
+h_daemon_stop(const struct routes_req *rq, const char *name,
+              struct routes_reply *out)
+{
+  json_t *body = body_object(rq, out);
+
+  (void)name;
+  if (!body)
+    return;
+  json_decref(body);
+  if (tend_daemon_stop("stop requested through the API (tend down)") != 0) {
+    reply_json(out, 409, json_pack("{s:s}", "error", "not a daemon"));
+    return;
+  }
+  reply_json(out, 202, json_pack("{s:b}", "stopping", 1));
 }
 
 /* POST /api/v1/reload: config errors come back one per line in "errors". */
