@@ -21,6 +21,7 @@
 
 #include "src/config.h"
 #include "src/log.h"
+#include "src/metrics.h"
 #include "src/pubsub.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
@@ -595,25 +596,6 @@ h_healthz(const struct routes_req *rq, const char *name,
   json_decref(d);
 }
 
-/* Appends formatted text to a growing string. */
-static void __attribute__((format(printf, 3, 4)))
-text_addf(char **buf, size_t *len, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  *buf = xrealloc(*buf, *len + (size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(*buf + *len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  *len += (size_t)n;
-}
-
 /* GET /metrics: the door's metrics plus the HTTP layer's own. */
 static void
 h_metrics(const struct routes_req *rq, const char *name,
@@ -625,19 +607,22 @@ h_metrics(const struct routes_req *rq, const char *name,
   (void)rq;
   (void)name;
   tend_metrics_text(&buf, &len);
-  text_addf(&buf, &len,
-            "# HELP tend_http_requests_total HTTP responses sent, by "
-            "status code.\n# TYPE tend_http_requests_total counter\n");
-  for (int s = 100; s < 600; s++)
-    if (status_counts[s])
-      text_addf(&buf, &len,
-                "tend_http_requests_total{code=\"%d\"} %" PRIu64 "\n", s,
-                status_counts[s]);
-  text_addf(&buf, &len,
-            "# HELP tend_http_sse_subscribers Open Server-Sent Events "
-            "streams.\n# TYPE tend_http_sse_subscribers gauge\n"
-            "tend_http_sse_subscribers %zu\n",
-            sse_stream_count());
+  metrics_family(&buf, &len, "tend_http_requests_total", "counter",
+                 "HTTP responses sent, by status code.");
+  for (int s = 100; s < 600; s++) {
+    char code[16];
+    if (!status_counts[s])
+      continue;
+    snprintf(code, sizeof code, "%d", s);
+    metrics_sample(&buf, &len, "tend_http_requests_total",
+                   (const char *[]){"code", code, NULL},
+                   (double)status_counts[s]);
+  }
+  metrics_family(&buf, &len, "tend_http_sse_subscribers", "gauge",
+                 "Open HTTP Server-Sent Events streams (output and "
+                 "events).");
+  metrics_sample(&buf, &len, "tend_http_sse_subscribers", NULL,
+                 (double)sse_stream_count());
   out->status = 200;
   out->content_type = "text/plain; version=0.0.4; charset=utf-8";
   out->cache_control = "no-store";
