@@ -1183,7 +1183,8 @@ tend_metrics_text(char **buf, size_t *len)
                       "1 for the runner's current state, 0 for the others.",
                       m_runner_state);
   metrics_tree_family(buf, len, "tend_runner_restarts_total", "counter",
-                      "Restarts of the runner by its supervisor.",
+                      "Starts of the runner after its first (by its "
+                      "supervisor, a user or a watch).",
                       m_runner_restarts);
   metrics_tree_family(buf, len, "tend_group_state", "gauge",
                       "1 for the group's current state, 0 for the others.",
