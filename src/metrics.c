@@ -209,8 +209,8 @@ metrics_process_read(struct metrics_process *p)
   if (read_small("/proc/stat", text, sizeof text) == 0)
     btime = metrics_parse_btime(text);
   if (read_small("/proc/self/stat", text, sizeof text) == 0)
-    metrics_parse_stat(text, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE),
-                       btime, p);
+    metrics_parse_stat(text, sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), btime,
+                       p);
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
     p->max_fds = rl.rlim_cur == RLIM_INFINITY ? 0 : (uint64_t)rl.rlim_cur;
   dir = opendir("/proc/self/fd");
@@ -257,7 +257,7 @@ metrics_process_text(char **buf, size_t *len, const struct metrics_process *p)
 static struct watch_counts {
   char *node;
   uint64_t fires, pauses;
-} *counts;
+} * counts;
 static size_t n_counts;
 
 /* The counts of node, or NULL. */

@@ -20,8 +20,8 @@
 #include <stdint.h>
 
 /* Appends "# HELP name help" (help escaped) and "# TYPE name type". */
-void metrics_family(char **buf, size_t *len, const char *name,
-                    const char *type, const char *help);
+void metrics_family(char **buf, size_t *len, const char *name, const char *type,
+                    const char *help);
 /* Appends one sample: name{k1="v1",...} value. labels is NULL or a
  * NULL-terminated list of key, value, key, value... (values escaped). */
 void metrics_sample(char **buf, size_t *len, const char *name,

@@ -990,8 +990,8 @@ metrics_walk(struct metrics_walk *w, const struct config_node *n)
 
 /* Emits one family (HELP, TYPE, then fn's samples for every node). */
 static void
-metrics_tree_family(char **buf, size_t *len, const char *name,
-                    const char *type, const char *help,
+metrics_tree_family(char **buf, size_t *len, const char *name, const char *type,
+                    const char *help,
                     void (*fn)(struct metrics_walk *,
                                const struct config_node *))
 {
@@ -1005,8 +1005,8 @@ metrics_tree_family(char **buf, size_t *len, const char *name,
 static const char *
 node_state(const struct config_node *n)
 {
-  const char *s = json_string_value(
-      json_object_get(view_status(t.view, n->name), "state"));
+  const char *s =
+      json_string_value(json_object_get(view_status(t.view, n->name), "state"));
   return s ? s : "stopped";
 }
 
@@ -1038,8 +1038,7 @@ m_runner_restarts(struct metrics_walk *w, const struct config_node *n)
 {
   if (!n->is_group)
     metrics_sample(w->buf, w->len, "tend_runner_restarts_total",
-                   (const char *[]){"runner", n->name, NULL},
-                   node_restarts(n));
+                   (const char *[]){"runner", n->name, NULL}, node_restarts(n));
 }
 
 static void
@@ -1079,8 +1078,7 @@ m_store(struct metrics_walk *w, const struct config_node *n, const char *name,
 
   if (!n->is_group)
     metrics_sample(w->buf, w->len, name,
-                   (const char *[]){"runner", n->name, NULL},
-                   st ? get(st) : 0);
+                   (const char *[]){"runner", n->name, NULL}, st ? get(st) : 0);
 }
 
 static double

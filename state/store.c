@@ -412,8 +412,8 @@ find_first(struct store *st)
       return;
     }
   }
-  st->first = st->backlog.count ? ring_at(&st->backlog, 0)->seq
-                                : st->last_seq + 1;
+  st->first =
+      st->backlog.count ? ring_at(&st->backlog, 0)->seq : st->last_seq + 1;
 }
 
 /* ---------------------------------------------------------------- open */

@@ -978,8 +978,8 @@ page_gap(json_t *items, uint64_t after, uint64_t last, uint64_t *next)
   free(seqs);
   if (gap.from == 0)
     return json_null();
-  return json_pack("{s:I,s:I}", "from", (json_int_t)gap.from,
-                   "first_available", (json_int_t)gap.first_available);
+  return json_pack("{s:I,s:I}", "from", (json_int_t)gap.from, "first_available",
+                   (json_int_t)gap.first_available);
 }
 
 /* GET /api/v1/runners/{name}/output?after=&limit=. */

@@ -64,9 +64,10 @@ Test(metrics, parse_stat)
 
 Test(metrics, parse_btime)
 {
-  cr_assert_float_eq(metrics_parse_btime("cpu  1 2 3\nintr 5\nbtime 1712345678\n"
-                                         "processes 9\n"),
-                     1712345678.0, 1e-6);
+  cr_assert_float_eq(
+      metrics_parse_btime("cpu  1 2 3\nintr 5\nbtime 1712345678\n"
+                          "processes 9\n"),
+      1712345678.0, 1e-6);
   cr_assert_float_eq(metrics_parse_btime("cpu 1\n"), 0.0, 1e-9);
 }
 

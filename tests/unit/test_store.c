@@ -707,7 +707,8 @@ Test(store, reading_across_a_dropped_line, .timeout = 20)
   uint64_t s = 1;
   int rc;
   for (;; s++) {
-    int n = snprintf(line, big, "{\"seq\":%llu,\"d\":\"", (unsigned long long)s);
+    int n =
+        snprintf(line, big, "{\"seq\":%llu,\"d\":\"", (unsigned long long)s);
     memset(line + n, 'x', big - (size_t)n - 2);
     memcpy(line + big - 2, "\"}", 2);
     rc = store_append(st, s, line, big);
