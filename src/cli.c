@@ -1095,6 +1095,20 @@ keep_last_lines(struct buf *o, long n)
   o->n -= i;
 }
 
+/* Says on stderr that a log's seqs are gone ({"from","first_available"},
+ * from a page's "gap" or a stream's gap event); stdout stays the log. */
+static void
+say_gap(const json_t *gap)
+{
+  json_int_t from = json_integer_value(json_object_get(gap, "from"));
+  json_int_t first =
+      json_integer_value(json_object_get(gap, "first_available"));
+
+  if (from > 0 && first > from)
+    say("seqs %lld-%lld are gone (rotated away); continuing at seq %lld",
+        (long long)from, (long long)first - 1, (long long)first);
+}
+
 /* Replays items with seq > *after page by page (key: "chunks" or
  * "events"); renders into o; moves *after. With -n, starts from the last
  * N items (lines are then cut in the caller). */
@@ -1113,6 +1127,7 @@ replay(struct cli *c, const char *path, const char *key, render_fn render,
       return r;
     items = json_object_get(page, key);
     n = json_array_size(items);
+    say_gap(json_object_get(page, "gap"));
     json_array_foreach(items, i, item)
     {
       json_t *seq = json_object_get(item, "seq");
@@ -1176,8 +1191,12 @@ on_sse_event(void *ctx, const char *id, const char *event, const char *data,
   json_t *seq = json_object_get(item, "seq");
   uint64_t s;
 
-  (void)event;
   f->got = 1;
+  if (event && strcmp(event, "gap") == 0) {
+    say_gap(item);
+    json_decref(item);
+    return;
+  }
   if (json_is_integer(seq))
     s = (uint64_t)json_integer_value(seq);
   else if (!id || sscanf(id, "%" SCNu64, &s) != 1)

@@ -773,3 +773,25 @@ sup_close(struct sup *s, void (*cb)(void *arg), void *arg)
   s->n_removed = 0;
   on_child_closed(s);
 }
+
+const char *
+sup_group_state_name(size_t i)
+{
+  return i < sizeof group_state_names / sizeof *group_state_names
+             ? group_state_names[i]
+             : NULL;
+}
+
+int
+sup_group_restarts(const struct sup *s, const char *name)
+{
+  if (strcmp(s->spec->name, name) == 0)
+    return s->restarts;
+  for (size_t i = 0; i < s->n_children; i++) {
+    int n;
+    if (s->children[i].group &&
+        (n = sup_group_restarts(s->children[i].group, name)) >= 0)
+      return n;
+  }
+  return -1;
+}

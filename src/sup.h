@@ -50,5 +50,13 @@ void sup_apply(struct sup *sup, const struct config *cfg,
 /* Frees a stopped supervisor and its whole subtree; cb(arg) runs once every
  * libuv handle below it is closed. */
 void sup_close(struct sup *sup, void (*cb)(void *arg), void *arg);
+/* The name of group state i (0, 1, ...; NULL past the last), as events
+ * and the API spell it (for /metrics). */
+const char *sup_group_state_name(size_t i);
+/* The restarts that the group called name (sup or one below it) decided
+ * so far, or -1 when there is none. A read for /metrics: the group's state
+ * events carry the count too, but only when the group itself changes
+ * state. */
+int sup_group_restarts(const struct sup *sup, const char *name);
 
 #endif

@@ -26,6 +26,7 @@
 #include "src/config.h"
 #include "src/events.h"
 #include "src/log.h"
+#include "src/metrics.h"
 #include "src/pubsub.h"
 #include "src/strmap.h"
 #include "src/sup.h"
@@ -412,6 +413,7 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
     return -EIO;
   events_init(t.event_log);
   events_listen(on_event, NULL);
+  events_listen(metrics_note_event, NULL);
   if (store_truncated_bytes(t.event_log) > 0)
     events_emit(json_pack("{s:s, s:s, s:I, s:s}", "type", "log_truncated",
                           "runner", "events", "bytes",
@@ -493,6 +495,7 @@ on_part_closed(void *arg)
     return;
   }
   events_reset();
+  metrics_reset();
   store_close(t.event_log);
   t.event_log = NULL;
   view_free(t.view);
@@ -972,81 +975,266 @@ tend_watch_resume(const char *name, char **cause)
   return 0;
 }
 
-/* Appends printf-formatted text to a growing buffer. */
-static void __attribute__((format(printf, 3, 4)))
-buf_printf(char **buf, size_t *len, const char *fmt, ...)
-{
-  va_list ap;
-  char *line;
-  int n;
+/* ------------------------------------------------------------------ */
+/* /metrics                                                            */
 
-  va_start(ap, fmt);
-  n = vasprintf(&line, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  *buf = xrealloc(*buf, *len + (size_t)n + 1);
-  memcpy(*buf + *len, line, (size_t)n + 1);
-  *len += (size_t)n;
-  free(line);
-}
-
-struct metrics_buf {
+/* One family over the tree: what to emit for each node. */
+struct metrics_walk {
   char **buf;
   size_t *len;
+  void (*fn)(struct metrics_walk *w, const struct config_node *n);
 };
 
-/* Adds one runner's metric lines (for_each_runner). */
+/* Calls w->fn for every node of the tree, groups first, in config order. */
 static void
-runner_metrics(const struct config_node *n, void *ctx)
+metrics_walk(struct metrics_walk *w, const struct config_node *n)
 {
-  struct metrics_buf *mb = ctx;
-  char **buf = mb->buf;
-  size_t *len = mb->len;
-  const json_t *status = view_status(t.view, n->name);
-  struct store *st = strmap_get(t.stores, n->name);
-  const char *state = "stopped";
-  json_int_t restarts = 0;
+  w->fn(w, n);
+  for (size_t i = 0; n->is_group && i < n->n_children; i++)
+    metrics_walk(w, n->children[i]);
+}
 
-  if (status) {
-    const char *s = json_string_value(json_object_get(status, "state"));
-    if (s)
-      state = s;
-    restarts = json_integer_value(json_object_get(status, "restarts"));
+/* Emits one family (HELP, TYPE, then fn's samples for every node). */
+static void
+metrics_tree_family(char **buf, size_t *len, const char *name, const char *type,
+                    const char *help,
+                    void (*fn)(struct metrics_walk *,
+                               const struct config_node *))
+{
+  struct metrics_walk w = {buf, len, fn};
+
+  metrics_family(buf, len, name, type, help);
+  metrics_walk(&w, t.cfg->root);
+}
+
+/* A node's state in the read model ("stopped" before its first event). */
+static const char *
+node_state(const struct config_node *n)
+{
+  const char *s =
+      json_string_value(json_object_get(view_status(t.view, n->name), "state"));
+  return s ? s : "stopped";
+}
+
+/* A node's restart count in the read model. */
+static double
+node_restarts(const struct config_node *n)
+{
+  return (double)json_integer_value(
+      json_object_get(view_status(t.view, n->name), "restarts"));
+}
+
+static void
+m_runner_state(struct metrics_walk *w, const struct config_node *n)
+{
+  const char *state = node_state(n);
+
+  if (n->is_group)
+    return;
+  for (int i = 0; i < FSM_N_STATES; i++) {
+    const char *name = fsm_state_name((enum fsm_state)i);
+    metrics_sample(w->buf, w->len, "tend_runner_state",
+                   (const char *[]){"runner", n->name, "state", name, NULL},
+                   strcmp(state, name) == 0);
   }
-  for (int i = 0; i < FSM_N_STATES; i++)
-    buf_printf(buf, len, "tend_runner_state{runner=\"%s\",state=\"%s\"} %d\n",
-               n->name, fsm_state_name((enum fsm_state)i),
-               strcmp(state, fsm_state_name((enum fsm_state)i)) == 0);
-  buf_printf(buf, len, "tend_runner_restarts_total{runner=\"%s\"} %lld\n",
-             n->name, (long long)restarts);
-  if (st) {
-    buf_printf(buf, len, "tend_output_chunks_total{runner=\"%s\"} %llu\n",
-               n->name, (unsigned long long)store_last_seq(st));
-    buf_printf(buf, len, "tend_output_bytes_total{runner=\"%s\"} %llu\n",
-               n->name, (unsigned long long)store_bytes_appended(st));
-    buf_printf(buf, len,
-               "tend_persistence_errors{runner=\"%s\"} %d\n", n->name,
-               store_error(st) != 0);
-  }
+}
+
+static void
+m_runner_restarts(struct metrics_walk *w, const struct config_node *n)
+{
+  if (!n->is_group)
+    metrics_sample(w->buf, w->len, "tend_runner_restarts_total",
+                   (const char *[]){"runner", n->name, NULL}, node_restarts(n));
+}
+
+static void
+m_group_state(struct metrics_walk *w, const struct config_node *n)
+{
+  const char *state = node_state(n), *name;
+
+  if (!n->is_group)
+    return;
+  for (size_t i = 0; (name = sup_group_state_name(i)) != NULL; i++)
+    metrics_sample(w->buf, w->len, "tend_group_state",
+                   (const char *[]){"group", n->name, "state", name, NULL},
+                   strcmp(state, name) == 0);
+}
+
+static void
+m_group_restarts(struct metrics_walk *w, const struct config_node *n)
+{
+  int restarts;
+
+  if (!n->is_group)
+    return;
+  /* From the supervisor: the read model learns a group's count only when
+   * the group changes state. */
+  restarts = t.root ? sup_group_restarts(t.root, n->name) : -1;
+  metrics_sample(w->buf, w->len, "tend_group_restarts_total",
+                 (const char *[]){"group", n->name, NULL},
+                 restarts >= 0 ? restarts : node_restarts(n));
+}
+
+/* One output-store number of a runner (0 before it has a store). */
+static void
+m_store(struct metrics_walk *w, const struct config_node *n, const char *name,
+        double (*get)(const struct store *))
+{
+  const struct store *st = strmap_get(t.stores, n->name);
+
+  if (!n->is_group)
+    metrics_sample(w->buf, w->len, name,
+                   (const char *[]){"runner", n->name, NULL}, st ? get(st) : 0);
+}
+
+static double
+st_chunks(const struct store *st)
+{
+  return (double)store_last_seq(st);
+}
+
+static double
+st_bytes(const struct store *st)
+{
+  return (double)store_bytes_appended(st);
+}
+
+static double
+st_first(const struct store *st)
+{
+  return (double)store_first_seq(st);
+}
+
+static double
+st_failing(const struct store *st)
+{
+  return store_error(st) != 0;
+}
+
+static double
+st_backlog(const struct store *st)
+{
+  return (double)store_backlog_bytes(st);
+}
+
+static void
+m_chunks(struct metrics_walk *w, const struct config_node *n)
+{
+  m_store(w, n, "tend_output_chunks_total", st_chunks);
+}
+
+static void
+m_bytes(struct metrics_walk *w, const struct config_node *n)
+{
+  m_store(w, n, "tend_output_bytes_total", st_bytes);
+}
+
+static void
+m_first(struct metrics_walk *w, const struct config_node *n)
+{
+  m_store(w, n, "tend_output_first_seq", st_first);
+}
+
+static void
+m_failing(struct metrics_walk *w, const struct config_node *n)
+{
+  m_store(w, n, "tend_output_write_failing", st_failing);
+}
+
+static void
+m_backlog(struct metrics_walk *w, const struct config_node *n)
+{
+  m_store(w, n, "tend_output_backlog_bytes", st_backlog);
+}
+
+/* Watch counters of runners that have a watch. */
+static void
+m_watch(struct metrics_walk *w, const struct config_node *n, int pauses)
+{
+  uint64_t fires, paused;
+
+  if (n->is_group || !n->watch.enabled)
+    return;
+  metrics_watch_counts(n->name, &fires, &paused);
+  metrics_sample(w->buf, w->len,
+                 pauses ? "tend_watch_pauses_total" : "tend_watch_fires_total",
+                 (const char *[]){"runner", n->name, NULL},
+                 (double)(pauses ? paused : fires));
+}
+
+static void
+m_watch_fires(struct metrics_walk *w, const struct config_node *n)
+{
+  m_watch(w, n, 0);
+}
+
+static void
+m_watch_pauses(struct metrics_walk *w, const struct config_node *n)
+{
+  m_watch(w, n, 1);
 }
 
 void
 tend_metrics_text(char **buf, size_t *len)
 {
-  struct metrics_buf mb = {buf, len};
+  struct metrics_process proc;
 
-  buf_printf(buf, len, "# TYPE tend_runner_state gauge\n"
-                       "# TYPE tend_runner_restarts_total counter\n"
-                       "# TYPE tend_output_chunks_total counter\n"
-                       "# TYPE tend_output_bytes_total counter\n"
-                       "# TYPE tend_persistence_errors gauge\n");
-  for_each_runner(t.cfg->root, runner_metrics, &mb);
-  buf_printf(buf, len, "# TYPE tend_subscribers gauge\ntend_subscribers %zu\n",
-             pubsub_count());
-  buf_printf(buf, len, "# TYPE tend_events_total counter\n"
-                       "tend_events_total %llu\n",
-             (unsigned long long)events_last_seq());
+  metrics_family(buf, len, "tend_build_info", "gauge",
+                 "Always 1; the version of the running daemon.");
+  metrics_sample(buf, len, "tend_build_info",
+                 (const char *[]){"version", TEND_VERSION, NULL}, 1);
+  metrics_tree_family(buf, len, "tend_runner_state", "gauge",
+                      "1 for the runner's current state, 0 for the others.",
+                      m_runner_state);
+  metrics_tree_family(buf, len, "tend_runner_restarts_total", "counter",
+                      "Starts of the runner after its first (by its "
+                      "supervisor, a user or a watch).",
+                      m_runner_restarts);
+  metrics_tree_family(buf, len, "tend_group_state", "gauge",
+                      "1 for the group's current state, 0 for the others.",
+                      m_group_state);
+  metrics_tree_family(buf, len, "tend_group_restarts_total", "counter",
+                      "Restarts of the group's children by the group "
+                      "(those that count towards its intensity).",
+                      m_group_restarts);
+  metrics_tree_family(buf, len, "tend_output_chunks_total", "counter",
+                      "Output chunks of the runner (its newest seq).",
+                      m_chunks);
+  metrics_tree_family(buf, len, "tend_output_bytes_total", "counter",
+                      "Bytes of output log lines written (or queued) since "
+                      "the daemon started.",
+                      m_bytes);
+  metrics_tree_family(buf, len, "tend_output_first_seq", "gauge",
+                      "The oldest output seq still kept; older ones were "
+                      "rotated away.",
+                      m_first);
+  metrics_tree_family(buf, len, "tend_output_write_failing", "gauge",
+                      "1 while the runner's output log cannot be written "
+                      "(lines wait in memory), else 0.",
+                      m_failing);
+  metrics_tree_family(buf, len, "tend_output_backlog_bytes", "gauge",
+                      "Bytes of output waiting in memory for the disk.",
+                      m_backlog);
+  metrics_tree_family(buf, len, "tend_watch_fires_total", "counter",
+                      "Bursts of file changes that fired the runner's "
+                      "watch.",
+                      m_watch_fires);
+  metrics_tree_family(buf, len, "tend_watch_pauses_total", "counter",
+                      "Times the restart-loop guard paused the runner's "
+                      "watch.",
+                      m_watch_pauses);
+  metrics_family(buf, len, "tend_events_total", "counter",
+                 "Events emitted (state transitions and daemon notes).");
+  metrics_sample(buf, len, "tend_events_total", NULL,
+                 (double)events_last_seq());
+  metrics_family(buf, len, "tend_pubsub_subscriptions", "gauge",
+                 "Internal pubsub subscriptions: the terminal printer, the "
+                 "API's tree cache, one per open HTTP stream (see "
+                 "tend_http_sse_subscribers for the streams alone).");
+  metrics_sample(buf, len, "tend_pubsub_subscriptions", NULL,
+                 (double)pubsub_count());
+  metrics_process_read(&proc);
+  metrics_process_text(buf, len, &proc);
 }
 
 json_t *

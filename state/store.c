@@ -17,6 +17,15 @@
  * is not past the wanted one is bisected on byte offsets (each probe reads
  * the seq at the start of the next line), then read forward in big blocks.
  *
+ * What readers can get is exactly what the files (and the backlog) hold,
+ * from `first` on: `first` is the first seq of the oldest kept file, found
+ * at open and again after each rotation, and the tail drops what is older.
+ * So a reader asking for a rotated-away seq gets the same answer from a
+ * daemon that just rotated as from one that restarted since (issue 11:
+ * the tail used to serve seqs the disk no longer had). The rings may have
+ * holes (a line dropped at the backlog cap spends its seq), so a seq is
+ * found by bisection, not by arithmetic.
+ *
  * Recovery: at open (and whenever the file is reopened) trailing lines
  * that are torn or do not parse as a JSON object with an integer seq are
  * cut. Any JSON object with a seq is accepted, so the event log (whose
@@ -62,6 +71,7 @@ struct store {
   int64_t size; /* current file length up to its last whole line */
   int dirty;    /* the file may hold bytes past size (cut before writing) */
   uint64_t last_seq, last_run;
+  uint64_t first; /* oldest seq readers can get (last_seq + 1: none) */
   int64_t truncated, truncated_noted;
   int error;               /* negative errno while in the error state */
   int rotate_error;        /* last rotation failure, to log it once */
@@ -144,12 +154,28 @@ ring_clear(struct ring *r)
   memset(r, 0, sizeof *r);
 }
 
-/* 1 when r holds the line numbered seq. */
+/* 1 when seq is within r's range (r may lack it when it fell in a hole:
+ * reading then goes on from the next line r holds). */
 static int
 ring_covers(const struct ring *r, uint64_t seq)
 {
   return r->count && ring_at(r, 0)->seq <= seq &&
          seq <= ring_at(r, r->count - 1)->seq;
+}
+
+/* The index of the oldest line of r with a seq >= seq (r->count: none). */
+static size_t
+ring_find(const struct ring *r, uint64_t seq)
+{
+  size_t lo = 0, hi = r->count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ring_at(r, mid)->seq < seq)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
 }
 
 /* ------------------------------------------------------------ file helpers */
@@ -372,6 +398,24 @@ peek_file(struct store *st, int i, int64_t *end)
   return rc;
 }
 
+static uint64_t first_seq(const struct store *st, int i);
+
+/* Finds the oldest seq readers can get: the first line of the oldest kept
+ * file, else the oldest line waiting in the backlog, else the next seq. */
+static void
+find_first(struct store *st)
+{
+  for (int i = st->keep; i >= 0; i--) {
+    uint64_t seq = first_seq(st, i);
+    if (seq > 0) {
+      st->first = seq;
+      return;
+    }
+  }
+  st->first =
+      st->backlog.count ? ring_at(&st->backlog, 0)->seq : st->last_seq + 1;
+}
+
 /* ---------------------------------------------------------------- open */
 
 struct store *
@@ -417,6 +461,7 @@ store_open(const char *dir, const char *name, int64_t max_bytes, int keep,
     *cause = xasprintf("%s: %s", st->path, strerror(-rc));
     goto fail;
   }
+  find_first(st);
   return st;
 fail:
   store_close(st);
@@ -445,6 +490,12 @@ uint64_t
 store_last_seq(const struct store *st)
 {
   return st->last_seq;
+}
+
+uint64_t
+store_first_seq(const struct store *st)
+{
+  return st->first;
 }
 
 uint64_t
@@ -520,6 +571,10 @@ rotate(struct store *st)
   rc = open_current(st);
   if (rc < 0)
     log_warn("%s: cannot reopen after rotation: %s", st->path, strerror(-rc));
+  /* The oldest file is gone: so are its lines, for every reader. */
+  find_first(st);
+  while (st->tail.count && ring_at(&st->tail, 0)->seq < st->first)
+    ring_pop(&st->tail);
 }
 
 /* Writes ln + '\n' at the end of the current file, rotating first when it
@@ -589,6 +644,8 @@ append_line(struct store *st, struct line *ln)
      * spent, so the log stays appendable and readers see a gap rather
      * than a store stuck on a seq it will never get. */
     line_unref(ln);
+    if (st->first == st->last_seq + 1)
+      st->first++; /* nothing readable yet: it starts after the hole */
     st->last_seq++;
     return -ENOBUFS;
   }
@@ -796,7 +853,7 @@ static size_t
 read_ring(const struct ring *r, uint64_t *from, size_t n, size_t limit,
           store_line_cb cb, void *ctx)
 {
-  for (size_t i = *from - ring_at(r, 0)->seq; i < r->count && n < limit; i++) {
+  for (size_t i = ring_find(r, *from); i < r->count && n < limit; i++) {
     const struct line *ln = ring_at(r, i);
     cb(ctx, ln->seq, ln->data, ln->len);
     *from = ln->seq + 1;
@@ -809,9 +866,9 @@ size_t
 store_read_after(struct store *st, uint64_t after, size_t limit,
                  store_line_cb cb, void *ctx)
 {
-  uint64_t from = after + 1;
+  uint64_t from = after + 1 > st->first ? after + 1 : st->first;
   size_t n = 0;
-  if (limit == 0 || after >= st->last_seq)
+  if (limit == 0 || from > st->last_seq)
     return 0;
   if (!ring_covers(&st->tail, from)) {
     /* Start at the newest file that begins at or before from. */

@@ -41,6 +41,10 @@ void store_close(struct store *st);
 
 /* The seq of the newest line appended (0 when none), on disk or not. */
 uint64_t store_last_seq(const struct store *st);
+/* The oldest seq a reader can still get: the first line of the oldest
+ * kept file (or of the backlog); store_last_seq() + 1 when there is none.
+ * Older seqs were rotated away (or dropped at the backlog cap). */
+uint64_t store_first_seq(const struct store *st);
 /* The highest "run" found in the log at open (0 when none): the runner
  * counts its starts on from there. */
 uint64_t store_last_run(const struct store *st);
@@ -87,7 +91,10 @@ typedef void (*store_line_cb)(void *ctx, uint64_t seq, const char *line,
  * them: from the tail when it holds seq after + 1, else from the files
  * (rotated ones first, found by bisection on seq), then from the tail or
  * the backlog for what is not on disk. Returns how many. Lines older than
- * the oldest rotated file are gone: reading starts at the oldest kept. */
+ * store_first_seq() are gone: reading starts there, whether the tail still
+ * held them or not, so the answer depends only on what is kept (the same
+ * before and after a restart). The caller sees a gap as a first seq past
+ * after + 1 (or a jump between two seqs, after a line was dropped). */
 size_t store_read_after(struct store *st, uint64_t after, size_t limit,
                         store_line_cb cb, void *ctx);
 

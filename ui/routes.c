@@ -21,6 +21,7 @@
 
 #include "src/config.h"
 #include "src/log.h"
+#include "src/metrics.h"
 #include "src/pubsub.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
@@ -599,25 +600,6 @@ h_healthz(const struct routes_req *rq, const char *name,
   json_decref(d);
 }
 
-/* Appends formatted text to a growing string. */
-static void __attribute__((format(printf, 3, 4)))
-text_addf(char **buf, size_t *len, const char *fmt, ...)
-{
-  va_list ap;
-  int n;
-
-  va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  *buf = xrealloc(*buf, *len + (size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(*buf + *len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  *len += (size_t)n;
-}
-
 /* GET /metrics: the door's metrics plus the HTTP layer's own. */
 static void
 h_metrics(const struct routes_req *rq, const char *name,
@@ -629,19 +611,22 @@ h_metrics(const struct routes_req *rq, const char *name,
   (void)rq;
   (void)name;
   tend_metrics_text(&buf, &len);
-  text_addf(&buf, &len,
-            "# HELP tend_http_requests_total HTTP responses sent, by "
-            "status code.\n# TYPE tend_http_requests_total counter\n");
-  for (int s = 100; s < 600; s++)
-    if (status_counts[s])
-      text_addf(&buf, &len,
-                "tend_http_requests_total{code=\"%d\"} %" PRIu64 "\n", s,
-                status_counts[s]);
-  text_addf(&buf, &len,
-            "# HELP tend_http_sse_subscribers Open Server-Sent Events "
-            "streams.\n# TYPE tend_http_sse_subscribers gauge\n"
-            "tend_http_sse_subscribers %zu\n",
-            sse_stream_count());
+  metrics_family(&buf, &len, "tend_http_requests_total", "counter",
+                 "HTTP responses sent, by status code.");
+  for (int s = 100; s < 600; s++) {
+    char code[16];
+    if (!status_counts[s])
+      continue;
+    snprintf(code, sizeof code, "%d", s);
+    metrics_sample(&buf, &len, "tend_http_requests_total",
+                   (const char *[]){"code", code, NULL},
+                   (double)status_counts[s]);
+  }
+  metrics_family(&buf, &len, "tend_http_sse_subscribers", "gauge",
+                 "Open HTTP Server-Sent Events streams (output and "
+                 "events).");
+  metrics_sample(&buf, &len, "tend_http_sse_subscribers", NULL,
+                 (double)sse_stream_count());
   out->status = 200;
   out->content_type = "text/plain; version=0.0.4; charset=utf-8";
   out->cache_control = "no-store";
@@ -993,6 +978,33 @@ page_args(const struct routes_req *rq, uint64_t *after, size_t *limit,
   return 0;
 }
 
+/* Ends a page of items (read after seq `after` of a log whose newest seq
+ * is last) before its first inner hole, moves *next to its new end, and
+ * returns the "gap" field: {"from","first_available"} for a hole in front
+ * of the page (rotated-away seqs), else null. */
+static json_t *
+page_gap(json_t *items, uint64_t after, uint64_t last, uint64_t *next)
+{
+  size_t n = json_array_size(items), keep;
+  uint64_t *seqs = xmalloc((n ? n : 1) * sizeof *seqs);
+  struct sse_gap gap;
+
+  for (size_t i = 0; i < n; i++) {
+    json_t *seq = json_object_get(json_array_get(items, i), "seq");
+    seqs[i] = json_is_integer(seq) ? (uint64_t)json_integer_value(seq) : 0;
+  }
+  keep = sse_gap_check(after, seqs, n, last, &gap);
+  while (json_array_size(items) > keep)
+    json_array_remove(items, json_array_size(items) - 1);
+  if (keep > 0)
+    *next = seqs[keep - 1];
+  free(seqs);
+  if (gap.from == 0)
+    return json_null();
+  return json_pack("{s:I,s:I}", "from", (json_int_t)gap.from, "first_available",
+                   (json_int_t)gap.first_available);
+}
+
 /* GET /api/v1/runners/{name}/output?after=&limit=. */
 static void
 h_output(const struct routes_req *rq, const char *name,
@@ -1000,7 +1012,7 @@ h_output(const struct routes_req *rq, const char *name,
 {
   uint64_t after, next = 0, last = 0;
   size_t limit;
-  json_t *chunks = NULL;
+  json_t *chunks = NULL, *gap;
   int r;
 
   if (page_args(rq, &after, &limit, out) < 0)
@@ -1016,10 +1028,12 @@ h_output(const struct routes_req *rq, const char *name,
       reply_door_error(out, r, NULL);
     return;
   }
+  if (!chunks)
+    chunks = json_array();
+  gap = page_gap(chunks, after, last, &next);
   reply_json(out, 200,
-             json_pack("{s:o,s:I,s:I}", "chunks",
-                       chunks ? chunks : json_array(), "next", (json_int_t)next,
-                       "last", (json_int_t)last));
+             json_pack("{s:o,s:I,s:I,s:o}", "chunks", chunks, "next",
+                       (json_int_t)next, "last", (json_int_t)last, "gap", gap));
 }
 
 /* GET /api/v1/events?after=&limit=. */
@@ -1027,9 +1041,9 @@ static void
 h_events(const struct routes_req *rq, const char *name,
          struct routes_reply *out)
 {
-  uint64_t after, next = 0;
+  uint64_t after, next = 0, last = tend_events_last_seq();
   size_t limit;
-  json_t *events = NULL;
+  json_t *events = NULL, *gap;
   int r;
 
   (void)name;
@@ -1041,10 +1055,12 @@ h_events(const struct routes_req *rq, const char *name,
     reply_door_error(out, r, NULL);
     return;
   }
+  if (!events)
+    events = json_array();
+  gap = page_gap(events, after, last, &next);
   reply_json(out, 200,
-             json_pack("{s:o,s:I,s:I}", "events",
-                       events ? events : json_array(), "next", (json_int_t)next,
-                       "last", (json_int_t)tend_events_last_seq()));
+             json_pack("{s:o,s:I,s:I,s:o}", "events", events, "next",
+                       (json_int_t)next, "last", (json_int_t)last, "gap", gap));
 }
 
 /* ----------------------------------------------------- stream sources */

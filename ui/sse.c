@@ -8,7 +8,10 @@
  * makes "no repeat" hold. "No gap" holds because the stream only leaves the
  * store for the live queue after a fetch came back short (it caught up),
  * and any hole seen afterwards (a live seq past last + 1, or an overflow)
- * is filled from the store again before the live item is framed.
+ * is filled from the store again before the live item is framed. What
+ * the store no longer has (rotated away, or dropped at its backlog cap)
+ * cannot be filled: the item after the hole is framed behind a "gap" event
+ * that names the hole, so the jump in seqs is never silent.
  *
  * Memory: framed bytes waiting for the client are refilled only below
  * SSE_LOW_WATER, one item at a time, from one batch of at most SSE_BATCH
@@ -84,6 +87,43 @@ sse_frame(char **buf, size_t *len, size_t *cap, uint64_t id, const char *data,
   buf_add(buf, len, cap, "\n", 1);
 }
 
+/* Frames the announcement of a hole (an event without id). */
+void
+sse_frame_gap(char **buf, size_t *len, size_t *cap, const struct sse_gap *gap)
+{
+  char text[120];
+  int n = snprintf(text, sizeof text,
+                   "event: gap\ndata: {\"from\":%" PRIu64
+                   ",\"first_available\":%" PRIu64 "}\n\n",
+                   gap->from, gap->first_available);
+
+  buf_add(buf, len, cap, text, (size_t)n);
+}
+
+/* Finds the hole in front of a page and where the page must end. */
+size_t
+sse_gap_check(uint64_t after, const uint64_t *seqs, size_t n, uint64_t last,
+              struct sse_gap *gap)
+{
+  size_t i;
+
+  gap->from = gap->first_available = 0;
+  if (n == 0) {
+    if (after < last) {
+      gap->from = after + 1;
+      gap->first_available = last + 1;
+    }
+    return 0;
+  }
+  if (seqs[0] > after + 1) {
+    gap->from = after + 1;
+    gap->first_available = seqs[0];
+  }
+  for (i = 1; i < n && seqs[i] == seqs[i - 1] + 1; i++)
+    ;
+  return i;
+}
+
 /* ----------------------------------------------------------------- stream */
 
 enum mode { MODE_REPLAY, MODE_LIVE };
@@ -129,7 +169,9 @@ stream_add(struct sse_stream *s, const char *p, size_t n)
   buf_add(&s->buf, &s->len, &s->cap, p, n);
 }
 
-/* Frames one item and moves the resume point. */
+/* Frames one item and moves the resume point. An item past last + 1 is
+ * past a hole the store could not fill (the stream frames such an item
+ * only after asking the store), so the hole is announced first. */
 static void
 stream_frame(struct sse_stream *s, uint64_t seq, const char *json, size_t n)
 {
@@ -137,6 +179,10 @@ stream_frame(struct sse_stream *s, uint64_t seq, const char *json, size_t n)
     memmove(s->buf, s->buf + s->off, s->len - s->off);
     s->len -= s->off;
     s->off = 0;
+  }
+  if (seq > s->last + 1) {
+    struct sse_gap gap = {.from = s->last + 1, .first_available = seq};
+    sse_frame_gap(&s->buf, &s->len, &s->cap, &gap);
   }
   sse_frame(&s->buf, &s->len, &s->cap, seq, json, n);
   s->last = seq;
@@ -267,7 +313,7 @@ stream_refill(struct sse_stream *s)
         size_t limit = gap < SSE_BATCH ? (size_t)gap : SSE_BATCH;
         int n = stream_fetch(s, limit);
         if (n == 0)
-          s->held_hole = 1; /* rotated away: the seq jumps, nothing lost */
+          s->held_hole = 1; /* gone for good: framed after a gap event */
       }
       continue;
     }

@@ -11,7 +11,11 @@
  * The stream knows nothing of HTTP or pubsub: its two sources are function
  * pointers (ui/routes.c binds them to tend_output_after / pubsub), and it
  * tells its owner that data is ready through a waker (ui/http.c resumes the
- * MHD connection). So the whole engine is unit-tested with fakes. */
+ * MHD connection). So the whole engine is unit-tested with fakes.
+ *
+ * Items the store no longer has (rotated away) cannot be sent: a "gap"
+ * event (sse_frame_gap) takes their place, so that no client mistakes a
+ * jump in seqs for a complete log (issue 11). */
 #ifndef TEND_SSE_H
 #define TEND_SSE_H
 
@@ -30,6 +34,29 @@
  * multi-line payload arrives whole. */
 void sse_frame(char **buf, size_t *len, size_t *cap, uint64_t id,
                const char *data, size_t n);
+
+/* A hole in a log's seqs: the items from .. first_available - 1 are gone
+ * (rotated away, or dropped when the disk failed for long). from 0: no
+ * hole. */
+struct sse_gap {
+  uint64_t from;
+  uint64_t first_available;
+};
+
+/* Appends the event that announces a hole, before the first item after it:
+ * "event: gap", data {"from":F,"first_available":A}. It has no id, so a
+ * client's resume point stays the last item it got. */
+void sse_frame_gap(char **buf, size_t *len, size_t *cap,
+                   const struct sse_gap *gap);
+
+/* Pure: checks a page of items read after seq `after`: seqs[0..n) are
+ * their seqs (ascending) and last is the log's newest seq. Sets *gap to
+ * the hole in front of the first item (from 0 when the first is after + 1;
+ * with no item while after < last, the rest up to last is the hole) and
+ * returns how many items come before the next hole (n when none), so that
+ * a page can end there and the next page reports that hole at its start. */
+size_t sse_gap_check(uint64_t after, const uint64_t *seqs, size_t n,
+                     uint64_t last, struct sse_gap *gap);
 
 /* Where a stream's items come from. ctx is owned by the stream once it is
  * handed to sse_stream_new (free_ctx releases it). */

@@ -535,3 +535,83 @@ test('ui: scrolling back loads older output from the store',
       assertClean(problems);
     }, getBrowser);
   }, { timeout: 120000 * SLOW });
+
+test('ui: output rotated away shows a gap marker, never a silent jump',
+  async ({ getBrowser }) => {
+    // 4 KiB files, one rotated file kept: most of the 300 lines are gone.
+    const cfg = { name: 'dev', output: { max_bytes: 4096, keep: 1 },
+      children: [
+        { name: 'rot', cmd: 'i=0; while [ $i -lt 300 ]; do i=$((i+1)); ' +
+          'echo "rot line $i with some padding to fill the files"; ' +
+          'sleep 0.005; done; echo "rot done"; sleep 1000' },
+      ] };
+    await withDaemon(cfg, {}, async (d, page, problems) => {
+      await waitFor(() => d.chunks('rot').some((c) =>
+        (c.data || '').includes('rot done')), T * 2, 'the runner to write');
+      const page0 = await d.api('GET', '/api/v1/runners/rot/output?after=0' +
+        '&limit=1');
+      const gap = page0.body.gap;
+      assert.ok(gap && gap.from === 1 && gap.first_available > 2,
+        `the page reports the rotated-away chunks: ${JSON.stringify(page0)}`);
+      const first = gap.first_available;
+      // A page opened now (the first one may hold chunks it got live,
+      // before they were rotated away: it rightly keeps showing them).
+      const ui = await openUI(await getBrowser(), d.loginUrl());
+      try {
+        await check(ui.page, first);
+        assertClean(ui.problems);
+      } finally {
+        await ui.ctx.close();
+      }
+      assertClean(problems);
+    }, getBrowser);
+  }, { timeout: 90000 * SLOW });
+
+// The checks of the test above on one page.
+async function check(page, first) {
+  await selectNode(page, 'rot');
+  await waitRow(page, 'rot done');
+  // Scroll to the top: the marker says what is gone, above the oldest
+  // line that is kept, and nothing older shows.
+  await waitFor(async () => {
+    await page.evaluate(() => {
+      const l = document.getElementById('log');
+      l.scrollTop = 0;
+      l.dispatchEvent(new Event('scroll'));
+    });
+    return page.evaluate(() => !window.tend.logs.get('rot').hasOlder());
+  }, T * 2, 'the whole kept history');
+  const head = () => page.evaluate(() => window.tend.logs.get('rot')
+    .lines.slice(0, 2).map((l) => ({ seq: l.seq, t: l.stream,
+      ev: l.ev && l.ev.event, text: l.text })));
+  try {
+    await waitFor(async () => (await head())[0].ev === 'gap', T,
+      'the marker on top of the model');
+    await waitFor(async () => {
+      await page.evaluate(() => {
+        const l = document.getElementById('log');
+        l.scrollTop = 0;
+        l.dispatchEvent(new Event('scroll'));
+      });
+      return (await page.$('#log-rows .row.mk-gap')) !== null;
+    }, T, 'the marker row');
+  } catch (e) {
+    e.message += `; model head: ${JSON.stringify(await head())}; rows: ` +
+      JSON.stringify((await rowTexts(page)).slice(0, 3));
+    throw e;
+  }
+  const marker = await page.$eval('#log-rows .row.mk-gap .tx',
+    (e) => e.textContent);
+  assert.match(marker, new RegExp(`chunks 1–${first - 1} are gone ` +
+    '\\(rotated away'), marker);
+  const lines = await page.evaluate(() => window.tend.logs.get('rot')
+    .lines.map((l) => ({ seq: l.seq, t: l.stream, ev: l.ev && l.ev.event,
+      text: l.text })));
+  assert.equal(lines[0].ev, 'gap', JSON.stringify(lines.slice(0, 3)));
+  assert.equal(lines[1].seq, first, 'the oldest kept chunk follows it');
+  const nums = lines.filter((l) => l.t === 'o' && /^rot line/.test(l.text))
+    .map((l) => Number(l.text.split(' ')[2]));
+  assert.ok(nums[0] > 1, 'rotated-away lines are not shown');
+  assert.deepEqual(nums, Array.from({ length: nums.length },
+    (_, i) => nums[0] + i), 'the kept lines, each once, in order');
+}

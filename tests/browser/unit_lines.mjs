@@ -170,3 +170,51 @@ test('lines: durations format compactly', () => {
   assert.equal(fmtDuration(3 * 3600e3 + 120e3), '3h2m');
   assert.equal(fmtDuration(50 * 3600e3), '2d2h');
 });
+
+test('lines: a gap the daemon reports becomes a marker, live and on load',
+  () => {
+    // Live: chunks 3..9 were rotated away while the page held 1..2.
+    const log = new RunnerLog('api');
+    log.append([ch(1, 'one\n'), ch(2, 'two\n')]);
+    assert.deepEqual(log.markGap(4, 10), [], 'only a hole right after hi');
+    const added = log.markGap(3, 10);
+    assert.equal(added.length, 1);
+    assert.equal(added[0].stream, 't');
+    assert.equal(added[0].ev.event, 'gap');
+    assert.match(added[0].text, /chunks 3–9 are gone \(rotated away/);
+    assert.equal(log.hi, 9);
+    assert.deepEqual(log.markGap(3, 10), [], 'the same gap twice: once');
+    const r = log.append([ch(10, 'ten\n')]);
+    assert.equal(r.gap, 0, 'the chunk after the hole is taken');
+    assert.deepEqual(log.lines.map((l) => l.text.slice(0, 12)),
+      ['one', 'two', 'output chunk', 'ten']);
+    assert.ok(log.lines[2].ord < log.lines[3].ord);
+
+    // Load: the page's gap in front of an empty log.
+    const fresh = new RunnerLog('api');
+    fresh.markGap(1, 202);
+    fresh.append([ch(202, 'kept\n')]);
+    assert.equal(fresh.lo, 202);
+    assert.equal(fresh.floor, 201);
+    assert.ok(!fresh.hasOlder(), 'nothing older exists');
+    assert.deepEqual(fresh.lines.map((l) => l.stream), ['t', 'o']);
+    assert.match(fresh.lines[0].text, /chunks 1–201 are gone/);
+
+    // Scroll-back: older chunks whose start was rotated away.
+    const back = new RunnerLog('api');
+    back.append([ch(50, 'fifty\n')]);
+    back.prepend([ch(40, 'forty\n'), ch(41, 'x\n'), ...Array.from(
+      { length: 8 }, (_, i) => ch(42 + i, `c${42 + i}\n`))], false,
+    { from: 31, first_available: 40 });
+    assert.equal(back.lines[0].ev.event, 'gap');
+    assert.match(back.lines[0].text, /chunks 31–39 are gone/);
+    assert.equal(back.lines[1].text, 'forty');
+    assert.equal(back.floor, 39);
+    assert.ok(!back.hasOlder());
+    // Everything older than lo gone: a marker alone.
+    const none = new RunnerLog('api');
+    none.append([ch(70, 'seventy\n')]);
+    none.prepend([], false, { from: 20, first_available: 75 });
+    assert.match(none.lines[0].text, /chunks 20–69 are gone/);
+    assert.ok(!none.hasOlder());
+  });

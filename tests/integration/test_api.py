@@ -385,7 +385,7 @@ def test_metrics(tend_factory):
                          text), text
         assert re.search(r'tend_output_bytes_total\{runner="api"\} [1-9]',
                          text), text
-        assert 'tend_persistence_errors{runner="api"} 0' in text
+        assert 'tend_output_write_failing{runner="api"} 0' in text
         for line in text.splitlines():
             assert line.startswith("#") or len(line.split()) >= 2, line
     finally:

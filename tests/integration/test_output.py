@@ -127,7 +127,10 @@ class SSE:
         assert self.resp.status == 200, self.resp.status
         self.buf = b""
         self.data = []
+        self.event = None
         self.events = []  # (receive time, parsed data)
+        # Named events ("event: gap"): (len(events) when it came, data).
+        self.named = []
 
     def pump(self, until, timeout):
         deadline = time.monotonic() + timeout * SLOW
@@ -145,12 +148,19 @@ class SSE:
                 line, self.buf = self.buf.split(b"\n", 1)
                 line = line.rstrip(b"\r")
                 if not line:
-                    if self.data:
+                    if self.data and self.event:
+                        self.named.append(
+                            (len(self.events), self.event,
+                             json.loads(b"\n".join(self.data))))
+                    elif self.data:
                         self.events.append(
                             (now, json.loads(b"\n".join(self.data))))
                     self.data = []
+                    self.event = None
                 elif line.startswith(b"data:"):
                     self.data.append(line[5:].lstrip(b" "))
+                elif line.startswith(b"event:"):
+                    self.event = line[6:].strip().decode()
 
     def close(self):
         self.resp.close()
@@ -503,10 +513,10 @@ def test_rotation_keeps_n_files_and_the_api_reads_across_them(tend_factory):
     assert on_disk[0]["seq"] > 1, "nothing was rotated away"
     oldest = on_disk[0]["seq"]
 
-    # Live: the API returns contiguous seqs down to the oldest kept chunk
-    # at least (the in-memory tail may still hold older ones).
+    # Live: the API returns contiguous seqs from the oldest kept chunk on
+    # (the in-memory tail does not serve what the disk no longer has).
     got, last = api_chunks(d, "rot", 0, 7)
-    assert got[0]["seq"] <= oldest, (got[0]["seq"], oldest)
+    assert got[0]["seq"] == oldest, (got[0]["seq"], oldest)
     assert_contiguous(got, got[0]["seq"])
     assert got[-1]["seq"] == last == on_disk[-1]["seq"]
     by_seq = {c["seq"]: c for c in got}
@@ -528,3 +538,113 @@ def test_rotation_keeps_n_files_and_the_api_reads_across_them(tend_factory):
         part, _ = api_chunks(d, "rot", after, 4)
         want = [c for c in on_disk if c["seq"] > after]
         assert part[:len(want)] == want, after
+
+
+# --- 8. rotated-away output is a visible gap ----------------------------------
+
+GAPPY = r"""
+import os, sys, time
+if not os.path.exists("written"):
+    for i in range(30):
+        size = 37000 if i == 12 else 900   # one chunk far over max_bytes
+        sys.stdout.write(f"line {i:03d} " + "g" * size + "\n")
+        sys.stdout.flush()
+        time.sleep(0.12)                   # one chunk per flush
+    open("written", "w").close()
+while True:
+    time.sleep(1000)
+"""
+
+
+def read_gap_views(d, runner):
+    """What every reader is told about seqs 2.. of runner: the page after
+    seq 1, the page from the start, the stream after Last-Event-ID 1, and
+    `tend logs`. Returns them as comparable values."""
+    status, page1 = d.api("GET", f"/api/v1/runners/{runner}/output?after=1")
+    assert status == 200, page1
+    status, page0 = d.api("GET",
+                          f"/api/v1/runners/{runner}/output?after=0&limit=3")
+    assert status == 200, page0
+    host, port = d.daemon_json()["listen"].rsplit(":", 1)
+    sse = SSE(d, f"/api/v1/runners/{runner}/output/stream")
+    sse.close()
+    conn = http.client.HTTPConnection(host, int(port), timeout=10 * SLOW)
+    sse.conn = conn
+    conn.request("GET", f"/api/v1/runners/{runner}/output/stream", headers={
+        "Accept": "text/event-stream", "Last-Event-ID": "1",
+        "Authorization": "Bearer " + d.token()})
+    sse.resp = conn.getresponse()
+    assert sse.resp.status == 200
+    try:
+        want = page1["last"] - page1["chunks"][0]["seq"] + 1
+        sse.pump(lambda s: len(s.events) >= want, 20)
+    finally:
+        sse.close()
+    logs = subprocess.run([TEND_BIN, "logs", runner], cwd=d.dir,
+                          capture_output=True, text=True, timeout=30 * SLOW)
+    assert logs.returncode == 0, logs
+    return page1, page0, sse.named, [c["seq"] for _, c in sse.events], logs
+
+
+def test_rotated_away_seqs_are_reported_as_a_gap_before_and_after_restart(
+        tend_factory):
+    max_bytes = 4096
+    cfg = {"name": "r", "output": {"max_bytes": max_bytes, "keep": 1},
+           "children": [{"name": "gap", "cmd": ["python3", "gappy.py"]}]}
+    d = tend_factory(cfg, files={"gappy.py": GAPPY}, http=True)
+    wait_for(lambda: os.path.exists(d.path("written")), 60,
+             what="the writer to finish")
+    wait_for(lambda: b"line 029" in stream_bytes(chunks_of(d, "gap", 1),
+                                                 "stdout"), 10,
+             what="the last line on disk")
+    # Stopped for good (its exit marker written), so that nothing changes
+    # the log between the two looks below.
+    status, _ = d.api("POST", "/api/v1/runners/gap/stop")
+    assert status == 200
+    wait_for(lambda: exit_markers(chunks_of(d, "gap", 1)), 20,
+             what="the exit marker of gap")
+
+    # The bound of a file: max_bytes, or one line when that line alone is
+    # bigger (a chunk is never split across files).
+    files = glob.glob(os.path.join(d.state_dir, "output", "gap*.jsonl"))
+    for f in files:
+        size, lines = os.path.getsize(f), len(read_jsonl(f))
+        assert size <= max_bytes or lines == 1, (f, size, lines)
+
+    on_disk = chunks_of(d, "gap", 1)
+    assert_contiguous(on_disk, on_disk[0]["seq"])
+    oldest = on_disk[0]["seq"]
+    assert oldest > 3, "nothing was rotated away"
+
+    def check(views):
+        page1, page0, named, seqs, logs = views
+        # The page says which seqs are gone, and starts at the oldest kept.
+        assert page1["chunks"][0]["seq"] == oldest, (
+            f"page after 1 starts at {page1['chunks'][0]['seq']}, but the "
+            f"disk starts at {oldest}")
+        assert page1.get("gap") == {"from": 2, "first_available": oldest}, (
+            page1.get("gap"))
+        assert page0.get("gap") == {"from": 1, "first_available": oldest}
+        assert page0["chunks"][0]["seq"] == oldest
+        # The stream says so before its first event.
+        assert named == [(0, "gap", {"from": 2, "first_available": oldest})], (
+            named)
+        assert seqs == [c["seq"] for c in on_disk], seqs[:5]
+        # So does `tend logs`, on stderr (stdout stays the output).
+        assert (f"seqs 1-{oldest - 1} are gone" in logs.stderr), logs.stderr
+        return page1, page0, named, seqs, logs.stdout
+
+    before = check(read_gap_views(d, "gap"))
+    # A page that starts inside what is kept has no gap.
+    status, inside = d.api("GET", f"/api/v1/runners/gap/output?after={oldest}")
+    assert status == 200 and inside.get("gap") is None, inside.get("gap")
+
+    # After a restart (nothing new written: the runner does not start), the
+    # disk is all there is; every reader must get the very same answer.
+    assert d.stop() == 0
+    cfg["children"][0]["autostart"] = False
+    d.write_config(cfg)
+    d.start()
+    d.url()
+    after = check(read_gap_views(d, "gap"))
+    assert after == before

@@ -126,6 +126,7 @@ Test(sse, parser_fields)
 
 struct fake {
   uint64_t store_first, store_last; /* the store holds [first, last] */
+  uint64_t hole;                    /* a seq in there it lacks (0: none) */
   int store_gone;
   uint64_t q[QUEUE_MAX];
   char qjson[64];
@@ -150,7 +151,7 @@ fake_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
   a = json_array();
   for (uint64_t s = after + 1; s <= f->store_last && json_array_size(a) < limit;
        s++) {
-    if (s < f->store_first)
+    if (s < f->store_first || s == f->hole)
       continue;
     json_array_append_new(
         a, json_pack("{s:I,s:s}", "seq", (json_int_t)s, "data", "x"));
@@ -213,6 +214,11 @@ struct ids {
   uint64_t v[STORE_MAX + 16];
   int n;
   int ended;
+  struct {
+    int at; /* ids->n when the gap event came */
+    uint64_t from, first_available;
+  } gaps[8];
+  int n_gaps;
 };
 
 static void
@@ -220,8 +226,21 @@ on_id(void *ctx, const char *id, const char *event, const char *data,
       size_t len)
 {
   struct ids *ids = ctx;
-  (void)event;
   (void)len;
+  if (strcmp(event, "gap") == 0) {
+    json_t *g = json_loads(data, 0, NULL);
+    cr_assert_not_null(g, "gap data: %s", data);
+    cr_assert_lt(ids->n_gaps, 8);
+    ids->gaps[ids->n_gaps].at = ids->n;
+    ids->gaps[ids->n_gaps].from =
+        (uint64_t)json_integer_value(json_object_get(g, "from"));
+    ids->gaps[ids->n_gaps].first_available =
+        (uint64_t)json_integer_value(json_object_get(g, "first_available"));
+    ids->n_gaps++;
+    json_decref(g);
+    return;
+  }
+  cr_assert_str_eq(event, "message");
   cr_assert_not_null(id);
   cr_assert_lt(ids->n, STORE_MAX + 16);
   ids->v[ids->n++] = strtoull(id, NULL, 10);
@@ -342,8 +361,101 @@ Test(sse, stream_hole_the_store_cannot_fill)
   drain(s, p, &ids, 100);
   cr_assert_eq(ids.n, 1);
   cr_assert_eq(ids.v[0], 60);
+  /* ... and says so first (issue 11: the jump used to be silent). */
+  cr_assert_eq(ids.n_gaps, 1);
+  cr_assert_eq(ids.gaps[0].at, 0);
+  cr_assert_eq(ids.gaps[0].from, 6);
+  cr_assert_eq(ids.gaps[0].first_available, 60);
   sse_stream_free(s);
   sse_parser_free(p);
+}
+
+Test(sse, stream_replay_after_rotated_away_seqs_starts_with_a_gap)
+{
+  struct fake f = {.store_first = 202, .store_last = 300};
+  struct ids ids = {0};
+  struct sse_parser *p = sse_parser_new(on_id, &ids);
+  struct sse_stream *s = sse_stream_new(&fake_src, &f, 1);
+
+  drain(s, p, &ids, 333);
+  assert_contiguous(&ids, 202, 300);
+  cr_assert_eq(ids.n_gaps, 1);
+  cr_assert_eq(ids.gaps[0].at, 0, "the gap comes before the first item");
+  cr_assert_eq(ids.gaps[0].from, 2);
+  cr_assert_eq(ids.gaps[0].first_available, 202);
+  /* A stream that starts inside what is kept has no gap. */
+  sse_stream_free(s);
+  memset(&ids, 0, sizeof ids);
+  s = sse_stream_new(&fake_src, &f, 201);
+  drain(s, p, &ids, 333);
+  assert_contiguous(&ids, 202, 300);
+  cr_assert_eq(ids.n_gaps, 0);
+  sse_stream_free(s);
+  sse_parser_free(p);
+}
+
+Test(sse, stream_hole_inside_the_store)
+{
+  /* A line dropped at the store's backlog cap spends its seq. */
+  struct fake f = {.store_first = 1, .store_last = 100, .hole = 70};
+  struct ids ids = {0};
+  struct sse_parser *p = sse_parser_new(on_id, &ids);
+  struct sse_stream *s = sse_stream_new(&fake_src, &f, 0);
+
+  drain(s, p, &ids, 100);
+  cr_assert_eq(ids.n, 99);
+  cr_assert_eq(ids.v[68], 69);
+  cr_assert_eq(ids.v[69], 71);
+  cr_assert_eq(ids.n_gaps, 1);
+  cr_assert_eq(ids.gaps[0].at, 69);
+  cr_assert_eq(ids.gaps[0].from, 70);
+  cr_assert_eq(ids.gaps[0].first_available, 71);
+  sse_stream_free(s);
+  sse_parser_free(p);
+}
+
+Test(sse, frame_gap)
+{
+  char *buf = NULL;
+  size_t len = 0, cap = 0;
+  struct sse_gap g = {.from = 2, .first_available = 202};
+
+  sse_frame_gap(&buf, &len, &cap, &g);
+  buf = realloc(buf, len + 1);
+  buf[len] = '\0';
+  cr_assert_str_eq(buf, "event: gap\ndata: {\"from\":2,\"first_available\":202}"
+                        "\n\n");
+  free(buf);
+}
+
+Test(sse, gap_check)
+{
+  struct sse_gap g;
+  const uint64_t run[] = {5, 6, 7};
+  const uint64_t late[] = {202, 203};
+  const uint64_t holed[] = {3, 4, 6, 7};
+
+  cr_assert_eq(sse_gap_check(4, run, 3, 7, &g), 3);
+  cr_assert_eq(g.from, 0, "contiguous: no gap");
+  cr_assert_eq(sse_gap_check(1, late, 2, 203, &g), 2);
+  cr_assert_eq(g.from, 2);
+  cr_assert_eq(g.first_available, 202);
+  cr_assert_eq(sse_gap_check(0, late, 2, 203, &g), 2);
+  cr_assert_eq(g.from, 1);
+  /* A hole inside the page ends it before the hole. */
+  cr_assert_eq(sse_gap_check(2, holed, 4, 7, &g), 2);
+  cr_assert_eq(g.from, 0);
+  cr_assert_eq(sse_gap_check(4, holed + 2, 2, 7, &g), 2);
+  cr_assert_eq(g.from, 5);
+  cr_assert_eq(g.first_available, 6);
+  /* Nothing read: past the end is no gap; before it, all of it is. */
+  cr_assert_eq(sse_gap_check(7, NULL, 0, 7, &g), 0);
+  cr_assert_eq(g.from, 0);
+  cr_assert_eq(sse_gap_check(9, NULL, 0, 7, &g), 0);
+  cr_assert_eq(g.from, 0);
+  cr_assert_eq(sse_gap_check(5, NULL, 0, 7, &g), 0);
+  cr_assert_eq(g.from, 6);
+  cr_assert_eq(g.first_available, 8);
 }
 
 Test(sse, stream_bounded_for_a_client_that_stops_reading)

@@ -636,3 +636,115 @@ Test(store, open_on_a_full_disk_starts_in_error_state)
   free(text);
   umount2(mnt, MNT_DETACH);
 }
+
+/* Issue 11: seqs rotated away are gone for every reader at once. The tail
+ * still held them and served them until a restart; now the answer depends
+ * only on the kept files, the same before and after a reopen. */
+Test(store, rotated_away_seqs_are_gone_from_the_tail_too)
+{
+  char *cause = NULL;
+  struct store *st = store_open(scratch, "rot", 2000, 1, &cause);
+  cr_assert_not_null(st, "%s", cause);
+  cr_assert_eq(store_first_seq(st), 1, "an empty log starts at 1");
+  cr_assert_eq(append_range(st, 1, 200, 60), 0);
+  uint64_t last1, last0;
+  uint64_t first = check_file(path_of("rot.1.jsonl"), &last1);
+  cr_assert_eq(check_file(path_of("rot.jsonl"), &last0), last1 + 1);
+  cr_assert_gt(first, 2, "something was rotated away");
+  cr_assert_eq(store_first_seq(st), first);
+
+  for (int reopen = 0; reopen < 2; reopen++) {
+    for (uint64_t after = 0; after < first; after += first / 3 + 1) {
+      struct got *g = got_new();
+      cr_assert_eq(store_read_after(st, after, 5, collect, g), 5);
+      expect_range(g, first, first + 4);
+      got_free(g);
+    }
+    struct got *g = got_new();
+    store_read_after(st, 0, 100000, collect, g);
+    expect_range(g, first, 200);
+    got_free(g);
+    store_close(st);
+    st = store_open(scratch, "rot", 2000, 1, &cause);
+    cr_assert_not_null(st, "%s", cause);
+    cr_assert_eq(store_first_seq(st), first, "reopen %d", reopen);
+  }
+  store_close(st);
+}
+
+Test(store, first_seq_with_keep_zero_is_the_current_file)
+{
+  char *cause = NULL;
+  struct store *st = store_open(scratch, "k0", 1000, 0, &cause);
+  cr_assert_eq(append_range(st, 1, 100, 60), 0);
+  uint64_t last;
+  uint64_t first = check_file(path_of("k0.jsonl"), &last);
+  cr_assert_gt(first, 1);
+  cr_assert_eq(store_first_seq(st), first);
+  struct got *g = got_new();
+  cr_assert_eq(store_read_after(st, 0, 1000, collect, g), 100 - first + 1);
+  expect_range(g, first, 100);
+  got_free(g);
+  store_close(st);
+}
+
+/* The hard cap drops a line but spends its seq: the rings then have a hole,
+ * and reading across it must neither hang nor shift (the ring used to find
+ * a seq by arithmetic, which looped forever on a read starting past the
+ * hole). */
+Test(store, reading_across_a_dropped_line, .timeout = 20)
+{
+  char *cause = NULL;
+  struct store *st = store_open(scratch, "hole", 0, 3, &cause);
+  signal(SIGXFSZ, SIG_IGN);
+  struct rlimit old, lim;
+  getrlimit(RLIMIT_FSIZE, &old);
+  lim = old;
+  lim.rlim_cur = 0;
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+  size_t big = ((size_t)1 << 20) - 100;
+  char *line = malloc(big);
+  uint64_t s = 1;
+  int rc;
+  for (;; s++) {
+    int n =
+        snprintf(line, big, "{\"seq\":%llu,\"d\":\"", (unsigned long long)s);
+    memset(line + n, 'x', big - (size_t)n - 2);
+    memcpy(line + big - 2, "\"}", 2);
+    rc = store_append(st, s, line, big);
+    if (rc == -ENOBUFS)
+      break;
+    cr_assert_eq(rc, -EFBIG);
+  }
+  uint64_t dropped = s;
+  char small[64];
+  int n = snprintf(small, sizeof small, "{\"seq\":%llu}",
+                   (unsigned long long)(dropped + 1));
+  cr_assert_eq(store_append(st, dropped + 1, small, (size_t)n), -EFBIG);
+  n = snprintf(small, sizeof small, "{\"seq\":%llu}",
+               (unsigned long long)(dropped + 2));
+  cr_assert_eq(store_append(st, dropped + 2, small, (size_t)n), -EFBIG);
+
+  struct got *g = got_new();
+  cr_assert_eq(store_read_after(st, dropped - 1, 10, collect, g), 2);
+  cr_assert_eq(g->seq[0], dropped + 1, "the hole is skipped");
+  got_free(g);
+  g = got_new();
+  cr_assert_eq(store_read_after(st, dropped, 10, collect, g), 2);
+  cr_assert_eq(g->seq[0], dropped + 1, "not shifted past the hole");
+  cr_assert_eq(g->seq[1], dropped + 2);
+  got_free(g);
+  g = got_new();
+  cr_assert_eq(store_read_after(st, dropped + 1, 10, collect, g), 1);
+  cr_assert_eq(g->seq[0], dropped + 2);
+  got_free(g);
+  g = got_new();
+  cr_assert_eq(store_read_after(st, dropped - 3, 3, collect, g), 3);
+  cr_assert_eq(g->seq[0], dropped - 2);
+  cr_assert_eq(g->seq[1], dropped - 1);
+  cr_assert_eq(g->seq[2], dropped + 1);
+  got_free(g);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+  free(line);
+  store_close(st);
+}

@@ -66,13 +66,17 @@ export const api = {
 
 // Returns every chunk of a runner with after < seq <= upTo (upTo 0 = to the
 // end), fetching pages until done; the daemon may cap each page. Returns
-// {chunks, reachedStart} where reachedStart means no chunk exists at or below
-// after + 1 that was not returned (the log starts inside the range).
+// {chunks, reachedStart, gap} where reachedStart means no chunk exists at or
+// below after + 1 that was not returned (the log starts inside the range),
+// and gap ({from, first_available} or null) is the daemon's word that the
+// chunks right after `after` were rotated away. The chunks are contiguous:
+// reading stops at a later hole (the next call reports it as its gap).
 export async function fetchRange(name, after, upTo, page = 1000) {
   const chunks = [];
   let cur = after;
   let first = true;
   let reachedStart = false;
+  let gap = null;
   for (;;) {
     const limit = upTo ? Math.min(page, upTo - cur) : page;
     if (limit <= 0) break;
@@ -81,7 +85,10 @@ export async function fetchRange(name, after, upTo, page = 1000) {
     if (first) {
       reachedStart = after === 0 || got.length === 0 ||
         got[0].seq > after + 1;
+      gap = (r && r.gap) || null;
       first = false;
+    } else if (r && r.gap) {
+      break;
     }
     for (const c of got) {
       if (upTo && c.seq > upTo) break;
@@ -93,12 +100,14 @@ export async function fetchRange(name, after, upTo, page = 1000) {
     cur = last;
     if (got.length < limit && !upTo) break;
   }
-  return { chunks, reachedStart };
+  return { chunks, reachedStart, gap };
 }
 
 // A self-reconnecting SSE stream. opts: {url, lastSeq() -> number | null
 // (null = start at the live position), onItem(obj), onOpen(), onDown(),
-// onGap()}. Items are parsed JSON objects in order.
+// onGap(info)}. Items are parsed JSON objects in order. info is the gap
+// event's {from, first_available} (items that are gone for good), or null
+// when the event carried none (the caller refills from the store).
 export class Stream {
   constructor(opts) {
     this.opts = opts;
@@ -134,10 +143,17 @@ export class Stream {
       }
       this.opts.onItem(obj);
     };
-    // A daemon that dropped events for a slow subscriber says so; the caller
-    // refills the hole from the store.
-    es.addEventListener('gap', () => {
-      if (this.es === es && this.opts.onGap) this.opts.onGap();
+    // The daemon says which items are gone (rotated away) before the first
+    // item after them.
+    es.addEventListener('gap', (m) => {
+      if (this.es !== es || !this.opts.onGap) return;
+      let info = null;
+      try {
+        info = JSON.parse(m.data);
+      } catch (e) {
+        info = null;
+      }
+      this.opts.onGap(info && info.first_available > info.from ? info : null);
     });
     es.onerror = () => {
       if (this.es !== es) return;

@@ -476,6 +476,7 @@ function ensureLoaded(name) {
       if (last > 0) {
         const from = Math.max(0, last - TAIL_CHUNKS);
         const r = await fetchRange(name, from, 0);
+        if (r.gap) log.markGap(r.gap.from, r.gap.first_available);
         log.append(r.chunks);
         if (r.reachedStart) log.floor = Math.max(0, log.lo - 1);
         if (from === 0) log.floor = 0;
@@ -508,7 +509,7 @@ async function olderPage(log, lines) {
   const page = Math.max(10, Math.min(10000, Math.ceil(lines / perChunk)));
   const after = Math.max(log.floor, log.lo - 1 - page);
   const r = await fetchRange(log.name, after, log.lo - 1);
-  log.prepend(r.chunks, r.reachedStart || after === 0);
+  log.prepend(r.chunks, r.reachedStart || after === 0, r.gap);
   return r.chunks.length;
 }
 
@@ -532,6 +533,15 @@ function onChunks(name, chunks) {
   }
 }
 
+// Shows that chunks of a runner are gone for good (the daemon said so in a
+// stream's gap event or a page's "gap").
+function onGapMarked(name, gap) {
+  const log = logOf(name);
+  if (!log.ready || !gap) return;
+  const added = log.markGap(gap.from, gap.first_available);
+  if (added.length && S.active.includes(name)) pushToView(added);
+}
+
 // Fills a hole in a runner's output from the store, then resumes its stream.
 async function resync(name) {
   const log = logOf(name);
@@ -541,6 +551,7 @@ async function resync(name) {
     const st = S.streams.get(name);
     const r = await fetchRange(name, log.hi, 0);
     log.resyncing = false;
+    onGapMarked(name, r.gap);
     onChunks(name, r.chunks);
     if (st) st.restart();
   } catch (e) {
@@ -626,7 +637,7 @@ function setupStreams() {
       url: api.outputStreamUrl(name),
       lastSeq: () => log.hi,
       onItem: (c) => onChunks(name, [c]),
-      onGap: () => resync(name),
+      onGap: (gap) => (gap ? onGapMarked(name, gap) : resync(name)),
     }));
   }
   const poll = S.active.length > MAX_SSE;
@@ -656,6 +667,7 @@ async function pollOnce() {
       const f = S.byName.get(name);
       if (!log.ready || !f || !(f.node.output_seq > log.hi)) continue;
       const r = await fetchRange(name, log.hi, 0);
+      onGapMarked(name, r.gap);
       if (r.chunks.length) onChunks(name, r.chunks);
     }
   } catch (e) {

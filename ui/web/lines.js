@@ -91,6 +91,20 @@ export function chunkLines(name, chunk, carry) {
   return out;
 }
 
+// Returns the marker record of a hole in a runner's output: the chunks from
+// `from` to firstAvailable - 1 are gone (rotated away by output.max_bytes /
+// keep). It sorts right before the first chunk after the hole; ts places it
+// among other runners' lines.
+export function gapLine(name, from, firstAvailable, ts) {
+  const last = firstAvailable - 1;
+  const what = from === last ? `chunk ${from} is` : `chunks ${from}–${last} are`;
+  const text = `output ${what} gone (rotated away; see output.max_bytes ` +
+    'and output.keep)';
+  return { name, seq: last, ts, run: 0, stream: 't', text, st: null,
+    ev: { event: 'gap', from, first_available: firstAvailable },
+    ord: firstAvailable * 65536 - 1, plain: text };
+}
+
 // Returns the text of a record as seen on screen (escapes stripped), cached.
 export function plainOf(line) {
   if (line.plain === undefined) line.plain = strip(line.text);
@@ -175,6 +189,26 @@ export class RunnerLog {
     return { added, gap: 0 };
   }
 
+  // Takes the daemon's word that the chunks from..firstAvailable-1 are gone
+  // (a stream's "gap" event, or a page's "gap" field): a marker line takes
+  // their place and the next chunk expected is firstAvailable. Only a hole
+  // right after what is held (or in front of an empty log) is taken; the
+  // caller refills anything else from the store. Returns the records added.
+  markGap(from, firstAvailable) {
+    if (!(firstAvailable > from) || from !== this.hi + 1) return [];
+    const prev = this.lines[this.lines.length - 1];
+    const rec = gapLine(this.name, from, firstAvailable, prev ? prev.ts : 0);
+    if (!this.hi) {
+      this.lo = firstAvailable;
+      this.floor = firstAvailable - 1;
+    }
+    this.lines.push(rec);
+    this.hi = firstAvailable - 1;
+    this.open = {};
+    this.version++;
+    return [rec];
+  }
+
   // Records the run of a chunk that starts the held range.
   noteFirstRun(c) {
     if (c.run && !this.runs.has(c.run))
@@ -200,11 +234,25 @@ export class RunnerLog {
 
   // Prepends older chunks (oldest first, all with seq < lo and contiguous up
   // to lo - 1). A partial line at the end of the batch is joined with the
-  // first held line of the same stream. Returns the records added.
-  prepend(chunks, reachedStart) {
+  // first held line of the same stream. gap ({from, first_available}, from
+  // the page) says that what comes before them was rotated away: a marker
+  // goes on top. Returns the records added.
+  prepend(chunks, reachedStart, gap) {
     const fresh = chunks.filter((c) => !this.lo || c.seq < this.lo);
-    if (reachedStart) this.floor = fresh.length ? fresh[0].seq - 1
+    if (reachedStart || gap) this.floor = fresh.length ? fresh[0].seq - 1
       : Math.max(0, this.lo - 1);
+    if (gap && this.lo && !(this.lines[0] && this.lines[0].ev &&
+        this.lines[0].ev.event === 'gap')) {
+      const first = fresh.length ? fresh[0].seq : this.lo;
+      if (first > gap.from) {
+        const top = fresh.length ? fresh[0] : this.lines[0];
+        const rec = gapLine(this.name, gap.from, first, top ? top.ts : 0);
+        const recs = fresh.length ? this.prepend(fresh, false) : [];
+        this.lines.unshift(rec);
+        this.version++;
+        return [rec, ...recs];
+      }
+    }
     if (fresh.length === 0) return [];
     if (!this.hi) return this.append(fresh).added;
     const carry = {};

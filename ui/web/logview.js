@@ -219,12 +219,16 @@ export class LogView {
     if (line.stream === 't') {
       el.classList.add('mk');
       const ev = line.ev && line.ev.event;
-      el.classList.add(ev === 'exit' ? 'mk-exit' : 'mk-start');
-      const lab = document.createElement('span');
-      lab.className = 'mk-run';
-      lab.textContent = `run ${line.run}`;
-      tx.appendChild(lab);
-      tx.appendChild(document.createTextNode(' ' + line.text));
+      el.classList.add(ev === 'exit' ? 'mk-exit' : ev === 'gap' ? 'mk-gap'
+        : 'mk-start');
+      if (ev !== 'gap') {
+        const lab = document.createElement('span');
+        lab.className = 'mk-run';
+        lab.textContent = `run ${line.run}`;
+        tx.appendChild(lab);
+        tx.appendChild(document.createTextNode(' '));
+      }
+      tx.appendChild(document.createTextNode(line.text));
       el.appendChild(tx);
       return el;
     }

@@ -1,0 +1,116 @@
+/* Unit tests for src/metrics.c: the text format (HELP/TYPE, label
+ * escaping, number formatting), parsing /proc/<pid>/stat and /proc/stat,
+ * and the watch counters folded from events. */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/metrics.h"
+
+Test(metrics, family_and_samples)
+{
+  char *buf = NULL;
+  size_t len = 0;
+
+  metrics_family(&buf, &len, "tend_x_total", "counter",
+                 "Things, with a \\ and a\nnewline.");
+  metrics_sample(&buf, &len, "tend_x_total",
+                 (const char *[]){"runner", "a\"b\\c\nd", "state", "ok", NULL},
+                 42);
+  metrics_sample(&buf, &len, "tend_x_total", NULL, 0.25);
+  metrics_sample(&buf, &len, "tend_x_total", (const char *[]){NULL},
+                 12345678901234.0);
+  cr_assert_str_eq(buf,
+                   "# HELP tend_x_total Things, with a \\\\ and a\\nnewline.\n"
+                   "# TYPE tend_x_total counter\n"
+                   "tend_x_total{runner=\"a\\\"b\\\\c\\nd\",state=\"ok\"} 42\n"
+                   "tend_x_total 0.25\n"
+                   "tend_x_total 12345678901234\n");
+  cr_assert_eq(len, strlen(buf));
+  free(buf);
+}
+
+Test(metrics, escape_label)
+{
+  char *e = metrics_escape_label("plain-name_1.x");
+  cr_assert_str_eq(e, "plain-name_1.x");
+  free(e);
+  e = metrics_escape_label("\"\\\n");
+  cr_assert_str_eq(e, "\\\"\\\\\\n");
+  free(e);
+}
+
+Test(metrics, parse_stat)
+{
+  /* A command name with spaces and a ')' inside. */
+  const char *stat =
+      "4242 (te nd) x) S 1 4242 4242 0 -1 4194560 900 0 0 0 "
+      "250 150 0 0 20 0 3 0 5000 104857600 2560 18446744073709551615 "
+      "1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
+  struct metrics_process p = {0};
+
+  cr_assert_eq(metrics_parse_stat(stat, 100, 4096, 1700000000.0, &p), 0);
+  cr_assert_float_eq(p.cpu_seconds, 4.0, 1e-9, "(250 + 150) / 100");
+  cr_assert_float_eq(p.start_time, 1700000050.0, 1e-6, "btime + 5000/100");
+  cr_assert_eq(p.virtual_bytes, 104857600);
+  cr_assert_eq(p.resident_bytes, 2560ull * 4096);
+  cr_assert_eq(metrics_parse_stat("garbage", 100, 4096, 0, &p), -EINVAL);
+  cr_assert_eq(metrics_parse_stat("1 (x) S 1 2", 100, 4096, 0, &p), -EINVAL);
+  cr_assert_eq(metrics_parse_stat(NULL, 100, 4096, 0, &p), -EINVAL);
+}
+
+Test(metrics, parse_btime)
+{
+  cr_assert_float_eq(
+      metrics_parse_btime("cpu  1 2 3\nintr 5\nbtime 1712345678\n"
+                          "processes 9\n"),
+      1712345678.0, 1e-6);
+  cr_assert_float_eq(metrics_parse_btime("cpu 1\n"), 0.0, 1e-9);
+}
+
+Test(metrics, process_read_is_sane)
+{
+  struct metrics_process p;
+  char *buf = NULL;
+  size_t len = 0;
+
+  metrics_process_read(&p);
+  cr_assert_gt(p.resident_bytes, 0);
+  cr_assert_geq(p.virtual_bytes, p.resident_bytes);
+  cr_assert_geq(p.open_fds, 3);
+  cr_assert_gt(p.start_time, 1.0e9);
+  metrics_process_text(&buf, &len, &p);
+  cr_assert_not_null(strstr(buf, "# TYPE process_cpu_seconds_total counter\n"));
+  cr_assert_not_null(strstr(buf, "\nprocess_open_fds "));
+  cr_assert_not_null(strstr(buf, "\nprocess_max_fds "));
+  cr_assert_not_null(strstr(buf, "\nprocess_start_time_seconds "));
+  free(buf);
+}
+
+Test(metrics, watch_counts_from_events)
+{
+  uint64_t fires, pauses;
+  json_t *fire = json_pack("{s:s,s:s}", "type", "watch_fired", "node", "api");
+  json_t *pause = json_pack("{s:s,s:s}", "type", "watch_paused", "node", "api");
+  json_t *other = json_pack("{s:s,s:s}", "type", "state", "node", "api");
+
+  metrics_note_event(NULL, fire);
+  metrics_note_event(NULL, fire);
+  metrics_note_event(NULL, pause);
+  metrics_note_event(NULL, other);
+  metrics_watch_counts("api", &fires, &pauses);
+  cr_assert_eq(fires, 2);
+  cr_assert_eq(pauses, 1);
+  metrics_watch_counts("web", &fires, &pauses);
+  cr_assert_eq(fires, 0);
+  cr_assert_eq(pauses, 0);
+  metrics_reset();
+  metrics_watch_counts("api", &fires, &pauses);
+  cr_assert_eq(fires, 0);
+  json_decref(fire);
+  json_decref(pause);
+  json_decref(other);
+}
