@@ -2164,12 +2164,12 @@ ld_watch(struct ld *ld, json_t *obj, struct config_node *n)
     json_t *as = json_object_get(obj, "autostart");
     if (json_is_true(as))
       ld_err_key(ld, "postpone", 0,
-                 "postpone: true contradicts autostart: true (a postponed "
-                 "runner starts on the first change)");
+                 "contradicts \"autostart\": true (a postponed runner "
+                 "starts on the first change)");
     else if (w->action == CONFIG_WATCH_SIGNAL)
       ld_err_key(ld, "postpone", 0,
-                 "postpone needs the action \"restart\" or \"start\": a "
-                 "signal cannot start a runner");
+                 "needs the action \"restart\" or \"start\" (a signal "
+                 "cannot start a runner)");
     n->autostart = 0;
   }
   ld_pop(ld);
