@@ -263,9 +263,9 @@ watch_paths_env(const char *joined, size_t cap)
   }
   out = xmalloc(cut + (size_t)reserve + 1);
   memcpy(out, joined, cut);
-  snprintf(out + cut, (size_t)reserve + 1, "%s...(%zu more; see "
-           "TEND_CHANGED_PATHS_FILE)", shown > 0 ? "\n" : "",
-           lines - shown);
+  snprintf(out + cut, (size_t)reserve + 1,
+           "%s...(%zu more; see TEND_CHANGED_PATHS_FILE)",
+           shown > 0 ? "\n" : "", lines - shown);
   return out;
 }
 

@@ -310,7 +310,8 @@ def dumper():
     TEND_CHANGED_PATHS_FILE) and then appends the run to `runs`."""
     return ("printf '%s' \"$TEND_CHANGED_PATHS\" > env.$TEND_RUN; "
             "if [ -n \"$TEND_CHANGED_PATHS_FILE\" ]; then "
-            "cp \"$TEND_CHANGED_PATHS_FILE\" file.$TEND_RUN; fi; "
+            "cp \"$TEND_CHANGED_PATHS_FILE\" file.$TEND_RUN; "
+            "printf '%s' \"$TEND_CHANGED_PATHS_FILE\" > name.$TEND_RUN; fi; "
             "echo $TEND_RUN >> runs; exec sleep 1000")
 
 
@@ -325,7 +326,7 @@ def test_sed_i_and_atomic_save_name_only_the_real_file(tend_factory,
     (tmp_path / "src" / "app.py").write_text("x = 1\n")
     d = tend_factory({"name": "r", "children": [
         {"name": "srv", "cmd": dumper(),
-         "watch": {"paths": ["src"], "debounce_ms": 200}}]})
+         "watch": {"paths": ["src"], "debounce_ms": 200}}]}, http=True)
     wait_for(lambda: lines(d.path("runs")) == ["1"], 10)
     app = d.path("src", "app.py")
     # sed -i writes a temp file (sedXXXXXX) and renames it over app.py.
@@ -351,6 +352,19 @@ def test_sed_i_and_atomic_save_name_only_the_real_file(tend_factory,
     os.unlink(d.path("src", "scratch"))
     wait_for(lambda: len(lines(d.path("runs"))) == 5, 10)
     assert read(d, "env.5").splitlines() == [d.path("src", "old.py")]
+    # The file lives in the state folder, per runner; a run no change
+    # caused gets neither variable, and the stale file is gone.
+    name = read(d, "name.5")
+    assert name == os.path.join(d.state_dir, "changed", "srv.txt"), name
+    assert not os.path.exists(d.path("file.1"))
+    assert os.path.exists(name)
+    status, _ = d.api("POST", "/api/v1/runners/srv/restart")
+    assert status == 200
+    wait_for(lambda: len(lines(d.path("runs"))) == 6, 10)
+    assert read(d, "env.6") == "" and not os.path.exists(d.path("file.6"))
+    assert not os.path.exists(name), "a run no change caused: no stale file"
+    d.stop()
+    assert not os.path.exists(name), "removed when tend stops"
 
 
 def test_git_checkout_of_250_files_lists_all_in_the_file(tend_factory,

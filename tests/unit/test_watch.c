@@ -72,8 +72,8 @@ Test(watch_pure, a_burst_is_linked_when_it_follows_the_runner)
   cr_expect(watch_burst_linked(5100, 5250, starts, 2, NULL, 0, 500));
   /* An autosave every 1.2 s restarting a server: the next save comes about
    * a second after the start it caused. */
-  cr_expect(!watch_burst_linked(2050, 2200, (int64_t[]){1150}, 1, NULL, 0,
-                                500));
+  cr_expect(
+      !watch_burst_linked(2050, 2200, (int64_t[]){1150}, 1, NULL, 0, 500));
   /* A run that ended on its own while the burst collected. */
   cr_expect(watch_burst_linked(7900, 8050, NULL, 0, exits, 1, 500));
   cr_expect(watch_burst_linked(8000, 8150, NULL, 0, exits, 1, 500));
@@ -98,12 +98,12 @@ Test(watch_pure, temp_paths_are_created_and_removed_in_the_burst)
   f = watch_path_fold(0, INOTIFY_MOVED, 0);
   cr_expect(!watch_path_transient(f));
   /* Created and deleted. */
-  f = watch_path_fold(watch_path_fold(0, INOTIFY_CREATED, 0),
-                      INOTIFY_DELETED, 0);
+  f = watch_path_fold(watch_path_fold(0, INOTIFY_CREATED, 0), INOTIFY_DELETED,
+                      0);
   cr_expect(watch_path_transient(f));
   /* A file that existed: modified then deleted is a change. */
-  f = watch_path_fold(watch_path_fold(0, INOTIFY_MODIFIED, 0),
-                      INOTIFY_DELETED, 0);
+  f = watch_path_fold(watch_path_fold(0, INOTIFY_MODIFIED, 0), INOTIFY_DELETED,
+                      0);
   cr_expect(!watch_path_transient(f));
   cr_expect(!watch_path_transient(watch_path_fold(0, INOTIFY_DELETED, 0)));
   /* Renamed away from an existing name: a change (the old name is gone). */
@@ -968,8 +968,7 @@ Test(watch, paths_file_is_written_atomically)
   cr_expect_eq(st.st_size, 3);
   cr_expect_eq(st.st_mode & 0777, 0644);
   sh("test $(ls changed | wc -l) -eq 1"); /* no temp file left */
-  cr_expect_lt(watch_paths_file_write("/nonexistent/x/y.txt", "/a", &cause),
-               0);
+  cr_expect_lt(watch_paths_file_write("/nonexistent/x/y.txt", "/a", &cause), 0);
   cr_assert_not_null(cause);
   cr_expect(strstr(cause, "/nonexistent/x/y.txt") != NULL, "%s", cause);
   free(cause);
