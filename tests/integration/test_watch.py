@@ -500,3 +500,29 @@ def test_postpone_is_checked(tmp_path):
         assert r.returncode != 0, (cfg, r.stdout, r.stderr)
         assert "postpone" in r.stdout + r.stderr and word in (
             r.stdout + r.stderr), r.stdout + r.stderr
+
+
+def test_job_and_signal_loops_are_paused_too(tend_factory, tmp_path):
+    """The other two shapes of a loop: a job (action start) that writes its
+    output into its watched folder just before it exits, and a server that
+    writes there when the watch's signal reaches it."""
+    os.makedirs(tmp_path / "src")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "job", "restart": "temporary",
+         "cmd": "echo run >> job.runs; sleep 0.3; date +%N > src/job.out",
+         "watch": {"paths": ["src"], "action": "start",
+                   "exclude": ["sig.out"]}},
+        {"name": "sig", "cmd": "echo $$ > sig.pid; "
+                               "trap 'date +%N > src/sig.out' HUP; "
+                               "date +%N > src/sig.out; "
+                               "while :; do sleep 0.05; done",
+         "watch": {"paths": ["src"], "action": "signal:HUP",
+                   "exclude": ["job.out"]}}]})
+    paused = wait_for(lambda: {e["node"] for e in d.events()
+                               if e.get("type") == "watch_paused"}
+                      == {"job", "sig"} and True, 60)
+    assert paused
+    n = len(lines(d.path("job.runs")))
+    assert n <= 15, n
+    quiet_for(d, "job.runs", n, 1.5)
+    assert len(lines(d.path("sig.pid"))) == 1, "signalled, never restarted"
