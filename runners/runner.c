@@ -103,7 +103,8 @@ struct runner {
   int store_error;
 
   struct watch *watch;
-  char *changed_paths;    /* TEND_CHANGED_PATHS for the run a change caused */
+  char *changed_paths;    /* every changed path, one per line, for the run
+                             a change caused */
   char *start_why;        /* why the start in progress happens */
   int start_queued;       /* on_busy queue: start again after this run */
 
@@ -471,6 +472,40 @@ on_leader_exit(uv_process_t *proc, int64_t status, int term_signal)
   run_check_done(run);
 }
 
+/* Returns the file that holds the changed paths of r's run (new):
+ * <state_dir>/changed/<name>.txt. */
+static char *
+changed_file(const struct runner *r)
+{
+  return xasprintf("%s/changed/%s.txt", r->cfg->state_dir, r->spec->name);
+}
+
+/* Hands the changed paths to the run: the whole list in a file, replaced
+ * atomically per run, and TEND_CHANGED_PATHS capped at 32 KiB with a
+ * marker line naming the file. A run no change caused gets neither, and a
+ * stale file is removed. Adds at most two entries to env at *n. */
+static void
+changed_env(struct runner *r, char **env, size_t *n)
+{
+  char *file = changed_file(r), *value, *cause = NULL;
+
+  if (!r->changed_paths) {
+    unlink(file);
+    free(file);
+    return;
+  }
+  value = watch_paths_env(r->changed_paths, WATCH_ENV_CAP);
+  env[(*n)++] = xasprintf("TEND_CHANGED_PATHS=%s", value);
+  free(value);
+  if (watch_paths_file_write(file, r->changed_paths, &cause) == 0) {
+    env[(*n)++] = xasprintf("TEND_CHANGED_PATHS_FILE=%s", file);
+  } else {
+    log_warn("%s: changed paths file: %s", r->spec->name, cause);
+    free(cause);
+  }
+  free(file);
+}
+
 /* Builds the child's environment: the daemon's, the spec's overrides, and
  * TEND_* facts. Returns a new NULL-terminated array. */
 static char **
@@ -482,7 +517,7 @@ build_env(struct runner *r)
   char **env;
 
   uv_os_environ(&items, &n_items);
-  cap = (size_t)n_items + 9;
+  cap = (size_t)n_items + 10;
   for (char **e = r->spec->env; e && *e; e++)
     cap++;
   env = xcalloc(cap, sizeof *env);
@@ -503,8 +538,7 @@ build_env(struct runner *r)
   /* Marks the process (and what it starts) as ours for the recovery after
    * a SIGKILL of the daemon (state/recover.c, recover_strays). */
   env[n++] = xasprintf("TEND_STATE_DIR=%s", r->cfg->state_dir);
-  if (r->changed_paths)
-    env[n++] = xasprintf("TEND_CHANGED_PATHS=%s", r->changed_paths);
+  changed_env(r, env, &n);
   env[n] = NULL;
   return env;
 }
@@ -583,6 +617,8 @@ do_spawn(struct runner *r)
   }
   run->pid = run->proc.pid;
   run->group_alive = 1;
+  if (r->watch) /* the loop guard links changes that follow a start */
+    watch_note_start(r->watch, r->started_mono);
   tend_note_group(r->spec->name, run->pid, recover_proc_start(run->pid));
   r->run = run;
   r->reading_paused = 0;
@@ -743,6 +779,8 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
     }
     kind = sup_classify(r->spec, ev == FSM_EV_SPAWN_FAILED,
                         r->stop_requested, r->last_status, r->last_signal);
+    if (r->watch && ev != FSM_EV_SPAWN_FAILED && !r->stop_requested)
+      watch_note_exit(r->watch, loop_ms(r->loop));
     actor_send(r->parent, SUP_MSG_EXITED, r->self, kind,
                xstrdup(reason ? reason : "exited"), free);
     if (r->start_queued) {
@@ -770,54 +808,32 @@ ask_parent(struct runner *r, enum tend_cmd cmd)
   actor_send(r->parent, SUP_MSG_USER, r->self, 0, uc, sup_user_cmd_free);
 }
 
-/* Joins paths with newlines, capped so the environment stays sane. */
-static char *
-join_paths(const char *const *paths, size_t n)
-{
-  size_t cap = 32768, len = 0;
-  char *out = xmalloc(cap);
-  out[0] = '\0';
-  for (size_t i = 0; i < n; i++) {
-    size_t l = strlen(paths[i]);
-    if (len + l + 2 > cap)
-      break;
-    if (len)
-      out[len++] = '\n';
-    memcpy(out + len, paths[i], l + 1);
-    len += l;
-  }
-  return out;
-}
-
 /* The watch saw a burst of changes: act as the spec says. */
 static void
-on_watch_fire(void *ctx, const char *const *paths, size_t n, size_t total)
+on_watch_fire(void *ctx, const char *const *paths, size_t n)
 {
   struct runner *r = ctx;
   const struct config_watch *w = &r->spec->watch;
   int alive = fsm_state_alive(r->state);
   json_t *ev, *list = json_array();
 
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n && i < WATCH_PATHS_MAX; i++)
     json_array_append_new(list, json_string(paths[i]));
   ev = json_pack("{s:s, s:s, s:o, s:I, s:s}", "type", "watch_fired", "node",
-                 r->spec->name, "paths", list, "total", (json_int_t)total,
+                 r->spec->name, "paths", list, "total", (json_int_t)n,
                  "action", config_watch_action_name(w->action));
-  json_object_set_new(ev, "message",
-                      json_sprintf("%zu path(s) changed", total));
+  json_object_set_new(ev, "message", json_sprintf("%zu path(s) changed", n));
   events_emit(ev);
-  /* The loop guard counts this change's restart first: the one that trips
-   * it is not performed. */
-  if (watch_note_restart(r->watch, loop_ms(r->loop)))
-    return;
   free(r->changed_paths);
-  r->changed_paths = join_paths(paths, n);
+  r->changed_paths = watch_paths_join(paths, n);
   switch (w->action) {
   case CONFIG_WATCH_SIGNAL:
     free(r->changed_paths);
     r->changed_paths = NULL;
-    if (r->run)
+    if (r->run) {
       signal_group(r->run, w->signal);
+      watch_note_start(r->watch, loop_ms(r->loop));
+    }
     return;
   case CONFIG_WATCH_START:
     if (!alive) {
@@ -839,17 +855,18 @@ on_watch_fire(void *ctx, const char *const *paths, size_t n, size_t total)
 
 /* The loop guard paused the watch: say so loudly. */
 static void
-on_watch_paused(void *ctx, const char *const *paths, size_t n)
+on_watch_paused(void *ctx, const char *const *paths, size_t n,
+                const char *reason)
 {
   struct runner *r = ctx;
   json_t *list = json_array();
   for (size_t i = 0; i < n; i++)
     json_array_append_new(list, json_string(paths[i]));
   events_emit(json_pack(
-      "{s:s, s:s, s:o, s:s}", "type", "watch_paused", "node", r->spec->name,
-      "paths", list, "message",
-      "watch paused: it restarted the runner too often (a command writing "
-      "into its own watched tree?); resume with `tend resume NAME`"));
+      "{s:s, s:s, s:o, s:s, s:o}", "type", "watch_paused", "node",
+      r->spec->name, "paths", list, "reason", reason, "message",
+      json_sprintf("watch of %s paused: %s; resume with `tend resume %s`",
+                   r->spec->name, reason, r->spec->name)));
 }
 
 /* An inotify overflow or watch-limit notice. */
@@ -899,6 +916,11 @@ runner_rebind(struct runner *r, const struct config *cfg,
               const struct config_node *spec)
 {
   int watch_changed = strcmp(r->spec->spec_json, spec->spec_json) != 0;
+  if (watch_changed && r->watch && watch_is_paused(r->watch))
+    events_emit(json_pack("{s:s, s:s, s:s, s:s}", "type", "watch_resumed",
+                          "node", r->spec->name, "reason", "config changed",
+                          "message", "watch resumed: its runner's config "
+                          "changed"));
   if (watch_changed)
     watch_drop(r);
   r->cfg = cfg;
@@ -1024,6 +1046,11 @@ runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
   r->close_arg = arg;
   actor_exit(r->self, ACTOR_REASON_NORMAL, "closed");
   watch_drop(r);
+  {
+    char *file = changed_file(r); /* the last change's paths: stale now */
+    unlink(file);
+    free(file);
+  }
   if (r->ready) {
     ready_cancel(r->ready);
     r->ready = NULL;

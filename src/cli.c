@@ -602,7 +602,12 @@ table_add(struct table *t, json_t *node, int depth, int64_t now)
                             ? json_string_value(json_object_get(node, "name"))
                             : "?");
   r->col[1] = xstrdup(kind ? kind : "?");
-  r->col[2] = xstrdup(state ? state : "?");
+  /* A watch the loop guard paused is part of the runner's state: its
+   * changes do nothing until `tend resume`. */
+  if (json_is_true(json_object_get(json_object_get(node, "watch"), "paused")))
+    r->col[2] = xasprintf("%s (watch paused)", state ? state : "?");
+  else
+    r->col[2] = xstrdup(state ? state : "?");
   r->col[3] = int_field(node, "pid");
   r->col[4] = int_field(node, "run");
   r->col[5] = int_field(node, "restarts");

@@ -1492,9 +1492,10 @@ static const char *const backoff_keys[] = {"initial_ms", "max_ms",
 static const char *const stop_keys[] = {"signal", "timeout_ms"};
 static const char *const ready_keys[] = {"tcp", "exec", "log", "timeout_s"};
 static const char *const watch_keys[] = {
-    "paths",       "include", "exclude",   "gitignore", "debounce_ms",
-    "max_wait_ms", "action",  "loop_limit"};
-static const char *const loop_keys[] = {"max_restarts", "period_s"};
+    "paths",       "include", "exclude",    "gitignore", "debounce_ms",
+    "max_wait_ms", "action",  "loop_limit", "postpone"};
+static const char *const loop_keys[] = {"max_restarts", "period_s",
+                                        "follow_ms"};
 static const char *const after_keys[] = {"runner", "on"};
 
 /* Returns a node with every default set. */
@@ -1525,6 +1526,7 @@ node_new(struct config_node *parent)
   n->watch.action = CONFIG_WATCH_RESTART;
   n->watch.loop_max_restarts = 10;
   n->watch.loop_period_ms = 60000;
+  n->watch.loop_follow_ms = 500;
   n->after.on = CONFIG_AFTER_SUCCESS;
   n->on_busy = CONFIG_ON_BUSY_QUEUE;
   return n;
@@ -2156,7 +2158,22 @@ ld_watch(struct ld *ld, json_t *obj, struct config_node *n)
     if (get_int(ld, lo, "max_restarts", 0, INT_MAX, &max) > 0)
       w->loop_max_restarts = (int)max;
     get_seconds(ld, lo, "period_s", 0, &w->loop_period_ms);
+    get_int(ld, lo, "follow_ms", 0, MS_MAX, &w->loop_follow_ms);
     ld_pop(ld);
+  }
+  /* postpone: the runner waits for the first change, so it is not started
+   * with its group (the same as autostart false, which it implies). */
+  if (get_bool(ld, o, "postpone", &w->postpone) > 0 && w->postpone) {
+    json_t *as = json_object_get(obj, "autostart");
+    if (json_is_true(as))
+      ld_err_key(ld, "postpone", 0,
+                 "contradicts \"autostart\": true (a postponed runner "
+                 "starts on the first change)");
+    else if (w->action == CONFIG_WATCH_SIGNAL)
+      ld_err_key(ld, "postpone", 0,
+                 "needs the action \"restart\" or \"start\" (a signal "
+                 "cannot start a runner)");
+    n->autostart = 0;
   }
   ld_pop(ld);
 }

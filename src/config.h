@@ -123,6 +123,9 @@ struct config_watch {
   int signal;       /* for action signal ("signal:HUP") */
   int loop_max_restarts; /* default 10; 0 = guard off */
   int64_t loop_period_ms; /* default 60000 */
+  int64_t loop_follow_ms; /* default 500: a change this soon after a start
+                             is linked to the runner (the loop guard) */
+  int postpone;     /* default 0; 1: not started until the first change */
 };
 
 struct config_after {

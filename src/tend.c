@@ -971,7 +971,10 @@ tend_watch_resume(const char *name, char **cause)
     return -EBUSY;
   }
   watch_resume(w);
-  events_note("watch_resumed", name, "watch of %s resumed", name);
+  events_emit(json_pack("{s:s, s:s, s:s, s:o}", "type", "watch_resumed",
+                        "node", name, "reason", "resumed by request",
+                        "message",
+                        json_sprintf("watch of %s resumed by request", name)));
   return 0;
 }
 

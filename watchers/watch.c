@@ -7,28 +7,37 @@
  * that the repository's .gitignore files apply to a watch of a subfolder)
  * and, for a watched file, the one name kept from its folder.
  *
- * A burst collects distinct paths (a strmap for the distinct test, an array
- * for the order, at most WATCH_PATHS_MAX kept) with the times of its first
- * and last change. With debounce 0 it fires at the end of the inotify
- * callback that brought the change. Otherwise one timer is armed at the
- * first change; when it expires, watch_debounce_wait() says whether to fire
- * or how much longer to wait, so a burst costs one timer start per wait, not
- * one per change.
+ * A burst collects distinct paths (a strmap from path to its index, an
+ * array for the order, every path kept: their number is bounded by the
+ * watched tree, whose files the inotify service records anyway), each with
+ * the flags of watch_path_fold(), and the times of its first and last
+ * change. Every accepted change, repeated or not, moves the last change:
+ * the debounce waits for quiet, not for a new name. With debounce 0 it
+ * fires at the end of the inotify callback that brought the change.
+ * Otherwise one timer is armed at the first change; when it expires,
+ * watch_debounce_wait() says whether to fire or how much longer to wait, so
+ * a burst costs one timer start per wait, not one per change. At the fire,
+ * temporary paths (created and removed within the burst) are left out.
  *
  * .gitignore files are read lazily: the root's chain when the watch starts,
  * every other folder's when the service asks whether to watch it, and again
  * when a change reports the .gitignore itself (then the tree is rescanned,
  * since the set of watched folders may change).
  *
- * Loop guard: a ring of the last loop_max_restarts + 1 restarts, each with
- * the paths of the fire that caused it. */
+ * Loop guard: small rings of the runner's recent starts and own exits
+ * (the anchors), and a ring of the last loop_max_restarts + 1 linked
+ * bursts in a row, each with (at most WATCH_PATHS_MAX of) its paths. */
 #include "watchers/watch.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "src/log.h"
 #include "src/strmap.h"
@@ -40,6 +49,8 @@
 /* The loop guard keeps this many restarts at most (a larger max_restarts
  * is clamped: it would only cost memory). */
 #define LOOP_MAX_CAP 10000
+/* Starts and exits remembered for the loop guard. */
+#define ANCHORS 8
 
 struct wroot {
   struct watch *w;
@@ -61,6 +72,18 @@ struct restart {
   struct path_list paths;
 };
 
+/* One path of the burst being collected. */
+struct bpath {
+  char *path;
+  unsigned flags; /* WATCH_PATH_* */
+};
+
+/* The last few times of one kind of anchor, newest overwriting oldest. */
+struct anchors {
+  int64_t ts[ANCHORS];
+  size_t n, head;
+};
+
 struct notice {
   enum inotify_kind kind;
   char *message;
@@ -80,20 +103,21 @@ struct watch {
   size_t n_include, n_exclude;
   int64_t debounce_ms, max_wait_ms;
   int loop_max;
-  int64_t loop_period_ms;
+  int64_t loop_period_ms, loop_follow_ms;
 
   struct wroot *roots;
   size_t n_roots;
 
   /* the burst being collected */
-  struct strmap *seen;
-  char *order[WATCH_PATHS_MAX];
-  size_t n_order, total;
+  struct strmap *seen; /* path -> index + 1 in burst */
+  struct bpath *burst;
+  size_t n_burst, cap_burst;
   int64_t first_ms, last_ms;
   int timer_armed;
 
   /* loop guard */
-  struct restart *ring; /* loop_max + 1 slots */
+  struct anchors starts, exits;
+  struct restart *ring; /* loop_max + 1 slots: the linked bursts in a row */
   int64_t *ring_times;  /* scratch for watch_loop_tripped() */
   size_t ring_n, ring_head;
   struct path_list last_fired;
@@ -101,6 +125,8 @@ struct watch {
   size_t last_fire_total;
   size_t fires;
   int paused;
+  int64_t paused_ts;
+  char *paused_reason;
   struct path_list looping;
 
   struct notice notices[NOTICES_MAX];
@@ -134,6 +160,113 @@ watch_loop_tripped(const int64_t *times, size_t n, int64_t now_ms,
     if (times[i] > now_ms - period_ms && times[i] <= now_ms)
       recent++;
   return recent > (size_t)max_restarts;
+}
+
+/* Returns 1 when the burst is linked to the runner; see watch.h. */
+int
+watch_burst_linked(int64_t first_ms, int64_t now_ms, const int64_t *starts,
+                   size_t n_starts, const int64_t *exits, size_t n_exits,
+                   int64_t follow_ms)
+{
+  for (size_t i = 0; i < n_starts; i++)
+    if (starts[i] <= first_ms && first_ms - starts[i] <= follow_ms)
+      return 1;
+  for (size_t i = 0; i < n_exits; i++)
+    if (exits[i] >= first_ms && exits[i] <= now_ms)
+      return 1;
+  return 0;
+}
+
+/* Folds one change into a path's flags; see watch.h. */
+unsigned
+watch_path_fold(unsigned flags, enum inotify_kind kind, int moved_away)
+{
+  int appeared = kind == INOTIFY_CREATED ||
+                 (kind == INOTIFY_MOVED && !moved_away);
+  int removed = kind == INOTIFY_DELETED ||
+                (kind == INOTIFY_MOVED && moved_away);
+
+  if (!(flags & WATCH_PATH_SEEN))
+    flags = WATCH_PATH_SEEN | (appeared ? WATCH_PATH_CREATED : 0u);
+  if (removed)
+    flags |= WATCH_PATH_GONE;
+  else
+    flags &= ~WATCH_PATH_GONE;
+  return flags;
+}
+
+/* Returns 1 for a path created and removed within the burst. */
+int
+watch_path_transient(unsigned flags)
+{
+  return (flags & WATCH_PATH_CREATED) && (flags & WATCH_PATH_GONE);
+}
+
+/* Joins paths with newlines; see watch.h. */
+char *
+watch_paths_join(const char *const *paths, size_t n)
+{
+  size_t len = 0, at = 0;
+  char *out;
+
+  for (size_t i = 0; i < n; i++)
+    len += strlen(paths[i]) + 1;
+  out = xmalloc(len + 1);
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(paths[i]);
+    if (i > 0)
+      out[at++] = '\n';
+    memcpy(out + at, paths[i], l);
+    at += l;
+  }
+  out[at] = '\0';
+  return out;
+}
+
+/* Returns the number of lines in s (0 for ""). */
+static size_t
+count_lines(const char *s)
+{
+  size_t n = *s != '\0';
+
+  for (; *s != '\0'; s++)
+    if (*s == '\n' && s[1] != '\0')
+      n++;
+  return n;
+}
+
+/* Returns TEND_CHANGED_PATHS for joined, capped; see watch.h. */
+char *
+watch_paths_env(const char *joined, size_t cap)
+{
+  size_t len = strlen(joined), lines = count_lines(joined), shown = 0;
+  size_t cut = 0, room;
+  int reserve;
+  char *out;
+
+  if (len < cap)
+    return xstrdup(joined);
+  /* Room for the marker with the largest count it can show. */
+  reserve = snprintf(NULL, 0, "\n...(%zu more; see TEND_CHANGED_PATHS_FILE)",
+                     lines);
+  room = cap - 1 > (size_t)reserve ? cap - 1 - (size_t)reserve : 0;
+  for (const char *p = joined; *p != '\0';) {
+    const char *nl = strchr(p, '\n');
+    size_t end = nl != NULL ? (size_t)(nl - joined) : len;
+    if (end > room)
+      break;
+    cut = end;
+    shown++;
+    if (nl == NULL)
+      break;
+    p = nl + 1;
+  }
+  out = xmalloc(cut + (size_t)reserve + 1);
+  memcpy(out, joined, cut);
+  snprintf(out + cut, (size_t)reserve + 1,
+           "%s...(%zu more; see TEND_CHANGED_PATHS_FILE)",
+           shown > 0 ? "\n" : "", lines - shown);
+  return out;
 }
 
 /* Returns 1 when rel or one of its parent folders matches a glob. */
@@ -299,26 +432,34 @@ want_dir(void *ctx, const char *path)
 
 /* --------------------------------------------------------------- bursts */
 
-/* Adds one accepted path to the burst. */
+/* Adds one accepted change of path to the burst. */
 static void
-burst_add(struct watch *w, const char *path)
+burst_add(struct watch *w, const char *path, enum inotify_kind kind,
+          int moved_away)
 {
-  if (strmap_get(w->seen, path) != NULL)
-    return;
-  strmap_set(w->seen, path, w);
-  if (w->n_order < WATCH_PATHS_MAX)
-    w->order[w->n_order++] = xstrdup(path);
-  w->total++;
+  uintptr_t idx = (uintptr_t)strmap_get(w->seen, path);
+  struct bpath *bp;
+
+  if (idx == 0) {
+    if (w->n_burst == w->cap_burst) {
+      w->cap_burst = w->cap_burst ? w->cap_burst * 2 : 16;
+      w->burst = xrealloc(w->burst, w->cap_burst * sizeof *w->burst);
+    }
+    w->burst[w->n_burst] = (struct bpath){xstrdup(path), 0};
+    idx = ++w->n_burst;
+    strmap_set(w->seen, path, (void *)idx);
+  }
+  bp = &w->burst[idx - 1];
+  bp->flags = watch_path_fold(bp->flags, kind, moved_away);
 }
 
 /* Drops the burst being collected. */
 static void
 burst_clear(struct watch *w)
 {
-  for (size_t i = 0; i < w->n_order; i++)
-    free(w->order[i]);
-  w->n_order = 0;
-  w->total = 0;
+  for (size_t i = 0; i < w->n_burst; i++)
+    free(w->burst[i].path);
+  w->n_burst = 0;
   strmap_free(w->seen);
   w->seen = strmap_new();
   if (w->timer_armed) {
@@ -327,29 +468,43 @@ burst_clear(struct watch *w)
   }
 }
 
-/* Fires the burst: hands its paths to the callback and starts afresh. */
+static int guard_check(struct watch *w, const char *const *paths, size_t n,
+                       int64_t now);
+
+/* Fires the burst: hands its paths, temporary files left out, to the
+ * callback (unless the loop guard trips) and starts afresh. */
 static void
 burst_fire(struct watch *w)
 {
-  size_t n = w->n_order, total = w->total;
-  char *paths[WATCH_PATHS_MAX];
+  size_t n = 0;
+  char **paths;
+  int64_t now = (int64_t)uv_now(w->loop);
 
-  if (n == 0 || w->closing || w->paused) {
+  if (w->n_burst == 0 || w->closing || w->paused) {
     burst_clear(w);
     return;
   }
-  memcpy(paths, w->order, n * sizeof *paths);
-  w->n_order = 0; /* the paths now belong to this call */
+  /* The paths now belong to this call. */
+  paths = xcalloc(w->n_burst + 1, sizeof *paths);
+  for (size_t i = 0; i < w->n_burst; i++) {
+    if (watch_path_transient(w->burst[i].flags))
+      free(w->burst[i].path);
+    else
+      paths[n++] = w->burst[i].path;
+  }
+  w->n_burst = 0;
   burst_clear(w);
-  path_list_clear(&w->last_fired);
-  w->last_fired.paths = strv_copy(paths, n);
-  w->last_fired.n = n;
-  w->last_fire_ts = wall_ms();
-  w->last_fire_total = total;
-  w->fires++;
-  w->cbs.fire(w->cbs.ctx, (const char *const *)paths, n, total);
-  for (size_t i = 0; i < n; i++)
-    free(paths[i]);
+  if (n > 0 && !guard_check(w, (const char *const *)paths, n, now)) {
+    size_t keep = n < WATCH_PATHS_MAX ? n : WATCH_PATHS_MAX;
+    path_list_clear(&w->last_fired);
+    w->last_fired.paths = strv_copy(paths, keep);
+    w->last_fired.n = keep;
+    w->last_fire_ts = wall_ms();
+    w->last_fire_total = n;
+    w->fires++;
+    w->cbs.fire(w->cbs.ctx, (const char *const *)paths, n);
+  }
+  strv_free(paths, n);
 }
 
 /* Debounce timer: fire, or wait for the rest of the window. */
@@ -430,7 +585,7 @@ on_changes(void *ctx, const struct inotify_change *chs, size_t n)
 {
   struct wroot *wr = ctx;
   struct watch *w = wr->w;
-  size_t before = w->total;
+  size_t before = w->n_burst, accepted = 0;
   int rescan = 0;
 
   if (w->closing)
@@ -451,14 +606,18 @@ on_changes(void *ctx, const struct inotify_change *chs, size_t n)
     const struct inotify_change *ch = &chs[i];
     if (ch->kind == INOTIFY_OVERFLOW || ch->kind == INOTIFY_LIMIT)
       continue;
-    if (accept_path(wr, ch->path, ch->is_dir))
-      burst_add(w, ch->path);
-    if (ch->from != NULL && accept_path(wr, ch->from, ch->is_dir))
-      burst_add(w, ch->from);
+    if (accept_path(wr, ch->path, ch->is_dir)) {
+      burst_add(w, ch->path, ch->kind, 0);
+      accepted++;
+    }
+    if (ch->from != NULL && accept_path(wr, ch->from, ch->is_dir)) {
+      burst_add(w, ch->from, ch->kind, 1);
+      accepted++;
+    }
   }
   if (rescan)
     inotify_rescan(wr->sub); /* its changes come back through here */
-  if (w->total == before || w->closing)
+  if (accepted == 0 || w->closing)
     return;
   w->last_ms = (int64_t)uv_now(w->loop);
   if (before == 0)
@@ -580,6 +739,7 @@ watch_new(uv_loop_t *loop, struct inotify_service *svc,
   if (w->loop_max > LOOP_MAX_CAP)
     w->loop_max = LOOP_MAX_CAP;
   w->loop_period_ms = cfg->loop_period_ms;
+  w->loop_follow_ms = cfg->loop_follow_ms;
   w->seen = strmap_new();
   if (w->loop_max > 0) {
     w->ring = xcalloc((size_t)w->loop_max + 1, sizeof *w->ring);
@@ -630,8 +790,9 @@ free_watch(struct watch *w)
   free(w->roots);
   strv_free(w->include, w->n_include);
   strv_free(w->exclude, w->n_exclude);
-  for (size_t i = 0; i < w->n_order; i++)
-    free(w->order[i]);
+  for (size_t i = 0; i < w->n_burst; i++)
+    free(w->burst[i].path);
+  free(w->burst);
   strmap_free(w->seen);
   if (w->ring != NULL)
     for (size_t i = 0; i < (size_t)w->loop_max + 1; i++)
@@ -640,6 +801,7 @@ free_watch(struct watch *w)
   free(w->ring_times);
   path_list_clear(&w->last_fired);
   path_list_clear(&w->looping);
+  free(w->paused_reason);
   for (size_t i = 0; i < w->n_notices; i++)
     free(w->notices[i].message);
   free(w);
@@ -663,34 +825,84 @@ watch_close(struct watch *w, void (*cb)(void *), void *arg)
 
 /* ------------------------------------------------------------ loop guard */
 
-/* Records a watch-caused restart; see watch.h. */
-int
-watch_note_restart(struct watch *w, int64_t now_ms)
+/* Appends an anchor time, overwriting the oldest. */
+static void
+anchors_add(struct anchors *a, int64_t ts)
 {
-  size_t cap = (size_t)w->loop_max + 1;
+  a->ts[a->head] = ts;
+  a->head = (a->head + 1) % ANCHORS;
+  if (a->n < ANCHORS)
+    a->n++;
+}
+
+/* Records a start of a run; see watch.h. */
+void
+watch_note_start(struct watch *w, int64_t now_ms)
+{
+  anchors_add(&w->starts, now_ms);
+}
+
+/* Records a run that ended on its own; see watch.h. */
+void
+watch_note_exit(struct watch *w, int64_t now_ms)
+{
+  anchors_add(&w->exits, now_ms);
+}
+
+/* Forgets the linked bursts in a row. */
+static void
+streak_clear(struct watch *w)
+{
+  if (w->ring != NULL)
+    for (size_t i = 0; i < (size_t)w->loop_max + 1; i++) {
+      path_list_clear(&w->ring[i].paths);
+      w->ring[i].ts = 0;
+    }
+  w->ring_n = 0;
+  w->ring_head = 0;
+}
+
+/* The loop guard's verdict on a burst about to fire at now: returns 1 when
+ * it trips (the watch is then paused and the paused callback has run). */
+static int
+guard_check(struct watch *w, const char *const *paths, size_t n, int64_t now)
+{
+  size_t cap = (size_t)w->loop_max + 1, keep;
   struct strmap *seen;
   struct restart *slot;
 
-  if (w->loop_max <= 0 || w->paused || w->closing)
+  if (w->loop_max <= 0)
     return 0;
-  /* Overwrite the oldest slot with this restart and the paths behind it. */
+  if (!watch_burst_linked(w->first_ms, now, w->starts.ts, w->starts.n,
+                          w->exits.ts, w->exits.n, w->loop_follow_ms)) {
+    streak_clear(w); /* a change the runner did not cause ends the streak */
+    return 0;
+  }
+  /* Overwrite the oldest slot with this burst and its paths. */
   slot = &w->ring[w->ring_head];
   path_list_clear(&slot->paths);
-  slot->ts = now_ms;
-  slot->paths.paths = strv_copy(w->last_fired.paths, w->last_fired.n);
-  slot->paths.n = w->last_fired.n;
+  keep = n < WATCH_PATHS_MAX ? n : WATCH_PATHS_MAX;
+  slot->ts = now;
+  slot->paths.paths = strv_copy((char *const *)paths, keep);
+  slot->paths.n = keep;
   w->ring_head = (w->ring_head + 1) % cap;
   if (w->ring_n < cap)
     w->ring_n++;
   for (size_t i = 0; i < w->ring_n; i++)
     w->ring_times[i] = w->ring[i].ts;
-  if (!watch_loop_tripped(w->ring_times, w->ring_n, now_ms, w->loop_max,
+  if (!watch_loop_tripped(w->ring_times, w->ring_n, now, w->loop_max,
                           w->loop_period_ms))
     return 0;
 
   w->paused = 1;
-  burst_clear(w);
-  /* The paths that kept firing: the union over the restarts in the ring. */
+  w->paused_ts = wall_ms();
+  free(w->paused_reason);
+  w->paused_reason = xasprintf(
+      "restart loop: %zu changes in a row came within %lld ms after the "
+      "runner started, or as its run ended (a command writing into its own "
+      "watched tree?)",
+      w->ring_n, (long long)w->loop_follow_ms);
+  /* The paths that kept firing: the union over the bursts in the ring. */
   path_list_clear(&w->looping);
   w->looping.paths = xcalloc(WATCH_PATHS_MAX + 1, sizeof *w->looping.paths);
   seen = strmap_new();
@@ -703,11 +915,10 @@ watch_note_restart(struct watch *w, int64_t now_ms)
       w->looping.paths[w->looping.n++] = xstrdup(p);
     }
   strmap_free(seen);
-  log_warn("watch paused: restarted more than %d times in %lld ms",
-           w->loop_max, (long long)w->loop_period_ms);
+  log_warn("watch paused: %s", w->paused_reason);
   if (w->cbs.paused != NULL)
     w->cbs.paused(w->cbs.ctx, (const char *const *)w->looping.paths,
-                  w->looping.n);
+                  w->looping.n, w->paused_reason);
   return 1;
 }
 
@@ -715,14 +926,13 @@ watch_note_restart(struct watch *w, int64_t now_ms)
 void
 watch_resume(struct watch *w)
 {
-  if (w->ring != NULL)
-    for (size_t i = 0; i < (size_t)w->loop_max + 1; i++) {
-      path_list_clear(&w->ring[i].paths);
-      w->ring[i].ts = 0;
-    }
-  w->ring_n = 0;
-  w->ring_head = 0;
+  streak_clear(w);
+  w->starts.n = w->starts.head = 0;
+  w->exits.n = w->exits.head = 0;
   w->paused = 0;
+  w->paused_ts = 0;
+  free(w->paused_reason);
+  w->paused_reason = NULL;
   path_list_clear(&w->looping);
 }
 
@@ -766,8 +976,68 @@ watch_status_json(const struct watch *w)
                      "paths", strv_json(w->last_fired.paths, w->last_fired.n),
                      "total", (json_int_t)w->last_fire_total);
   }
-  return json_pack("{s:b, s:o, s:o, s:I, s:o, s:o}", "paused", w->paused,
-                   "paths", strv_json(w->looping.paths, w->looping.n),
-                   "roots", roots, "fires", (json_int_t)w->fires,
-                   "last_fire", last, "notices", notices);
+  return json_pack(
+      "{s:b, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "paused", w->paused,
+      "paths", strv_json(w->looping.paths, w->looping.n), "reason",
+      w->paused_reason != NULL ? json_string(w->paused_reason) : json_null(),
+      "paused_since",
+      w->paused ? json_integer((json_int_t)w->paused_ts) : json_null(),
+      "roots", roots, "fires", (json_int_t)w->fires, "last_fire", last,
+      "notices", notices);
+}
+
+/* ----------------------------------------------------------- paths file */
+
+/* Writes all of buf to fd; returns 0 or -errno. */
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+  while (len > 0) {
+    ssize_t w = write(fd, buf, len);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -errno;
+    buf += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Writes the changed paths file atomically; see watch.h. */
+int
+watch_paths_file_write(const char *file, const char *joined, char **cause)
+{
+  const char *slash = strrchr(file, '/');
+  char *dir = slash != NULL && slash != file
+                  ? xstrndup(file, (size_t)(slash - file))
+                  : xstrdup(slash != NULL ? "/" : ".");
+  char *tmp = xasprintf("%s.tmp.XXXXXX", file);
+  int fd, rc = 0;
+
+  fd = mkostemp(tmp, O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && mkdir(dir, 0755) == 0) {
+    free(tmp); /* a failed mkostemp may have filled in the X's */
+    tmp = xasprintf("%s.tmp.XXXXXX", file);
+    fd = mkostemp(tmp, O_CLOEXEC);
+  }
+  if (fd < 0) {
+    rc = -errno;
+    goto fail;
+  }
+  if ((rc = write_all(fd, joined, strlen(joined))) == 0 &&
+      (rc = write_all(fd, "\n", 1)) == 0 && fchmod(fd, 0644) != 0)
+    rc = -errno;
+  if (close(fd) != 0 && rc == 0)
+    rc = -errno;
+  if (rc == 0 && rename(tmp, file) != 0)
+    rc = -errno;
+  if (rc != 0)
+    unlink(tmp);
+fail:
+  if (rc != 0 && cause != NULL)
+    *cause = xasprintf("%s: %s", file, strerror(-rc));
+  free(tmp);
+  free(dir);
+  return rc;
 }

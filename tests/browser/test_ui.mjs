@@ -4,6 +4,8 @@
 // would. Issue 6's acceptance list, one test each; screenshots (1280x800 and
 // 360x740, light and dark) go to tests/artifacts/.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { test, assert } from './harness.mjs';
 import { Daemon, waitFor, SLOW } from './daemon.mjs';
 import { openUI, selectNode, waitRow, rowTexts, shot, assertClean, T } from
@@ -615,3 +617,37 @@ async function check(page, first) {
   assert.deepEqual(nums, Array.from({ length: nums.length },
     (_, i) => nums[0] + i), 'the kept lines, each once, in order');
 }
+
+test('ui: a watch paused by the loop guard shows a badge until resumed',
+  async ({ getBrowser }) => {
+    // A runner that writes into its own watched folder as it starts (until
+    // the test creates "calm"): the loop guard pauses its watch.
+    const cfg = { name: 'dev', children: [
+      { name: 'looper', cmd: 'echo "run $TEND_RUN"; ' +
+        '[ -e calm ] || date +%N > src/stamp; exec sleep 1000',
+      watch: { paths: ['src'] } },
+      { name: 'calm', cmd: 'exec sleep 1000' },
+    ] };
+    await withDaemon(cfg, { 'src/.keep': '' }, async (d, page, problems) => {
+      await page.waitForSelector(
+        '#tree [data-node="looper"] .watch-badge:not([hidden])',
+        { timeout: T * 2 });
+      assert.equal(await field(page, 'looper', 'watch-badge'),
+        'watch paused');
+      const title = await page.$eval(
+        '#tree [data-node="looper"] .watch-badge', (e) => e.title);
+      assert.match(title, /restart loop/);
+      assert.ok(await page.$eval('#tree [data-node="calm"] .watch-badge',
+        (e) => e.hidden), 'no badge on a runner without a paused watch');
+      assert.equal((await d.node('looper')).watch.paused, true);
+      fs.writeFileSync(path.join(d.dir, 'calm'), '');
+      await selectNode(page, 'looper');
+      await page.waitForSelector('#btn-watch:not([disabled])', { timeout: T });
+      await page.click('#btn-watch');
+      await page.waitForSelector(
+        '#tree [data-node="looper"] .watch-badge[hidden]',
+        { state: 'attached', timeout: T });
+      assert.equal((await d.node('looper')).watch.paused, false);
+      assertClean(problems);
+    }, getBrowser);
+  }, { timeout: 90000 * SLOW });

@@ -1,7 +1,8 @@
 // Unit tests of ui/web/model.js: tree flattening, meta lines, events.
 import { test, assert } from './harness.mjs';
 import { flatten, runnersUnder, runnerMeta, isFailing, eventSummary,
-  applyStateEvent, countStates, foldBanner } from '../../ui/web/model.js';
+  applyStateEvent, countStates, foldBanner, watchBadge }
+  from '../../ui/web/model.js';
 
 const tree = { name: 'dev', kind: 'group', state: 'running', children: [
   { name: 'db', kind: 'runner', state: 'running', pid: 10, since: 1000,
@@ -79,4 +80,17 @@ test('model: replayed events older than the node leave it alone', () => {
   assert.equal(applyStateEvent(n, { type: 'state', to: 'exited', ts: 150 }),
     true);
   assert.equal(n.state, 'exited');
+});
+
+test('model: a paused watch gets a badge with the reason', () => {
+  assert.equal(watchBadge({ name: 'a', watch: null }), null);
+  assert.equal(watchBadge({ name: 'a' }), null);
+  assert.equal(watchBadge({ name: 'a', watch: { paused: false } }), null);
+  const b = watchBadge({ name: 'api', watch: { paused: true,
+    reason: 'restart loop: 11 changes in a row' } });
+  assert.equal(b.text, 'watch paused');
+  assert.match(b.title, /^restart loop: 11 changes in a row/);
+  assert.match(b.title, /tend resume api/);
+  assert.match(watchBadge({ name: 'x', watch: { paused: true } }).title,
+    /restart-loop guard/);
 });

@@ -6,6 +6,7 @@ so every assertion is about processes that really (re)started.
 
 import json
 import os
+import subprocess
 import time
 
 from conftest import SLOW, wait_for
@@ -299,3 +300,229 @@ def test_after_on_exit_fires_on_failure_too(tend_factory, tmp_path):
          "cmd": "echo ran >> report.log",
          "after": {"runner": "job", "on": "exit"}}]})
     wait_for(lambda: lines(d.path("report.log")) == ["ran"], 10)
+
+
+# --- issue 11: what a run is told, and the loop guard ------------------
+
+def dumper():
+    """A runner that saves, per run, what it was told about the change:
+    env.<run> (TEND_CHANGED_PATHS), file.<run> (a copy of the file named by
+    TEND_CHANGED_PATHS_FILE) and then appends the run to `runs`."""
+    return ("printf '%s' \"$TEND_CHANGED_PATHS\" > env.$TEND_RUN; "
+            "if [ -n \"$TEND_CHANGED_PATHS_FILE\" ]; then "
+            "cp \"$TEND_CHANGED_PATHS_FILE\" file.$TEND_RUN; "
+            "printf '%s' \"$TEND_CHANGED_PATHS_FILE\" > name.$TEND_RUN; fi; "
+            "echo $TEND_RUN >> runs; exec sleep 1000")
+
+
+def read(d, name):
+    with open(d.path(name)) as f:
+        return f.read()
+
+
+def test_sed_i_and_atomic_save_name_only_the_real_file(tend_factory,
+                                                       tmp_path):
+    os.makedirs(tmp_path / "src")
+    (tmp_path / "src" / "app.py").write_text("x = 1\n")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "srv", "cmd": dumper(),
+         "watch": {"paths": ["src"], "debounce_ms": 200}}]}, http=True)
+    wait_for(lambda: lines(d.path("runs")) == ["1"], 10)
+    app = d.path("src", "app.py")
+    # sed -i writes a temp file (sedXXXXXX) and renames it over app.py.
+    subprocess.run(["sed", "-i", "s/1/2/", app], check=True)
+    wait_for(lambda: lines(d.path("runs")) == ["1", "2"], 10)
+    assert read(d, "env.2").splitlines() == [app], read(d, "env.2")
+    assert read(d, "file.2").splitlines() == [app], read(d, "file.2")
+    # An atomic save: write .app.py.tmp123, rename it over app.py.
+    tmp = d.path("src", ".app.py.tmp123")
+    with open(tmp, "w") as f:
+        f.write("x = 3\n")
+    os.replace(tmp, app)
+    wait_for(lambda: lines(d.path("runs")) == ["1", "2", "3"], 10)
+    assert read(d, "env.3").splitlines() == [app], read(d, "env.3")
+    assert read(d, "file.3").splitlines() == [app], read(d, "file.3")
+    # A file created and removed within one burst is no change at all; a
+    # real file deleted is one.
+    (tmp_path / "src" / "old.py").write_text("old\n")
+    wait_for(lambda: len(lines(d.path("runs"))) == 4, 10)
+    os.unlink(d.path("src", "old.py"))
+    with open(d.path("src", "scratch"), "w") as f:
+        f.write("tmp")
+    os.unlink(d.path("src", "scratch"))
+    wait_for(lambda: len(lines(d.path("runs"))) == 5, 10)
+    assert read(d, "env.5").splitlines() == [d.path("src", "old.py")]
+    # The file lives in the state folder, per runner; a run no change
+    # caused gets neither variable, and the stale file is gone.
+    name = read(d, "name.5")
+    assert name == os.path.join(d.state_dir, "changed", "srv.txt"), name
+    assert not os.path.exists(d.path("file.1"))
+    assert os.path.exists(name)
+    status, _ = d.api("POST", "/api/v1/runners/srv/restart")
+    assert status == 200
+    wait_for(lambda: len(lines(d.path("runs"))) == 6, 10)
+    assert read(d, "env.6") == "" and not os.path.exists(d.path("file.6"))
+    assert not os.path.exists(name), "a run no change caused: no stale file"
+    d.stop()
+    assert not os.path.exists(name), "removed when tend stops"
+
+
+def test_git_checkout_of_250_files_lists_all_in_the_file(tend_factory,
+                                                         tmp_path):
+    repo = tmp_path / "src"
+    os.makedirs(repo)
+    sub = "a_package_with_a_rather_long_name/and_a_nested_module_folder"
+    os.makedirs(repo / sub)
+    names = [f"{sub}/generated_source_file_number_{i:04d}_of_the_test.py"
+             for i in range(250)]
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@example.com",
+                        "-c", "user.name=t", *args], cwd=repo, check=True,
+                       capture_output=True)
+    git("init", "-q", "-b", "main")
+    for n in names:
+        (repo / n).write_text("one\n")
+    git("add", "-A")
+    git("commit", "-q", "-m", "one")
+    git("checkout", "-q", "-b", "other")
+    for n in names:
+        (repo / n).write_text("two\n")
+    git("commit", "-q", "-am", "two")
+    git("checkout", "-q", "main")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "srv", "cmd": dumper(),
+         "watch": {"paths": ["src"], "debounce_ms": 300,
+                   "max_wait_ms": 30000}}]})
+    wait_for(lambda: lines(d.path("runs")) == ["1"], 10)
+    git("checkout", "-q", "other")
+    wait_for(lambda: lines(d.path("runs")) == ["1", "2"], 20)
+    want = sorted(str(repo / n) for n in names)
+    assert sorted(read(d, "file.2").splitlines()) == want
+    env = read(d, "env.2")
+    assert len(env.encode()) <= 32768, len(env.encode())
+    env_lines = env.splitlines()
+    shown = env_lines[:-1]
+    assert set(shown) <= set(want) and len(shown) < 250
+    assert env_lines[-1] == (f"...({250 - len(shown)} more; see "
+                             "TEND_CHANGED_PATHS_FILE)"), env_lines[-1]
+    quiet_for(d, "runs", 2, 1.0)
+
+
+def test_autosave_every_1_2_s_never_pauses_the_watch(tend_factory, tmp_path):
+    """An editor's autosave: 14 saves 1.2 s apart, with the default loop
+    limit. Every save restarts the runner; nothing is paused."""
+    os.makedirs(tmp_path / "src")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "srv", "cmd": pid_logger("srv"),
+         "watch": {"paths": ["src"]}}]}, http=True)
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    saves = 14
+    for i in range(saves):
+        t0 = time.monotonic()
+        with open(d.path("src", "notes.md"), "w") as f:
+            f.write(f"draft {i}\n")
+        wait_for(lambda: len(lines(d.path("srv.pids"))) == i + 2, 10)
+        time.sleep(max(0.0, 1.2 - (time.monotonic() - t0)))
+    assert not [e for e in d.events() if e.get("type") == "watch_paused"]
+    status, body = d.api("GET", "/api/v1/runners/srv")
+    assert status == 200 and body["watch"]["paused"] is False, body
+
+
+def test_self_triggering_runner_is_paused_and_shown(tend_factory, tmp_path):
+    """A runner that touches a file in its own watched folder each time it
+    starts: the default guard pauses it within bounded time, `tend status`
+    says so, and resuming is an event with its reason."""
+    from apihelp import cli
+    os.makedirs(tmp_path / "src")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "loop", "cmd": "echo $$ >> loop.pids; date +%N > src/stamp; "
+                                "exec sleep 1000",
+         "watch": {"paths": ["src"]}}]}, http=True)
+    ev = wait_for(lambda: [e for e in d.events()
+                           if e.get("type") == "watch_paused"], 30)
+    assert ev[0].get("reason"), ev[0]
+    assert any("stamp" in p for p in ev[0]["paths"])
+    n = len(lines(d.path("loop.pids")))
+    assert n <= 15, n
+    quiet_for(d, "loop.pids", n, 1.0)
+    r = cli(d, "status", check_code=0)
+    row = [l for l in r.stdout.splitlines() if l.split()[0] == "loop"][0]
+    assert "running (watch paused)" in row, r.stdout
+    status, tree = d.api("GET", "/api/v1/tree")
+    assert tree["children"][0]["watch"]["paused"] is True
+    r = cli(d, "resume", "loop", check_code=0)
+    ev = wait_for(lambda: [e for e in d.events()
+                           if e.get("type") == "watch_resumed"], 10)
+    assert ev[0].get("reason"), ev[0]
+
+
+def test_max_wait_zero_waits_for_quiet(tend_factory, tmp_path):
+    """max_wait_ms 0 turns the cap off: a steady stream of changes fires
+    only once it stops."""
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(watched(debounce_ms=400, max_wait_ms=0))
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    end = time.monotonic() + 3.0
+    i = 0
+    while time.monotonic() < end:
+        (tmp_path / "src" / "stream").write_text(str(i))
+        i += 1
+        time.sleep(0.1)
+        assert len(lines(d.path("srv.pids"))) == 1, "fired mid-stream"
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
+    quiet_for(d, "srv.pids", 2)
+
+
+def test_postpone_starts_only_on_the_first_change(tend_factory, tmp_path):
+    os.makedirs(tmp_path / "src")
+    d = tend_factory(watched(postpone=True), http=True)
+    d.wait_transition("r", "running")
+    quiet_for(d, "srv.pids", 0, 1.0)
+    status, body = d.api("GET", "/api/v1/runners/srv")
+    assert body["state"] == "stopped", body
+    (tmp_path / "src" / "first").write_text("1")
+    wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
+    assert d.path("src", "first") in lines(d.path("changed"))
+
+
+def test_postpone_is_checked(tmp_path):
+    from conftest import TEND_BIN
+    os.makedirs(tmp_path / "src")
+    bad = [({"autostart": True}, {"postpone": True}, "autostart"),
+           ({}, {"postpone": True, "action": "signal:HUP"}, "signal"),
+           ({}, {"postpone": "yes"}, "postpone")]
+    for extra, watch, word in bad:
+        cfg = watched(extra, **watch)
+        (tmp_path / "tend.json").write_text(json.dumps(cfg))
+        r = subprocess.run([TEND_BIN, "check", str(tmp_path / "tend.json")],
+                           capture_output=True, text=True)
+        assert r.returncode != 0, (cfg, r.stdout, r.stderr)
+        assert "postpone" in r.stdout + r.stderr and word in (
+            r.stdout + r.stderr), r.stdout + r.stderr
+
+
+def test_job_and_signal_loops_are_paused_too(tend_factory, tmp_path):
+    """The other two shapes of a loop: a job (action start) that writes its
+    output into its watched folder just before it exits, and a server that
+    writes there when the watch's signal reaches it."""
+    os.makedirs(tmp_path / "src")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "job", "restart": "temporary",
+         "cmd": "echo run >> job.runs; sleep 0.3; date +%N > src/job.out",
+         "watch": {"paths": ["src"], "action": "start",
+                   "exclude": ["sig.out"]}},
+        {"name": "sig", "cmd": "echo $$ > sig.pid; "
+                               "trap 'date +%N > src/sig.out' HUP; "
+                               "date +%N > src/sig.out; "
+                               "while :; do sleep 0.05; done",
+         "watch": {"paths": ["src"], "action": "signal:HUP",
+                   "exclude": ["job.out"]}}]})
+    paused = wait_for(lambda: {e["node"] for e in d.events()
+                               if e.get("type") == "watch_paused"}
+                      == {"job", "sig"} and True, 60)
+    assert paused
+    n = len(lines(d.path("job.runs")))
+    assert n <= 15, n
+    quiet_for(d, "job.runs", n, 1.5)
+    assert len(lines(d.path("sig.pid"))) == 1, "signalled, never restarted"

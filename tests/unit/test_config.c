@@ -1532,3 +1532,48 @@ Test(config, regex_guard)
   long_re[sizeof long_re - 1] = '\0';
   cr_assert_not_null(config_regex_unsafe(long_re));
 }
+
+/* The watch keys of issue 11: postpone (implies autostart false) and the
+ * loop guard's follow window. */
+Test(config, watch_postpone_and_follow)
+{
+  struct config *c = must_j(
+      "{'children': [{'name': 'a', 'cmd': 'x', 'watch': {'paths': ['.'],\n"
+      "  'postpone': true, 'loop_limit': {'follow_ms': 2000}}},\n"
+      " {'name': 'b', 'cmd': 'x', 'autostart': false,\n"
+      "  'watch': {'paths': ['.'], 'postpone': true, 'action': 'start'}},\n"
+      " {'name': 'd', 'cmd': 'x', 'watch': {'paths': ['.'],\n"
+      "  'postpone': false}}]}");
+  const struct config_node *a = config_find(c, "a");
+  const struct config_node *b = config_find(c, "b");
+  const struct config_node *d = config_find(c, "d");
+
+  cr_assert_eq(a->watch.postpone, 1);
+  cr_assert_eq(a->autostart, 0, "postpone implies autostart false");
+  cr_assert_eq(a->watch.loop_follow_ms, 2000);
+  cr_assert_eq(b->watch.postpone, 1);
+  cr_assert_eq(b->autostart, 0);
+  cr_assert_eq(d->watch.postpone, 0);
+  cr_assert_eq(d->autostart, 1);
+  cr_assert_eq(d->watch.loop_follow_ms, 500, "the default");
+  config_free(c);
+}
+
+Test(config_errors, watch_postpone_and_follow)
+{
+  expect_errors(
+      "{'children': [{'name': 'a', 'cmd': 'x', 'autostart': true,\n"
+      "  'watch': {'paths': ['.'], 'postpone': true}},\n"
+      " {'name': 'b', 'cmd': 'x', 'watch': {'paths': ['.'],\n"
+      "  'postpone': true, 'action': 'signal:HUP'}},\n"
+      " {'name': 'c', 'cmd': 'x', 'watch': {'paths': ['.'], 'postpone': 1,\n"
+      "  'loop_limit': {'follow_ms': -5}}}]}",
+      "tend.json:2:41: children[0].watch.postpone: contradicts "
+      "\"autostart\": true (a postponed runner starts on the first "
+      "change)\n"
+      "tend.json:4:15: children[1].watch.postpone: needs the action "
+      "\"restart\" or \"start\" (a signal cannot start a runner)\n"
+      "tend.json:5:66: children[2].watch.postpone: expected true or false\n"
+      "tend.json:6:31: children[2].watch.loop_limit.follow_ms: expected an "
+      "integer >= 0\n");
+}

@@ -20,7 +20,8 @@ import { RunnerLog, mergeLogs, makeMatcher, filterLines, plainOf, fmtTime }
   from './lines.js';
 import { LogView } from './logview.js';
 import { flatten, runnersUnder, runnerMeta, isFailing, isUp, eventSummary,
-  applyStateEvent, countStates, foldBanner, exitText } from './model.js';
+  applyStateEvent, countStates, foldBanner, exitText, watchBadge }
+  from './model.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -232,6 +233,9 @@ function buildTree() {
     name.title = n.name;
     const badge = document.createElement('span');
     badge.className = 'badge';
+    const wb = document.createElement('span');
+    wb.className = 'badge watch-badge';
+    wb.hidden = true;
     const rb = document.createElement('button');
     rb.type = 'button';
     rb.className = 'row-btn';
@@ -243,7 +247,7 @@ function buildTree() {
       e.stopPropagation();
       doAction('restart', n.name, rb);
     });
-    row.append(dot, name, badge, rb);
+    row.append(dot, name, badge, wb, rb);
     li.appendChild(row);
 
     const meta = document.createElement('div');
@@ -276,6 +280,11 @@ function updateTreeRows() {
     badge.className = `badge st-${n.state}`;
     setText(badge, n.state);
     li.querySelector('.dot').className = `dot st-${n.state}`;
+    const wbInfo = watchBadge(n);
+    const wb = li.querySelector('.watch-badge');
+    wb.hidden = !wbInfo;
+    setText(wb, wbInfo ? wbInfo.text : '');
+    wb.title = wbInfo ? wbInfo.title : '';
     const meta = li.querySelector('.node-meta');
     if (n.kind === 'runner') {
       setText(meta.querySelector('.pid'), n.pid ? `pid ${n.pid}` : '');
@@ -352,7 +361,8 @@ function updateHeader() {
     detail = `Exited: ${n.last_exit.reason || exitText(n.last_exit)}`;
   }
   if (n.watch && n.watch.paused)
-    detail += (detail ? ' · ' : '') + 'File watch paused by the restart-loop guard';
+    detail += (detail ? ' · ' : '') + 'File watch paused' +
+      (n.watch.reason ? `: ${n.watch.reason}` : ' by the restart-loop guard');
   const d = $('sel-detail');
   setText(d, detail);
   d.classList.toggle('shown', detail !== '');

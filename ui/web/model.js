@@ -40,6 +40,18 @@ export function isFailing(node) {
   return false;
 }
 
+// Returns what the sidebar says about a runner's file watch: null when
+// there is nothing to say, else { text, title } for its badge (a watch the
+// restart-loop guard paused ignores every change until resumed).
+export function watchBadge(node) {
+  const w = node && node.watch;
+  if (!w || !w.paused) return null;
+  return { text: 'watch paused',
+    title: (w.reason || 'paused by the restart-loop guard') +
+      ' — resume it from the runner\'s page or with `tend resume ' +
+      `${node.name}\`` };
+}
+
 // Returns true when the node's process is up (so uptime means something).
 export function isUp(state) {
   return state === 'running' || state === 'ready' || state === 'starting';
