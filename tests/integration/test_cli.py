@@ -83,7 +83,7 @@ def test_actions_and_their_exit_codes(tend_factory):
 def test_usage_errors_exit_2(tend_factory):
     d = daemon(tend_factory)
     for args in (("start",), ("signal", "api"), ("stop", "a", "b"),
-                 ("logs",), ("logs", "-n", "x", "api"),
+                 ("logs", "-n", "x", "api"),
                  ("status", "--bogus"), ("status", "-f")):
         r = cli(d, *args)
         assert r.returncode == 2, (args, r.returncode, r.stderr)
