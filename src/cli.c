@@ -54,6 +54,7 @@ struct cli {
   char *url;           /* base URL, no trailing slash */
   char *token;
   int json, follow, names;
+  long daemon_pid; /* from daemon.json, when found there */
   long lines; /* -n; -1 = everything */
   int tty;
   const char *args[CLI_MAX_ARGS];
@@ -88,6 +89,7 @@ static int cmd_logs(struct cli *c);
 static int cmd_events(struct cli *c);
 static int cmd_reload(struct cli *c);
 static int cmd_resume(struct cli *c);
+static int cmd_down(struct cli *c);
 
 static const struct cmd commands[] = {
     {.name = "status",
@@ -166,6 +168,12 @@ static const struct cmd commands[] = {
      .usage = "reload                  re-read the config and apply it",
      .help = "Re-reads the config file and applies the difference (the daemon\n"
              "also does this by itself when the file changes).\n"},
+    {.name = "down",
+     .fn = cmd_down,
+     .usage = "down                    stop the tree and the daemon",
+     .help = "Stops every runner (in reverse start order) and then the daemon,\n"
+             "and waits until it has exited: exit 0 once everything is "
+             "stopped.\n"},
     {.name = "resume",
      .fn = cmd_resume,
      .min_args = 1,
@@ -360,6 +368,7 @@ find_daemon(struct cli *c)
       return CLI_UNREACHABLE;
     }
     json_int_t pid = json_integer_value(json_object_get(d, "pid"));
+    c->daemon_pid = (long)pid;
     if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
       say("no daemon running for %s: the daemon (pid %lld) is gone and its "
           "%s/daemon.json is stale (it was killed); start one with `tend up`",
@@ -835,6 +844,64 @@ cmd_resume(struct cli *c)
   if (r == CLI_OK)
     printf("%s: watch resumed\n", c->args[0]);
   return r;
+}
+
+/* Returns 1 while pid is a process that has not exited (a zombie has: its
+ * parent may be a reaper that never reaps). */
+static int
+pid_lives(long pid)
+{
+  char path[64], buf[512];
+  FILE *f;
+  size_t n;
+  char *paren;
+
+  if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+    return 0;
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  if (!(f = fopen(path, "re")))
+    return 0;
+  n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  paren = strrchr(buf, ')');
+  return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
+/* down: asks the daemon to stop, then waits for it to be gone: its pid
+ * when daemon.json named one (the daemon exits only once every runner is
+ * stopped), else its API. */
+static int
+cmd_down(struct cli *c)
+{
+  json_t *j = NULL;
+  int r = call(c, "POST", "/api/v1/daemon/stop", "{}", &j);
+  long long waited = 0;
+
+  json_decref(j);
+  if (r != CLI_OK)
+    return r;
+  printf("stopping the tree...\n");
+  fflush(stdout);
+  for (;;) {
+    int gone;
+    if (c->daemon_pid > 0) {
+      gone = !pid_lives(c->daemon_pid);
+    } else {
+      quiet = 1;
+      gone = probe(c, "/healthz") < 0;
+      quiet = 0;
+    }
+    if (gone)
+      break;
+    usleep(50 * 1000);
+    waited += 50;
+    if (waited % 10000 == 0)
+      say("still stopping after %lld s (runners get their stop.timeout_ms)",
+          waited / 1000);
+  }
+  printf("tend: stopped\n");
+  return CLI_OK;
 }
 
 /* reload: errors come back one per line. */

@@ -10,6 +10,7 @@
 #include "src/cli.h"
 #include "src/config.h"
 #include "src/daemon.h"
+#include "src/detach.h"
 #include "src/init.h"
 
 #define EXIT_USAGE 2
@@ -30,11 +31,16 @@ static int cmd_version(int argc, char **argv);
 
 static const struct command commands[] = {
     {.name = "up", .run = cmd_up,
-     .usage = "up [-c FILE]           run the tree of FILE (default tend.json)",
+     .usage = "up [-d] [-c FILE]      run the tree of FILE (default tend.json)",
      .help = "Runs the tree in the foreground until INT or TERM (HUP re-reads\n"
              "the config). The API and UI listen on http.listen, by default the\n"
              "first free port from 127.0.0.1:7070; the URL is printed.\n"
              "  -c, --config FILE  the config (default ./tend.json)\n"
+             "  -d, --detach       run in the background (output in\n"
+             "                     <state_dir>/daemon.log); return once the "
+             "tree is\n"
+             "                     up (0) or has failed (1); stop it with "
+             "tend down\n"
              "exit status: 0 stopped cleanly, 1 bad config or state folder, 3 "
              "the\nroot gave up with on_give_up \"exit\"\n"},
     {.name = "check", .run = cmd_check,
@@ -65,6 +71,8 @@ static const struct command commands[] = {
      .usage = "events [-f]            the event log"},
     {.name = "reload", .run = cmd_client,
      .usage = "reload                 re-apply the config file"},
+    {.name = "down", .run = cmd_client,
+     .usage = "down                   stop the tree and the daemon"},
     {.name = "resume", .run = cmd_client,
      .usage = "resume NAME            resume a watch paused by the loop guard"},
     {.name = "help", .run = cmd_help,
@@ -100,6 +108,7 @@ static int
 cmd_up(int argc, char **argv)
 {
   const char *file = "tend.json";
+  int detach = 0;
 
   for (int i = 1; i < argc; i++)
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
@@ -108,6 +117,8 @@ cmd_up(int argc, char **argv)
     if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
         i + 1 < argc) {
       file = argv[++i];
+    } else if (!strcmp(argv[i], "-d") || !strcmp(argv[i], "--detach")) {
+      detach = 1;
     } else if (argv[i][0] != '-' && i == argc - 1) {
       file = argv[i];
     } else {
@@ -122,7 +133,7 @@ cmd_up(int argc, char **argv)
             file);
     return 1;
   }
-  return daemon_up(file);
+  return detach ? detach_up(file) : daemon_up(file);
 }
 
 /* tend check [FILE]: 0 when valid, 1 with every error otherwise. */

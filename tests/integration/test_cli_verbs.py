@@ -235,3 +235,69 @@ def test_logs_follow_merges_live_output(tend_factory):
     finally:
         p.send_signal(signal.SIGINT)
         p.wait(timeout=10 * SLOW)
+
+
+def test_up_detached_then_down(tmp_path):
+    import json
+    cfg = tree(ticker("api", period="0.1"),
+               {"name": "slow", "cmd": ["sleep", "1000"],
+                "ready": {"exec": ["sh", "-c", "test -e go"]}})
+    (tmp_path / "tend.json").write_text(json.dumps(cfg))
+    (tmp_path / "go").write_text("")
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("TEND_URL", None)
+    env.pop("TEND_TOKEN", None)
+    r = subprocess.run([TEND_BIN, "up", "-d"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120 * SLOW)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "up in the background" in r.stdout and "UI: http" in r.stdout
+    pid = int(r.stdout.split("(pid ")[1].split(")")[0])
+    try:
+        # It returned once the tree was up, not before.
+        st = json.loads(subprocess.run(
+            [TEND_BIN, "status", "--json"], cwd=tmp_path, env=env,
+            capture_output=True, text=True, timeout=30).stdout)
+        assert st["state"] == "running"
+        assert {c["name"]: c["state"] for c in st["children"]}["slow"] in (
+            "running", "ready")
+        assert os.path.exists(tmp_path / ".tend" / "daemon.log")
+        # The daemon is in a session of its own.
+        assert os.getsid(pid) == pid
+        r = subprocess.run([TEND_BIN, "ps"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and "api" in r.stdout
+        r = subprocess.run([TEND_BIN, "down"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120 * SLOW)
+        assert r.returncode == 0, r.stderr
+        assert "stopped" in r.stdout
+        # down returns only once the daemon is gone, with every child.
+        assert not os.path.exists(f"/proc/{pid}") or open(
+            f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"
+        log = (tmp_path / ".tend" / "daemon.log").read_text()
+        assert "daemon_stopped" in log
+        assert "ERROR: AddressSanitizer" not in log
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_up_detached_reports_a_daemon_that_cannot_start(tmp_path):
+    import json
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        cfg = tree(ticker("api"), http={"listen": f"127.0.0.1:{port}"})
+        (tmp_path / "tend.json").write_text(json.dumps(cfg))
+        r = subprocess.run([TEND_BIN, "up", "-d"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120 * SLOW)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "the daemon exited" in r.stderr and "address already in use" in \
+        r.stderr, r.stderr
+    (tmp_path / "tend.json").write_text("{\"name\": 1}")
+    r = subprocess.run([TEND_BIN, "up", "-d"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "invalid config" in r.stderr
