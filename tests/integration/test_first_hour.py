@@ -1,0 +1,247 @@
+"""The first hour with tend (issue 11): what a new user meets at once.
+
+- a runner that keeps failing fails on its own, its siblings untouched;
+- a command that cannot start says why, and keeps saying it;
+- run and restart numbers survive a daemon restart and mean one thing;
+- env_file and max_memory.
+
+Every wait polls with a generous bound (conftest.wait_for).
+"""
+
+import json
+import os
+import subprocess
+
+from apihelp import cli
+from conftest import SLOW, TEND_BIN, pid_alive, wait_for
+
+
+def lines(path):
+    try:
+        with open(path) as f:
+            return [l.rstrip("\n") for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def node(d, name):
+    """The node called name in GET /api/v1/tree."""
+    status, doc = d.api("GET", "/api/v1/tree")
+    assert status == 200, doc
+
+    def walk(n):
+        if n["name"] == name:
+            return n
+        for c in n.get("children", []):
+            found = walk(c)
+            if found:
+                return found
+        return None
+    return walk(doc)
+
+
+def status_rows(d):
+    """`tend status` as {name: [columns...]} (LAST EXIT joined)."""
+    r = cli(d, "status", check_code=0)
+    rows = {}
+    for line in r.stdout.splitlines()[1:]:
+        cols = line.split(None, 7)
+        rows[cols[0]] = cols
+    return rows
+
+
+def flat(*children, **root):
+    cfg = {"name": "dev", "children": list(children)}
+    cfg.update(root)
+    return cfg
+
+
+STEADY = {"name": "steady", "cmd": "echo $$ > steady.pid; exec sleep 1000"}
+
+
+# --- 1. one crash loop does not stop the healthy runners ----------------
+
+def crash_loop_stays_isolated(tend_factory, crasher, reason_part):
+    d = tend_factory(flat(STEADY, crasher), http=True)
+    wait_for(lambda: lines(d.path("steady.pid")), 10, what="steady started")
+    pid = int(lines(d.path("steady.pid"))[0])
+    d.wait_transition("boom", "failed", timeout=30)
+    # The root never gave up, and the healthy sibling never moved.
+    assert "failed" not in [t[3] for t in d.transitions("dev")]
+    assert [t[3] for t in d.transitions("steady")] == ["starting", "running"]
+    assert pid_alive(pid)
+    b = node(d, "boom")
+    assert b["state"] == "failed", b
+    assert b["last_exit"], b
+    assert reason_part in json.dumps(b["last_exit"]), b
+    assert "restart_limit" in (b.get("reason") or ""), b
+    assert node(d, "dev")["state"] == "running"
+    assert node(d, "steady")["state"] == "running"
+    rows = status_rows(d)
+    assert rows["boom"][2] == "failed", rows
+    assert reason_part in rows["boom"][-1], rows
+    assert rows["steady"][2] == "running", rows
+    return d
+
+
+def test_crash_loop_fails_alone(tend_factory):
+    crash_loop_stays_isolated(
+        tend_factory, {"name": "boom", "cmd": "echo boom; exit 1"},
+        "status 1")
+
+
+def test_missing_command_fails_alone_and_keeps_its_error(tend_factory):
+    crash_loop_stays_isolated(
+        tend_factory, {"name": "boom", "cmd": ["no-such-command-xyz"]},
+        "not found")
+
+
+def test_failed_runner_starts_again_on_request(tend_factory):
+    d = tend_factory(flat(STEADY, {
+        "name": "boom", "cmd": "echo $$ >> boom.pids; "
+                               "if [ -e fixed ]; then exec sleep 1000; fi; "
+                               "exit 1",
+        "restart_limit": {"max_restarts": 2, "period_s": 60}}), http=True)
+    d.wait_transition("boom", "failed", timeout=30)
+    assert len(lines(d.path("boom.pids"))) == 3  # first run + 2 restarts
+    open(d.path("fixed"), "w").close()
+    cli(d, "start", "boom", check_code=0)
+    wait_for(lambda: node(d, "boom")["state"] == "running", 10,
+             what="boom running again")
+    # It was given a fresh budget: it crashes twice more before failing.
+    os.unlink(d.path("fixed"))
+    cli(d, "restart", "boom", check_code=0)
+    d.wait_transition("boom", "failed", count=2, timeout=30)
+    assert len(lines(d.path("boom.pids"))) == 4 + 3
+
+
+def test_intensity_set_on_a_group_keeps_otp_escalation(tend_factory):
+    # The user asked for OTP semantics: the group gives up and stops its
+    # healthy child; the runner's own limit does not get in the way.
+    d = tend_factory(flat({
+        "name": "g", "intensity": {"max_restarts": 3, "period_s": 30},
+        "children": [STEADY, {"name": "boom", "cmd": ["false"],
+                              "backoff": {"initial_ms": 0}}]}))
+    d.wait_transition("g", "failed", timeout=30)
+    assert len([t for t in d.transitions("boom") if t[3] == "starting"]) == 4
+    assert "failed" in [t[3] for t in d.transitions("steady")] or \
+        "stopped" in [t[3] for t in d.transitions("steady")]
+
+
+# --- 2. a command that cannot start is not a crash --------------------
+
+def spawn_reason(d, name):
+    d.wait_transition(name, "exited", timeout=20)
+    ex = [t for t in d.transitions(name) if t[3] == "exited"]
+    return ex[0][4] or ""
+
+
+def test_spawn_errors_say_what_is_wrong(tend_factory, tmp_path):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "noexec.sh").write_text("echo hi\n")
+    os.chmod(tmp_path / "noexec.sh", 0o644)
+    once = {"restart": "temporary"}
+    d = tend_factory(flat(
+        {"name": "dir", "cmd": ["./adir"], **once},
+        {"name": "noexec", "cmd": ["./noexec.sh"], **once},
+        {"name": "nopath", "cmd": ["no-such-command-xyz"], **once},
+        {"name": "nofile", "cmd": ["./no-such-file"], **once},
+        {"name": "nocwd", "cmd": ["true"], "cwd": "gone", **once},
+        STEADY), http=True)
+    want = {"dir": "is a directory",
+            "noexec": "permission denied (not executable)",
+            "nopath": "not found on PATH",
+            "nofile": "no such file",
+            "nocwd": "does not exist"}
+    for name, part in want.items():
+        reason = spawn_reason(d, name)
+        assert part in reason, (name, reason)
+        le = node(d, name)["last_exit"]
+        assert le and part in le.get("spawn_error", ""), (name, le)
+    assert "cwd " in node(d, "nocwd")["last_exit"]["spawn_error"]
+    rows = status_rows(d)
+    for name, part in want.items():
+        assert part in rows[name][-1], (name, rows[name])
+
+
+def test_spawn_error_survives_the_runner_failing(tend_factory):
+    d = tend_factory(flat(STEADY, {"name": "boom", "cmd": ["./nope"]}),
+                     http=True)
+    d.wait_transition("boom", "failed", timeout=30)
+    assert "no such file" in node(d, "boom")["last_exit"]["spawn_error"]
+    assert "no such file" in status_rows(d)["boom"][-1]
+
+
+def test_check_warns_about_commands_and_cwd(tmp_path):
+    cfg = tmp_path / "tend.json"
+    cfg.write_text(
+        '{\n'
+        '  "name": "r",\n'
+        '  "children": [\n'
+        '    {"name": "a", "cmd": ["no-such-command-xyz", "-v"]},\n'
+        '    {"name": "b", "cmd": "no-such-command-abc --flag | cat"},\n'
+        '    {"name": "c", "cmd": ["true"], "cwd": "missing-dir"},\n'
+        '    {"name": "d", "cmd": "FOO=1 exec ls"},\n'
+        '    {"name": "e", "cmd": ["sh", "-c", "true"]}\n'
+        '  ]\n}\n')
+    r = subprocess.run([TEND_BIN, "check", str(cfg)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    warns = r.stderr.strip().splitlines()
+    assert len(warns) == 3, warns
+    assert warns[0].startswith(f"{cfg}:4:"), warns
+    assert ": warning: " in warns[0] and "no-such-command-xyz" in warns[0]
+    assert warns[1].startswith(f"{cfg}:5:") and "no-such-command-abc" in \
+        warns[1], warns
+    assert warns[2].startswith(f"{cfg}:6:") and "missing-dir" in warns[2]
+
+
+# --- 5. counters across daemon restarts ---------------------------------
+
+def test_run_and_restart_numbers_survive_a_daemon_restart(tend_factory):
+    flaky = {"name": "flaky",
+             "cmd": "n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); "
+                    "echo $n > n; [ $n -le 2 ] && exit 1; exec sleep 1000",
+             "backoff": {"initial_ms": 10}}
+    d = tend_factory(flat(STEADY, flaky), http=True)
+    wait_for(lambda: node(d, "flaky")["run"] == 3 and
+             node(d, "flaky")["state"] == "running", 15, what="flaky up")
+
+    def counters():
+        return {n: (node(d, n)["run"], node(d, n)["restarts"])
+                for n in ("steady", "flaky")}
+    assert counters() == {"steady": (1, 0), "flaky": (3, 2)}
+    assert d.stop() == 0
+
+    d.start()
+    wait_for(lambda: node(d, "flaky")["state"] == "running" and
+             node(d, "steady")["state"] == "running", 15, what="up again")
+    # A daemon restart starts every runner again: a new run, not a
+    # restart by the supervisor.
+    assert counters() == {"steady": (2, 0), "flaky": (4, 2)}
+    rows = status_rows(d)
+    assert rows["steady"][4:6] == ["2", "0"], rows["steady"]
+    assert rows["flaky"][4:6] == ["4", "2"], rows["flaky"]
+    # A user's restart is a new run, not a supervisor restart either.
+    cli(d, "restart", "steady", check_code=0)
+    wait_for(lambda: node(d, "steady")["run"] == 3 and
+             node(d, "steady")["state"] == "running", 10)
+    assert node(d, "steady")["restarts"] == 0
+    # state.json agrees with the API.
+    wait_for(lambda: any(c["name"] == "flaky" and c["restarts"] == 2 and
+                         c["run"] == 4 for c in d.state()["tree"]["children"]),
+             10, what="state.json")
+
+
+def test_counters_are_shown_before_a_runner_starts(tend_factory):
+    d = tend_factory(flat({"name": "job", "cmd": "exit 0",
+                           "restart": "temporary"}), http=True)
+    d.wait_transition("job", "exited")
+    assert d.stop() == 0
+    d.config["children"][0]["autostart"] = False
+    d.write_config()
+    d.start()
+    wait_for(lambda: node(d, "job") is not None, 10)
+    n = node(d, "job")
+    assert n["run"] == 1 and n["restarts"] == 0, n
+    assert n["last_exit"] and n["last_exit"].get("status") == 0, n
