@@ -35,6 +35,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runners/cmdpath.h"
+#include "runners/dotenv.h"
 #include "runners/fsm.h"
 #include "runners/outbuf.h"
 #include "runners/ready.h"
@@ -97,7 +99,7 @@ struct runner {
   int64_t started_mono;   /* loop time of the last spawn */
   int64_t pending_delay;  /* backoff of the start in progress */
   int stop_requested;
-  int spawn_failed;
+  int policy_restart;     /* the start in progress is a restart by policy */
   char *spawn_error;
   int last_status, last_signal, has_last_exit;
   int store_error;
@@ -471,44 +473,6 @@ on_leader_exit(uv_process_t *proc, int64_t status, int term_signal)
   run_check_done(run);
 }
 
-/* Builds the child's environment: the daemon's, the spec's overrides, and
- * TEND_* facts. Returns a new NULL-terminated array. */
-static char **
-build_env(struct runner *r)
-{
-  uv_env_item_t *items = NULL;
-  int n_items = 0;
-  size_t n = 0, cap;
-  char **env;
-
-  uv_os_environ(&items, &n_items);
-  cap = (size_t)n_items + 9;
-  for (char **e = r->spec->env; e && *e; e++)
-    cap++;
-  env = xcalloc(cap, sizeof *env);
-  for (int i = 0; i < n_items; i++) {
-    int overridden = 0;
-    size_t klen = strlen(items[i].name);
-    for (char **e = r->spec->env; e && *e; e++)
-      if (strncmp(*e, items[i].name, klen) == 0 && (*e)[klen] == '=')
-        overridden = 1;
-    if (!overridden && strncmp(items[i].name, "TEND_", 5) != 0)
-      env[n++] = xasprintf("%s=%s", items[i].name, items[i].value);
-  }
-  uv_os_free_environ(items, n_items);
-  for (char **e = r->spec->env; e && *e; e++)
-    env[n++] = xstrdup(*e);
-  env[n++] = xasprintf("TEND_RUNNER=%s", r->spec->name);
-  env[n++] = xasprintf("TEND_RUN=%llu", (unsigned long long)r->runs);
-  /* Marks the process (and what it starts) as ours for the recovery after
-   * a SIGKILL of the daemon (state/recover.c, recover_strays). */
-  env[n++] = xasprintf("TEND_STATE_DIR=%s", r->cfg->state_dir);
-  if (r->changed_paths)
-    env[n++] = xasprintf("TEND_CHANGED_PATHS=%s", r->changed_paths);
-  env[n] = NULL;
-  return env;
-}
-
 /* Frees a NULL-terminated string array. */
 static void
 free_strv(char **v)
@@ -518,8 +482,115 @@ free_strv(char **v)
   free(v);
 }
 
+/* A growable NULL-terminated "KEY=VALUE" list. */
+struct envlist {
+  char **v;
+  size_t n, cap;
+};
+
+/* Sets kv ("KEY=VALUE", taken) in the list, replacing the same key. */
+static void
+env_set_take(struct envlist *l, char *kv)
+{
+  size_t klen = strcspn(kv, "=");
+  for (size_t i = 0; i < l->n; i++) {
+    if (strncmp(l->v[i], kv, klen) == 0 && l->v[i][klen] == '=') {
+      free(l->v[i]);
+      l->v[i] = kv;
+      return;
+    }
+  }
+  if (l->n + 2 > l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 64;
+    l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+  }
+  l->v[l->n++] = kv;
+  l->v[l->n] = NULL;
+}
+
+/* Builds the child's environment, each layer overriding the one before:
+ * the daemon's (without TEND_*), the env_file files (read now, so that an
+ * edit applies at the next start), the spec's env, then the TEND_* facts.
+ * Returns a new NULL-terminated array, or NULL with *cause (new) when an
+ * env_file cannot be read or parsed ("file:line: message"). */
+static char **
+build_env(struct runner *r, char **cause)
+{
+  uv_env_item_t *items = NULL;
+  int n_items = 0;
+  struct envlist l = {NULL, 0, 0};
+
+  *cause = NULL;
+  l.cap = 64;
+  l.v = xcalloc(l.cap, sizeof *l.v);
+  uv_os_environ(&items, &n_items);
+  for (int i = 0; i < n_items; i++)
+    if (strncmp(items[i].name, "TEND_", 5) != 0)
+      env_set_take(&l, xasprintf("%s=%s", items[i].name, items[i].value));
+  uv_os_free_environ(items, n_items);
+  for (char **f = r->spec->env_files; f && *f; f++) {
+    char **vars = NULL;
+    if (dotenv_load(*f, &vars, cause) < 0) {
+      free_strv(l.v);
+      return NULL;
+    }
+    for (char **e = vars; *e; e++)
+      if (strncmp(*e, "TEND_", 5) != 0)
+        env_set_take(&l, xstrdup(*e));
+    dotenv_free(vars);
+  }
+  for (char **e = r->spec->env; e && *e; e++)
+    env_set_take(&l, xstrdup(*e));
+  env_set_take(&l, xasprintf("TEND_RUNNER=%s", r->spec->name));
+  env_set_take(&l, xasprintf("TEND_RUN=%llu", (unsigned long long)r->runs));
+  /* Marks the process (and what it starts) as ours for the recovery after
+   * a SIGKILL of the daemon (state/recover.c, recover_strays). */
+  env_set_take(&l, xasprintf("TEND_STATE_DIR=%s", r->cfg->state_dir));
+  if (r->changed_paths)
+    env_set_take(&l, xasprintf("TEND_CHANGED_PATHS=%s", r->changed_paths));
+  return l.v;
+}
+
+/* Returns the value of name in a "KEY=VALUE" array (borrowed), or NULL. */
+static const char *
+env_get(char **env, const char *name)
+{
+  size_t len = strlen(name);
+  for (char **e = env; e && *e; e++)
+    if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+      return *e + len + 1;
+  return NULL;
+}
+
+
 static void on_ready(void *ctx, int ok, const char *why);
 static void ask_parent(struct runner *r, enum tend_cmd cmd);
+
+/* The command could not start: keeps why (taken) for the status and the
+ * exit event, writes the marker and fires SPAWN_FAILED. run (not yet
+ * started, no handles) is freed when given. */
+static void
+spawn_failed(struct runner *r, struct run *run, char *why)
+{
+  free(run);
+  free(r->spawn_error);
+  r->spawn_error = why;
+  {
+    char *text = xasprintf("spawn failed: %s\n", why);
+    json_t *extra = json_pack("{s:s, s:s}", "event", "spawn_failed",
+                              "error", why);
+    char *ex = json_dumps(extra, JSON_COMPACT);
+    /* The marker's extra members go inside the chunk object as is. */
+    size_t len = strlen(ex);
+    ex[len - 1] = '\0';
+    emit_marker(r, ex + 1, text);
+    free(ex);
+    json_decref(extra);
+    text[strlen(text) - 1] = '\0';
+    fire(r, FSM_EV_SPAWN_FAILED, text);
+    free(text);
+  }
+}
 
 /* Starts the child. Fires SPAWNED, SPAWNED_PROBE or SPAWN_FAILED. */
 static void
@@ -536,16 +607,34 @@ do_spawn(struct runner *r)
   free(r->spawn_error);
   r->spawn_error = NULL;
   r->runs++;
-  if (r->runs > 1)
+  if (r->policy_restart)
     r->restarts++;
+  r->policy_restart = 0;
   r->started_mono = loop_ms(r->loop);
-  if (stat(r->spec->cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    r->spawn_error = xasprintf("spawn failed: cwd %s: %s", r->spec->cwd,
-                               errno ? strerror(errno) : "not a directory");
-    free(run);
-    emit_marker(r, "\"event\":\"spawn_failed\"", r->spawn_error);
-    fire(r, FSM_EV_SPAWN_FAILED, r->spawn_error);
-    return;
+  /* libuv reports a missing cwd as ENOENT, like a missing command: look
+   * first, so the message says which. */
+  {
+    int serr = stat(r->spec->cwd, &st) != 0 ? errno : 0;
+    if (serr == ENOENT || serr == ENOTDIR) {
+      spawn_failed(r, run, xasprintf("cwd %s does not exist", r->spec->cwd));
+      return;
+    }
+    if (serr || !S_ISDIR(st.st_mode)) {
+      spawn_failed(r, run, serr ? xasprintf("cwd %s: %s", r->spec->cwd,
+                                            strerror(serr))
+                                : xasprintf("cwd %s is not a directory",
+                                            r->spec->cwd));
+      return;
+    }
+  }
+  {
+    char *cause = NULL;
+    env = build_env(r, &cause);
+    if (!env) {
+      spawn_failed(r, run, xasprintf("env_file %s", cause));
+      free(cause);
+      return;
+    }
   }
   run->runner = r;
   run->group_alive = 0;
@@ -560,7 +649,6 @@ do_spawn(struct runner *r)
   io[1].data.stream = (uv_stream_t *)&run->out;
   io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   io[2].data.stream = (uv_stream_t *)&run->err;
-  env = build_env(r);
   opt.exit_cb = on_leader_exit;
   opt.file = r->spec->argv[0];
   opt.args = r->spec->argv;
@@ -570,17 +658,29 @@ do_spawn(struct runner *r)
   opt.stdio_count = 3;
   opt.stdio = io;
   rc = uv_spawn(r->loop, &run->proc, &opt);
-  free_strv(env);
   if (rc != 0) {
     /* The handle is initialised but inactive; the pipes may be open. */
+    int err = rc;
     run->runner = NULL;
     run_close(run);
-    r->spawn_error = xasprintf("spawn failed: %s: %s", r->spec->argv[0],
-                               strerror(-rc));
-    emit_marker(r, "\"event\":\"spawn_failed\"", r->spawn_error);
-    fire(r, FSM_EV_SPAWN_FAILED, r->spawn_error);
+    /* execvp says EACCES for a directory too: look at what it found. */
+    if (rc == UV_EACCES || rc == UV_ENOENT) {
+      int found = cmdpath_find(r->spec->argv[0], env_get(env, "PATH"),
+                               r->spec->cwd, NULL);
+      if (found < 0)
+        err = found;
+      else if (rc == UV_ENOENT)
+        err = 1; /* the file is there: what exec missed is inside it */
+    }
+    free_strv(env);
+    spawn_failed(r, NULL,
+                 err == 1 ? xasprintf("%s: exists, but its #! interpreter "
+                                      "was not found",
+                                      r->spec->argv[0])
+                          : cmdpath_describe(r->spec->argv[0], err));
     return;
   }
+  free_strv(env);
   run->pid = run->proc.pid;
   run->group_alive = 1;
   tend_note_group(r->spec->name, run->pid, recover_proc_start(run->pid));
@@ -669,6 +769,8 @@ record_transition(struct runner *r, enum fsm_state from, enum fsm_event ev,
     json_object_set_new(e, "reason", json_string(reason));
   if (r->run)
     json_object_set_new(e, "pid", json_integer(r->run->pid));
+  if (ev == FSM_EV_SPAWN_FAILED && r->spawn_error)
+    json_object_set_new(e, "spawn_error", json_string(r->spawn_error));
   if (ev == FSM_EV_EXIT) { /* a run ended: how */
     if (r->has_last_exit && r->last_signal)
       json_object_set_new(e, "signal",
@@ -915,7 +1017,9 @@ runner_handle(void *state, actor_id self, const struct actor_msg *m)
   (void)self;
 
   switch (m->type) {
+  case SUP_MSG_RESTART:
   case SUP_MSG_START:
+    r->policy_restart = m->type == SUP_MSG_RESTART;
     free(r->start_why);
     r->start_why = m->data ? xstrdup(m->data) : NULL;
     r->pending_delay = m->arg;
@@ -929,7 +1033,8 @@ runner_handle(void *state, actor_id self, const struct actor_msg *m)
     fire(r, FSM_EV_STOP, "stop requested");
     break;
   case SUP_MSG_FAIL:
-    fire(r, FSM_EV_FAIL, "supervisor gave up");
+    fire(r, FSM_EV_FAIL, m->data ? (const char *)m->data
+                                 : "supervisor gave up");
     break;
   case SUP_MSG_SIGNAL:
     if (r->run)

@@ -83,10 +83,12 @@ view_apply(struct view *v, const json_t *ev)
     copy_field(status, ev, "next_start_ms");
   else
     json_object_set_new(status, "next_start_ms", json_null());
-  if (json_object_get(ev, "status") || json_object_get(ev, "signal")) {
+  if (json_object_get(ev, "status") || json_object_get(ev, "signal") ||
+      json_object_get(ev, "spawn_error")) {
     json_t *last = json_object();
     copy_field(last, ev, "status");
     copy_field(last, ev, "signal");
+    copy_field(last, ev, "spawn_error");
     copy_field(last, ev, "reason");
     json_object_set(last, "ts", json_object_get(ev, "ts"));
     json_object_set_new(status, "last_exit", last);

@@ -15,7 +15,8 @@ struct view *view_new(void);
 void view_free(struct view *v);
 /* Folds one event into the model (events of other types are ignored). */
 void view_apply(struct view *v, const json_t *ev);
-/* The status object of a node (borrowed; NULL when nothing is known):
+/* The status object of a node (borrowed; NULL when nothing is known);
+ * last_exit is {"status"|"signal"|"spawn_error", "reason", "ts"}:
  * {"state","pid","run","restarts","since","last_exit","next_start_ms",
  *  "reason","history":[the last 10 exits, oldest first]}. */
 const json_t *view_status(const struct view *v, const char *name);
