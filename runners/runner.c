@@ -27,6 +27,7 @@
 #include "runners/runner.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -1092,6 +1093,20 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
     }
   }
   free(dir);
+  {
+    /* A previous daemon's counters (state.json, through the read model):
+     * runs continue from the highest of the log's and the saved one;
+     * restarts are the supervisor's, and a daemon restart is not one. */
+    const json_t *st = tend_node_status(spec->name);
+    json_t *run = json_object_get(st, "run");
+    json_t *restarts = json_object_get(st, "restarts");
+    if (json_is_integer(run) && json_integer_value(run) > 0 &&
+        (uint64_t)json_integer_value(run) > r->runs)
+      r->runs = (uint64_t)json_integer_value(run);
+    if (json_is_integer(restarts) && json_integer_value(restarts) > 0 &&
+        json_integer_value(restarts) < INT_MAX)
+      r->restarts = (int)json_integer_value(restarts);
+  }
   watch_open(r);
   return r;
 }

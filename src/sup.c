@@ -26,6 +26,7 @@
 #include "src/sup.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +163,14 @@ sup_new(uv_loop_t *loop, const struct config *cfg,
   s->state = GROUP_STOPPED;
   s->self = actor_spawn(sup_handle, s);
   actor_register(spec->name, s->self);
+  {
+    /* The restarts this group made under a previous daemon. */
+    json_t *restarts = json_object_get(tend_node_status(spec->name),
+                                       "restarts");
+    if (json_is_integer(restarts) && json_integer_value(restarts) > 0 &&
+        json_integer_value(restarts) < INT_MAX)
+      s->restarts = (int)json_integer_value(restarts);
+  }
   s->n_children = spec->n_children;
   s->children = xcalloc(spec->n_children ? spec->n_children : 1,
                         sizeof *s->children);

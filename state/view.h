@@ -20,6 +20,11 @@ void view_apply(struct view *v, const json_t *ev);
  * {"state","pid","run","restarts","since","last_exit","next_start_ms",
  *  "reason","history":[the last 10 exits, oldest first]}. */
 const json_t *view_status(const struct view *v, const char *name);
+/* Seeds a node's status from a previous daemon's state.json (status is
+ * that node's object in its "tree"): run, restarts, last_exit and history
+ * carry over, so the counters and the last exit survive a daemon restart;
+ * the node itself is "stopped" until its first event. Pure. */
+void view_restore(struct view *v, const char *name, const json_t *status);
 /* Forgets a node (it left the config). */
 void view_forget(struct view *v, const char *name);
 
