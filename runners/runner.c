@@ -39,6 +39,7 @@
 #include "runners/cmdpath.h"
 #include "runners/dotenv.h"
 #include "runners/fsm.h"
+#include "runners/memory.h"
 #include "runners/outbuf.h"
 #include "runners/ready.h"
 #include "src/events.h"
@@ -87,6 +88,9 @@ struct runner {
   uv_timer_t timer;       /* backoff, stop timeout */
   uv_timer_t flush_timer; /* output flush deadline */
   uv_timer_t retry_timer; /* store write retry after a disk error */
+  uv_timer_t mem_timer;   /* max_memory samples while a run is alive */
+  struct memory_watch mem;
+  char *limit_kill;       /* why tend ended the current run (max_memory) */
   struct ready *ready;
   struct outbuf *ob;
   struct store *store;
@@ -422,6 +426,7 @@ run_check_done(struct run *run)
              r->spec->name);
   }
   uv_timer_stop(&r->timer);
+  uv_timer_stop(&r->mem_timer);
   r->reading_paused = 0;
   flush_output(r, 1);
   r->has_last_exit = 1;
@@ -444,7 +449,47 @@ run_check_done(struct run *run)
   run->runner = NULL;
   run_close(run);
   text[strcspn(text, "\n")] = '\0';
+  if (r->limit_kill) {
+    /* tend ended this run for a limit: say so, not just the signal. */
+    char *why = xasprintf("%s (%s)", r->limit_kill, text);
+    fire(r, FSM_EV_EXIT, why);
+    free(why);
+    return;
+  }
   fire(r, FSM_EV_EXIT, text);
+}
+
+/* Samples the run's group memory; past max_memory for MEMORY_GRACE_MS,
+ * ends the run like a crash: stop signal, then KILL after the timeout. */
+static void
+on_mem_timer(uv_timer_t *t)
+{
+  struct runner *r = t->data;
+  struct run *run = r->run;
+  int64_t rss, now;
+  char have[32], limit[32];
+
+  if (!run || run->leader_exited || !run->group_alive || r->limit_kill ||
+      r->state == FSM_STOPPING)
+    return;
+  rss = memory_group_rss(run->pid);
+  now = loop_ms(r->loop);
+  if (!memory_over(&r->mem, rss, r->spec->max_memory, now, MEMORY_GRACE_MS))
+    return;
+  uv_timer_stop(&r->mem_timer);
+  memory_format(rss, have, sizeof have);
+  memory_format(r->spec->max_memory, limit, sizeof limit);
+  r->limit_kill = xasprintf("memory: %s over max_memory %s for %d s", have,
+                            limit, MEMORY_GRACE_MS / 1000);
+  events_emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "type",
+                        "memory_limit", "node", r->spec->name, "runner",
+                        r->spec->name, "rss", (json_int_t)rss, "max_memory",
+                        (json_int_t)r->spec->max_memory, "message",
+                        r->limit_kill));
+  signal_group(run, r->spec->stop_timeout_ms == 0 ? SIGKILL
+                                                   : r->spec->stop_signal);
+  /* on_timer SIGKILLs a run that is still there in a live state. */
+  uv_timer_start(&r->timer, on_timer, (uint64_t)r->spec->stop_timeout_ms, 0);
 }
 
 /* Polls the group again (or ends the EOF grace). */
@@ -611,6 +656,9 @@ do_spawn(struct runner *r)
   if (r->policy_restart)
     r->restarts++;
   r->policy_restart = 0;
+  free(r->limit_kill);
+  r->limit_kill = NULL;
+  r->mem = (struct memory_watch)MEMORY_WATCH_ZERO;
   r->started_mono = loop_ms(r->loop);
   /* libuv reports a missing cwd as ENOENT, like a missing command: look
    * first, so the message says which. */
@@ -684,6 +732,9 @@ do_spawn(struct runner *r)
   free_strv(env);
   run->pid = run->proc.pid;
   run->group_alive = 1;
+  if (r->spec->max_memory > 0)
+    uv_timer_start(&r->mem_timer, on_mem_timer, MEMORY_SAMPLE_MS,
+                   MEMORY_SAMPLE_MS);
   tend_note_group(r->spec->name, run->pid, recover_proc_start(run->pid));
   r->run = run;
   r->reading_paused = 0;
@@ -844,7 +895,8 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
       ready_cancel(r->ready);
       r->ready = NULL;
     }
-    kind = sup_classify(r->spec, ev == FSM_EV_SPAWN_FAILED,
+    kind = sup_classify(r->spec,
+                        ev == FSM_EV_SPAWN_FAILED || r->limit_kill != NULL,
                         r->stop_requested, r->last_status, r->last_signal);
     actor_send(r->parent, SUP_MSG_EXITED, r->self, kind,
                xstrdup(reason ? reason : "exited"), free);
@@ -1067,7 +1119,10 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
   uv_timer_init(loop, &r->timer);
   uv_timer_init(loop, &r->flush_timer);
   uv_timer_init(loop, &r->retry_timer);
+  uv_timer_init(loop, &r->mem_timer);
   r->timer.data = r->flush_timer.data = r->retry_timer.data = r;
+  r->mem_timer.data = r;
+  r->mem = (struct memory_watch)MEMORY_WATCH_ZERO;
   dir = xasprintf("%s/output", cfg->state_dir);
   r->store = store_open(dir, spec->name, spec->output.max_bytes,
                         spec->output.keep, &cause);
@@ -1132,6 +1187,7 @@ on_runner_handle_closed(uv_handle_t *h)
   jsonl_buf_free(&r->enc);
   free(r->topic);
   free(r->spawn_error);
+  free(r->limit_kill);
   free(r->changed_paths);
   free(r->start_why);
   free(r);
@@ -1159,7 +1215,8 @@ runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
      * and closing stops libuv's tracking only of the handle. */
     run_close(run);
   }
-  r->open_handles = 3;
+  r->open_handles = 4;
+  uv_close((uv_handle_t *)&r->mem_timer, on_runner_handle_closed);
   uv_close((uv_handle_t *)&r->timer, on_runner_handle_closed);
   uv_close((uv_handle_t *)&r->flush_timer, on_runner_handle_closed);
   uv_close((uv_handle_t *)&r->retry_timer, on_runner_handle_closed);

@@ -245,3 +245,70 @@ def test_counters_are_shown_before_a_runner_starts(tend_factory):
     n = node(d, "job")
     assert n["run"] == 1 and n["restarts"] == 0, n
     assert n["last_exit"] and n["last_exit"].get("status") == 0, n
+
+
+# --- 6. env_file and max_memory -----------------------------------------
+
+PRINT_ENV = ("printf '%s|%s|%s|%s\\n' \"$A\" \"$B\" \"$C\" \"$D\" >> env.out; "
+             "exec sleep 1000")
+
+
+def test_env_file_layers_and_is_read_at_each_start(tend_factory):
+    files = {
+        "group.env": "# shared\nexport A=from-group\nB='group b'\n"
+                     "C=group-c\n",
+        "own.env": "B=\"own\\tb\"\n\nC=own-c # a comment\n",
+    }
+    os.environ["D"] = "from-daemon"
+    try:
+        d = tend_factory(flat({
+            "name": "g", "env_file": "group.env", "children": [
+                {"name": "p", "cmd": PRINT_ENV, "env_file": "own.env",
+                 "env": {"C": "from-env"}}]}), files=files, http=True)
+        wait_for(lambda: lines(d.path("env.out")), 10, what="env.out")
+    finally:
+        del os.environ["D"]
+    # process env < group env_file < own env_file < env
+    assert lines(d.path("env.out")) == ["from-group|own\tb|from-env|"
+                                        "from-daemon"]
+    with open(d.path("own.env"), "w") as f:
+        f.write("B=edited\n")
+    cli(d, "restart", "p", check_code=0)
+    wait_for(lambda: len(lines(d.path("env.out"))) == 2, 10)
+    assert lines(d.path("env.out"))[1] == "from-group|edited|from-env|" \
+        "from-daemon"
+
+
+def test_bad_env_file_is_a_spawn_failure_and_check_reports_it(
+        tend_factory):
+    files = {"bad.env": "A=1\nB=\"unterminated\n"}
+    d = tend_factory(flat(STEADY, {"name": "p", "cmd": PRINT_ENV,
+                                   "env_file": "bad.env",
+                                   "restart": "temporary"}),
+                     files=files, http=True)
+    d.wait_transition("p", "exited")
+    le = node(d, "p")["last_exit"]
+    assert "bad.env:2: unterminated double quote" in le["spawn_error"], le
+    assert not os.path.exists(d.path("env.out"))
+    r = subprocess.run([TEND_BIN, "check", d.config_path],
+                       capture_output=True, text=True)
+    assert r.returncode == 1, r
+    assert "bad.env:2: unterminated double quote" in r.stderr
+    assert "env_file" in r.stderr
+
+
+def test_max_memory_restarts_a_runner_over_the_limit(tend_factory):
+    hog = ("echo $$ >> hog.pids; exec python3 -c "
+           "\"x=bytearray(300<<20); import time; time.sleep(100)\"")
+    d = tend_factory(flat(STEADY, {"name": "hog", "cmd": hog,
+                                   "max_memory": "100M",
+                                   "backoff": {"initial_ms": 0}}),
+                     http=True)
+    wait_for(lambda: len(lines(d.path("hog.pids"))) >= 2, 40,
+             what="hog restarted for its memory")
+    ex = [t for t in d.transitions("hog") if t[3] == "exited"]
+    assert ex and "memory" in ex[0][4] and "max_memory" in ex[0][4], ex
+    assert any(e.get("type") == "memory_limit" and e.get("node") == "hog"
+               for e in d.events())
+    assert node(d, "hog")["restarts"] >= 1
+    assert node(d, "steady")["state"] == "running"
