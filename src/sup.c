@@ -448,10 +448,15 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
       .restart = restart_type(c),
       .exit = kind,
       .now_ms = now,
-      .limit_max_restarts = c->spec->is_group ? -1
-                                               : c->spec->limit_max_restarts,
+      /* A group child gave up: escalation goes on only while the parents
+       * set intensity. A group without it keeps the failed child group
+       * failed, as a runner past its restart_limit, so that a failure
+       * stays isolated (and a group is never restarted in a tight loop). */
+      .limit_max_restarts = c->spec->is_group
+                                ? (s->spec->max_restarts < 0 ? 0 : -1)
+                                : c->spec->limit_max_restarts,
       .limit_period_ms = c->spec->limit_period_ms,
-      .limit_window = c->spec->is_group ? NULL : &c->limit_window,
+      .limit_window = &c->limit_window,
   };
   d = sup_decide(&in, &s->window);
   log_debug("%s: child %s exited (%s): %s", s->spec->name, c->spec->name,
@@ -465,6 +470,10 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
                           (double)c->spec->limit_period_ms / 1000.0,
                           reason ? reason : "exited");
     c->failed = 1;
+    if (c->spec->is_group) {
+      free(why); /* it is failed already: it gave up */
+      return;
+    }
     actor_send(c->id, SUP_MSG_FAIL, s->self, 0, why, free);
     return;
   }

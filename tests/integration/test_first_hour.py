@@ -128,6 +128,29 @@ def test_intensity_set_on_a_group_keeps_otp_escalation(tend_factory):
         "stopped" in [t[3] for t in d.transitions("steady")]
 
 
+def test_a_failed_group_stays_failed_under_a_parent_without_intensity(
+        tend_factory):
+    # Escalation goes up only while the parents set intensity: the root
+    # has none, so it keeps the failed group failed (not restarted in a
+    # loop) and its other children running.
+    other = {"name": "other", "cmd": "echo $$ > other.pid; exec sleep 1000"}
+    d = tend_factory(flat(other, {
+        "name": "g", "intensity": {"max_restarts": 2, "period_s": 30},
+        "children": [{"name": "boom", "cmd": "echo x >> boom.runs; exit 1",
+                      "backoff": {"initial_ms": 0}}]}), http=True)
+    d.wait_transition("g", "failed", timeout=30)
+    wait_for(lambda: lines(d.path("other.pid")), 10)
+    n = len(lines(d.path("boom.runs")))
+    assert n == 3, n
+    # Give a wrong restart of g every chance to show up.
+    wait_for(lambda: node(d, "g")["state"] == "failed", 10)
+    d.wait_transition("boom", "failed", timeout=10)
+    assert len(lines(d.path("boom.runs"))) == 3
+    assert node(d, "dev")["state"] == "running"
+    assert node(d, "other")["state"] == "running"
+    assert pid_alive(int(lines(d.path("other.pid"))[0]))
+
+
 # --- 2. a command that cannot start is not a crash --------------------
 
 def spawn_reason(d, name):
