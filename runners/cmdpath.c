@@ -53,8 +53,8 @@ cmdpath_find(const char *file, const char *path_env, const char *cwd,
   if (!file || !*file)
     return -ENOENT;
   if (cmdpath_is_path(file)) {
-    char *full = file[0] == '/' || !cwd ? xstrdup(file)
-                                        : xasprintf("%s/%s", cwd, file);
+    char *full =
+        file[0] == '/' || !cwd ? xstrdup(file) : xasprintf("%s/%s", cwd, file);
     int rc = check_one(full);
     if (rc == 0 && found)
       *found = full;

@@ -111,13 +111,26 @@ read_quoted(struct cur *c, struct dbuf *v, char **cause)
       char e = *c->p;
       const char *out = NULL;
       switch (e) {
-      case 'n': out = "\n"; break;
-      case 't': out = "\t"; break;
-      case 'r': out = "\r"; break;
-      case '"': out = "\""; break;
-      case '\\': out = "\\"; break;
-      case '$': out = "$"; break;
-      default: break;
+      case 'n':
+        out = "\n";
+        break;
+      case 't':
+        out = "\t";
+        break;
+      case 'r':
+        out = "\r";
+        break;
+      case '"':
+        out = "\"";
+        break;
+      case '\\':
+        out = "\\";
+        break;
+      case '$':
+        out = "$";
+        break;
+      default:
+        break;
       }
       if (out) {
         dbuf_add(v, out, 1);
@@ -156,8 +169,7 @@ read_plain(struct cur *c, struct dbuf *v)
 
 /* Adds or replaces KEY=value in the list. */
 static void
-put_var(char ***vars, size_t *n, const char *key, size_t klen,
-        const char *val)
+put_var(char ***vars, size_t *n, const char *key, size_t klen, const char *val)
 {
   char *kv = xasprintf("%.*s=%s", (int)klen, key, val);
   for (size_t i = 0; i < *n; i++) {

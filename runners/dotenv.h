@@ -24,8 +24,8 @@
  * key given twice keeps its first place and its last value). On a syntax
  * error returns -EINVAL, *vars NULL and *cause (new) as
  * "file:line: message", line being where the bad entry starts. */
-int dotenv_parse(const char *text, size_t len, const char *file,
-                 char ***vars, char **cause);
+int dotenv_parse(const char *text, size_t len, const char *file, char ***vars,
+                 char **cause);
 
 /* Reads the file at path and parses it (messages name it as path).
  * Returns 0, -EINVAL (syntax) or -errno (unreadable, too large), with

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 int
-memory_over(struct memory_watch *w, int64_t rss, int64_t limit,
-            int64_t now_ms, int64_t grace_ms)
+memory_over(struct memory_watch *w, int64_t rss, int64_t limit, int64_t now_ms,
+            int64_t grace_ms)
 {
   if (limit <= 0 || rss <= limit) {
     w->over_since = -1;

@@ -14,7 +14,10 @@
 struct memory_watch {
   int64_t over_since; /* ms; -1 when the last sample was under */
 };
-#define MEMORY_WATCH_ZERO {-1}
+#define MEMORY_WATCH_ZERO                                                      \
+  {                                                                            \
+    -1                                                                         \
+  }
 
 /* Folds one sample (rss bytes at now_ms) into w. Returns 1 when the group
  * has been over limit (rss > limit) in every sample for at least grace_ms,

@@ -26,8 +26,7 @@ J(const char *text)
 
 /* Loads a J() document as "tend.json" in dir; returns rc. */
 static int
-load_in(const char *text, const char *dir, struct config **out,
-        char **errors)
+load_in(const char *text, const char *dir, struct config **out, char **errors)
 {
   char *s = J(text);
   int rc = config_load_buffer(s, strlen(s), "tend.json", dir, out, errors);
@@ -94,14 +93,14 @@ Test(restart_limit, none_under_a_group_that_sets_intensity)
 
 Test(restart_limit, inherited_from_the_nearest_group_and_false_turns_off)
 {
-  struct config *c = must(
-      "{'name': 'r', 'restart_limit': {'max_restarts': 3, 'period_s': 60},"
-      " 'children': ["
-      "  {'name': 'a', 'cmd': 'x'},"
-      "  {'name': 'g', 'restart_limit': false, 'intensity': {},"
-      "   'children': [{'name': 'b', 'cmd': 'x'},"
-      "    {'name': 'c', 'cmd': 'x', 'restart_limit': "
-      "{'period_s': 0.5}}]}]}");
+  struct config *c =
+      must("{'name': 'r', 'restart_limit': {'max_restarts': 3, 'period_s': 60},"
+           " 'children': ["
+           "  {'name': 'a', 'cmd': 'x'},"
+           "  {'name': 'g', 'restart_limit': false, 'intensity': {},"
+           "   'children': [{'name': 'b', 'cmd': 'x'},"
+           "    {'name': 'c', 'cmd': 'x', 'restart_limit': "
+           "{'period_s': 0.5}}]}]}");
   cr_expect_eq(config_find(c, "a")->limit_max_restarts, 3);
   cr_expect_eq(config_find(c, "a")->limit_period_ms, 60000);
   cr_expect_eq(config_find(c, "b")->limit_max_restarts, -1);
@@ -135,12 +134,12 @@ Test(restart_limit, errors_with_positions_and_suggestions)
 
 Test(env_file, group_files_first_then_the_runners_own)
 {
-  struct config *c = must(
-      "{'name': 'r', 'env_file': 'root.env', 'children': ["
-      " {'name': 'g', 'env_file': ['g1.env', '/etc/g2.env'], 'children': ["
-      "  {'name': 'a', 'cmd': 'x', 'env_file': 'a.env'},"
-      "  {'name': 'b', 'cmd': 'x'}]},"
-      " {'name': 'c', 'cmd': 'x'}]}");
+  struct config *c =
+      must("{'name': 'r', 'env_file': 'root.env', 'children': ["
+           " {'name': 'g', 'env_file': ['g1.env', '/etc/g2.env'], 'children': ["
+           "  {'name': 'a', 'cmd': 'x', 'env_file': 'a.env'},"
+           "  {'name': 'b', 'cmd': 'x'}]},"
+           " {'name': 'c', 'cmd': 'x'}]}");
   char **a = config_find(c, "a")->env_files;
   char **b = config_find(c, "b")->env_files;
   char **cc = config_find(c, "c")->env_files;
@@ -185,8 +184,8 @@ Test(max_memory, sizes)
   cr_expect_eq(b, 1048576);
   cr_expect_eq(config_parse_size("64 MB", &b), 0);
   cr_expect_eq(b, INT64_C(64) << 20);
-  const char *bad[] = {"", "M", "-1M", "0", "0M", "12Q", "1.5", "1MM",
-                       "9999999T", "nan", "inf", " 1M", "1M "};
+  const char *bad[] = {"",    "M",        "-1M", "0",   "0M",  "12Q", "1.5",
+                       "1MM", "9999999T", "nan", "inf", " 1M", "1M "};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
     cr_expect_eq(config_parse_size(bad[i], &b), -EINVAL, "\"%s\"", bad[i]);
 }
@@ -273,8 +272,8 @@ Test(check, warnings_do_not_make_the_file_invalid)
   cr_expect(strstr(c->warnings, "tend.json:3:23: warning: children[1].cmd: "
                                 "no-such-cmd-q2: not found on PATH\n"),
             "%s", c->warnings);
-  cr_expect(strstr(c->warnings, "warning: children[2].cwd: cwd "),
-            "%s", c->warnings);
+  cr_expect(strstr(c->warnings, "warning: children[2].cwd: cwd "), "%s",
+            c->warnings);
   cr_expect(strstr(c->warnings, "warning: children[3].env_file: env_file "),
             "%s", c->warnings);
   cr_expect(strstr(c->warnings, "gone: does not exist"), "%s", c->warnings);

@@ -32,8 +32,9 @@ Test(memory, parse_stat)
 {
   int pg = 0;
   int64_t rss = 0;
-  const char *line = "1234 (a (weird) name) S 1 1230 1230 0 -1 4194560 100 0 "
-                     "0 0 1 2 0 0 20 0 1 0 555 1000000 321 18446744073709551615";
+  const char *line =
+      "1234 (a (weird) name) S 1 1230 1230 0 -1 4194560 100 0 "
+      "0 0 1 2 0 0 20 0 1 0 555 1000000 321 18446744073709551615";
   cr_assert_eq(memory_parse_stat(line, &pg, &rss), 0);
   cr_expect_eq(pg, 1230);
   cr_expect_eq(rss, 321);
