@@ -270,13 +270,15 @@ push_plan_front(struct sup *s, const struct step *plan, size_t n)
     push_step_full(s, 1, &plan[i]);
 }
 
-/* Forgets that a child failed by its restart limit: a fresh budget. */
+/* Forgets that a child failed by its restart limit: a fresh budget (and,
+ * for one that had failed, a fresh backoff). */
 static void
 clear_failed(struct child *c)
 {
+  if (c->failed)
+    c->backoff = (struct sup_backoff)SUP_BACKOFF_ZERO;
   c->failed = 0;
   sup_window_free(&c->limit_window);
-  c->backoff = (struct sup_backoff)SUP_BACKOFF_ZERO;
 }
 
 /* Returns 1 when a start of spec is queued. */
