@@ -437,6 +437,16 @@ run_check_done(struct run *run)
              config_signal_name(run->term_signal));
     snprintf(extra, sizeof extra, "\"event\":\"exit\",\"signal\":\"%s\"",
              config_signal_name(run->term_signal));
+  } else if (r->spec->shell &&
+             (run->exit_status == 127 || run->exit_status == 126)) {
+    /* sh's own codes for a command it could not find or run: the spawn
+     * failure of a string cmd (sh printed which one on stderr). */
+    snprintf(text, sizeof text, "exited with status %d (%s)\n",
+             (int)run->exit_status,
+             run->exit_status == 127 ? "sh: command not found"
+                                     : "sh: command not executable");
+    snprintf(extra, sizeof extra, "\"event\":\"exit\",\"status\":%d",
+             (int)run->exit_status);
   } else {
     snprintf(text, sizeof text, "exited with status %d\n",
              (int)run->exit_status);

@@ -195,6 +195,16 @@ def test_spawn_error_survives_the_runner_failing(tend_factory):
     assert "no such file" in status_rows(d)["boom"][-1]
 
 
+def test_a_shell_command_not_found_says_so(tend_factory):
+    d = tend_factory(flat(STEADY, {"name": "sh", "restart": "temporary",
+                                   "cmd": "no-such-command-xyz --flag"}),
+                     http=True)
+    d.wait_transition("sh", "exited")
+    le = node(d, "sh")["last_exit"]
+    assert le["status"] == 127, le
+    assert "command not found" in le["reason"], le
+
+
 def test_check_warns_about_commands_and_cwd(tmp_path):
     cfg = tmp_path / "tend.json"
     cfg.write_text(
