@@ -27,6 +27,7 @@
 #include "runners/runner.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -35,7 +36,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "runners/cmdpath.h"
+#include "runners/dotenv.h"
 #include "runners/fsm.h"
+#include "runners/memory.h"
 #include "runners/outbuf.h"
 #include "runners/ready.h"
 #include "src/events.h"
@@ -84,6 +88,9 @@ struct runner {
   uv_timer_t timer;       /* backoff, stop timeout */
   uv_timer_t flush_timer; /* output flush deadline */
   uv_timer_t retry_timer; /* store write retry after a disk error */
+  uv_timer_t mem_timer;   /* max_memory samples while a run is alive */
+  struct memory_watch mem;
+  char *limit_kill;       /* why tend ended the current run (max_memory) */
   struct ready *ready;
   struct outbuf *ob;
   struct store *store;
@@ -97,7 +104,7 @@ struct runner {
   int64_t started_mono;   /* loop time of the last spawn */
   int64_t pending_delay;  /* backoff of the start in progress */
   int stop_requested;
-  int spawn_failed;
+  int policy_restart;     /* the start in progress is a restart by policy */
   char *spawn_error;
   int last_status, last_signal, has_last_exit;
   int store_error;
@@ -420,6 +427,7 @@ run_check_done(struct run *run)
              r->spec->name);
   }
   uv_timer_stop(&r->timer);
+  uv_timer_stop(&r->mem_timer);
   r->reading_paused = 0;
   flush_output(r, 1);
   r->has_last_exit = 1;
@@ -430,6 +438,16 @@ run_check_done(struct run *run)
              config_signal_name(run->term_signal));
     snprintf(extra, sizeof extra, "\"event\":\"exit\",\"signal\":\"%s\"",
              config_signal_name(run->term_signal));
+  } else if (r->spec->shell &&
+             (run->exit_status == 127 || run->exit_status == 126)) {
+    /* sh's own codes for a command it could not find or run: the spawn
+     * failure of a string cmd (sh printed which one on stderr). */
+    snprintf(text, sizeof text, "exited with status %d (%s)\n",
+             (int)run->exit_status,
+             run->exit_status == 127 ? "sh: command not found"
+                                     : "sh: command not executable");
+    snprintf(extra, sizeof extra, "\"event\":\"exit\",\"status\":%d",
+             (int)run->exit_status);
   } else {
     snprintf(text, sizeof text, "exited with status %d\n",
              (int)run->exit_status);
@@ -442,7 +460,47 @@ run_check_done(struct run *run)
   run->runner = NULL;
   run_close(run);
   text[strcspn(text, "\n")] = '\0';
+  if (r->limit_kill) {
+    /* tend ended this run for a limit: say so, not just the signal. */
+    char *why = xasprintf("%s (%s)", r->limit_kill, text);
+    fire(r, FSM_EV_EXIT, why);
+    free(why);
+    return;
+  }
   fire(r, FSM_EV_EXIT, text);
+}
+
+/* Samples the run's group memory; past max_memory for MEMORY_GRACE_MS,
+ * ends the run like a crash: stop signal, then KILL after the timeout. */
+static void
+on_mem_timer(uv_timer_t *t)
+{
+  struct runner *r = t->data;
+  struct run *run = r->run;
+  int64_t rss, now;
+  char have[32], limit[32];
+
+  if (!run || run->leader_exited || !run->group_alive || r->limit_kill ||
+      r->state == FSM_STOPPING)
+    return;
+  rss = memory_group_rss(run->pid);
+  now = loop_ms(r->loop);
+  if (!memory_over(&r->mem, rss, r->spec->max_memory, now, MEMORY_GRACE_MS))
+    return;
+  uv_timer_stop(&r->mem_timer);
+  memory_format(rss, have, sizeof have);
+  memory_format(r->spec->max_memory, limit, sizeof limit);
+  r->limit_kill = xasprintf("memory: %s over max_memory %s for %d s", have,
+                            limit, MEMORY_GRACE_MS / 1000);
+  events_emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "type",
+                        "memory_limit", "node", r->spec->name, "runner",
+                        r->spec->name, "rss", (json_int_t)rss, "max_memory",
+                        (json_int_t)r->spec->max_memory, "message",
+                        r->limit_kill));
+  signal_group(run, r->spec->stop_timeout_ms == 0 ? SIGKILL
+                                                   : r->spec->stop_signal);
+  /* on_timer SIGKILLs a run that is still there in a live state. */
+  uv_timer_start(&r->timer, on_timer, (uint64_t)r->spec->stop_timeout_ms, 0);
 }
 
 /* Polls the group again (or ends the EOF grace). */
@@ -472,6 +530,41 @@ on_leader_exit(uv_process_t *proc, int64_t status, int term_signal)
   run_check_done(run);
 }
 
+/* Frees a NULL-terminated string array. */
+static void
+free_strv(char **v)
+{
+  for (char **p = v; p && *p; p++)
+    free(*p);
+  free(v);
+}
+
+/* A growable NULL-terminated "KEY=VALUE" list. */
+struct envlist {
+  char **v;
+  size_t n, cap;
+};
+
+/* Sets kv ("KEY=VALUE", taken) in the list, replacing the same key. */
+static void
+env_set_take(struct envlist *l, char *kv)
+{
+  size_t klen = strcspn(kv, "=");
+  for (size_t i = 0; i < l->n; i++) {
+    if (strncmp(l->v[i], kv, klen) == 0 && l->v[i][klen] == '=') {
+      free(l->v[i]);
+      l->v[i] = kv;
+      return;
+    }
+  }
+  if (l->n + 2 > l->cap) {
+    l->cap = l->cap ? l->cap * 2 : 64;
+    l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+  }
+  l->v[l->n++] = kv;
+  l->v[l->n] = NULL;
+}
+
 /* Returns the file that holds the changed paths of r's run (new):
  * <state_dir>/changed/<name>.txt. */
 static char *
@@ -483,9 +576,9 @@ changed_file(const struct runner *r)
 /* Hands the changed paths to the run: the whole list in a file, replaced
  * atomically per run, and TEND_CHANGED_PATHS capped at 32 KiB with a
  * marker line naming the file. A run no change caused gets neither, and a
- * stale file is removed. Adds at most two entries to env at *n. */
+ * stale file is removed. */
 static void
-changed_env(struct runner *r, char **env, size_t *n)
+changed_env(struct runner *r, struct envlist *l)
 {
   char *file = changed_file(r), *value, *cause = NULL;
 
@@ -495,10 +588,10 @@ changed_env(struct runner *r, char **env, size_t *n)
     return;
   }
   value = watch_paths_env(r->changed_paths, WATCH_ENV_CAP);
-  env[(*n)++] = xasprintf("TEND_CHANGED_PATHS=%s", value);
+  env_set_take(l, xasprintf("TEND_CHANGED_PATHS=%s", value));
   free(value);
   if (watch_paths_file_write(file, r->changed_paths, &cause) == 0) {
-    env[(*n)++] = xasprintf("TEND_CHANGED_PATHS_FILE=%s", file);
+    env_set_take(l, xasprintf("TEND_CHANGED_PATHS_FILE=%s", file));
   } else {
     log_warn("%s: changed paths file: %s", r->spec->name, cause);
     free(cause);
@@ -506,54 +599,88 @@ changed_env(struct runner *r, char **env, size_t *n)
   free(file);
 }
 
-/* Builds the child's environment: the daemon's, the spec's overrides, and
- * TEND_* facts. Returns a new NULL-terminated array. */
+/* Builds the child's environment, each layer overriding the one before:
+ * the daemon's (without TEND_*), the env_file files (read now, so that an
+ * edit applies at the next start), the spec's env, then the TEND_* facts.
+ * Returns a new NULL-terminated array, or NULL with *cause (new) when an
+ * env_file cannot be read or parsed ("file:line: message"). */
 static char **
-build_env(struct runner *r)
+build_env(struct runner *r, char **cause)
 {
   uv_env_item_t *items = NULL;
   int n_items = 0;
-  size_t n = 0, cap;
-  char **env;
+  struct envlist l = {NULL, 0, 0};
 
+  *cause = NULL;
+  l.cap = 64;
+  l.v = xcalloc(l.cap, sizeof *l.v);
   uv_os_environ(&items, &n_items);
-  cap = (size_t)n_items + 10;
-  for (char **e = r->spec->env; e && *e; e++)
-    cap++;
-  env = xcalloc(cap, sizeof *env);
-  for (int i = 0; i < n_items; i++) {
-    int overridden = 0;
-    size_t klen = strlen(items[i].name);
-    for (char **e = r->spec->env; e && *e; e++)
-      if (strncmp(*e, items[i].name, klen) == 0 && (*e)[klen] == '=')
-        overridden = 1;
-    if (!overridden && strncmp(items[i].name, "TEND_", 5) != 0)
-      env[n++] = xasprintf("%s=%s", items[i].name, items[i].value);
-  }
+  for (int i = 0; i < n_items; i++)
+    if (strncmp(items[i].name, "TEND_", 5) != 0)
+      env_set_take(&l, xasprintf("%s=%s", items[i].name, items[i].value));
   uv_os_free_environ(items, n_items);
+  for (char **f = r->spec->env_files; f && *f; f++) {
+    char **vars = NULL;
+    if (dotenv_load(*f, &vars, cause) < 0) {
+      free_strv(l.v);
+      return NULL;
+    }
+    for (char **e = vars; *e; e++)
+      if (strncmp(*e, "TEND_", 5) != 0)
+        env_set_take(&l, xstrdup(*e));
+    dotenv_free(vars);
+  }
   for (char **e = r->spec->env; e && *e; e++)
-    env[n++] = xstrdup(*e);
-  env[n++] = xasprintf("TEND_RUNNER=%s", r->spec->name);
-  env[n++] = xasprintf("TEND_RUN=%llu", (unsigned long long)r->runs);
+    env_set_take(&l, xstrdup(*e));
+  env_set_take(&l, xasprintf("TEND_RUNNER=%s", r->spec->name));
+  env_set_take(&l, xasprintf("TEND_RUN=%llu", (unsigned long long)r->runs));
   /* Marks the process (and what it starts) as ours for the recovery after
    * a SIGKILL of the daemon (state/recover.c, recover_strays). */
-  env[n++] = xasprintf("TEND_STATE_DIR=%s", r->cfg->state_dir);
-  changed_env(r, env, &n);
-  env[n] = NULL;
-  return env;
+  env_set_take(&l, xasprintf("TEND_STATE_DIR=%s", r->cfg->state_dir));
+  changed_env(r, &l);
+  return l.v;
 }
 
-/* Frees a NULL-terminated string array. */
-static void
-free_strv(char **v)
+/* Returns the value of name in a "KEY=VALUE" array (borrowed), or NULL. */
+static const char *
+env_get(char **env, const char *name)
 {
-  for (char **p = v; p && *p; p++)
-    free(*p);
-  free(v);
+  size_t len = strlen(name);
+  for (char **e = env; e && *e; e++)
+    if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+      return *e + len + 1;
+  return NULL;
 }
+
 
 static void on_ready(void *ctx, int ok, const char *why);
 static void ask_parent(struct runner *r, enum tend_cmd cmd);
+
+/* The command could not start: keeps why (taken) for the status and the
+ * exit event, writes the marker and fires SPAWN_FAILED. run (not yet
+ * started, no handles) is freed when given. */
+static void
+spawn_failed(struct runner *r, struct run *run, char *why)
+{
+  free(run);
+  free(r->spawn_error);
+  r->spawn_error = why;
+  {
+    char *text = xasprintf("spawn failed: %s\n", why);
+    json_t *extra = json_pack("{s:s, s:s}", "event", "spawn_failed",
+                              "error", why);
+    char *ex = json_dumps(extra, JSON_COMPACT);
+    /* The marker's extra members go inside the chunk object as is. */
+    size_t len = strlen(ex);
+    ex[len - 1] = '\0';
+    emit_marker(r, ex + 1, text);
+    free(ex);
+    json_decref(extra);
+    text[strlen(text) - 1] = '\0';
+    fire(r, FSM_EV_SPAWN_FAILED, text);
+    free(text);
+  }
+}
 
 /* Starts the child. Fires SPAWNED, SPAWNED_PROBE or SPAWN_FAILED. */
 static void
@@ -570,16 +697,37 @@ do_spawn(struct runner *r)
   free(r->spawn_error);
   r->spawn_error = NULL;
   r->runs++;
-  if (r->runs > 1)
+  if (r->policy_restart)
     r->restarts++;
+  r->policy_restart = 0;
+  free(r->limit_kill);
+  r->limit_kill = NULL;
+  r->mem = (struct memory_watch)MEMORY_WATCH_ZERO;
   r->started_mono = loop_ms(r->loop);
-  if (stat(r->spec->cwd, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    r->spawn_error = xasprintf("spawn failed: cwd %s: %s", r->spec->cwd,
-                               errno ? strerror(errno) : "not a directory");
-    free(run);
-    emit_marker(r, "\"event\":\"spawn_failed\"", r->spawn_error);
-    fire(r, FSM_EV_SPAWN_FAILED, r->spawn_error);
-    return;
+  /* libuv reports a missing cwd as ENOENT, like a missing command: look
+   * first, so the message says which. */
+  {
+    int serr = stat(r->spec->cwd, &st) != 0 ? errno : 0;
+    if (serr == ENOENT || serr == ENOTDIR) {
+      spawn_failed(r, run, xasprintf("cwd %s does not exist", r->spec->cwd));
+      return;
+    }
+    if (serr || !S_ISDIR(st.st_mode)) {
+      spawn_failed(r, run, serr ? xasprintf("cwd %s: %s", r->spec->cwd,
+                                            strerror(serr))
+                                : xasprintf("cwd %s is not a directory",
+                                            r->spec->cwd));
+      return;
+    }
+  }
+  {
+    char *cause = NULL;
+    env = build_env(r, &cause);
+    if (!env) {
+      spawn_failed(r, run, xasprintf("env_file %s", cause));
+      free(cause);
+      return;
+    }
   }
   run->runner = r;
   run->group_alive = 0;
@@ -594,7 +742,6 @@ do_spawn(struct runner *r)
   io[1].data.stream = (uv_stream_t *)&run->out;
   io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
   io[2].data.stream = (uv_stream_t *)&run->err;
-  env = build_env(r);
   opt.exit_cb = on_leader_exit;
   opt.file = r->spec->argv[0];
   opt.args = r->spec->argv;
@@ -604,21 +751,36 @@ do_spawn(struct runner *r)
   opt.stdio_count = 3;
   opt.stdio = io;
   rc = uv_spawn(r->loop, &run->proc, &opt);
-  free_strv(env);
   if (rc != 0) {
     /* The handle is initialised but inactive; the pipes may be open. */
+    int err = rc;
     run->runner = NULL;
     run_close(run);
-    r->spawn_error = xasprintf("spawn failed: %s: %s", r->spec->argv[0],
-                               strerror(-rc));
-    emit_marker(r, "\"event\":\"spawn_failed\"", r->spawn_error);
-    fire(r, FSM_EV_SPAWN_FAILED, r->spawn_error);
+    /* execvp says EACCES for a directory too: look at what it found. */
+    if (rc == UV_EACCES || rc == UV_ENOENT) {
+      int found = cmdpath_find(r->spec->argv[0], env_get(env, "PATH"),
+                               r->spec->cwd, NULL);
+      if (found < 0)
+        err = found;
+      else if (rc == UV_ENOENT)
+        err = 1; /* the file is there: what exec missed is inside it */
+    }
+    free_strv(env);
+    spawn_failed(r, NULL,
+                 err == 1 ? xasprintf("%s: exists, but its #! interpreter "
+                                      "was not found",
+                                      r->spec->argv[0])
+                          : cmdpath_describe(r->spec->argv[0], err));
     return;
   }
+  free_strv(env);
   run->pid = run->proc.pid;
   run->group_alive = 1;
   if (r->watch) /* the loop guard links changes that follow a start */
     watch_note_start(r->watch, r->started_mono);
+  if (r->spec->max_memory > 0)
+    uv_timer_start(&r->mem_timer, on_mem_timer, MEMORY_SAMPLE_MS,
+                   MEMORY_SAMPLE_MS);
   tend_note_group(r->spec->name, run->pid, recover_proc_start(run->pid));
   r->run = run;
   r->reading_paused = 0;
@@ -705,6 +867,8 @@ record_transition(struct runner *r, enum fsm_state from, enum fsm_event ev,
     json_object_set_new(e, "reason", json_string(reason));
   if (r->run)
     json_object_set_new(e, "pid", json_integer(r->run->pid));
+  if (ev == FSM_EV_SPAWN_FAILED && r->spawn_error)
+    json_object_set_new(e, "spawn_error", json_string(r->spawn_error));
   if (ev == FSM_EV_EXIT) { /* a run ended: how */
     if (r->has_last_exit && r->last_signal)
       json_object_set_new(e, "signal",
@@ -777,7 +941,8 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
       ready_cancel(r->ready);
       r->ready = NULL;
     }
-    kind = sup_classify(r->spec, ev == FSM_EV_SPAWN_FAILED,
+    kind = sup_classify(r->spec,
+                        ev == FSM_EV_SPAWN_FAILED || r->limit_kill != NULL,
                         r->stop_requested, r->last_status, r->last_signal);
     if (r->watch && ev != FSM_EV_SPAWN_FAILED && !r->stop_requested)
       watch_note_exit(r->watch, loop_ms(r->loop));
@@ -937,7 +1102,9 @@ runner_handle(void *state, actor_id self, const struct actor_msg *m)
   (void)self;
 
   switch (m->type) {
+  case SUP_MSG_RESTART:
   case SUP_MSG_START:
+    r->policy_restart = m->type == SUP_MSG_RESTART;
     free(r->start_why);
     r->start_why = m->data ? xstrdup(m->data) : NULL;
     r->pending_delay = m->arg;
@@ -951,7 +1118,8 @@ runner_handle(void *state, actor_id self, const struct actor_msg *m)
     fire(r, FSM_EV_STOP, "stop requested");
     break;
   case SUP_MSG_FAIL:
-    fire(r, FSM_EV_FAIL, "supervisor gave up");
+    fire(r, FSM_EV_FAIL, m->data ? (const char *)m->data
+                                 : "supervisor gave up");
     break;
   case SUP_MSG_SIGNAL:
     if (r->run)
@@ -983,7 +1151,10 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
   uv_timer_init(loop, &r->timer);
   uv_timer_init(loop, &r->flush_timer);
   uv_timer_init(loop, &r->retry_timer);
+  uv_timer_init(loop, &r->mem_timer);
   r->timer.data = r->flush_timer.data = r->retry_timer.data = r;
+  r->mem_timer.data = r;
+  r->mem = (struct memory_watch)MEMORY_WATCH_ZERO;
   dir = xasprintf("%s/output", cfg->state_dir);
   r->store = store_open(dir, spec->name, spec->output.max_bytes,
                         spec->output.keep, &cause);
@@ -1009,6 +1180,20 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
     }
   }
   free(dir);
+  {
+    /* A previous daemon's counters (state.json, through the read model):
+     * runs continue from the highest of the log's and the saved one;
+     * restarts are the supervisor's, and a daemon restart is not one. */
+    const json_t *st = tend_node_status(spec->name);
+    json_t *run = json_object_get(st, "run");
+    json_t *restarts = json_object_get(st, "restarts");
+    if (json_is_integer(run) && json_integer_value(run) > 0 &&
+        (uint64_t)json_integer_value(run) > r->runs)
+      r->runs = (uint64_t)json_integer_value(run);
+    if (json_is_integer(restarts) && json_integer_value(restarts) > 0 &&
+        json_integer_value(restarts) < INT_MAX)
+      r->restarts = (int)json_integer_value(restarts);
+  }
   watch_open(r);
   return r;
 }
@@ -1034,6 +1219,7 @@ on_runner_handle_closed(uv_handle_t *h)
   jsonl_buf_free(&r->enc);
   free(r->topic);
   free(r->spawn_error);
+  free(r->limit_kill);
   free(r->changed_paths);
   free(r->start_why);
   free(r);
@@ -1066,7 +1252,8 @@ runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
      * and closing stops libuv's tracking only of the handle. */
     run_close(run);
   }
-  r->open_handles = 3;
+  r->open_handles = 4;
+  uv_close((uv_handle_t *)&r->mem_timer, on_runner_handle_closed);
   uv_close((uv_handle_t *)&r->timer, on_runner_handle_closed);
   uv_close((uv_handle_t *)&r->flush_timer, on_runner_handle_closed);
   uv_close((uv_handle_t *)&r->retry_timer, on_runner_handle_closed);

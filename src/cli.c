@@ -631,6 +631,10 @@ table_add(struct table *t, json_t *node, int depth, int64_t now)
   else if (json_is_string(json_object_get(le, "signal")))
     r->col[7] = xasprintf("signal %s",
                           json_string_value(json_object_get(le, "signal")));
+  else if (json_is_string(json_object_get(le, "spawn_error")))
+    r->col[7] = xasprintf("spawn failed: %s", json_string_value(
+                                                  json_object_get(
+                                                      le, "spawn_error")));
   else
     r->col[7] = xstrdup("-");
   json_array_foreach(children, i, child) table_add(t, child, depth + 1, now);

@@ -42,6 +42,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runners/cmdpath.h"
+#include "runners/dotenv.h"
 #include "src/strmap.h"
 #include "src/xalloc.h"
 #include "watchers/glob.h"
@@ -1084,6 +1086,9 @@ struct ld {
   size_t depth, cap_path;
   struct cerr *errs;
   size_t n_errs, cap_errs;
+  struct cerr *warns; /* `tend check` findings (config.h, "warnings") */
+  size_t n_warns, cap_warns;
+  int n_check_errors;
   struct strmap *names; /* name -> index + 1 into uses */
   struct use *uses;
   size_t n_uses, cap_uses;
@@ -1218,6 +1223,40 @@ ld_err_idx(struct ld *ld, const char *key, size_t i, const char *fmt, ...)
   va_end(ap);
   ld_pop(ld);
   ld_pop(ld);
+}
+
+/* Records a `tend check` finding about obj[key] (or obj[key][idx] when
+ * idx >= 0): a warning, or an error of a file the config names when
+ * is_error. */
+static void __attribute__((format(printf, 5, 6)))
+ld_note(struct ld *ld, const char *key, long idx, int is_error,
+        const char *fmt, ...)
+{
+  va_list ap;
+  int line, col;
+  struct sbuf b = SBUF_ZERO;
+
+  ld_push(ld, key, 0);
+  if (idx >= 0)
+    ld_push(ld, NULL, (size_t)idx);
+  ld_position(ld, ld->cur, ld->path, ld->depth, 0, &line, &col);
+  sbuf_addf(&b, "%s:%d:%d: %s", ld->srcs[ld->cur].disp, line, col,
+            is_error ? "" : "warning: ");
+  path_format(&b, ld->path, ld->depth);
+  sbuf_adds(&b, ": ");
+  va_start(ap, fmt);
+  sbuf_vaddf(&b, fmt, ap);
+  va_end(ap);
+  if (idx >= 0)
+    ld_pop(ld);
+  ld_pop(ld);
+  ld->warns = grow(ld->warns, &ld->cap_warns, ld->n_warns + 1,
+                   sizeof *ld->warns);
+  ld->warns[ld->n_warns] = (struct cerr){ld->cur, ld->n_warns, line, col,
+                                         sbuf_take(&b)};
+  ld->n_warns++;
+  if (is_error)
+    ld->n_check_errors++;
 }
 
 /* Orders errors by file, then position, then discovery. */
@@ -1465,6 +1504,8 @@ static const struct node_key {
     {"children", W_GROUP},
     {"strategy", W_GROUP},
     {"intensity", W_GROUP},
+    {"restart_limit", W_ANY},
+    {"env_file", W_ANY},
     {"on_give_up", W_ROOT},
     {"state_dir", W_ROOT},
     {"http", W_ROOT},
@@ -1482,9 +1523,11 @@ static const struct node_key {
     {"watch", W_RUNNER},
     {"after", W_RUNNER},
     {"on_busy", W_RUNNER},
+    {"max_memory", W_RUNNER},
 };
 
 static const char *const intensity_keys[] = {"max_restarts", "period_s"};
+static const char *const limit_keys[] = {"max_restarts", "period_s"};
 static const char *const http_keys[] = {"listen", "allow_remote"};
 static const char *const output_keys[] = {"max_bytes", "keep"};
 static const char *const backoff_keys[] = {"initial_ms", "max_ms",
@@ -1505,8 +1548,10 @@ node_new(struct config_node *parent)
   struct config_node *n = xcalloc(1, sizeof *n);
   n->parent = parent;
   n->strategy = CONFIG_STRATEGY_ONE_FOR_ONE;
-  n->max_restarts = 5;
+  n->max_restarts = -1;
   n->period_ms = 10000;
+  n->limit_max_restarts = -1;
+  n->limit_period_ms = 10000;
   n->restart = CONFIG_RESTART_PERMANENT;
   n->backoff_initial_ms = 100;
   n->backoff_max_ms = 30000;
@@ -1557,6 +1602,7 @@ node_free(struct config_node *n)
   strv_free(n->argv);
   free(n->cwd);
   strv_free(n->env);
+  strv_free(n->env_files);
   strv_free(n->ready_argv);
   free(n->ready_regex);
   free(n->success_codes);
@@ -2210,6 +2256,194 @@ ld_after(struct ld *ld, json_t *obj, struct config_node *n)
   ld_pop(ld);
 }
 
+/* Reads "restart_limit": {"max_restarts", "period_s"} or false. */
+static void
+ld_restart_limit(struct ld *ld, json_t *obj, struct config_node *n)
+{
+  json_t *v = json_object_get(obj, "restart_limit");
+  int64_t max;
+
+  if (!v)
+    return;
+  if (json_is_false(v)) {
+    n->limit_set = 1;
+    n->limit_max_restarts = -1;
+    return;
+  }
+  if (!json_is_object(v)) {
+    ld_err_key(ld, "restart_limit", 0,
+               "expected an object {\"max_restarts\", \"period_s\"} or "
+               "false");
+    return;
+  }
+  n->limit_set = 1;
+  n->limit_max_restarts = 5;
+  n->limit_period_ms = 10000;
+  ld_push(ld, "restart_limit", 0);
+  check_keys(ld, v, limit_keys, COUNT(limit_keys));
+  if (get_int(ld, v, "max_restarts", 0, INT_MAX, &max) > 0)
+    n->limit_max_restarts = (int)max;
+  get_seconds(ld, v, "period_s", 0, &n->limit_period_ms);
+  ld_pop(ld);
+}
+
+/* Sets a runner's effective restart limit (config.h, "restart_limit"):
+ * its own, the nearest ancestor's, none under a group with intensity,
+ * else the default. */
+static void
+ld_resolve_limit(struct config_node *n)
+{
+  if (n->limit_set)
+    return;
+  for (const struct config_node *g = n->parent; g; g = g->parent) {
+    if (g->limit_set) {
+      n->limit_max_restarts = g->limit_max_restarts;
+      n->limit_period_ms = g->limit_period_ms;
+      return;
+    }
+  }
+  if (n->parent && n->parent->max_restarts >= 0) {
+    n->limit_max_restarts = -1; /* the group's intensity governs */
+    return;
+  }
+  n->limit_max_restarts = CONFIG_LIMIT_DEFAULT_MAX;
+  n->limit_period_ms = CONFIG_LIMIT_DEFAULT_PERIOD_MS;
+}
+
+/* Reads "env_file" (a path or an array of paths, relative to the
+ * config's folder); a runner's list starts with its ancestors' files. */
+static void
+ld_env_files(struct ld *ld, json_t *obj, struct config_node *n)
+{
+  json_t *v = json_object_get(obj, "env_file");
+  char **own = NULL;
+  size_t n_own = 0, total = 0, k = 0;
+
+  if (v && json_is_string(v)) {
+    if (json_string_length(v) == 0) {
+      ld_err_key(ld, "env_file", 0, "expected a non-empty string");
+    } else {
+      own = xcalloc(2, sizeof *own);
+      own[0] = path_resolve(ld->cfg->dir, json_string_value(v));
+      n_own = 1;
+    }
+  } else if (v && json_is_array(v)) {
+    get_strings(ld, obj, "env_file", 0, 1, &own, &n_own);
+  } else if (v) {
+    ld_err_key(ld, "env_file", 0, "expected a path or an array of paths");
+  }
+  if (n->is_group) {
+    n->env_files = own;
+    return;
+  }
+  for (const struct config_node *g = n->parent; g; g = g->parent)
+    for (char **f = g->env_files; f && *f; f++)
+      total++;
+  n->env_files = xcalloc(total + n_own + 1, sizeof *n->env_files);
+  /* Outermost first: count each ancestor's place from the top. */
+  {
+    const struct config_node *chain[64];
+    size_t depth = 0;
+    for (const struct config_node *g = n->parent; g && depth < 64;
+         g = g->parent)
+      chain[depth++] = g;
+    while (depth-- > 0)
+      for (char **f = chain[depth]->env_files; f && *f; f++)
+        n->env_files[k++] = xstrdup(*f);
+  }
+  for (size_t i = 0; i < n_own; i++)
+    n->env_files[k++] = own[i];
+  free(own);
+}
+
+/* Reads "max_memory": bytes, or a string such as "200M". */
+static void
+ld_max_memory(struct ld *ld, json_t *obj, struct config_node *n)
+{
+  json_t *v = json_object_get(obj, "max_memory");
+  int64_t bytes = 0;
+  int ok;
+
+  if (!v)
+    return;
+  if (json_is_integer(v))
+    ok = json_integer_value(v) > 0 &&
+         (bytes = (int64_t)json_integer_value(v)) > 0;
+  else
+    ok = json_is_string(v) &&
+         config_parse_size(json_string_value(v), &bytes) == 0;
+  if (!ok) {
+    ld_err_key(ld, "max_memory", 0,
+               "expected a size such as \"200M\", \"1.5G\" or a number "
+               "of bytes > 0");
+    return;
+  }
+  n->max_memory = bytes;
+}
+
+/* Returns the value of PATH the runner's child will search: its own env's,
+ * else tend's (borrowed). */
+static const char *
+runner_path_env(const struct config_node *n)
+{
+  for (char **e = n->env; e && *e; e++)
+    if (strncmp(*e, "PATH=", 5) == 0)
+      return *e + 5;
+  return getenv("PATH");
+}
+
+/* `tend check`'s look at the disk: a command that will not be found, a
+ * cwd or an env_file that does not exist, an env_file that does not
+ * parse. Nothing here makes the file invalid for the daemon. */
+static void
+ld_check_disk(struct ld *ld, json_t *obj, struct config_node *n)
+{
+  json_t *cmd = json_object_get(obj, "cmd");
+  json_t *cwd = json_object_get(obj, "cwd");
+  struct stat st;
+  int cwd_ok = stat(n->cwd, &st) == 0 && S_ISDIR(st.st_mode);
+
+  if (json_is_string(cwd) && !cwd_ok)
+    ld_note(ld, "cwd", -1, 0, "cwd %s does not exist", ld_q(ld, n->cwd));
+  if (n->argv && n->argv[0] && cwd_ok) {
+    char *word = NULL;
+    const char *file = NULL;
+    long idx = -1;
+    if (n->shell && json_is_string(cmd)) {
+      word = config_shell_command_word(json_string_value(cmd));
+      file = word;
+    } else if (json_is_array(cmd)) {
+      file = n->argv[0];
+      idx = 0;
+    }
+    if (file) {
+      int rc = cmdpath_find(file, runner_path_env(n), n->cwd, NULL);
+      if (rc < 0) {
+        char *why = cmdpath_describe(file, rc);
+        ld_note(ld, "cmd", idx, 0, "%s", why);
+        free(why);
+      }
+    }
+    free(word);
+  }
+  for (size_t i = 0; n->env_files && n->env_files[i]; i++) {
+    char **vars = NULL, *cause = NULL;
+    json_t *ef = json_object_get(obj, "env_file");
+    int rc = dotenv_load(n->env_files[i], &vars, &cause);
+    dotenv_free(vars);
+    if (rc < 0) {
+      /* Point at the runner's own env_file when it has one, else at
+       * its name (the file came from a group). */
+      if (ef)
+        ld_note(ld, "env_file", -1, rc == -EINVAL, "env_file %s", cause);
+      else
+        ld_note(ld, "name", -1, rc == -EINVAL, "env_file (inherited) %s",
+                cause);
+    }
+    free(cause);
+  }
+}
+
 /* Reads the keys of a runner. */
 static void
 ld_runner(struct ld *ld, json_t *obj, struct config_node *n)
@@ -2240,6 +2474,11 @@ ld_runner(struct ld *ld, json_t *obj, struct config_node *n)
   if (get_choice(ld, obj, "on_busy", on_busy_names, COUNT(on_busy_names),
                  &choice) > 0)
     n->on_busy = (enum config_on_busy)choice;
+  ld_restart_limit(ld, obj, n);
+  ld_resolve_limit(n);
+  ld_env_files(ld, obj, n);
+  ld_max_memory(ld, obj, n);
+  ld_check_disk(ld, obj, n);
 }
 
 /* Appends child to a group. */
@@ -2264,8 +2503,11 @@ ld_group(struct ld *ld, json_t *obj, struct config_node *n)
   if (get_choice(ld, obj, "strategy", strategy_names, COUNT(strategy_names),
                  &choice) > 0)
     n->strategy = (enum config_strategy)choice;
+  ld_restart_limit(ld, obj, n);
+  ld_env_files(ld, obj, n);
   if (get_object(ld, obj, "intensity", &o) > 0) {
     int64_t max;
+    n->max_restarts = 5;
     ld_push(ld, "intensity", 0);
     check_keys(ld, o, intensity_keys, COUNT(intensity_keys));
     if (get_int(ld, o, "max_restarts", 0, INT_MAX, &max) > 0)
@@ -2539,6 +2781,9 @@ ld_free(struct ld *ld)
   for (size_t i = 0; i < ld->n_errs; i++)
     free(ld->errs[i].text);
   free(ld->errs);
+  for (size_t i = 0; i < ld->n_warns; i++)
+    free(ld->warns[i].text);
+  free(ld->warns);
   for (size_t i = 0; i < ld->n_uses; i++)
     free(ld->uses[i].segs);
   free(ld->uses);
@@ -2609,6 +2854,16 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
       strmap_set(cfg->by_name, ld.uses[i].node->name, ld.uses[i].node);
     if (errors)
       *errors = NULL;
+    if (ld.n_warns > 0) {
+      struct sbuf b = SBUF_ZERO;
+      qsort(ld.warns, ld.n_warns, sizeof *ld.warns, cerr_cmp);
+      for (size_t i = 0; i < ld.n_warns; i++) {
+        sbuf_adds(&b, ld.warns[i].text);
+        sbuf_add(&b, "\n", 1);
+      }
+      cfg->warnings = sbuf_take(&b);
+      cfg->n_check_errors = ld.n_check_errors;
+    }
   }
   *out = cfg;
   ld_free(&ld);
@@ -2650,6 +2905,87 @@ config_load_buffer(const char *text, size_t len, const char *name,
   return load_common(text, len, name, file, d, out, errors);
 }
 
+int
+config_parse_size(const char *s, int64_t *bytes)
+{
+  char *end;
+  double v;
+  int64_t mult = 1;
+
+  if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '.'))
+    return -EINVAL;
+  errno = 0;
+  v = strtod(s, &end);
+  if (errno || end == s || !(v > 0))
+    return -EINVAL;
+  while (*end == ' ')
+    end++;
+  switch (*end) {
+  case 'k': case 'K': mult = INT64_C(1) << 10; end++; break;
+  case 'm': case 'M': mult = INT64_C(1) << 20; end++; break;
+  case 'g': case 'G': mult = INT64_C(1) << 30; end++; break;
+  case 't': case 'T': mult = INT64_C(1) << 40; end++; break;
+  case 'b': case 'B': case '\0': break;
+  default: return -EINVAL;
+  }
+  if (mult > 1 && (*end == 'i' || *end == 'I'))
+    end++;
+  if (*end == 'b' || *end == 'B')
+    end++;
+  if (*end != '\0')
+    return -EINVAL;
+  /* A fraction of a byte makes no sense; 2^62 is past any machine. */
+  if (v * (double)mult >= 4611686018427387904.0 ||
+      (mult == 1 && v != (double)(int64_t)v))
+    return -EINVAL;
+  *bytes = (int64_t)(v * (double)mult);
+  return *bytes > 0 ? 0 : -EINVAL;
+}
+
+/* Shell words that are not programs looked up in PATH. */
+static const char *const shell_builtins[] = {
+    ".",      ":",       "[",      "alias",    "bg",      "break",
+    "case",   "cd",      "command", "continue", "do",     "done",
+    "echo",   "elif",    "else",   "esac",     "eval",    "exec",
+    "exit",   "export",  "false",  "fg",       "fi",      "for",
+    "getopts", "hash",   "if",     "jobs",     "kill",    "local",
+    "printf", "pwd",     "read",   "readonly", "return",  "set",
+    "shift",  "test",    "then",   "times",    "trap",    "true",
+    "type",   "ulimit",  "umask",  "unalias",  "unset",   "until",
+    "wait",   "while",   "{",      "}",        "!",       "time",
+    "ulimit", "source",
+};
+
+char *
+config_shell_command_word(const char *cmd)
+{
+  const char *p = cmd, *start;
+  char *word;
+
+  while (*p == ' ' || *p == '\t' || *p == '\n')
+    p++;
+  start = p;
+  while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != ';' &&
+         *p != '|' && *p != '&' && *p != ')' && *p != '>' && *p != '<') {
+    char c = *p;
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
+          c == '/' || c == '+' || c == ',' || c == '@' || c == ':'))
+      return NULL; /* quotes, $, =, globs, ...: sh decides */
+    p++;
+  }
+  if (p == start)
+    return NULL;
+  word = xstrndup(start, (size_t)(p - start));
+  for (size_t i = 0; i < COUNT(shell_builtins); i++) {
+    if (strcmp(word, shell_builtins[i]) == 0) {
+      free(word);
+      return NULL;
+    }
+  }
+  return word;
+}
+
 /* Frees the tree, then the root-level strings. */
 void
 config_free(struct config *cfg)
@@ -2662,6 +2998,7 @@ config_free(struct config *cfg)
   free(cfg->state_dir);
   free(cfg->include_dir);
   free(cfg->http.host);
+  free(cfg->warnings);
   strmap_free(cfg->by_name);
   free(cfg);
 }
@@ -2809,7 +3146,9 @@ diff_new(struct diff *d, const struct config_node *n, int covered)
       diff_push(d, CONFIG_CHANGE_CHANGE, o, n);
   } else if (!covered) {
     if (o->strategy != n->strategy || o->max_restarts != n->max_restarts ||
-        o->period_ms != n->period_ms || diff_reordered(d, o, n))
+        o->period_ms != n->period_ms ||
+        o->limit_max_restarts != n->limit_max_restarts ||
+        o->limit_period_ms != n->limit_period_ms || diff_reordered(d, o, n))
       diff_push(d, CONFIG_CHANGE_GROUP, o, n);
   }
   for (size_t i = 0; i < n->n_children; i++)

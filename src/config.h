@@ -103,6 +103,11 @@ int config_signal_parse(const char *name);
 /* Returns "TERM" for SIGTERM, etc.; "?" when unknown. */
 const char *config_signal_name(int signo);
 
+/* A runner's restart limit when nothing sets one (config.h, config_node):
+ * more than 5 restarts within 10 s and it fails on its own. */
+#define CONFIG_LIMIT_DEFAULT_MAX 5
+#define CONFIG_LIMIT_DEFAULT_PERIOD_MS 10000
+
 struct config_output {
   int64_t max_bytes; /* rotate the .jsonl at this size (default 64 MiB) */
   int keep;          /* rotated files kept (default 3) */
@@ -146,8 +151,23 @@ struct config_node {
   struct config_node **children;
   size_t n_children;
   enum config_strategy strategy;  /* default one_for_one */
-  int max_restarts;               /* default 5 */
+  int max_restarts;               /* "intensity": -1 when the group has
+                                     none (the default: it never gives up);
+                                     5 when "intensity" omits it */
   int64_t period_ms;              /* default 10000 */
+
+  /* any node: "restart_limit". On a group, as written (limit_set 1 when
+   * the group has the key): its runners inherit it. On a runner, the
+   * effective limit: its own key, else the nearest ancestor's, else none
+   * when its parent group sets "intensity" (OTP semantics), else 5 per
+   * 10 s. limit_max_restarts -1: no limit ("restart_limit": false). */
+  int limit_set;
+  int limit_max_restarts;
+  int64_t limit_period_ms;
+  /* any node: "env_file", absolute, NULL-terminated. On a group, its own
+   * files; on a runner, every file that applies, the outermost group's
+   * first and its own last (never NULL for a loaded runner). */
+  char **env_files;
 
   /* runner */
   char **argv;        /* NULL-terminated; for a string cmd: sh -c CMD */
@@ -173,6 +193,7 @@ struct config_node {
   struct config_watch watch;
   struct config_after after;
   enum config_on_busy on_busy;  /* default queue */
+  int64_t max_memory;           /* bytes; 0 = no limit (default) */
 };
 
 struct config_http {
@@ -194,6 +215,14 @@ struct config {
   struct config_output output;
   struct config_node *root; /* always a group */
   char hash[17];     /* hex of a 64-bit hash of the file's canonical JSON */
+  /* What `tend check` adds to a valid file, from a look at the disk:
+   * "file:line:col: warning: path: message" lines (a command not found,
+   * a missing cwd or env_file) and "file:line:col: path: message" lines
+   * (an env_file with a syntax error; n_check_errors counts them); NULL
+   * when there is nothing to say. The daemon does not refuse a file for
+   * them: they are checked again at each start of the runner. */
+  char *warnings;
+  int n_check_errors;
   struct strmap *by_name; /* private: name -> node (config_find) */
 };
 
@@ -221,6 +250,15 @@ char *config_default_state_leaf(const char *file_name);
  * message), or NULL: the state folder and the HTTP listener are fixed for
  * the daemon's life. Pure. */
 char *config_fixed_change(const struct config *a, const struct config *b);
+/* Parses a memory size: a positive integer of bytes, or a string of a
+ * number with an optional fraction and a unit K, M, G or T (powers of
+ * 1024; "KB", "KiB", "MB", ... and lower case too): "200M", "1.5G",
+ * "1048576". Returns 0 and *bytes, or -EINVAL. Pure. */
+int config_parse_size(const char *s, int64_t *bytes);
+/* Returns the first word of a shell command (new) when it is a plain
+ * command name or path that sh would look up (no quotes, '$', '=' or other
+ * shell syntax, not a builtin or keyword), else NULL. Pure. */
+char *config_shell_command_word(const char *cmd);
 /* Frees a config and its whole tree. NULL is a no-op. */
 void config_free(struct config *cfg);
 
@@ -268,8 +306,8 @@ struct config_change {
  *    removed group stops its descendants); children before parents, in
  *    reverse config order (the stop order);
  *  - CHANGE for surviving runners whose spec_json differs;
- *  - GROUP for surviving groups whose strategy/intensity changed or whose
- *    surviving children changed relative order;
+ *  - GROUP for surviving groups whose strategy, intensity or restart_limit
+ *    changed or whose surviving children changed relative order;
  *  - ADD for each new, re-kinded or moved node; only the topmost of a new
  *    subtree (starting a group starts its children); parents before
  *    children, in config order (the start order). new_node->index gives the

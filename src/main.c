@@ -167,6 +167,14 @@ cmd_check(int argc, char **argv)
     free(errors);
     return 1;
   }
+  /* What a look at the disk found (commands, cwd, env_file): warnings
+   * leave the file valid; an env_file that does not parse does not. */
+  if (cfg->warnings)
+    fputs(cfg->warnings, stderr);
+  if (cfg->n_check_errors > 0) {
+    config_free(cfg);
+    return 1;
+  }
   printf("%s: ok (config %s)\n", file, cfg->hash);
   config_free(cfg);
   return 0;

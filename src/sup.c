@@ -14,11 +14,19 @@
  *
  * A group is itself a child of its parent: it reports STARTED once every
  * child it started is up, STOPPED once all are down, and EXITED (abnormal)
- * when it gives up after too many restarts.
+ * when it gives up after too many restarts (only a group that sets
+ * "intensity" ever does).
+ *
+ * A runner that restarts too often by its own "restart_limit" fails alone
+ * (SUP_VERDICT_FAIL): the group marks it failed, sends it SUP_MSG_FAIL and
+ * leaves it down (strategy plans skip it) until the user starts it or the
+ * group itself is started again. Starts that a restart plan makes are sent
+ * as SUP_MSG_RESTART, so that the runner counts them as restarts.
  */
 #include "src/sup.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +68,8 @@ struct child {
   struct sup_backoff backoff;
   int64_t started_ms;  /* monotonic ms of the last start, for backoff */
   int held;            /* stopped by the user: not restarted by policy */
+  int failed;          /* past its own restart_limit: left down */
+  struct sup_window limit_window; /* its own recent restarts */
   char *why_next;      /* why its next start happens (for its marker) */
 };
 
@@ -78,6 +88,7 @@ struct step {
   const struct config_node *spec; /* names the child (indexes can shift) */
   int64_t delay_ms;
   int wait;
+  int restart; /* a start that a restart plan makes (SUP_MSG_RESTART) */
 };
 
 struct sup {
@@ -152,6 +163,14 @@ sup_new(uv_loop_t *loop, const struct config *cfg,
   s->state = GROUP_STOPPED;
   s->self = actor_spawn(sup_handle, s);
   actor_register(spec->name, s->self);
+  {
+    /* The restarts this group made under a previous daemon. */
+    json_t *restarts = json_object_get(tend_node_status(spec->name),
+                                       "restarts");
+    if (json_is_integer(restarts) && json_integer_value(restarts) > 0 &&
+        json_integer_value(restarts) < INT_MAX)
+      s->restarts = (int)json_integer_value(restarts);
+  }
   s->n_children = spec->n_children;
   s->children = xcalloc(spec->n_children ? spec->n_children : 1,
                         sizeof *s->children);
@@ -217,10 +236,9 @@ child_by_name(struct sup *s, const char *name)
 
 /* Appends a step at the back (front = 0) or front (front = 1). */
 static void
-push_step(struct sup *s, int front, enum step_op op,
-          const struct config_node *spec, int64_t delay_ms, int wait)
+push_step_full(struct sup *s, int front, const struct step *stp)
 {
-  struct step st = {op, spec, delay_ms, wait};
+  struct step st = *stp;
 
   if (s->n_steps == s->cap_steps) {
     s->cap_steps = s->cap_steps ? s->cap_steps * 2 : 8;
@@ -235,12 +253,32 @@ push_step(struct sup *s, int front, enum step_op op,
   s->n_steps++;
 }
 
+/* Appends a plain step (not a restart) at the back or the front. */
+static void
+push_step(struct sup *s, int front, enum step_op op,
+          const struct config_node *spec, int64_t delay_ms, int wait)
+{
+  struct step st = {op, spec, delay_ms, wait, 0};
+  push_step_full(s, front, &st);
+}
+
 /* Inserts a plan (an array of steps) at the front, keeping its order. */
 static void
 push_plan_front(struct sup *s, const struct step *plan, size_t n)
 {
   for (size_t i = n; i-- > 0;)
-    push_step(s, 1, plan[i].op, plan[i].spec, plan[i].delay_ms, plan[i].wait);
+    push_step_full(s, 1, &plan[i]);
+}
+
+/* Forgets that a child failed by its restart limit: a fresh budget (and,
+ * for one that had failed, a fresh backoff). */
+static void
+clear_failed(struct child *c)
+{
+  if (c->failed)
+    c->backoff = (struct sup_backoff)SUP_BACKOFF_ZERO;
+  c->failed = 0;
+  sup_window_free(&c->limit_window);
 }
 
 /* Returns 1 when a start of spec is queued. */
@@ -308,8 +346,8 @@ run_steps(struct sup *s)
       c->state = CHILD_STARTING;
       c->held = 0;
       c->started_ms = mono_ms(s->loop) + st.delay_ms;
-      actor_send(c->id, SUP_MSG_START, s->self, st.delay_ms, c->why_next,
-                 free);
+      actor_send(c->id, st.restart ? SUP_MSG_RESTART : SUP_MSG_START,
+                 s->self, st.delay_ms, c->why_next, free);
       c->why_next = NULL;
     } else {
       /* Sent even to a child that is down: a runner in backoff or exited
@@ -351,17 +389,17 @@ plan_restart(struct sup *s, size_t exited, size_t first, size_t last,
   for (size_t i = last + 1; i-- > first;) {
     if (i == exited)
       continue;
-    plan[n++] = (struct step){STEP_STOP, s->children[i].spec, 0, 1};
+    plan[n++] = (struct step){STEP_STOP, s->children[i].spec, 0, 1, 0};
   }
   for (size_t i = first; i <= last; i++) {
     const struct config_node *spec = s->children[i].spec;
     if (i != exited && !spec->is_group &&
         spec->restart == CONFIG_RESTART_TEMPORARY)
       continue;
-    if (i != exited && s->children[i].held)
+    if (i != exited && (s->children[i].held || s->children[i].failed))
       continue;
     plan[n++] = (struct step){STEP_START, spec, i == exited ? delay_ms : 0,
-                              ordered};
+                              ordered, 1};
   }
   push_plan_front(s, plan, n);
   free(plan);
@@ -412,12 +450,35 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
       .restart = restart_type(c),
       .exit = kind,
       .now_ms = now,
+      /* A group child gave up: escalation goes on only while the parents
+       * set intensity. A group without it keeps the failed child group
+       * failed, as a runner past its restart_limit, so that a failure
+       * stays isolated (and a group is never restarted in a tight loop). */
+      .limit_max_restarts = c->spec->is_group
+                                ? (s->spec->max_restarts < 0 ? 0 : -1)
+                                : c->spec->limit_max_restarts,
+      .limit_period_ms = c->spec->limit_period_ms,
+      .limit_window = &c->limit_window,
   };
   d = sup_decide(&in, &s->window);
   log_debug("%s: child %s exited (%s): %s", s->spec->name, c->spec->name,
             sup_exit_name(kind), sup_verdict_name(d.verdict));
   if (d.verdict == SUP_VERDICT_IGNORE)
     return;
+  if (d.verdict == SUP_VERDICT_FAIL) {
+    char *why = xasprintf("restart_limit: more than %d restarts in %g s "
+                          "(last: %s)",
+                          c->spec->limit_max_restarts,
+                          (double)c->spec->limit_period_ms / 1000.0,
+                          reason ? reason : "exited");
+    c->failed = 1;
+    if (c->spec->is_group) {
+      free(why); /* it is failed already: it gave up */
+      return;
+    }
+    actor_send(c->id, SUP_MSG_FAIL, s->self, 0, why, free);
+    return;
+  }
   if (d.verdict == SUP_VERDICT_GIVE_UP) {
     char *why = xasprintf("more than %d restarts in %g s (last: %s: %s)",
                           s->spec->max_restarts,
@@ -462,6 +523,7 @@ close_removed(struct sup *s, actor_id id)
       continue;
     close_child(s, &s->removed[i]);
     free(s->removed[i].why_next);
+    sup_window_free(&s->removed[i].limit_window);
     s->removed[i] = s->removed[--s->n_removed];
     return;
   }
@@ -514,6 +576,7 @@ start_all(struct sup *s)
   set_state(s, GROUP_STARTING, "start", NULL);
   for (size_t i = 0; i < s->n_children; i++) {
     const struct config_node *spec = s->children[i].spec;
+    clear_failed(&s->children[i]);
     if (!spec->is_group && !spec->autostart)
       continue;
     push_step(s, 0, STEP_START, spec, 0, 1);
@@ -542,6 +605,8 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
   if (!cmd->child) {
     /* Restart of the group: stop all in reverse, start all in order. */
     s->n_steps = 0;
+    for (size_t i = 0; i < s->n_children; i++)
+      clear_failed(&s->children[i]);
     for (size_t i = s->n_children; i-- > 0;)
       push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
     for (size_t i = 0; i < s->n_children; i++) {
@@ -561,6 +626,8 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
     return;
   set_why(c, cmd->cmd == TEND_CMD_START ? "start requested"
                                          : "restart requested");
+  if (cmd->cmd == TEND_CMD_START || cmd->cmd == TEND_CMD_RESTART)
+    clear_failed(c);
   switch (cmd->cmd) {
   case TEND_CMD_START:
     c->held = 0;
@@ -592,6 +659,7 @@ sup_handle(void *state, actor_id self, const struct actor_msg *m)
 
   switch (m->type) {
   case SUP_MSG_START:
+  case SUP_MSG_RESTART:
     start_all(s);
     break;
   case SUP_MSG_STOP:
@@ -627,10 +695,14 @@ on_child_closed(void *arg)
   if (s->close_cb)
     s->close_cb(s->close_arg);
   sup_window_free(&s->window);
-  for (size_t i = 0; i < s->n_children; i++)
+  for (size_t i = 0; i < s->n_children; i++) {
     free(s->children[i].why_next);
-  for (size_t i = 0; i < s->n_removed; i++)
+    sup_window_free(&s->children[i].limit_window);
+  }
+  for (size_t i = 0; i < s->n_removed; i++) {
     free(s->removed[i].why_next);
+    sup_window_free(&s->removed[i].limit_window);
+  }
   free(s->steps);
   free(s->children);
   free(s->removed);
@@ -769,6 +841,7 @@ sup_close(struct sup *s, void (*cb)(void *arg), void *arg)
   for (size_t i = 0; i < s->n_removed; i++) {
     close_child(s, &s->removed[i]);
     free(s->removed[i].why_next);
+    sup_window_free(&s->removed[i].limit_window);
   }
   s->n_removed = 0;
   on_child_closed(s);

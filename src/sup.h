@@ -15,13 +15,16 @@
 enum sup_msg {
   SUP_MSG_START = 100, /* parent -> child: start; arg = delay in ms */
   SUP_MSG_STOP,        /* parent -> child: stop (reverse order for groups) */
-  SUP_MSG_FAIL,        /* parent -> child: given up on (runner -> failed) */
+  SUP_MSG_FAIL,        /* parent -> child: given up on (runner -> failed);
+                          data = why (text) or NULL */
   SUP_MSG_STARTED,     /* child -> parent: running / ready */
   SUP_MSG_EXITED,      /* child -> parent: arg = enum sup_exit, data = text */
   SUP_MSG_STOPPED,     /* child -> parent: stopped on request */
   SUP_MSG_USER,        /* API -> group: data = struct sup_user_cmd */
   SUP_MSG_SIGNAL,      /* API -> runner: arg = signal number */
   SUP_MSG_RELOAD,      /* reload -> group: data = struct sup_reload */
+  SUP_MSG_RESTART,     /* parent -> child: start as a restart by policy
+                          (counted in "restarts"); arg = delay in ms */
 };
 
 /* A user's command on one child, or on the group itself (child NULL). */

@@ -6,9 +6,13 @@
  *     (permanent: always, transient: only after an abnormal exit,
  *     temporary: never; a shutdown is never restarted);
  *   - the strategy says which children the restart covers;
+ *   - the child's own restart limit (a window of its own restarts) says
+ *     whether it fails alone, like supervisord's FATAL: a crash loop stays
+ *     isolated and its siblings keep running;
  *   - the intensity window (timestamps of recent restarts, owned by the
- *     supervisor) says whether one more restart is allowed or the group
- *     gives up and escalates to its parent.
+ *     supervisor; only when the group sets "intensity") says whether one
+ *     more restart is allowed or the group gives up and escalates to its
+ *     parent.
  * A verdict other than RESTART leaves the window untouched, so a child that
  * is ignored never uses up the group's restart budget. The window never
  * holds more than max_restarts stamps: it is pruned before every decision
@@ -124,16 +128,30 @@ sup_decide(const struct sup_input *in, struct sup_window *w)
   if (!wants_restart(in->restart, in->exit))
     return d;
 
-  window_prune(w, in->now_ms, in->period_ms);
-  /* OTP: more than MaxR restarts within MaxT gives up, so with the restart
-   * being decided counted, n + 1 > max_restarts is one too many. */
-  if (in->max_restarts < 0 || w->n + 1 > (size_t)in->max_restarts) {
-    d.verdict = SUP_VERDICT_GIVE_UP;
-    d.first = 0;
-    d.last = in->n_children - 1;
-    return d;
+  /* The child's own limit first: it fails alone, the group's budget is
+   * not spent on it. */
+  if (in->limit_window && in->limit_max_restarts >= 0) {
+    window_prune(in->limit_window, in->now_ms, in->limit_period_ms);
+    if (in->limit_window->n + 1 > (size_t)in->limit_max_restarts) {
+      d.verdict = SUP_VERDICT_FAIL;
+      return d;
+    }
   }
-  window_record(w, in->now_ms);
+  /* OTP: more than MaxR restarts within MaxT gives up, so with the restart
+   * being decided counted, n + 1 > max_restarts is one too many. A group
+   * without intensity never gives up. */
+  if (in->max_restarts >= 0) {
+    window_prune(w, in->now_ms, in->period_ms);
+    if (w->n + 1 > (size_t)in->max_restarts) {
+      d.verdict = SUP_VERDICT_GIVE_UP;
+      d.first = 0;
+      d.last = in->n_children - 1;
+      return d;
+    }
+    window_record(w, in->now_ms);
+  }
+  if (in->limit_window && in->limit_max_restarts >= 0)
+    window_record(in->limit_window, in->now_ms);
 
   d.verdict = SUP_VERDICT_RESTART;
   switch (in->strategy) {

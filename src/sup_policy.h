@@ -27,7 +27,9 @@ const char *sup_exit_name(enum sup_exit e);
 #define SUP_VERDICT_MAP(X)                                                     \
   X(IGNORE, "ignore")   /* nothing to do (e.g. temporary child, shutdown) */   \
   X(RESTART, "restart") /* stop [first..last] except exited, then start them */\
-  X(GIVE_UP, "give_up") /* intensity exceeded: stop all children, fail */
+  X(GIVE_UP, "give_up") /* intensity exceeded: stop all children, fail */  \
+  X(FAIL, "fail")       /* the child's own restart_limit exceeded: it      \
+                           fails alone, its siblings are untouched */
 
 enum sup_verdict {
 #define X(N, S) SUP_VERDICT_##N,
@@ -48,12 +50,22 @@ void sup_window_free(struct sup_window *w);
 struct sup_input {
   enum config_strategy strategy;
   int max_restarts;       /* intensity: more than this many restarts ... */
-  int64_t period_ms;      /* ... within this period gives up */
+  int64_t period_ms;      /* ... within this period gives up; a negative
+                             max_restarts: the group has no intensity and
+                             never gives up */
   size_t n_children;
   size_t exited;          /* index of the child whose run ended */
   enum config_restart restart; /* that child's restart type (groups: permanent) */
   enum sup_exit exit;
   int64_t now_ms;
+  /* The exited child's own restart limit (runners' "restart_limit"),
+   * checked before the group's intensity: more than limit_max_restarts
+   * restarts of this child within limit_period_ms and it fails alone.
+   * No limit when limit_window is NULL or limit_max_restarts < 0. */
+  int limit_max_restarts;
+  int64_t limit_period_ms;
+  struct sup_window *limit_window; /* the child's stamps, owned by the
+                                      supervisor */
 };
 
 struct sup_decision {
@@ -70,9 +82,13 @@ struct sup_decision {
 /* Decides what a group does when one child's run ends; in->exited must be
  * < in->n_children (aborts otherwise). A restart is counted
  * in w (only when the verdict is RESTART); a restart at time t is inside
- * the window while now - t < period_ms. When counting it would make more
- * than max_restarts restarts inside the window, the verdict is GIVE_UP
- * (max_restarts 0: the first restart gives up) and it is not recorded.
+ * the window while now - t < period_ms. The child's own limit comes first:
+ * when counting the restart would make more than limit_max_restarts in its
+ * limit_window, the verdict is FAIL ([exited, exited]; no window changes).
+ * Then, when counting it would make more than max_restarts restarts inside
+ * the group's window, the verdict is GIVE_UP (max_restarts 0: the first
+ * restart gives up; negative: never) and it is not recorded. A RESTART is
+ * recorded in both windows.
  * Restart types: permanent restarts after NORMAL and ABNORMAL, transient
  * only after ABNORMAL, temporary never; SHUTDOWN never restarts. */
 struct sup_decision sup_decide(const struct sup_input *in,
@@ -91,7 +107,9 @@ struct sup_backoff {
 int64_t sup_backoff_next(struct sup_backoff *b, int64_t initial_ms,
                          int64_t max_ms, int64_t reset_ms, int64_t run_ms);
 
-/* Classifies a child's exit. spawn_failed: the command could not start.
+/* Classifies a child's exit. spawn_failed: the command could not start,
+ * or tend ended the run for a limit (max_memory): abnormal whatever the
+ * status.
  * by_request: the stop was asked for (by the supervisor or the user).
  * status / term_signal as libuv reports them (term_signal 0: none). */
 enum sup_exit sup_classify(const struct config_node *spec, int spawn_failed,

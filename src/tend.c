@@ -332,6 +332,48 @@ run_after_triggers(const json_t *ev)
     for_each_runner(t.cfg->root, fire_after, &a);
 }
 
+/* Seeds the read model from the previous daemon's state.json: every node
+ * of the saved tree that is still in the config, with the same kind, keeps
+ * its counters and last exit (view_restore). */
+static void
+restore_node(const json_t *saved)
+{
+  const char *name = json_string_value(json_object_get(saved, "name"));
+  const char *kind = json_string_value(json_object_get(saved, "kind"));
+  const struct config_node *n = name ? config_find(t.cfg, name) : NULL;
+  json_t *children = json_object_get(saved, "children"), *c;
+  size_t i;
+
+  if (n && kind && !strcmp(kind, n->is_group ? "group" : "runner"))
+    view_restore(t.view, name, saved);
+  json_array_foreach(children, i, c)
+  {
+    if (json_is_object(c))
+      restore_node(c);
+  }
+}
+
+/* Loads state.json, if any, into the read model. */
+static void
+restore_view(void)
+{
+  char *path = xasprintf("%s/state.json", t.cfg->state_dir);
+  int err = 0;
+  json_t *doc = snapshot_load(path, &err);
+  json_t *tree = json_object_get(doc, "tree");
+
+  if (json_is_object(tree))
+    restore_node(tree);
+  json_decref(doc);
+  free(path);
+}
+
+const json_t *
+tend_node_status(const char *name)
+{
+  return t.view ? view_status(t.view, name) : NULL;
+}
+
 /* Read-model listener: folds each event and schedules the snapshot. */
 static void
 on_event(void *ctx, const json_t *ev)
@@ -430,6 +472,7 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
       free(why);
     }
   }
+  restore_view();
   t.self = actor_spawn(root_parent_handle, NULL);
   t.root = sup_new(loop, cfg, cfg->root, t.self);
   return 0;

@@ -107,6 +107,10 @@ void tend_kill_all(void);
 void tend_close(void (*cb)(void *arg), void *arg);
 /* The applied config (borrowed). */
 const struct config *tend_config(void);
+/* The read model's status of a node (borrowed; NULL when unknown). At
+ * start-up it holds what the previous daemon's state.json said, so that a
+ * new runner or group continues its run and restart counters. */
+const json_t *tend_node_status(const char *name);
 
 /* Runners announce their output log so the door can read it (borrowed
  * until tend_forget_store). */

@@ -83,16 +83,42 @@ view_apply(struct view *v, const json_t *ev)
     copy_field(status, ev, "next_start_ms");
   else
     json_object_set_new(status, "next_start_ms", json_null());
-  if (json_object_get(ev, "status") || json_object_get(ev, "signal")) {
+  if (json_object_get(ev, "status") || json_object_get(ev, "signal") ||
+      json_object_get(ev, "spawn_error")) {
     json_t *last = json_object();
     copy_field(last, ev, "status");
     copy_field(last, ev, "signal");
+    copy_field(last, ev, "spawn_error");
     copy_field(last, ev, "reason");
     json_object_set(last, "ts", json_object_get(ev, "ts"));
     json_object_set_new(status, "last_exit", last);
     if (!strcmp(to, "exited"))
       remember_exit(status, last);
   }
+}
+
+void
+view_restore(struct view *v, const char *name, const json_t *saved)
+{
+  static const char *const keep[] = {"run", "restarts", "last_exit",
+                                     "history", "since"};
+  json_t *status = json_pack("{s:s, s:n, s:i, s:i, s:n, s:n}", "state",
+                             "stopped", "pid", "run", 0, "restarts", 0,
+                             "last_exit", "next_start_ms");
+
+  for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+    json_t *val = json_object_get(saved, keep[i]);
+    if (!val || json_is_null(val))
+      continue;
+    if ((i < 2 || i == 4) && !json_is_integer(val))
+      continue; /* a hand-edited or foreign file: keep the defaults */
+    if (i == 2 && !json_is_object(val))
+      continue;
+    if (i == 3 && !json_is_array(val))
+      continue;
+    json_object_set_new(status, keep[i], json_deep_copy(val));
+  }
+  json_object_set_new(v->nodes, name, status);
 }
 
 const json_t *

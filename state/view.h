@@ -15,10 +15,16 @@ struct view *view_new(void);
 void view_free(struct view *v);
 /* Folds one event into the model (events of other types are ignored). */
 void view_apply(struct view *v, const json_t *ev);
-/* The status object of a node (borrowed; NULL when nothing is known):
+/* The status object of a node (borrowed; NULL when nothing is known);
+ * last_exit is {"status"|"signal"|"spawn_error", "reason", "ts"}:
  * {"state","pid","run","restarts","since","last_exit","next_start_ms",
  *  "reason","history":[the last 10 exits, oldest first]}. */
 const json_t *view_status(const struct view *v, const char *name);
+/* Seeds a node's status from a previous daemon's state.json (status is
+ * that node's object in its "tree"): run, restarts, last_exit and history
+ * carry over, so the counters and the last exit survive a daemon restart;
+ * the node itself is "stopped" until its first event. Pure. */
+void view_restore(struct view *v, const char *name, const json_t *status);
 /* Forgets a node (it left the config). */
 void view_forget(struct view *v, const char *name);
 

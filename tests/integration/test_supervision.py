@@ -220,7 +220,7 @@ def test_spawn_failure_is_reported_and_counts(tend_factory):
     d.wait_transition("r", "failed")
     ex = [t for t in d.transitions("ghost") if t[3] == "exited"]
     assert ex and "spawn failed" in ex[0][4]
-    assert "No such file or directory" in ex[0][4]
+    assert "/nonexistent/cmd: no such file" in ex[0][4]
     assert d.proc.poll() is None
 
 

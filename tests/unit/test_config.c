@@ -196,7 +196,7 @@ Test(config_full, group_and_shell_command_and_watch)
 
   cr_assert(be->is_group);
   cr_assert_eq(be->strategy, CONFIG_STRATEGY_REST_FOR_ONE);
-  cr_assert_eq(be->max_restarts, 5);
+  cr_assert_eq(be->max_restarts, -1); /* no intensity unless written */
   cr_assert_eq(be->period_ms, 10000);
   cr_assert_eq(be->n_children, 2);
   cr_assert_eq(be->index, 1);
@@ -274,7 +274,7 @@ Test(config_defaults, minimal_document)
   cr_assert_str_eq(c->root->name, "root");
   cr_assert(c->root->is_group);
   cr_assert_eq(c->root->strategy, CONFIG_STRATEGY_ONE_FOR_ONE);
-  cr_assert_eq(c->root->max_restarts, 5);
+  cr_assert_eq(c->root->max_restarts, -1); /* no intensity by default */
   cr_assert_eq(c->root->period_ms, 10000);
   cr_assert_eq(c->on_give_up, CONFIG_GIVE_UP_STAY);
   snprintf(want, sizeof want, "%s/.tend-minimal" /* NAME.json -> .tend-NAME */, c->dir);
@@ -1310,7 +1310,7 @@ Test(config_diff, unchanged_even_with_keys_reordered)
   expect_diff(BASE,
               "{'name': 'dev', 'strategy': 'one_for_one', 'children': ["
               " {'name': 'db', 'cmd': 'db', 'env': {'A': '1'}},"
-              " {'name': 'backend', 'intensity': {'max_restarts': 5},"
+              " {'name': 'backend', 'strategy': 'one_for_one',"
               "  'children': ["
               "   {'name': 'api', 'cmd': 'api'},"
               "   {'name': 'worker', 'cmd': 'worker'}]},"

@@ -574,7 +574,8 @@ Test(sup_names, exit_and_verdict_names)
   cr_expect_str_eq(sup_verdict_name(SUP_VERDICT_IGNORE), "ignore");
   cr_expect_str_eq(sup_verdict_name(SUP_VERDICT_RESTART), "restart");
   cr_expect_str_eq(sup_verdict_name(SUP_VERDICT_GIVE_UP), "give_up");
-  cr_expect_str_eq(sup_verdict_name((enum sup_verdict)3), "?");
+  cr_expect_str_eq(sup_verdict_name(SUP_VERDICT_FAIL), "fail");
+  cr_expect_str_eq(sup_verdict_name((enum sup_verdict)4), "?");
 }
 
 Test(sup_window, free_is_idempotent_and_null_safe)
@@ -588,4 +589,126 @@ Test(sup_window, free_is_idempotent_and_null_safe)
   cr_expect_null(w.stamps);
   cr_expect_eq(w.n, 0);
   cr_expect_eq(w.cap, 0);
+}
+
+/* --- issue 11: a group without intensity, a child's own restart limit -- */
+
+Test(sup_decide, no_intensity_never_gives_up)
+{
+  struct sup_window w = SUP_WINDOW_ZERO;
+
+  for (int i = 0; i < 1000; i++)
+    cr_assert_eq(crash(&w, -1, 1000, i), SUP_VERDICT_RESTART, "crash %d", i);
+  /* and the window is not even kept */
+  cr_expect_eq(w.n, 0);
+  sup_window_free(&w);
+}
+
+/* One crash of child 1 of 3 with a child limit (max per period) and the
+ * group's intensity (gmax per 10 s; -1 none). */
+static struct sup_decision
+limited_crash(struct sup_window *gw, struct sup_window *cw, int max,
+              int64_t period, int gmax, int64_t now)
+{
+  struct sup_input in = input(OFA, 3, 1, PERM, ABN, now);
+  in.max_restarts = gmax;
+  in.limit_max_restarts = max;
+  in.limit_period_ms = period;
+  in.limit_window = cw;
+  return sup_decide(&in, gw);
+}
+
+Test(sup_decide, child_limit_fails_the_child_alone)
+{
+  struct sup_window gw = SUP_WINDOW_ZERO, cw = SUP_WINDOW_ZERO;
+  struct sup_decision d;
+
+  for (int i = 0; i < 5; i++) {
+    d = limited_crash(&gw, &cw, 5, 10000, -1, i * 100);
+    cr_assert_eq(d.verdict, SUP_VERDICT_RESTART, "restart %d", i + 1);
+    /* the strategy still applies to an allowed restart */
+    cr_expect_eq(d.first, 0);
+    cr_expect_eq(d.last, 2);
+  }
+  cr_expect_eq(cw.n, 5);
+  d = limited_crash(&gw, &cw, 5, 10000, -1, 600);
+  cr_expect_eq(d.verdict, SUP_VERDICT_FAIL);
+  /* only the child itself: no sibling is touched */
+  cr_expect_eq(d.first, 1);
+  cr_expect_eq(d.last, 1);
+  /* a FAIL is not recorded anywhere */
+  cr_expect_eq(cw.n, 5);
+  cr_expect_eq(gw.n, 0);
+  /* once its stamps leave the period, restarts are allowed again */
+  cr_expect_eq(limited_crash(&gw, &cw, 5, 10000, -1, 10000).verdict,
+               SUP_VERDICT_RESTART);
+  sup_window_free(&gw);
+  sup_window_free(&cw);
+}
+
+Test(sup_decide, child_limit_zero_fails_at_the_first_exit)
+{
+  struct sup_window gw = SUP_WINDOW_ZERO, cw = SUP_WINDOW_ZERO;
+
+  cr_expect_eq(limited_crash(&gw, &cw, 0, 1000, -1, 0).verdict,
+               SUP_VERDICT_FAIL);
+  sup_window_free(&gw);
+  sup_window_free(&cw);
+}
+
+Test(sup_decide, child_limit_comes_before_the_group_intensity)
+{
+  struct sup_window gw = SUP_WINDOW_ZERO, cw = SUP_WINDOW_ZERO;
+
+  /* both allow 2: the third crash exceeds both, the child's wins */
+  cr_assert_eq(limited_crash(&gw, &cw, 2, 10000, 2, 0).verdict,
+               SUP_VERDICT_RESTART);
+  cr_assert_eq(limited_crash(&gw, &cw, 2, 10000, 2, 1).verdict,
+               SUP_VERDICT_RESTART);
+  cr_expect_eq(gw.n, 2);
+  cr_expect_eq(cw.n, 2);
+  cr_expect_eq(limited_crash(&gw, &cw, 2, 10000, 2, 2).verdict,
+               SUP_VERDICT_FAIL);
+  /* a group limit below the child's still gives up first */
+  sup_window_free(&gw);
+  sup_window_free(&cw);
+  cr_assert_eq(limited_crash(&gw, &cw, 5, 10000, 1, 0).verdict,
+               SUP_VERDICT_RESTART);
+  cr_expect_eq(limited_crash(&gw, &cw, 5, 10000, 1, 1).verdict,
+               SUP_VERDICT_GIVE_UP);
+  sup_window_free(&gw);
+  sup_window_free(&cw);
+}
+
+Test(sup_decide, no_child_limit_without_a_window_or_below_zero)
+{
+  struct sup_window gw = SUP_WINDOW_ZERO, cw = SUP_WINDOW_ZERO;
+  struct sup_input in = input(OFO, 2, 0, PERM, ABN, 0);
+
+  in.max_restarts = -1;
+  in.limit_max_restarts = 0; /* ignored: no window */
+  cr_expect_eq(sup_decide(&in, &gw).verdict, SUP_VERDICT_RESTART);
+  for (int i = 0; i < 100; i++)
+    cr_expect_eq(limited_crash(&gw, &cw, -1, 1000, -1, i).verdict,
+                 SUP_VERDICT_RESTART);
+  cr_expect_eq(cw.n, 0);
+  sup_window_free(&gw);
+  sup_window_free(&cw);
+}
+
+Test(sup_decide, ignored_exits_never_touch_the_child_limit)
+{
+  struct sup_window gw = SUP_WINDOW_ZERO, cw = SUP_WINDOW_ZERO;
+  struct sup_input in = input(OFO, 2, 0, TRANS, NORM, 0);
+
+  in.limit_max_restarts = 0;
+  in.limit_period_ms = 1000;
+  in.limit_window = &cw;
+  cr_expect_eq(sup_decide(&in, &gw).verdict, SUP_VERDICT_IGNORE);
+  in.restart = PERM;
+  in.exit = SHUT;
+  cr_expect_eq(sup_decide(&in, &gw).verdict, SUP_VERDICT_IGNORE);
+  cr_expect_eq(cw.n, 0);
+  sup_window_free(&gw);
+  sup_window_free(&cw);
 }

@@ -355,8 +355,13 @@ function updateHeader() {
     detail = `Backing off${why ? `: ${why}` : ''} · ` + (left > 0
       ? `next start in ${(left / 1000).toFixed(1)}s` : 'starting again');
   } else if (n.state === 'failed') {
-    detail = 'Failed: gave up restarting' + (n.last_exit
-      ? ` (last: ${n.last_exit.reason || exitText(n.last_exit)})` : '');
+    const last = n.last_exit ? (n.last_exit.spawn_error
+      ? exitText(n.last_exit) : n.last_exit.reason || exitText(n.last_exit))
+      : '';
+    detail = (n.kind === 'runner' && n.reason &&
+              n.reason.startsWith('restart_limit')
+      ? `Failed: ${n.reason.replace(/ \(last: .*\)$/, '')}`
+      : 'Failed: gave up restarting') + (last ? ` (last: ${last})` : '');
   } else if (n.kind === 'runner' && isFailing(n)) {
     detail = `Exited: ${n.last_exit.reason || exitText(n.last_exit)}`;
   }

@@ -35,7 +35,8 @@ export function isFailing(node) {
   if (!node) return false;
   if (node.state === 'failed' || node.state === 'backoff') return true;
   if (node.state === 'exited' && node.last_exit &&
-      (node.last_exit.signal || (node.last_exit.status ?? 0) !== 0))
+      (node.last_exit.signal || node.last_exit.spawn_error ||
+       (node.last_exit.status ?? 0) !== 0))
     return true;
   return false;
 }
@@ -72,9 +73,11 @@ export function runnerMeta(node, now) {
   return parts.join(' · ');
 }
 
-// Returns "status 1" or "signal KILL" for a last_exit object.
+// Returns "status 1", "signal KILL" or "spawn failed: why" for a last_exit
+// object.
 export function exitText(e) {
   if (!e) return '';
+  if (e.spawn_error) return `spawn failed: ${e.spawn_error}`;
   if (e.signal) return `signal ${e.signal}`;
   if (e.status !== undefined && e.status !== null) return `status ${e.status}`;
   return e.reason || '';
