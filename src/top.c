@@ -128,7 +128,8 @@ struct top {
   int dirty;
   int64_t last_draw;
   int64_t drawn_second; /* the wall clock's second at the last draw */
-  int default_colours;
+  int colour;          /* colours wanted and possible (NO_COLOR) */
+  int default_colours; /* -1 works as a colour (use_default_colors) */
   struct {
     short fg, bg;
   } pairs[256];
@@ -258,7 +259,8 @@ term_start(struct top *t)
   nodelay(stdscr, TRUE);
   set_escdelay(25);
   curs_set(0);
-  if (has_colors()) {
+  t->colour = has_colors() && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
+  if (t->colour) {
     start_color();
     t->default_colours = use_default_colors() == OK;
   }
@@ -868,7 +870,7 @@ poll_timeout(struct top *t, int64_t now)
 static int
 pair_for(struct top *t, int fg, int bg)
 {
-  if (!has_colors())
+  if (!t->colour)
     return 0;
   if (!t->default_colours) {
     fg = fg < 0 ? COLOR_WHITE : fg;

@@ -36,7 +36,8 @@ class Top:
         script = (f"trap : INT; {cmd} 2>{shlex.quote(self.err)}; "
                   f"echo EXITED $?; "
                   f"exec sleep 3600")
-        env = ["env", "-u", "TEND_URL", "-u", "TEND_TOKEN", "LANG=C.UTF-8",
+        env = ["env", "-u", "TEND_URL", "-u", "TEND_TOKEN", "-u", "NO_COLOR",
+               "LANG=C.UTF-8",
                "LC_ALL=C.UTF-8"]
         self.tmux("new-session", "-d", "-x", str(cols), "-y", str(rows),
                   " ".join(env) + " sh -c " + shlex.quote(script))
