@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import uuid
 
@@ -33,8 +34,11 @@ class Top:
                        [TEND_BIN, "top", "-c", d.config_path, *args])
         # The shell outlives a Ctrl-C (trapped, so the child gets the
         # default disposition and tend its own handler).
-        script = (f"trap : INT; {cmd} 2>{shlex.quote(self.err)}; "
-                  f"echo EXITED $?; "
+        # After tend: its exit status, and whether it left the terminal
+        # in its own (raw) mode or gave it back (cooked).
+        script = (f"trap : INT; {cmd} 2>{shlex.quote(self.err)}; rc=$?; "
+                  f"if stty -a | grep -q -- -icanon; then m=raw; "
+                  f"else m=cooked; fi; echo EXITED $rc $m; "
                   f"exec sleep 3600")
         env = ["env", "-u", "TEND_URL", "-u", "TEND_TOKEN", "-u", "NO_COLOR",
                "LANG=C.UTF-8",
@@ -86,6 +90,26 @@ class Top:
             r = self.row(name)
             return r if r and all(w in r.split() for w in words) else None
         return self.wait(ok, f"row {name} with {words}", timeout)
+
+    def pid(self):
+        """The pid of tend top (the pane's shell's child)."""
+        sh = self.tmux("list-panes", "-F", "#{pane_pid}").split()[0]
+
+        def child():
+            try:
+                with open(f"/proc/{sh}/task/{sh}/children") as f:
+                    kids = f.read().split()
+            except FileNotFoundError:
+                return None
+            for k in kids:
+                try:
+                    with open(f"/proc/{k}/cmdline", "rb") as f:
+                        if b"top" in f.read().split(b"\0"):
+                            return int(k)
+                except FileNotFoundError:
+                    pass
+            return None
+        return wait_for(child, 10, what="the tend top process")
 
     def stderr(self):
         try:
@@ -194,7 +218,7 @@ def test_tree_output_and_keys(tend_factory, top_factory):
     t.keys("?")
     t.wait_text("S signal")
     t.keys("q")
-    t.wait_text("EXITED 0")
+    t.wait_text("EXITED 0 cooked")
     screen = t.screen()
     assert "tend top" not in screen and "NAME" not in screen, screen
     t.check_sanitizers()
@@ -228,7 +252,7 @@ def test_filter_narrows_the_tree(tend_factory, top_factory):
            "every node back")
     # Ctrl-C quits as q does.
     t.keys("C-c")
-    t.wait_text("EXITED 0")
+    t.wait_text("EXITED 0 cooked")
     t.check_sanitizers()
 
 
@@ -256,7 +280,7 @@ def test_child_colours_kept_and_escapes_dropped(tend_factory, top_factory):
     assert re.search(r"3\d|38;", style_before(colours, "colour256")), \
         repr(colours)
     t.keys("q")
-    t.wait_text("EXITED 0")
+    t.wait_text("EXITED 0 cooked")
     t.check_sanitizers()
 
 
@@ -287,8 +311,30 @@ def test_resize_redraws_cleanly(tend_factory, top_factory):
     t.wait(lambda s: len(ticks(s)) > 15 and
            all(len(l) <= 100 for l in s.split("\n")), "a taller pane")
     t.keys("q")
-    t.wait_text("EXITED 0")
+    t.wait_text("EXITED 0 cooked")
     t.check_sanitizers()
+
+
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGHUP,
+                                   signal.SIGSEGV, signal.SIGABRT])
+def test_terminal_restored_on_signals_and_crashes(tend_factory, top_factory,
+                                                  signo):
+    d = daemon(tend_factory, ticker("api"))
+    t = top_factory(d)
+    t.wait_row("api", "running")
+    t.wait(ticks, "output")
+    os.kill(t.pid(), signo)
+    m = t.wait(lambda s: re.search(r"EXITED (\d+) (\w+)", s), "the exit")
+    # A quit signal is a clean exit; a crash keeps its signal's status (or
+    # the sanitizer's 1, whose report comes after the terminal's reset).
+    if signo in (signal.SIGTERM, signal.SIGHUP):
+        assert m.group(1) == "0", t.screen()
+        t.check_sanitizers()
+    else:
+        assert m.group(1) in (str(128 + signo), "1"), t.screen()
+    assert m.group(2) == "cooked", t.screen()
+    screen = t.screen()
+    assert "tend top" not in screen and "NAME" not in screen, screen
 
 
 def test_no_daemon_and_no_terminal(tend_factory, top_factory):
