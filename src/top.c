@@ -96,9 +96,9 @@ struct top {
   json_t *tree;
   struct top_row *rows;
   size_t nrows;
-  int sel, first;  /* selected row, first row shown */
-  char *sel_name;  /* the selection, kept by name across refreshes */
-  int tree_stale;  /* fetch it again as soon as none is in flight */
+  int sel, first; /* selected row, first row shown */
+  char *sel_name; /* the selection, kept by name across refreshes */
+  int tree_stale; /* fetch it again as soon as none is in flight */
   int64_t next_tree_poll;
   int events_up;
   int64_t events_retry_at;
@@ -128,8 +128,8 @@ struct top {
   int dirty;
   int64_t last_draw;
   int64_t drawn_second; /* the wall clock's second at the last draw */
-  int colour;          /* colours wanted and possible (NO_COLOR) */
-  int default_colours; /* -1 works as a colour (use_default_colors) */
+  int colour;           /* colours wanted and possible (NO_COLOR) */
+  int default_colours;  /* -1 works as a colour (use_default_colors) */
   struct {
     short fg, bg;
   } pairs[256];
@@ -532,8 +532,8 @@ static void
 output_stream_start(struct top *t)
 {
   char *esc = escape(t->out_name);
-  char *path = xasprintf("/api/v1/runners/%s/output/stream?after=%" PRIu64,
-                         esc, t->out_last);
+  char *path = xasprintf("/api/v1/runners/%s/output/stream?after=%" PRIu64, esc,
+                         t->out_last);
   struct req *r;
 
   r = req_start(t, REQ_OUTPUT, "GET", path, NULL, NULL, t->out_last);
@@ -549,8 +549,7 @@ static void
 output_page_start(struct top *t)
 {
   char *esc = escape(t->out_name);
-  char *path = xasprintf("/api/v1/runners/%s/output?after=%" PRIu64
-                         "&limit=%d",
+  char *path = xasprintf("/api/v1/runners/%s/output?after=%" PRIu64 "&limit=%d",
                          esc, t->out_last, PAGE);
 
   t->page_req = req_start(t, REQ_PAGE, "GET", path, NULL, NULL, 0);
@@ -572,8 +571,7 @@ output_switch(struct top *t, const char *name, int64_t output_seq)
   top_out_clear(t->out);
   free(t->out_name);
   t->out_name = name ? xstrdup(name) : NULL;
-  t->out_last =
-      output_seq > BACKLOG ? (uint64_t)(output_seq - BACKLOG) : 0;
+  t->out_last = output_seq > BACKLOG ? (uint64_t)(output_seq - BACKLOG) : 0;
   t->out_retry_at = 0;
   t->out_delay = RETRY_MIN_MS;
   t->follow = 1;
@@ -643,8 +641,8 @@ rows_rebuild(struct top *t)
   int want = -1, first_runner = -1;
 
   top_view_rows_free(t->rows, t->nrows);
-  t->nrows = t->tree ? top_view_rows(t->tree, t->filter, wall_ms(), &t->rows)
-                     : 0;
+  t->nrows =
+      t->tree ? top_view_rows(t->tree, t->filter, wall_ms(), &t->rows) : 0;
   if (!t->tree)
     t->rows = NULL;
   for (size_t i = 0; i < t->nrows; i++) {
@@ -806,9 +804,15 @@ requests_done(struct top *t)
     if (!r->status)
       curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
     switch (r->kind) {
-    case REQ_TREE: tree_done(t, r, rc); break;
-    case REQ_PAGE: output_page_done(t, r, rc); break;
-    case REQ_ACTION: action_done(t, r, rc); break;
+    case REQ_TREE:
+      tree_done(t, r, rc);
+      break;
+    case REQ_PAGE:
+      output_page_done(t, r, rc);
+      break;
+    case REQ_ACTION:
+      action_done(t, r, rc);
+      break;
     case REQ_EVENTS:
       /* Lost (or refused): poll the tree until it is back. */
       t->events_up = 0;
@@ -1037,8 +1041,9 @@ draw_output(struct top *t, const struct top_layout *l, int cols)
     snprintf(head, sizeof head, " %s %s ", t->out_name,
              t->follow ? "(following)" : "(paused: f follows)");
   else if (selected(t))
-    snprintf(head, sizeof head, " %s: a group; select a runner for its "
-                                "output ",
+    snprintf(head, sizeof head,
+             " %s: a group; select a runner for its "
+             "output ",
              selected(t)->name);
   else
     snprintf(head, sizeof head, " output ");
@@ -1057,8 +1062,8 @@ draw_output(struct top *t, const struct top_layout *l, int cols)
     int x = 0;
     for (size_t s = 0; s < line->nsegs && x < cols; s++) {
       const struct top_seg *seg = &line->segs[s];
-      size_t n = top_view_fit(line->text + seg->off, seg->len,
-                              (size_t)(cols - x));
+      size_t n =
+          top_view_fit(line->text + seg->off, seg->len, (size_t)(cols - x));
       attrset(style_attr(t, &seg->st));
       mvaddnstr(l->out_y + k, x, line->text + seg->off, (int)n);
       x = getcurx(stdscr);
@@ -1092,9 +1097,9 @@ draw_status(struct top *t, const struct top_layout *l, int cols)
     return;
   }
   if (t->status[0]) {
-    attrset(t->status_err ? (attr_t)COLOR_PAIR(pair_for(t, COLOR_RED, -1)) |
-                                A_BOLD
-                          : A_NORMAL);
+    attrset(t->status_err
+                ? (attr_t)COLOR_PAIR(pair_for(t, COLOR_RED, -1)) | A_BOLD
+                : A_NORMAL);
     put(l->status_y, 0, t->status, cols);
     attrset(A_NORMAL);
     return;
@@ -1221,16 +1226,34 @@ key(struct top *t, int ch)
     t->quit = 1;
     break;
   case KEY_UP:
-  case 'k': select_row(t, t->sel - 1); break;
+  case 'k':
+    select_row(t, t->sel - 1);
+    break;
   case KEY_DOWN:
-  case 'j': select_row(t, t->sel + 1); break;
-  case KEY_HOME: select_row(t, 0); break;
-  case KEY_END: select_row(t, (int)t->nrows - 1); break;
-  case KEY_PPAGE: output_scroll(t, -(long)(t->out_h > 1 ? t->out_h - 1 : 1)); break;
-  case KEY_NPAGE: output_scroll(t, t->out_h > 1 ? t->out_h - 1 : 1); break;
-  case 's': key_action(t, "start"); break;
-  case 'x': key_action(t, "stop"); break;
-  case 'r': key_action(t, "restart"); break;
+  case 'j':
+    select_row(t, t->sel + 1);
+    break;
+  case KEY_HOME:
+    select_row(t, 0);
+    break;
+  case KEY_END:
+    select_row(t, (int)t->nrows - 1);
+    break;
+  case KEY_PPAGE:
+    output_scroll(t, -(long)(t->out_h > 1 ? t->out_h - 1 : 1));
+    break;
+  case KEY_NPAGE:
+    output_scroll(t, t->out_h > 1 ? t->out_h - 1 : 1);
+    break;
+  case 's':
+    key_action(t, "start");
+    break;
+  case 'x':
+    key_action(t, "stop");
+    break;
+  case 'r':
+    key_action(t, "restart");
+    break;
   case 'S':
     row = selected(t);
     if (!row || row->is_group) {
@@ -1252,12 +1275,15 @@ key(struct top *t, int ch)
     snprintf(t->input, sizeof t->input, "%s", t->filter);
     t->mode = IN_FILTER;
     break;
-  case '?': t->help = !t->help; break;
+  case '?':
+    t->help = !t->help;
+    break;
   case 27:
     t->help = 0;
     t->status[0] = '\0';
     break;
-  default: break;
+  default:
+    break;
   }
 }
 
@@ -1329,8 +1355,9 @@ top_main(int argc, char **argv)
   if (r)
     return r;
   if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-    fprintf(stderr, "tend %s: needs a terminal (try tend status, or tend "
-                    "logs -f)\n",
+    fprintf(stderr,
+            "tend %s: needs a terminal (try tend status, or tend "
+            "logs -f)\n",
             argv[0]);
     return CLI_USAGE;
   }

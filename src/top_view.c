@@ -134,7 +134,7 @@ top_view_sgr(struct top_style *st, const char *params, size_t n)
     } else if (v == 7) {
       st->flags |= TOP_REVERSE;
     } else if (v == 22) {
-      st->flags &= (uint8_t)~(TOP_BOLD | TOP_DIM);
+      st->flags &= (uint8_t) ~(TOP_BOLD | TOP_DIM);
     } else if (v == 23) {
       st->flags &= (uint8_t)~TOP_ITALIC;
     } else if (v == 24) {
@@ -191,8 +191,8 @@ struct top_out {
   struct top_line *lines; /* a ring of max */
   size_t max, head, count;
   uint64_t dropped;
-  int open;   /* the last line is still being written */
-  int cr;     /* a CR came: the next character starts the line again */
+  int open; /* the last line is still being written */
+  int cr;   /* a CR came: the next character starts the line again */
   struct top_style st;
   enum pstate ps;
   char params[PARAMS_MAX];
@@ -358,12 +358,12 @@ add_utf8(struct top_out *o)
   if (n == 2)
     cp = (unsigned long)(b[0] & 0x1f) << 6 | (b[1] & 0x3f);
   else if (n == 3)
-    cp = (unsigned long)(b[0] & 0x0f) << 12 | (unsigned long)(b[1] & 0x3f) << 6 |
-         (b[2] & 0x3f);
+    cp = (unsigned long)(b[0] & 0x0f) << 12 |
+         (unsigned long)(b[1] & 0x3f) << 6 | (b[2] & 0x3f);
   else
     cp = (unsigned long)(b[0] & 0x07) << 18 |
-         (unsigned long)(b[1] & 0x3f) << 12 | (unsigned long)(b[2] & 0x3f) << 6 |
-         (b[3] & 0x3f);
+         (unsigned long)(b[1] & 0x3f) << 12 |
+         (unsigned long)(b[2] & 0x3f) << 6 | (b[3] & 0x3f);
   o->nu8 = o->need = 0;
   /* Overlong forms, surrogates and values past U+10FFFF are not UTF-8. */
   if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
@@ -428,7 +428,9 @@ feed_byte(struct top_out *o, unsigned char c)
     return;
   }
   switch (o->ps) {
-  case P_TEXT: feed_text(o, c); break;
+  case P_TEXT:
+    feed_text(o, c);
+    break;
   case P_ESC:
     if (c == '[') {
       o->ps = P_CSI;
@@ -530,7 +532,10 @@ top_view_fit(const char *text, size_t len, size_t cols)
 
   while (i < len) {
     unsigned char c = (unsigned char)text[i];
-    size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : 4;
+    size_t n = c < 0x80             ? 1
+               : (c & 0xe0) == 0xc0 ? 2
+               : (c & 0xf0) == 0xe0 ? 3
+                                    : 4;
     unsigned long cp = c;
     int w;
 

@@ -29,7 +29,10 @@ struct top_style {
   uint8_t flags; /* TOP_* */
 };
 
-#define TOP_STYLE_ZERO {.fg = -1, .bg = -1, .flags = 0}
+#define TOP_STYLE_ZERO                                                         \
+  {                                                                            \
+    .fg = -1, .bg = -1, .flags = 0                                             \
+  }
 
 /* Applies one SGR parameter list (the text between "ESC [" and "m", such
  * as "1;31" or "38;5;208" or "" for a reset) to st. */

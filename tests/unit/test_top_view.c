@@ -213,8 +213,13 @@ Test(top_view, utf8_joined_and_bad_bytes_replaced)
   cr_assert_str_eq(text(o, 0), "caf\xc3\xa9 \xe4\xb8\xad");
   cr_assert_eq(top_out_line(o, 0)->cols, 7, "the CJK character is wide");
   /* A lone continuation byte, a cut sequence, an overlong form, C1. */
-  feed(o, "a\x80" "b\xe4\xb8" "c\xc0\xaf" "d\xc2\x9b" "e\n");
-  cr_assert_str_eq(text(o, 1), "a?b?c?d" "e");
+  feed(o, "a\x80"
+          "b\xe4\xb8"
+          "c\xc0\xaf"
+          "d\xc2\x9b"
+          "e\n");
+  cr_assert_str_eq(text(o, 1), "a?b?c?d"
+                               "e");
   top_out_free(o);
 }
 
