@@ -41,6 +41,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -584,7 +585,7 @@ output_switch(struct top *t, const char *name, int64_t output_seq)
 static void
 output_page_done(struct top *t, struct req *r, CURLcode rc)
 {
-  json_t *page, *chunks, *chunk;
+  json_t *page, *chunks;
   size_t i, n;
   uint64_t last;
   char why[256];
@@ -600,7 +601,8 @@ output_page_done(struct top *t, struct req *r, CURLcode rc)
   page = json_loadb(r->body.p ? r->body.p : "", r->body.n, 0, NULL);
   chunks = json_object_get(page, "chunks");
   n = json_array_size(chunks);
-  json_array_foreach(chunks, i, chunk) chunk_show(t, chunk);
+  for (i = 0; i < n; i++) /* not json_array_foreach: cppcheck */
+    chunk_show(t, json_array_get(chunks, i));
   last = (uint64_t)json_integer_value(json_object_get(page, "last"));
   json_decref(page);
   if (n >= PAGE && last > t->out_last)
@@ -654,9 +656,8 @@ rows_rebuild(struct top *t)
   if (want >= 0) {
     t->sel = want;
   } else if (t->nrows > 0) {
-    select_row(t, t->sel_name && t->sel >= 0 ? t->sel
-                  : first_runner >= 0        ? first_runner
-                                             : 0);
+    /* The selection went (filtered out, or removed from the config). */
+    select_row(t, first_runner >= 0 ? first_runner : 0);
   } else {
     t->sel = -1;
   }
@@ -1287,6 +1288,16 @@ key(struct top *t, int ch)
   }
 }
 
+/* Returns 1 when the terminal is gone (poll says hang-up or error, which
+ * curl_multi_poll does not pass on). */
+static int
+stdin_gone(void)
+{
+  struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
 /* Reads every key waiting. */
 static void
 keys(struct top *t)
@@ -1400,8 +1411,15 @@ top_main(int argc, char **argv)
     keys(&t);
     if (t.quit)
       break;
-    if (wall_ms() / 1000 != t.drawn_second)
-      t.dirty = 1; /* the uptimes move on */
+    if (wall_ms() / 1000 != t.drawn_second && t.tree) {
+      rows_rebuild(&t); /* the uptimes move on */
+      t.drawn_second = wall_ms() / 1000;
+    }
+    if (stdin_gone()) {
+      /* The terminal hung up without a SIGHUP reaching us: poll would
+       * report it forever. */
+      break;
+    }
     if (t.dirty && now - t.last_draw >= REDRAW_MS)
       draw(&t);
     curl_multi_poll(t.multi, fds, 2, (int)poll_timeout(&t, now_ms()), NULL);

@@ -190,6 +190,13 @@ def test_tree_output_and_keys(tend_factory, top_factory):
              what="api running again")
     new_pid = runner_state(d, "api")["pid"]
     t.wait_row("api", "running", str(new_pid))
+
+    # The uptime counts on by itself, without a tree event.
+    def uptime(_):
+        words = (t.row("api") or "").split()
+        m = len(words) > 3 and re.match(r"^(\d+)s$", words[3])
+        return m and int(m.group(1)) >= 2
+    t.wait(uptime, "api's uptime at 2s or more")
     # S prompts for a signal and sends it to the runner.
     run = runner_state(d, "api")["run"]
     t.keys("S")
