@@ -36,7 +36,7 @@ deps-then-goals:
 else
 # --- the build -----------------------------------------------------------
 
-PKGS      := libuv jansson libmicrohttpd libcurl
+PKGS      := libuv jansson libmicrohttpd libcurl ncursesw
 CC        ?= gcc
 PYTHON    := /usr/bin/python3
 WARN      := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

@@ -6,7 +6,8 @@
 set -eu
 pkgs="gcc make pkg-config libuv1-dev libjansson-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libcriterion-dev python3 python3-pytest curl \
-clang libclang-rt-14-dev python3-jsonschema mandoc zsh dpkg-dev prometheus"
+clang libclang-rt-14-dev python3-jsonschema mandoc zsh dpkg-dev prometheus \
+libncurses-dev tmux"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "deps: no dpkg-query: tend's set-up expects Debian (bookworm);" \

@@ -408,6 +408,19 @@ find_daemon(struct cli *c)
   return CLI_OK;
 }
 
+/* Finds the daemon as every client command does (cli.h). */
+int
+cli_connect(const char *config, const char *url, const char *token,
+            char **url_out, char **token_out)
+{
+  struct cli c = {.config = config, .url_opt = url, .token_opt = token};
+  int r = find_daemon(&c);
+
+  *url_out = c.url;
+  *token_out = c.token;
+  return r;
+}
+
 /* ------------------------------------------------------------------ HTTP */
 
 /* libcurl write callback: gathers a body. */

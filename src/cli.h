@@ -29,4 +29,12 @@ void cli_usage(FILE *f);
  * one. */
 int cli_help(const char *name, FILE *f);
 
+/* Finds the daemon the way the client commands do: --url (url) or
+ * TEND_URL, else <state_dir>/daemon.json of config (NULL: ./tend.json);
+ * the token from token, TEND_TOKEN or <state_dir>/token. Returns CLI_OK
+ * with *url_out (new, no trailing slash) and *token_out (new, or NULL), or
+ * an exit code after printing why to stderr (then both are NULL). */
+int cli_connect(const char *config, const char *url, const char *token,
+                char **url_out, char **token_out);
+
 #endif

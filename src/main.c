@@ -12,6 +12,7 @@
 #include "src/daemon.h"
 #include "src/detach.h"
 #include "src/init.h"
+#include "src/top.h"
 
 #define EXIT_USAGE 2
 
@@ -26,6 +27,7 @@ static int cmd_up(int argc, char **argv);
 static int cmd_check(int argc, char **argv);
 static int cmd_init(int argc, char **argv);
 static int cmd_client(int argc, char **argv);
+static int cmd_top(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -75,6 +77,20 @@ static const struct command commands[] = {
      .usage = "down                   stop the tree and the daemon"},
     {.name = "resume", .run = cmd_client,
      .usage = "resume NAME            resume a watch paused by the loop guard"},
+    {.name = "top", .run = cmd_top,
+     .usage = "top [-c FILE]          a full-screen view: tree, output, keys",
+     .help = "A full-screen view of the running daemon: the tree with states,\n"
+             "pids, uptimes, restarts and last exits, and the selected runner's\n"
+             "live output (its colours kept). Keys: up/down or j/k select, s\n"
+             "start, x stop, r restart (a runner or a group), S signal, f follow\n"
+             "on or off, PgUp/PgDn scroll the output, / filter by name, ? help,\n"
+             "q or Ctrl-C quit.\n"
+             "  -c, --config FILE  the daemon of FILE (default ./tend.json)\n"
+             "  --url URL          the daemon at URL (or TEND_URL)\n"
+             "  --token TOKEN      the API token (or TEND_TOKEN)\n"},
+    {.name = "ui", .run = cmd_top,
+     .usage = "ui [-c FILE]           the same as top",
+     .help = "The same as top.\n"},
     {.name = "help", .run = cmd_help,
      .usage = "help [COMMAND]         this text, or one command's options"},
     {.name = "version", .run = cmd_version,
@@ -230,6 +246,16 @@ static int
 cmd_client(int argc, char **argv)
 {
   return cli_main(argv[0], argc - 1, argv + 1);
+}
+
+/* tend top (and tend ui): see src/top.c. */
+static int
+cmd_top(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return cmd_help(2, (char *[]){"help", argv[0], NULL});
+  return top_main(argc, argv);
 }
 
 static int

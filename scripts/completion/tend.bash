@@ -7,7 +7,7 @@
 # simply not offered: nothing is printed.
 
 _tend_commands="up init check status ps start stop restart signal logs events
-reload resume help version"
+reload resume top ui help version"
 _tend_signals="HUP INT QUIT KILL USR1 USR2 TERM WINCH CONT STOP TSTP"
 
 # Prints the names the daemon knows, for the -c/--url given on the line.
@@ -63,7 +63,7 @@ _tend() {
   status | ps) opts="--json --names -c --config --url" ;;
   logs) opts="-f --follow -n --lines --json -c --config --url" ;;
   events) opts="-f --follow -n --lines --json -c --config --url" ;;
-  start | stop | restart | resume | signal | reload)
+  start | stop | restart | resume | signal | reload | top | ui)
     opts="-c --config --url" ;;
   help)
     [ "$nargs" -eq 0 ] &&
