@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "src/log.h"
+#include "src/reap.h"
 #include "src/xalloc.h"
 
 #define TCP_RETRY_MS 50
@@ -145,6 +146,7 @@ on_exec_exit(uv_process_t *proc, int64_t status, int term_signal)
 {
   struct ready *p = proc->data;
 
+  reap_disown(proc->pid);
   p->proc = NULL;
   uv_close((uv_handle_t *)proc, on_closed);
   if (p->done)
@@ -184,6 +186,7 @@ try_exec(struct ready *p)
     finish(p, 1, 0, why);
     return;
   }
+  reap_own(proc->pid); /* the daemon's SIGCHLD handler must not reap it */
   p->proc = proc;
 }
 

@@ -44,6 +44,7 @@
 #include "src/notify.h"
 #include "src/printer.h"
 #include "src/pubsub.h"
+#include "src/reap.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
 #include "state/recover.h"
@@ -377,16 +378,7 @@ on_sigchld(uv_signal_t *h, int signo)
 {
   (void)h;
   (void)signo;
-  for (;;) {
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
-        si.si_pid == 0)
-      return;
-    if (tend_is_leader(si.si_pid))
-      return; /* libuv reaps it; we run again on the next SIGCHLD */
-    waitpid(si.si_pid, NULL, WNOHANG);
-  }
+  reap_orphans(tend_is_leader);
 }
 
 int

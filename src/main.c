@@ -68,7 +68,7 @@ static const struct command commands[] = {
     {.name = "signal", .run = cmd_client,
      .usage = "signal NAME SIG        send a signal to a runner's group"},
     {.name = "logs", .run = cmd_client,
-     .usage = "logs [-f] [-n N] NAME  a runner's output"},
+     .usage = "logs [-f] [-n N] [NAME...] output, merged in time order"},
     {.name = "events", .run = cmd_client,
      .usage = "events [-f]            the event log"},
     {.name = "reload", .run = cmd_client,

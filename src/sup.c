@@ -590,6 +590,10 @@ stop_all(struct sup *s)
 {
   s->n_steps = 0;
   s->giving_up = 0;
+  /* A child still starting (waiting for its readiness) is not waited for:
+   * its stop comes in reverse order like the others'. */
+  if (s->waiting && s->wait_op == STEP_START)
+    s->waiting = 0;
   set_state(s, GROUP_STOPPING, "stop", NULL);
   for (size_t i = s->n_children; i-- > 0;)
     push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
