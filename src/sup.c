@@ -606,6 +606,24 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
 {
   struct child *c;
 
+  if (!cmd->child && cmd->cmd == TEND_CMD_STOP) {
+    /* The user stops the whole group (the root: the tree, not the daemon):
+     * every child held until started again. */
+    for (size_t i = 0; i < s->n_children; i++)
+      s->children[i].held = 1;
+    stop_all(s);
+    return;
+  }
+  if (!cmd->child && cmd->cmd == TEND_CMD_START) {
+    if (s->state == GROUP_STOPPED || s->state == GROUP_FAILED) {
+      for (size_t i = 0; i < s->n_children; i++) {
+        s->children[i].held = 0;
+        clear_failed(&s->children[i]);
+      }
+      start_all(s);
+    }
+    return;
+  }
   if (!cmd->child) {
     /* Restart of the group: stop all in reverse, start all in order. */
     s->n_steps = 0;
@@ -649,7 +667,10 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
   default:
     break;
   }
-  if (s->state == GROUP_FAILED || s->state == GROUP_STOPPED)
+  /* A stop leaves the group as it is: a failed group whose child is
+   * stopped is still failed (it used to read "running"). */
+  if (cmd->cmd != TEND_CMD_STOP &&
+      (s->state == GROUP_FAILED || s->state == GROUP_STOPPED))
     set_state(s, GROUP_RUNNING, "user", "child started by the user");
   run_steps(s);
 }

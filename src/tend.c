@@ -76,6 +76,7 @@ static struct {
   int snapshot_busy;   /* a write is in flight on the threadpool */
   uint64_t snapshot_last; /* loop time (ms) the last write began */
   int closing;
+  int stopping; /* tend_stop was called: the root's STOPPED ends the daemon */
   int64_t started_ms;
   void (*close_cb)(void *);
   void *close_arg;
@@ -409,7 +410,9 @@ root_parent_handle(void *state, actor_id self, const struct actor_msg *m)
       t.hooks.gave_up(t.hooks.ctx);
     break;
   case SUP_MSG_STOPPED:
-    if (t.hooks.stopped)
+    /* Only the daemon's own stop ends it; `tend stop all` stops the tree
+     * and leaves the daemon (and the API) up. */
+    if (t.stopping && t.hooks.stopped)
       t.hooks.stopped(t.hooks.ctx);
     break;
   default:
@@ -487,6 +490,7 @@ tend_start(void)
 void
 tend_stop(void)
 {
+  t.stopping = 1;
   actor_send(sup_id(t.root), SUP_MSG_STOP, t.self, 0, NULL, NULL);
 }
 
@@ -818,15 +822,59 @@ tend_runner_cmd(const char *name, enum tend_cmd cmd, int signo, char **cause)
   return 0;
 }
 
+/* The group called name, or the root for "all" when no node has that
+ * name; NULL with *cause else. */
+static const struct config_node *
+find_group(const char *name, char **cause)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  if (!n && strcmp(name, "all") == 0)
+    n = t.cfg->root;
+  if (!n || !n->is_group) {
+    *cause = xasprintf("no group named \"%s\"", name);
+    return NULL;
+  }
+  return n;
+}
+
+/* Sends cmd about group n to its parent (which holds its restart policy),
+ * or to the root itself. */
+static void
+group_cmd(const struct config_node *n, enum tend_cmd cmd)
+{
+  if (n->parent)
+    send_user_cmd(n->parent, n->name, cmd);
+  else
+    send_user_cmd(n, NULL, cmd);
+}
+
 int
 tend_group_restart(const char *name, char **cause)
 {
-  const struct config_node *n = config_find(t.cfg, name);
-  if (!n || !n->is_group) {
-    *cause = xasprintf("no group named \"%s\"", name);
+  const struct config_node *n = find_group(name, cause);
+  if (!n)
     return -ENOENT;
-  }
   send_user_cmd(n, NULL, TEND_CMD_RESTART);
+  return 0;
+}
+
+int
+tend_group_start(const char *name, char **cause)
+{
+  const struct config_node *n = find_group(name, cause);
+  if (!n)
+    return -ENOENT;
+  group_cmd(n, TEND_CMD_START);
+  return 0;
+}
+
+int
+tend_group_stop(const char *name, char **cause)
+{
+  const struct config_node *n = find_group(name, cause);
+  if (!n)
+    return -ENOENT;
+  group_cmd(n, TEND_CMD_STOP);
   return 0;
 }
 

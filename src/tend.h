@@ -46,6 +46,11 @@ int tend_runner_cmd(const char *name, enum tend_cmd cmd, int signo,
                     char **cause);
 /* Restarts a whole group (stop its children in reverse, start in order). */
 int tend_group_restart(const char *name, char **cause);
+/* Starts or stops a whole group (through its parent, so that a stopped
+ * group is held like a stopped runner); "all" names the root when no node
+ * is called that. Stopping the root stops the tree, not the daemon. */
+int tend_group_start(const char *name, char **cause);
+int tend_group_stop(const char *name, char **cause);
 /* Re-reads the config file and applies the difference (watchers issue).
  * Returns -EINVAL with the errors (file:line:col each) in *cause. */
 int tend_reload(char **cause);

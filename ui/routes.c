@@ -261,6 +261,10 @@ static void h_events_stream(const struct routes_req *, const char *,
 
 static void h_daemon_stop(const struct routes_req *, const char *,
                           struct routes_reply *);
+static void h_group_start(const struct routes_req *, const char *,
+                          struct routes_reply *);
+static void h_group_stop(const struct routes_req *, const char *,
+                         struct routes_reply *);
 
 static const struct route route_table[] = {
     {.method = "GET",
@@ -288,6 +292,12 @@ static const struct route route_table[] = {
     {.method = "POST",
      .pattern = "/api/v1/groups/{name}/restart",
      .fn = h_group_restart},
+    {.method = "POST",
+     .pattern = "/api/v1/groups/{name}/start",
+     .fn = h_group_start},
+    {.method = "POST",
+     .pattern = "/api/v1/groups/{name}/stop",
+     .fn = h_group_stop},
     {.method = "POST", .pattern = "/api/v1/reload", .fn = h_reload},
     {.method = "POST", .pattern = "/api/v1/daemon/stop", .fn = h_daemon_stop},
     {.method = "GET",
@@ -919,6 +929,22 @@ h_daemon_stop(const struct routes_req *rq, const char *name,
     return;
   }
   reply_json(out, 202, json_pack("{s:b}", "stopping", 1));
+}
+
+/* POST /api/v1/groups/{name}/start. */
+static void
+h_group_start(const struct routes_req *rq, const char *name,
+              struct routes_reply *out)
+{
+  post_to_door(rq, name, out, tend_group_start);
+}
+
+/* POST /api/v1/groups/{name}/stop. */
+static void
+h_group_stop(const struct routes_req *rq, const char *name,
+             struct routes_reply *out)
+{
+  post_to_door(rq, name, out, tend_group_stop);
 }
 
 /* POST /api/v1/reload: config errors come back one per line in "errors". */

@@ -145,6 +145,28 @@ tend_group_restart(const char *name, char **cause)
 }
 
 int
+tend_group_start(const char *name, char **cause)
+{
+  fake_door_check_name(__func__, name);
+  if (!is_group(name)) {
+    *cause = strdup("no group of that name");
+    return -ENOENT;
+  }
+  return 0;
+}
+
+int
+tend_group_stop(const char *name, char **cause)
+{
+  fake_door_check_name(__func__, name);
+  if (!is_group(name)) {
+    *cause = strdup("no group of that name");
+    return -ENOENT;
+  }
+  return 0;
+}
+
+int
 tend_daemon_stop(const char *why)
 {
   (void)why;
