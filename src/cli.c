@@ -110,16 +110,20 @@ static const struct cmd commands[] = {
      .fn = cmd_start,
      .min_args = 1,
      .max_args = 1,
-     .usage = "start NAME              start a runner",
-     .help = "Starts a stopped or failed runner. Exit 0 also when it is\n"
+     .usage = "start NAME              start a runner or a group (all: the tree)",
+     .help = "Starts a stopped or failed runner, or a group (its children in\n"
+             "order); \"all\" is the whole tree. Exit 0 also when it is\n"
              "already running (with a note).\n"},
     {.name = "stop",
      .fn = cmd_stop,
      .min_args = 1,
      .max_args = 1,
-     .usage = "stop NAME               stop a runner",
+     .usage = "stop NAME               stop a runner or a group (all: the tree)",
      .help = "Stops a runner (its whole process group: stop signal, then KILL\n"
-             "after stop.timeout_ms). Exit 0 also when it is already stopped.\n"},
+             "after stop.timeout_ms), or a group (its children in reverse\n"
+             "order); \"all\" is the whole tree (the daemon stays up: see\n"
+             "tend down). A stopped node stays stopped until started. Exit 0\n"
+             "also when it is already stopped.\n"},
     {.name = "restart",
      .fn = cmd_restart,
      .min_args = 1,
@@ -773,16 +777,53 @@ runner_action(struct cli *c, const char *action, const char *done)
   return r;
 }
 
+static long probe(struct cli *c, const char *path);
+
+/* start/stop/restart NAME: a runner, else a group of that name ("all":
+ * the whole tree). */
+static int
+node_action(struct cli *c, const char *action, const char *done)
+{
+  char *esc = escape(c, c->args[0]);
+  char *rpath = xasprintf("/api/v1/runners/%s", esc);
+  long rs = probe(c, rpath), refused = 0;
+  int r;
+
+  free(rpath);
+  free(esc);
+  if (rs < 0)
+    return CLI_UNREACHABLE;
+  if (rs != 404)
+    return runner_action(c, action, done);
+  {
+    char *e = escape(c, c->args[0]);
+    char *path = xasprintf("/api/v1/groups/%s/%s", e, action);
+    json_t *j = NULL;
+    r = call_ex(c, "POST", path, "{}", &j, &refused);
+    free(path);
+    free(e);
+    json_decref(j);
+  }
+  if (r == CLI_REFUSED && refused == 404)
+    say("no runner or group named \"%s\"", c->args[0]);
+  else if (r == CLI_REFUSED)
+    say("the daemon refused to %s %s (HTTP %ld)", action, c->args[0],
+        refused);
+  if (r == CLI_OK)
+    printf("%s: group %s\n", c->args[0], done);
+  return r;
+}
+
 static int
 cmd_start(struct cli *c)
 {
-  return runner_action(c, "start", "start requested");
+  return node_action(c, "start", "start requested");
 }
 
 static int
 cmd_stop(struct cli *c)
 {
-  return runner_action(c, "stop", "stop requested");
+  return node_action(c, "stop", "stop requested");
 }
 
 /* GETs path quietly: returns the HTTP status, or -1 when unreachable
@@ -813,28 +854,7 @@ probe(struct cli *c, const char *path)
 static int
 cmd_restart(struct cli *c)
 {
-  char *esc = escape(c, c->args[0]);
-  char *rpath = xasprintf("/api/v1/runners/%s", esc);
-  char *gpath = xasprintf("/api/v1/groups/%s", esc);
-  long rs = probe(c, rpath), gs = rs == 404 ? probe(c, gpath) : 0;
-  int r;
-
-  free(rpath);
-  free(gpath);
-  free(esc);
-  if (rs < 0 || gs < 0)
-    return CLI_UNREACHABLE;
-  if (rs == 404 && gs == 404) {
-    say("no runner or group named \"%s\"", c->args[0]);
-    return CLI_REFUSED;
-  }
-  if (rs == 404) {
-    r = post_action(c, "groups", c->args[0], "restart", "{}");
-    if (r == CLI_OK)
-      printf("%s: group restart requested\n", c->args[0]);
-    return r;
-  }
-  return runner_action(c, "restart", "restart requested");
+  return node_action(c, "restart", "restart requested");
 }
 
 /* signal NAME SIG. */

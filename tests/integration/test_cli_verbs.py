@@ -301,3 +301,32 @@ def test_up_detached_reports_a_daemon_that_cannot_start(tmp_path):
     r = subprocess.run([TEND_BIN, "up", "-d"], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "invalid config" in r.stderr
+
+
+def test_groups_take_start_stop_and_all_names_the_tree(tend_factory):
+    d = tend_factory(tree(ticker("api"), {"name": "grp", "children": [
+        ticker("w1"), ticker("w2")]}), http=True)
+    d.url()
+    state = lambda n: runner_state(d, n)["state"]
+    wait_for(lambda: state("w2") == "running", 10, what="w2 up")
+    group = lambda n: d.api("GET", f"/api/v1/groups/{n}")[1]["state"]
+    cli(d, "stop", "grp", check_code=0)
+    wait_for(lambda: state("w1") == "stopped" and state("w2") == "stopped"
+             and group("grp") == "stopped", 10, what="grp stopped")
+    assert state("api") == "running"
+    # A stopped group is held: nothing restarts it by itself.
+    r = cli(d, "status", check_code=0)
+    assert "grp" in r.stdout
+    cli(d, "start", "grp", check_code=0)
+    wait_for(lambda: state("w1") == "running" and state("w2") == "running",
+             10, what="grp started")
+    cli(d, "stop", "all", check_code=0)
+    wait_for(lambda: all(state(n) == "stopped" for n in ("api", "w1", "w2"))
+             and group("dev") == "stopped", 10, what="the tree stopped")
+    # The daemon stays up for the next command.
+    assert d.proc.poll() is None
+    cli(d, "start", "all", check_code=0)
+    wait_for(lambda: all(state(n) == "running" for n in ("api", "w1", "w2")),
+             10, what="the tree started")
+    r = cli(d, "stop", "nosuch", check_code=1)
+    assert "no runner or group named" in r.stderr
