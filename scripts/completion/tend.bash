@@ -7,7 +7,7 @@
 # simply not offered: nothing is printed.
 
 _tend_commands="up init check status ps start stop restart signal logs events
-reload resume top ui help version"
+reload down resume top ui help version"
 _tend_signals="HUP INT QUIT KILL USR1 USR2 TERM WINCH CONT STOP TSTP"
 
 # Prints the names the daemon knows, for the -c/--url given on the line.
@@ -34,11 +34,15 @@ _tend() {
     COMPREPLY=($(compgen -f -X '!*.json' -- "$cur") $(compgen -d -- "$cur"))
     return
     ;;
-  --url | -n | --lines) return ;;
+  --url | -n | --lines | --since | --grep) return ;;
+  --stream)
+    COMPREPLY=($(compgen -W "stdout stderr tend" -- "$cur"))
+    return
+    ;;
   esac
   for ((i = 1; i < COMP_CWORD; i++)); do
     case "${COMP_WORDS[i]}" in
-    -c | --config | --url | -n | --lines) ((i++)) ;;
+    -c | --config | --url | -n | --lines | --since | --grep | --stream) ((i++)) ;;
     -*) ;;
     *) if [ -z "$cmd" ]; then cmd="${COMP_WORDS[i]}"; else ((nargs++)); fi ;;
     esac
@@ -52,7 +56,7 @@ _tend() {
     return
   fi
   case "$cmd" in
-  up) opts="-c --config" ;;
+  up) opts="-c --config -d --detach" ;;
   init | check)
     opts="-c --config"
     if [[ "$cur" != -* ]]; then
@@ -61,7 +65,8 @@ _tend() {
     fi
     ;;
   status | ps) opts="--json --names -c --config --url" ;;
-  logs) opts="-f --follow -n --lines --json -c --config --url" ;;
+  logs) opts="-f --follow -n --lines --json --since --grep --stream -t
+    --timestamps -c --config --url" ;;
   events) opts="-f --follow -n --lines --json -c --config --url" ;;
   start | stop | restart | resume | signal | reload | top | ui)
     opts="-c --config --url" ;;
@@ -76,8 +81,15 @@ _tend() {
     return
   fi
   case "$cmd" in
-  start | stop | restart | resume | logs)
+  start | stop | restart)
+    [ "$nargs" -eq 0 ] &&
+      COMPREPLY=($(compgen -W "$(_tend_names) all" -- "$cur"))
+    ;;
+  resume)
     [ "$nargs" -eq 0 ] && COMPREPLY=($(compgen -W "$(_tend_names)" -- "$cur"))
+    ;;
+  logs)
+    COMPREPLY=($(compgen -W "$(_tend_names)" -- "$cur"))
     ;;
   signal)
     if [ "$nargs" -eq 0 ]; then

@@ -159,12 +159,12 @@ def test_bash_completes_names_from_the_running_daemon(tend_factory):
     d = tend_factory(TREE, http=True)
     d.url()
     words, err = complete_bash(["restart", "-c", d.config_path, ""], d.dir)
-    assert words == ["dev", "web", "backend", "api", "worker"], err
+    assert words == ["dev", "web", "backend", "api", "worker", "all"], err
     words, _ = complete_bash(["logs", "-f", "-c", d.config_path, "w"], d.dir)
     assert sorted(words) == ["web", "worker"]
     # In the project folder, no -c is needed (./tend.json).
     words, _ = complete_bash(["stop", "a"], d.dir)
-    assert words == ["api"]
+    assert words == ["api", "all"]
     # A second argument is not a name.
     words, _ = complete_bash(["stop", "api", ""], d.dir)
     assert words == []

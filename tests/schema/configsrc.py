@@ -28,6 +28,7 @@ SUBTABLES = {
     "watch_keys": "watch",
     "loop_keys": "watch.loop_limit",
     "after_keys": "after",
+    "limit_keys": "restart_limit",
 }
 
 # The X-macro enums of src/config.h that appear in tend.json, and the key
