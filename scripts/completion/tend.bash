@@ -82,8 +82,11 @@ _tend() {
   fi
   case "$cmd" in
   start | stop | restart)
-    [ "$nargs" -eq 0 ] &&
-      COMPREPLY=($(compgen -W "$(_tend_names) all" -- "$cur"))
+    if [ "$nargs" -eq 0 ]; then
+      local names
+      names="$(_tend_names)"
+      [ -n "$names" ] && COMPREPLY=($(compgen -W "$names all" -- "$cur"))
+    fi
     ;;
   resume)
     [ "$nargs" -eq 0 ] && COMPREPLY=($(compgen -W "$(_tend_names)" -- "$cur"))
