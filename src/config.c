@@ -560,11 +560,34 @@ edit_distance(const char *a, const char *b)
 
 /* Returns the candidate the user most likely meant by s, or NULL: a close
  * spelling, or the key with its unit left out ("timeout" -> "timeout_s"). */
+/* Keys of supervisord, process-compose, docker compose and pm2 that tend
+ * spells differently: {theirs, ours}. */
+static const char *const key_synonyms[][2] = {
+    {"environment", "env"},      {"command", "cmd"},
+    {"working_dir", "cwd"},      {"workdir", "cwd"},
+    {"directory", "cwd"},        {"autorestart", "restart"},
+    {"restart_policy", "restart"}, {"depends_on", "after"},
+    {"stopsignal", "stop"},      {"stop_signal", "stop"},
+    {"processes", "children"},   {"programs", "children"},
+    {"services", "children"},    {"env_files", "env_file"},
+    {"startretries", "restart_limit"}, {"max_memory_restart", "max_memory"},
+    {"readiness_probe", "ready"}, {"liveness_probe", "health"},
+    {"healthcheck", "health"},
+};
+
 static const char *
 closest(const char *s, const char *const *cands, size_t n)
 {
   const char *best = NULL;
   size_t best_d = SIZE_MAX, len = strlen(s);
+
+  /* What other tools call a key (and misspellings of that) first. */
+  for (size_t i = 0; i < COUNT(key_synonyms); i++) {
+    size_t d = edit_distance(s, key_synonyms[i][0]);
+    if (d <= (strlen(key_synonyms[i][0]) <= 5 ? 0u : 2u) &&
+        index_of(cands, n, key_synonyms[i][1]) >= 0)
+      return key_synonyms[i][1];
+  }
   for (size_t i = 0; i < n; i++) {
     size_t d = edit_distance(s, cands[i]);
     size_t limit = strlen(cands[i]) <= 4 ? 1 : 2;
@@ -2797,6 +2820,45 @@ ld_free(struct ld *ld)
   free(ld->disp_dir);
 }
 
+/* An integer literal too big for jansson, at line:col of its first
+ * character. */
+struct big_number {
+  int line, col;
+};
+#define BIG_NUMBERS_MAX 32
+
+/* Overwrites, in text, the integer literal that ends at or just before
+ * byte pos with "0" and spaces (same length, so positions stay), and says
+ * where it began. Returns 0, or -1 when there is no literal there. */
+static int
+patch_big_number(char *text, size_t len, size_t pos, struct big_number *out)
+{
+  size_t end = pos > len ? len : pos, start;
+  int line = 1, col = 1;
+
+  while (end > 0 && !(text[end - 1] >= '0' && text[end - 1] <= '9'))
+    end--;
+  start = end;
+  while (start > 0 && ((text[start - 1] >= '0' && text[start - 1] <= '9') ||
+                       text[start - 1] == '-'))
+    start--;
+  if (start == end)
+    return -1;
+  for (size_t i = 0; i < start; i++) {
+    if (text[i] == '\n') {
+      line++;
+      col = 1;
+    } else if (((unsigned char)text[i] & 0xC0) != 0x80) {
+      col++; /* jansson counts characters, not bytes */
+    }
+  }
+  text[start] = '0';
+  memset(text + start + 1, ' ', end - start - 1);
+  out->line = line;
+  out->col = col;
+  return 0;
+}
+
 /* Loads text whose file is file_abs in folder dir_abs (both taken); name is
  * the file name shown in messages. */
 static int
@@ -2830,7 +2892,22 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
                       : xstrdup("");
   ld_add_src(&ld, xstrdup(name), (char *)text, len, 0, 0);
 
+  struct big_number big[BIG_NUMBERS_MAX];
+  size_t n_big = 0;
+  char *patched = NULL;
   json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+  /* An integer too big for jansson stops its parser, which would hide
+   * every other error of the file: note it at its start, read it as 0, and
+   * parse again. */
+  while (!doc && json_error_code(&je) == json_error_numeric_overflow &&
+         n_big < BIG_NUMBERS_MAX) {
+    if (!patched)
+      patched = xstrndup(text, len);
+    if (patch_big_number(patched, len, (size_t)je.position, &big[n_big]) != 0)
+      break;
+    n_big++;
+    doc = json_loadb(patched, len, JSON_REJECT_DUPLICATES, &je);
+  }
   if (!doc) {
     ld_add(&ld, 0, je.line, je.column,
            xasprintf("%s:%d:%d: %s", name, je.line, je.column,
@@ -2840,6 +2917,23 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
     cfg->root = ld_node(&ld, doc, NULL, 1);
     ld_check_afters(&ld);
   }
+  free(patched);
+  for (size_t i = 0; i < n_big; i++) {
+    /* What the validator said of the stand-in 0 is not about the file. */
+    for (size_t k = 0; k < ld.n_errs;) {
+      if (ld.errs[k].src == 0 && ld.errs[k].line == big[i].line &&
+          ld.errs[k].col == big[i].col) {
+        free(ld.errs[k].text);
+        ld.errs[k] = ld.errs[--ld.n_errs];
+      } else {
+        k++;
+      }
+    }
+  }
+  for (size_t i = 0; i < n_big; i++)
+    ld_add(&ld, 0, big[i].line, big[i].col,
+           xasprintf("%s:%d:%d: integer too big (at most %lld)", name,
+                     big[i].line, big[i].col, (long long)INT64_MAX));
 
   if (ld.n_errs > 0) {
     if (errors)
