@@ -39,6 +39,7 @@
 #define OPT_LINES 4u
 #define OPT_NAMES 8u
 #define OPT_LOGS 16u /* --since --grep --stream -t */
+#define OPT_CHECK 32u
 
 /* Names one command takes at most (tend logs a b c ...). */
 #define CLI_MAX_ARGS 64
@@ -53,7 +54,7 @@ struct cli {
   int lines_set;       /* -n given */
   char *url;           /* base URL, no trailing slash */
   char *token;
-  int json, follow, names;
+  int json, follow, names, check;
   long daemon_pid; /* from daemon.json, when found there */
   long lines; /* -n; -1 = everything */
   int tty;
@@ -94,16 +95,19 @@ static int cmd_down(struct cli *c);
 static const struct cmd commands[] = {
     {.name = "status",
      .fn = cmd_status,
-     .opts = OPT_JSON | OPT_NAMES,
+     .opts = OPT_JSON | OPT_NAMES | OPT_CHECK,
      .usage = "status [--json|--names] the tree: state, pid, restarts, uptime\n"
               "                               (--names: one name per line)",
      .help = "The tree: every group and runner with its state, pid, run number,\n"
              "restarts, uptime and last exit.\n"
              "  --json      the tree as the API returns it\n"
-             "  --names     every name, one per line (for shell completion)\n"},
+             "  --names     every name, one per line (for shell completion)\n"
+             "  --check     exit 1 when the last edit of the config was "
+             "rejected\n"
+             "              (status always says so on stderr)\n"},
     {.name = "ps",
      .fn = cmd_status,
-     .opts = OPT_JSON | OPT_NAMES,
+     .opts = OPT_JSON | OPT_NAMES | OPT_CHECK,
      .usage = "ps [--json|--names]     the same as status",
      .help = "The same as status.\n"},
     {.name = "start",
@@ -671,6 +675,29 @@ print_names(json_t *node)
   json_array_foreach(children, i, child) print_names(child);
 }
 
+/* Says on stderr when the daemon rejected the last edit of its config (it
+ * runs the one before); returns 1 then. */
+static int
+config_rejected(struct cli *c)
+{
+  json_t *d = NULL;
+  const char *err;
+  int rejected = 0;
+
+  if (call(c, "GET", "/api/v1/daemon", NULL, &d) != CLI_OK)
+    return 0;
+  err = json_string_value(json_object_get(d, "config_error"));
+  if (err && *err) {
+    say("the last edit of %s was rejected; the tree runs the config before "
+        "it:",
+        json_string_value(json_object_get(d, "config")));
+    fprintf(stderr, "%s%s", err, err[strlen(err) - 1] == '\n' ? "" : "\n");
+    rejected = 1;
+  }
+  json_decref(d);
+  return rejected;
+}
+
 /* tend status: an aligned table, states coloured on a terminal. */
 static int
 cmd_status(struct cli *c)
@@ -725,7 +752,7 @@ cmd_status(struct cli *c)
   }
   free(t.rows);
   json_decref(tree);
-  return CLI_OK;
+  return config_rejected(c) && c->check ? CLI_REFUSED : CLI_OK;
 }
 
 /* ---------------------------------------------------------------- actions */
@@ -1976,6 +2003,8 @@ parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
                    strcmp(val, "tend")))
         return usage_error(cmd, "--stream needs stdout, stderr or tend");
       c->stream_filter = val;
+    } else if (strcmp(a, "--check") == 0 && (cmd->opts & OPT_CHECK)) {
+      c->check = 1;
     } else if (strcmp(a, "--names") == 0 && (cmd->opts & OPT_NAMES)) {
       c->names = 1;
     } else if (strcmp(a, "--json") == 0 && (cmd->opts & OPT_JSON)) {

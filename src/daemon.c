@@ -66,6 +66,7 @@ static struct {
   int exit_code;
   int lock_fd;
   char config_real[PATH_MAX]; /* the config file, for the locator */
+  int started; /* the API is up and the tree was started */
   int unclean; /* the lock file still named a pid: its daemon was killed */
 } d;
 
@@ -242,7 +243,8 @@ static void
 on_tree_stopped(void *ctx)
 {
   (void)ctx;
-  events_note("daemon_stopped", NULL, "every runner is stopped");
+  if (d.started)
+    events_note("daemon_stopped", NULL, "every runner is stopped");
   notify_close(d.notify, NULL, NULL);
   d.notify = NULL;
   if (d.http)
@@ -456,8 +458,6 @@ daemon_up(const char *config_path)
   events_listen(on_event, NULL);
   d.printer = printer_new(d.loop, tend_config());
   report_recovered(recovered);
-  events_note("daemon_started", NULL, "tend %d on %s (config %s)", getpid(),
-              tend_config()->file, tend_config()->hash);
 
   uv_signal_init(d.loop, &d.sigint);
   uv_signal_init(d.loop, &d.sigterm);
@@ -483,6 +483,10 @@ daemon_up(const char *config_path)
       goto run;
     }
   }
+  /* Only a daemon that runs says so (not one whose port was taken). */
+  d.started = 1;
+  events_note("daemon_started", NULL, "tend %d on %s (config %s)", getpid(),
+              tend_config()->file, tend_config()->hash);
   tend_start();
 run:
   uv_run(d.loop, UV_RUN_DEFAULT);

@@ -1334,8 +1334,9 @@ tend_metrics_text(char **buf, size_t *len)
 json_t *
 tend_daemon_json(void)
 {
-  return json_pack("{s:s, s:i, s:s, s:s, s:s, s:I}", "version", TEND_VERSION,
-                   "pid", getpid(), "config", t.cfg->file, "config_hash",
-                   t.cfg->hash, "state_dir", t.cfg->state_dir, "started_ms",
-                   (json_int_t)t.started_ms);
+  return json_pack("{s:s, s:i, s:s, s:s, s:s, s:I, s:s?}", "version",
+                   TEND_VERSION, "pid", getpid(), "config", t.cfg->file,
+                   "config_hash", t.cfg->hash, "state_dir", t.cfg->state_dir,
+                   "started_ms", (json_int_t)t.started_ms, "config_error",
+                   t.config_error);
 }

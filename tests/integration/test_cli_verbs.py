@@ -330,3 +330,35 @@ def test_groups_take_start_stop_and_all_names_the_tree(tend_factory):
              10, what="the tree started")
     r = cli(d, "stop", "nosuch", check_code=1)
     assert "no runner or group named" in r.stderr
+
+
+def test_status_says_the_last_edit_was_rejected(tend_factory):
+    d = daemon(tend_factory)
+    r = cli(d, "status", "--check", check_code=0)
+    assert "rejected" not in r.stderr
+    d.write_config(text='{"name": "dev", "children": [{"name": "api"}]}')
+    wait_for(lambda: d.api("GET", "/api/v1/daemon")[1].get("config_error"),
+             10, what="the rejected edit")
+    r = cli(d, "status", check_code=0)
+    assert "was rejected" in r.stderr and "children[0]" in r.stderr, r.stderr
+    assert "api" in r.stdout
+    cli(d, "status", "--check", check_code=1)
+    d.write_config()
+    wait_for(lambda: not d.api("GET", "/api/v1/daemon")[1].get(
+        "config_error"), 10, what="the fixed config applied")
+    cli(d, "status", "--check", check_code=0)
+
+
+def test_a_daemon_whose_port_is_taken_never_says_it_started(tend_factory):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        d = tend_factory(tree(ticker("api"),
+                              http={"listen": f"127.0.0.1:{port}"}))
+        assert d.wait_exit() == 1
+    types = [e.get("type") for e in d.events()]
+    assert "daemon_started" not in types and "daemon_stopped" not in types, \
+        types
+    assert "address already in use" in d.stderr()
