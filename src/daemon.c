@@ -280,6 +280,26 @@ on_sighup(uv_signal_t *h, int signo)
   free(cause);
 }
 
+/* uv_walk callback: flags a process handle whose pid is the one asked. */
+static void
+find_process(uv_handle_t *h, void *arg)
+{
+  int *pid = arg;
+  if (h->type == UV_PROCESS && ((uv_process_t *)h)->pid == *pid)
+    *pid = 0;
+}
+
+/* Tells whether libuv waits for pid: a run's leader, or a probe command
+ * (ready.exec, health.exec) that is no leader of any run. */
+static int
+is_libuv_child(int pid)
+{
+  if (tend_is_leader(pid))
+    return 1;
+  uv_walk(d.loop, find_process, &pid);
+  return pid == 0;
+}
+
 /* SIGCHLD: reaps orphans reparented to tend that no libuv handle waits
  * for. waitid(WNOWAIT) peeks first, so libuv's children are left alone. */
 static void
@@ -293,7 +313,7 @@ on_sigchld(uv_signal_t *h, int signo)
     if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
         si.si_pid == 0)
       return;
-    if (tend_is_leader(si.si_pid))
+    if (is_libuv_child(si.si_pid))
       return; /* libuv reaps it; we run again on the next SIGCHLD */
     waitpid(si.si_pid, NULL, WNOHANG);
   }
