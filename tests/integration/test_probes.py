@@ -191,3 +191,179 @@ def test_ready_timeout_counts_as_a_failed_start(tend_factory):
     d.wait_transition("r", "failed", timeout=30)
     assert not started(d, "b")
     assert d.stop() == 0
+
+
+# --- ready.http ----------------------------------------------------------
+
+def http_server(port, folder="www"):
+    """A python http.server on port serving folder (relative to cwd)."""
+    return ["python3", "-m", "http.server", str(port), "--bind", "127.0.0.1",
+            "--directory", folder]
+
+
+def test_ready_http_gates_the_dependant(tend_factory, tmp_path):
+    port = free_port()
+    os.makedirs(tmp_path / "www")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "web", "cmd": http_server(port),
+         "ready": {"http": f"http://127.0.0.1:{port}/health",
+                   "status": [200, 204], "timeout_s": 60}},
+        {"name": "app", "cmd": "sleep 1000"}]}, http=True)
+    # The server answers 404 until the file exists: not ready, and why.
+    # (Refused connections first, while the server starts.)
+    why = wait_for(lambda: "answered 404" in (d.api(
+        "GET", "/api/v1/runners/web")[1].get("waiting") or "") and
+        d.api("GET", "/api/v1/runners/web")[1]["waiting"], 20,
+        what="a waiting reason")
+    assert why == f"GET http://127.0.0.1:{port}/health answered 404", why
+    time.sleep(0.5)
+    assert not started(d, "app")
+    (tmp_path / "www" / "health").write_text("ok\n")
+    d.wait_transition("web", "ready", timeout=20)
+    d.wait_transition("app", "running")
+    ready = [t for t in d.transitions("web") if t[3] == "ready"][0]
+    assert "answered 200" in ready[4], ready
+    assert "waiting" not in d.api("GET", "/api/v1/runners/web")[1]
+
+
+# --- health --------------------------------------------------------------
+
+def runner_json(d, name):
+    st, body = d.api("GET", f"/api/v1/runners/{name}")
+    assert st == 200, body
+    return body
+
+
+def test_http_health_restarts_an_unhealthy_runner(tend_factory, tmp_path):
+    port = free_port()
+    os.makedirs(tmp_path / "www")
+    (tmp_path / "www" / "health").write_text("ok\n")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "web", "cmd": http_server(port),
+         "backoff": {"initial_ms": 100},
+         "health": {"http": f"http://127.0.0.1:{port}/health",
+                    "every_s": 0.2, "timeout_s": 2, "failures": 3}}]},
+        http=True)
+    # (The first checks may come before the server listens.)
+    h = wait_for(lambda: (runner_json(d, "web").get("health") or {})
+                 .get("state") == "ok" and runner_json(d, "web")["health"],
+                 20, what="a passing check")
+    # tend status --json shows the same.
+    r = subprocess.run([TEND_BIN, "status", "--json", "-c", d.config_path],
+                       capture_output=True, text=True, timeout=30 * SLOW)
+    assert r.returncode == 0, r.stderr
+    web = json.loads(r.stdout)["children"][0]
+    assert web["health"]["state"] == "ok", web
+    run = runner_json(d, "web")["run"]
+
+    (tmp_path / "www" / "health").unlink()
+    d.wait_transition("web", "exited", timeout=30)
+    ex = [t for t in d.transitions("web") if t[3] == "exited"][0]
+    assert ex[4].startswith("unhealthy: GET http://127.0.0.1:"), ex
+    assert "answered 404 (3 failed checks in a row)" in ex[4], ex
+    failed = [e for e in events_of(d, "health_failed")
+              if "404" in e["error"]]
+    assert [e["failures"] for e in failed[:2]] == [1, 2], failed
+    assert failed[0]["of"] == 3 and "404" in failed[0]["error"]
+    assert events_of(d, "unhealthy")[0]["failures"] == 3
+    # It counts as a crash: restarted by its (permanent) policy.
+    wait_for(lambda: runner_json(d, "web")["run"] > run, 20,
+             what="a restart")
+    last = runner_json(d, "web")["last_exit"]
+    assert last["reason"].startswith("unhealthy: "), last
+    # While the new run fails its checks, the tree says so.
+    h = wait_for(lambda: "404" in ((runner_json(d, "web").get("health")
+                                    or {}).get("last_error") or "") and
+                 runner_json(d, "web")["health"], 20, what="failing")
+    assert h["state"] in ("failing", "unhealthy"), h
+    assert h["of"] == 3 and "404" in h["last_error"], h
+    # A file back in place: healthy again, and restarts stop.
+    (tmp_path / "www" / "health").write_text("ok\n")
+    wait_for(lambda: (runner_json(d, "web").get("health") or {})
+             .get("state") == "ok", 20, what="ok again")
+    assert d.stop() == 0
+
+
+def test_tcp_health_on_the_runners_own_port(tend_factory):
+    port = free_port()
+    # Listens for 1.5 s, then closes its socket but keeps running.
+    server = ("import socket,time; s=socket.socket(); "
+              "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+              f"s.bind(('127.0.0.1', {port})); s.listen(); "
+              "time.sleep(1.5); s.close(); print('closed', flush=True); "
+              "time.sleep(1000)")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "db", "cmd": ["python3", "-c", server],
+         "backoff": {"initial_ms": 100},
+         "health": {"tcp": port, "every_s": 0.2, "timeout_s": 1,
+                    "failures": 2}}]}, http=True)
+    wait_for(lambda: (runner_json(d, "db").get("health") or {})
+             .get("state") == "ok", 20, what="ok")
+    d.wait_transition("db", "exited", timeout=30)
+    ex = [t for t in d.transitions("db") if t[3] == "exited"][0]
+    assert ex[4].startswith(f"unhealthy: tcp port {port}: "), ex
+    assert "2 failed checks in a row" in ex[4]
+    d.wait_transition("db", "starting", count=2, timeout=20)
+
+
+def test_tcp_health_fails_on_a_port_another_process_holds(tend_factory):
+    port = free_port()
+    other = holder(port)
+    try:
+        d = tend_factory({"name": "r", "children": [
+            {"name": "db", "cmd": "sleep 1000",
+             "health": {"tcp": port, "every_s": 0.2, "failures": 2}}]})
+        d.wait_transition("db", "exited", timeout=30)
+        ex = [t for t in d.transitions("db") if t[3] == "exited"][0]
+        assert f"port {port} is held by another process (pid {other.pid}" \
+            in ex[4], ex
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_exec_health_failure_and_timeout(tend_factory, tmp_path):
+    # 'ok' present: passes; 'hang' present: the command hangs past its
+    # timeout and is killed, with its whole group (the sleep too).
+    check = ("test -e hang && { sleep 1000 & echo $! > sleeper.pid; wait; }; "
+             "test -e ok")
+    (tmp_path / "ok").write_text("")
+    d = tend_factory({"name": "r", "children": [
+        {"name": "w", "cmd": "sleep 1000", "backoff": {"initial_ms": 100},
+         "health": {"exec": check, "every_s": 0.2, "timeout_s": 0.5,
+                    "failures": 2}}]}, http=True)
+    wait_for(lambda: (runner_json(d, "w").get("health") or {})
+             .get("state") == "ok", 20, what="ok")
+    (tmp_path / "hang").write_text("")
+    d.wait_transition("w", "exited", timeout=30)
+    ex = [t for t in d.transitions("w") if t[3] == "exited"][0]
+    assert ex[4] == ("unhealthy: health command timed out after 0.5 s "
+                     "(2 failed checks in a row)"), ex
+    pid = int(wait_for(lambda: open(tmp_path / "sleeper.pid").read().strip(),
+                       10))
+    from conftest import pid_alive
+    wait_for(lambda: not pid_alive(pid), 10, what="the probe's sleep killed")
+    # A plain non-zero exit is a failure too.
+    os.unlink(tmp_path / "hang")
+    os.unlink(tmp_path / "ok")
+    d.wait_transition("w", "exited", count=2, timeout=30)
+    ex = [t for t in d.transitions("w") if t[3] == "exited"][1]
+    assert ex[4] == ("unhealthy: health command exited with status 1 "
+                     "(2 failed checks in a row)"), ex
+
+
+def test_health_initial_delay_and_stop(tend_factory):
+    # No check before initial_delay_s: a runner stopped within it never
+    # sees a verdict; the probe's state goes with the run.
+    d = tend_factory({"name": "r", "children": [
+        {"name": "w", "cmd": "sleep 1000",
+         "health": {"exec": "exit 1", "every_s": 0.1, "failures": 1,
+                    "initial_delay_s": 2}}]}, http=True)
+    d.wait_transition("w", "running")
+    time.sleep(1)
+    assert not events_of(d, "health_failed") and \
+        not events_of(d, "unhealthy")
+    d.wait_transition("w", "exited", timeout=20)
+    assert "unhealthy" in [t for t in d.transitions("w")
+                           if t[3] == "exited"][0][4]
+    assert d.stop() == 0
