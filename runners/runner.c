@@ -756,7 +756,7 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
     return;
   }
   r->state = step.next;
-  if (ev == FSM_EV_EXIT && r->fail_reason)
+  if (ev == FSM_EV_EXIT && r->fail_reason && !r->stop_requested)
     reason = r->fail_reason; /* the run ended because tend ended it */
   if (from != step.next || ev == FSM_EV_SPAWNED_PROBE ||
       step.action == FSM_ACTION_TERMINATE)
