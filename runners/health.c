@@ -117,7 +117,7 @@ verdict(struct health *p, int ok, const char *error)
     if (!p->passing) {
       p->failures = 0;
       p->passing = 1;
-      snprintf(msg, sizeof msg, "%s: health check passing", p->spec->name);
+      snprintf(msg, sizeof msg, "health check passing");
       emit(p, "health_ok", NULL, msg);
     }
     p->failures = 0;
@@ -128,13 +128,13 @@ verdict(struct health *p, int ok, const char *error)
       char why[320];
       snprintf(why, sizeof why, "unhealthy: %s (%d failed check%s in a row)",
                error, p->failures, p->failures == 1 ? "" : "s");
-      snprintf(msg, sizeof msg, "%s: %s", p->spec->name, why);
+      snprintf(msg, sizeof msg, "%s", why);
       emit(p, "unhealthy", error, msg);
       finish(p, why);
       return;
     }
-    snprintf(msg, sizeof msg, "%s: health check failed (%d of %d): %s",
-             p->spec->name, p->failures, p->h->failures, error);
+    snprintf(msg, sizeof msg, "health check failed (%d of %d): %s",
+             p->failures, p->h->failures, error);
     emit(p, "health_failed", error, msg);
   }
   uv_timer_start(&p->next, on_next, (uint64_t)p->h->every_ms, 0);

@@ -115,7 +115,7 @@ note_waiting(struct ready *p, const char *why)
                  p->spec->name, "runner", p->spec->name, "check",
                  config_ready_name(p->spec->ready), "reason", why);
   json_object_set_new(ev, "message",
-                      json_sprintf("%s: not ready: %s", p->spec->name, why));
+                      json_sprintf("not ready: %s", why));
   events_emit(ev);
 }
 

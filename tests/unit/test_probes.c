@@ -1,7 +1,7 @@
 /* Unit tests for the probes' pure parts: runners/procnet.c's parsers of
  * /proc/net/tcp{,6} and /proc/PID/stat (on captured text), and the
  * "ready" / "health" keys of src/config.c (values, defaults, positioned
- * errors, suggestions). */
+ * errors, suggestions), and state/view.c's folding of the probes' events. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -10,6 +10,7 @@
 
 #include "runners/procnet.h"
 #include "src/config.h"
+#include "state/view.h"
 
 /* ------------------------------------------------------------------ */
 /* /proc/net/tcp                                                         */
@@ -341,4 +342,72 @@ Test(probe_config, health_errors)
       "tend.json:10:38: children[6].health: expected an object\n"
       "tend.json:11:32: children[7].health: \"health\" is a runner "
       "key, but this node is a group (it has \"children\")\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* The read model folds the probes' events                               */
+
+/* Applies one J() event to v. */
+static void
+apply_j(struct view *v, const char *text)
+{
+  char *s = J(text);
+  json_error_t e;
+  json_t *ev = json_loads(s, 0, &e);
+  cr_assert_not_null(ev, "%s: %s", s, e.text);
+  view_apply(v, ev);
+  json_decref(ev);
+  free(s);
+}
+
+Test(probe_view, waiting_and_health_follow_the_run)
+{
+  struct view *v = view_new();
+  const json_t *st, *h;
+
+  apply_j(v, "{'type': 'ready_waiting', 'node': 'web', 'reason': 'x'}");
+  cr_expect_null(view_status(v, "web"), "no node before its first state");
+  apply_j(v, "{'type': 'state', 'node': 'web', 'from': 'stopped', "
+             "'to': 'starting', 'event': 'start', 'ts': 1}");
+  apply_j(v, "{'type': 'ready_waiting', 'node': 'web', 'ts': 2, "
+             "'reason': 'port 1 is held by another process'}");
+  st = view_status(v, "web");
+  cr_expect_str_eq(json_string_value(json_object_get(st, "waiting")),
+                   "port 1 is held by another process");
+
+  apply_j(v, "{'type': 'health_failed', 'node': 'web', 'ts': 3, "
+             "'failures': 1, 'of': 3, 'error': 'GET u answered 500'}");
+  h = json_object_get(view_status(v, "web"), "health");
+  cr_expect_str_eq(json_string_value(json_object_get(h, "state")), "failing");
+  cr_expect_eq(json_integer_value(json_object_get(h, "failures")), 1);
+  cr_expect_eq(json_integer_value(json_object_get(h, "of")), 3);
+  cr_expect_str_eq(json_string_value(json_object_get(h, "last_error")),
+                   "GET u answered 500");
+
+  apply_j(v, "{'type': 'state', 'node': 'web', 'from': 'starting', "
+             "'to': 'ready', 'event': 'ready_ok', 'ts': 4}");
+  st = view_status(v, "web");
+  cr_expect_null(json_object_get(st, "waiting"), "cleared by a transition");
+  cr_expect_not_null(json_object_get(st, "health"), "kept within the run");
+
+  apply_j(v, "{'type': 'health_ok', 'node': 'web', 'ts': 5, "
+             "'failures': 0, 'of': 3}");
+  h = json_object_get(view_status(v, "web"), "health");
+  cr_expect_str_eq(json_string_value(json_object_get(h, "state")), "ok");
+  cr_expect_str_eq(json_string_value(json_object_get(h, "last_error")),
+                   "GET u answered 500", "the last error stays visible");
+
+  apply_j(v, "{'type': 'unhealthy', 'node': 'web', 'ts': 6, "
+             "'failures': 3, 'of': 3, 'error': 'e'}");
+  h = json_object_get(view_status(v, "web"), "health");
+  cr_expect_str_eq(json_string_value(json_object_get(h, "state")),
+                   "unhealthy");
+  apply_j(v, "{'type': 'state', 'node': 'web', 'from': 'ready', "
+             "'to': 'exited', 'event': 'exit', 'ts': 7}");
+  cr_expect_not_null(json_object_get(view_status(v, "web"), "health"));
+  apply_j(v, "{'type': 'state', 'node': 'web', 'from': 'backoff', "
+             "'to': 'starting', 'event': 'backoff_done', 'ts': 8}");
+  cr_expect_null(json_object_get(view_status(v, "web"), "health"),
+                 "a new run has no verdict yet");
+  view_free(v);
 }
