@@ -360,10 +360,13 @@ plan_restart(struct sup *s, size_t exited, size_t first, size_t last,
       continue;
     if (i != exited && s->children[i].held)
       continue;
-    /* A child that died before it was up holds back the children after
-     * it again (they depend on it), whatever the strategy. */
-    plan[n++] = (struct step){STEP_START, spec, i == exited ? delay_ms : 0,
-                              ordered || (i == exited && in_start)};
+    /* A child with a readiness check that died before it was ready holds
+     * back the children after it again (the check says they depend on
+     * it), whatever the strategy. */
+    plan[n++] = (struct step){
+        STEP_START, spec, i == exited ? delay_ms : 0,
+        ordered || (i == exited && in_start && !spec->is_group &&
+                    spec->ready != CONFIG_READY_NONE)};
   }
   push_plan_front(s, plan, n);
   free(plan);
