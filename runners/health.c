@@ -39,9 +39,9 @@ struct health {
   void *ctx;
   int done;
   int open_handles;
-  int failures;       /* in a row */
-  int passing;        /* the last check passed */
-  uv_timer_t next;    /* the next check */
+  int failures;        /* in a row */
+  int passing;         /* the last check passed */
+  uv_timer_t next;     /* the next check */
   uv_timer_t deadline; /* the check in flight (tcp, exec) */
   /* tcp */
   uv_tcp_t *tcp;
@@ -88,13 +88,12 @@ finish(struct health *p, const char *why)
 
 /* Publishes a health event for the runner. */
 static void
-emit(struct health *p, const char *type, const char *error,
-     const char *message)
+emit(struct health *p, const char *type, const char *error, const char *message)
 {
-  json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "type", type,
-                         "node", p->spec->name, "runner", p->spec->name,
-                         "probe", config_probe_name(p->h->kind), "failures",
-                         p->failures, "of", p->h->failures);
+  json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "type", type, "node",
+                         p->spec->name, "runner", p->spec->name, "probe",
+                         config_probe_name(p->h->kind), "failures", p->failures,
+                         "of", p->h->failures);
   if (error)
     json_object_set_new(ev, "error", json_string(error));
   json_object_set_new(ev, "message", json_string(message));
@@ -133,8 +132,8 @@ verdict(struct health *p, int ok, const char *error)
       finish(p, why);
       return;
     }
-    snprintf(msg, sizeof msg, "health check failed (%d of %d): %s",
-             p->failures, p->h->failures, error);
+    snprintf(msg, sizeof msg, "health check failed (%d of %d): %s", p->failures,
+             p->h->failures, error);
     emit(p, "health_failed", error, msg);
   }
   uv_timer_start(&p->next, on_next, (uint64_t)p->h->every_ms, 0);
@@ -190,8 +189,7 @@ on_connect(uv_connect_t *req, int status)
     snprintf(why, sizeof why, "tcp port %d: %s", p->h->port,
              uv_strerror(status));
     verdict(p, 0, why);
-  } else if (!procnet_check(p->h->port, p->pgid, &p->cache, why,
-                            sizeof why)) {
+  } else if (!procnet_check(p->h->port, p->pgid, &p->cache, why, sizeof why)) {
     verdict(p, 0, why);
   } else {
     verdict(p, 1, NULL);
@@ -300,8 +298,8 @@ on_deadline(uv_timer_t *t)
   }
   if (p->tcp) {
     tcp_drop(p);
-    snprintf(why, sizeof why, "tcp port %d: no answer within %g s",
-             p->h->port, (double)p->h->timeout_ms / 1000.0);
+    snprintf(why, sizeof why, "tcp port %d: no answer within %g s", p->h->port,
+             (double)p->h->timeout_ms / 1000.0);
     verdict(p, 0, why);
   }
 }

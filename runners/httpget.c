@@ -124,8 +124,8 @@ check_done(struct httpget *g)
       curl_easy_getinfo(g->easy, CURLINFO_RESPONSE_CODE, &code);
       finish(g, 1, (int)code, NULL);
     } else {
-      const char *why = g->errbuf[0] ? g->errbuf
-                                     : curl_easy_strerror(msg->data.result);
+      const char *why =
+          g->errbuf[0] ? g->errbuf : curl_easy_strerror(msg->data.result);
       finish(g, 1, 0, why);
     }
   }
@@ -180,7 +180,7 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
   if (what == CURL_POLL_REMOVE) {
     if (s) {
       sock_close(s); /* stops polling now, before curl closes fd */
-      if (!g->done) /* not from inside curl_multi_cleanup */
+      if (!g->done)  /* not from inside curl_multi_cleanup */
         curl_multi_assign(g->multi, fd, NULL);
     }
     return 0;

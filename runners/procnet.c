@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "src/xalloc.h"
+
 /* ------------------------------------------------------------------ */
 /* Pure parsers                                                          */
 
@@ -106,7 +108,8 @@ procnet_socket_inode(const char *link)
 /* ------------------------------------------------------------------ */
 /* Reads of /proc                                                        */
 
-/* Reads a small /proc file whole; returns a new string or NULL. */
+/* Reads a /proc file whole (at most 64 MiB); returns a new string or
+ * NULL when it cannot be opened. */
 static char *
 read_proc(const char *path)
 {
@@ -117,14 +120,13 @@ read_proc(const char *path)
 
   if (fd < 0)
     return NULL;
-  buf = malloc(cap);
-  while (buf) {
+  buf = xmalloc(cap);
+  for (;;) {
     if (len + 1 >= cap) {
-      char *bigger = cap < (64u << 20) ? realloc(buf, cap * 2) : NULL;
-      if (!bigger)
+      if (cap >= (64u << 20))
         break;
-      buf = bigger;
       cap *= 2;
+      buf = xrealloc(buf, cap);
     }
     n = read(fd, buf + len, cap - len - 1);
     if (n < 0 && errno == EINTR)
@@ -134,8 +136,7 @@ read_proc(const char *path)
     len += (size_t)n;
   }
   close(fd);
-  if (buf)
-    buf[len] = '\0';
+  buf[len] = '\0';
   return buf;
 }
 
@@ -225,8 +226,9 @@ procnet_check(int port, int pgid, struct procnet_cache *cache, char *why,
     free(text);
   }
   if (n == 0) {
-    snprintf(why, why_size, "port %d accepts connections but no listening "
-                            "socket is visible in /proc/net/tcp",
+    snprintf(why, why_size,
+             "port %d accepts connections but no listening "
+             "socket is visible in /proc/net/tcp",
              port);
     return 0;
   }
@@ -236,8 +238,7 @@ procnet_check(int port, int pgid, struct procnet_cache *cache, char *why,
     cache->inode = inodes[0];
     pid = find_holder(0, inodes, n, comm, sizeof comm);
     if (pid)
-      snprintf(cache->holder, sizeof cache->holder, " (pid %d, %s)", pid,
-               comm);
+      snprintf(cache->holder, sizeof cache->holder, " (pid %d, %s)", pid, comm);
     else
       cache->holder[0] = '\0';
   }

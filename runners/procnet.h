@@ -46,7 +46,13 @@ struct procnet_cache {
   unsigned long inode;
   char holder[96];
 };
-#define PROCNET_CACHE_ZERO {0, {0}}
+#define PROCNET_CACHE_ZERO                                                     \
+  {                                                                            \
+    0,                                                                         \
+    {                                                                          \
+      0                                                                        \
+    }                                                                          \
+  }
 
 /* Tells whether the listening socket on port belongs to a process of the
  * process group pgid: 1 yes; 0 no, with why filled ("port 6379 is held by

@@ -51,9 +51,9 @@ Test(procnet, parses_a_listening_line)
 {
   struct procnet_sock s;
   cr_assert_eq(procnet_parse_line("   2: 0100007F:18EB 00000000:0000 0A "
-                                   "00000000:00000000 00:00000000 00000000  "
-                                   "1000        0 424242 1 0000 100 0 0 10 0",
-                                   &s),
+                                  "00000000:00000000 00:00000000 00000000  "
+                                  "1000        0 424242 1 0000 100 0 0 10 0",
+                                  &s),
                0);
   cr_expect_eq(s.port, 6379);
   cr_expect_eq(s.state, PROCNET_LISTEN);
@@ -96,8 +96,7 @@ Test(procnet, collects_listening_inodes_of_a_port)
   cr_expect_eq(procnet_listen_inodes(TCP4, 2024, inodes, 0, 0), 0,
                "never past max");
   cr_expect_eq(procnet_listen_inodes("", 2024, inodes, 0, 4), 0);
-  cr_expect_eq(procnet_listen_inodes("no newline at all", 1, inodes, 0, 4),
-               0);
+  cr_expect_eq(procnet_listen_inodes("no newline at all", 1, inodes, 0, 4), 0);
 }
 
 Test(procnet, parses_stat_with_awkward_names)
@@ -115,8 +114,8 @@ Test(procnet, parses_stat_with_awkward_names)
                0, "a name with spaces and parentheses");
   cr_expect_eq(pgrp, 4242);
   cr_expect_str_eq(comm, "a) b (c)");
-  cr_assert_eq(procnet_parse_stat("8 (redis-server-long-name) S 1 77 77",
-                                  &pgrp, comm, 6),
+  cr_assert_eq(procnet_parse_stat("8 (redis-server-long-name) S 1 77 77", &pgrp,
+                                  comm, 6),
                0);
   cr_expect_str_eq(comm, "redis", "cut to the buffer");
   cr_expect_eq(procnet_parse_stat("8 redis S 1 77", &pgrp, comm, sizeof comm),
@@ -163,8 +162,8 @@ static int
 load_j(const char *text, struct config **out, char **errors)
 {
   char *s = J(text);
-  int rc = config_load_buffer(s, strlen(s), "tend.json", "/srv/app", out,
-                              errors);
+  int rc =
+      config_load_buffer(s, strlen(s), "tend.json", "/srv/app", out, errors);
   free(s);
   return rc;
 }
@@ -400,8 +399,7 @@ Test(probe_view, waiting_and_health_follow_the_run)
   apply_j(v, "{'type': 'unhealthy', 'node': 'web', 'ts': 6, "
              "'failures': 3, 'of': 3, 'error': 'e'}");
   h = json_object_get(view_status(v, "web"), "health");
-  cr_expect_str_eq(json_string_value(json_object_get(h, "state")),
-                   "unhealthy");
+  cr_expect_str_eq(json_string_value(json_object_get(h, "state")), "unhealthy");
   apply_j(v, "{'type': 'state', 'node': 'web', 'from': 'ready', "
              "'to': 'exited', 'event': 'exit', 'ts': 7}");
   cr_expect_not_null(json_object_get(view_status(v, "web"), "health"));
