@@ -25,6 +25,8 @@
 #include "src/xalloc.h"
 
 #define TCP_RETRY_MS 50
+#define TCP_HELD_RETRY_MS 250 /* the port is someone else's: look at /proc
+                                 less often */
 #define EXEC_RETRY_MS 200
 #define HTTP_RETRY_MS 200
 #define HTTP_TRY_MS 2000 /* one GET's own limit */
@@ -159,6 +161,8 @@ on_connect(uv_connect_t *req, int status)
       return;
     }
     note_waiting(p, why);
+    uv_timer_start(&p->retry, on_retry, TCP_HELD_RETRY_MS, 0);
+    return;
   } else if (p->waiting[0]) {
     /* Refused again (the other process let go): say so, once. */
     char why[96];
