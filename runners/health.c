@@ -127,7 +127,7 @@ verdict(struct health *p, int ok, const char *error)
       char why[320];
       snprintf(why, sizeof why, "unhealthy: %s (%d failed check%s in a row)",
                error, p->failures, p->failures == 1 ? "" : "s");
-      snprintf(msg, sizeof msg, "%s", why);
+      snprintf(msg, sizeof msg, "%s", why + strlen("unhealthy: "));
       emit(p, "unhealthy", error, msg);
       finish(p, why);
       return;

@@ -242,7 +242,8 @@ def test_http_health_restarts_an_unhealthy_runner(tend_factory, tmp_path):
         {"name": "web", "cmd": http_server(port),
          "backoff": {"initial_ms": 100},
          "health": {"http": f"http://127.0.0.1:{port}/health",
-                    "every_s": 0.2, "timeout_s": 2, "failures": 3}}]},
+                    "every_s": 0.2, "timeout_s": 2, "failures": 3,
+                    "initial_delay_s": 1 * SLOW}}]},
         http=True)
     # (The first checks may come before the server listens.)
     h = wait_for(lambda: (runner_json(d, "web").get("health") or {})
@@ -286,19 +287,23 @@ def test_http_health_restarts_an_unhealthy_runner(tend_factory, tmp_path):
 
 def test_tcp_health_on_the_runners_own_port(tend_factory):
     port = free_port()
-    # Listens for 1.5 s, then closes its socket but keeps running.
-    server = ("import socket,time; s=socket.socket(); "
+    # Listens until the file 'close' appears, then closes its socket but
+    # keeps running. The first check waits for python to start.
+    server = ("import os,socket,time; s=socket.socket(); "
               "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
               f"s.bind(('127.0.0.1', {port})); s.listen(); "
-              "time.sleep(1.5); s.close(); print('closed', flush=True); "
-              "time.sleep(1000)")
+              "[time.sleep(0.05) for _ in iter(lambda: os.path.exists("
+              "'close'), True)]; s.close(); time.sleep(1000)")
     d = tend_factory({"name": "r", "children": [
         {"name": "db", "cmd": ["python3", "-c", server],
          "backoff": {"initial_ms": 100},
          "health": {"tcp": port, "every_s": 0.2, "timeout_s": 1,
-                    "failures": 2}}]}, http=True)
+                    "failures": 2, "initial_delay_s": 2 * SLOW}}]},
+        http=True)
     wait_for(lambda: (runner_json(d, "db").get("health") or {})
              .get("state") == "ok", 20, what="ok")
+    assert not [t for t in d.transitions("db") if t[3] == "exited"]
+    open(d.path("close"), "w").close()
     d.wait_transition("db", "exited", timeout=30)
     ex = [t for t in d.transitions("db") if t[3] == "exited"][0]
     assert ex[4].startswith(f"unhealthy: tcp port {port}: "), ex
@@ -353,8 +358,8 @@ def test_exec_health_failure_and_timeout(tend_factory, tmp_path):
 
 
 def test_health_initial_delay_and_stop(tend_factory):
-    # No check before initial_delay_s: a runner stopped within it never
-    # sees a verdict; the probe's state goes with the run.
+    # No check before initial_delay_s; after it, the first failure ends
+    # the run (failures: 1).
     d = tend_factory({"name": "r", "children": [
         {"name": "w", "cmd": "sleep 1000",
          "health": {"exec": "exit 1", "every_s": 0.1, "failures": 1,
