@@ -26,6 +26,7 @@
   X(SPAWN_FAILED, "spawn_failed") /* uv_spawn refused (ENOENT, EACCES...) */   \
   X(READY_OK, "ready_ok")         /* readiness check passed */                 \
   X(READY_FAILED, "ready_failed") /* readiness check timed out */              \
+  X(UNHEALTHY, "unhealthy")       /* the liveness probe failed too often */    \
   X(EXIT, "exit")                 /* run over: leader reaped, group empty,     \
                                      pipes drained */                          \
   X(STOP, "stop")                 /* stop asked for */                         \
@@ -42,6 +43,8 @@
   X(ARM_READY, "arm_ready")           /* start the readiness probe */          \
   X(SIGNAL_STOP, "signal_stop")       /* stop signal to the group + timer */   \
   X(KILL, "kill")                     /* SIGKILL to the group */               \
+  X(TERMINATE, "terminate")           /* end a failed run: stop signal, timer, \
+                                         its exit reported as a crash */       \
   X(REPORT_EXIT, "report_exit")       /* tell the supervisor: run ended */     \
   X(REPORT_STOPPED, "report_stopped") /* tell the supervisor: stopped */
 

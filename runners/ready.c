@@ -3,26 +3,42 @@
  * A probe retries its check on a short timer until it passes or the
  * timeout_s deadline passes. Every handle it owns is counted; the probe is
  * freed only after its last close callback, so a cancel from inside any of
- * its callbacks is safe. */
+ * its callbacks is safe.
+ *
+ * A tcp check that connects is not enough: with the port already taken by
+ * another process, the runner's server fails while the connect succeeds
+ * to the other one. So a connect that succeeds is followed by a look at
+ * /proc (runners/procnet.c): the listening socket must be open in a
+ * process of the run's process group. Until then the probe keeps waiting
+ * and says why, once per new reason, as a "ready_waiting" event; the
+ * timeout's message repeats the last reason. */
 #include "runners/ready.h"
 
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runners/httpget.h"
+#include "runners/procnet.h"
+#include "src/events.h"
 #include "src/log.h"
-#include "src/reap.h"
 #include "src/xalloc.h"
 
 #define TCP_RETRY_MS 50
+#define TCP_HELD_RETRY_MS 250 /* the port is someone else's: look at /proc
+                                 less often */
 #define EXEC_RETRY_MS 200
+#define HTTP_RETRY_MS 200
+#define HTTP_TRY_MS 2000 /* one GET's own limit */
 
 struct ready {
   uv_loop_t *loop;
   const struct config_node *spec;
   ready_cb cb;
   void *ctx;
+  int pgid;           /* the run's process group */
   int done;           /* verdict given or cancelled */
+  char waiting[200];  /* the last reason published */
   int open_handles;
   uv_timer_t deadline;
   uv_timer_t retry;
@@ -31,6 +47,9 @@ struct ready {
   uv_connect_t connect_req;
   /* exec */
   uv_process_t *proc;
+  struct procnet_cache cache;
+  /* http */
+  struct httpget *get;
   /* log */
   regex_t re;
   int re_ok;
@@ -62,6 +81,8 @@ finish(struct ready *p, int call, int ok, const char *why)
   if (p->tcp && !uv_is_closing((uv_handle_t *)p->tcp))
     uv_close((uv_handle_t *)p->tcp, on_closed);
   p->tcp = NULL;
+  httpget_cancel(p->get);
+  p->get = NULL;
   if (p->proc) {
     uv_process_kill(p->proc, SIGKILL);
     /* closed in its exit callback so that libuv reaps it first */
@@ -75,15 +96,34 @@ static void
 on_deadline(uv_timer_t *t)
 {
   struct ready *p = t->data;
-  char why[96];
-  snprintf(why, sizeof why, "readiness check (%s) timed out after %g s",
+  char why[320];
+  snprintf(why, sizeof why, "readiness check (%s) timed out after %g s%s%s",
            config_ready_name(p->spec->ready),
-           (double)p->spec->ready_timeout_ms / 1000.0);
+           (double)p->spec->ready_timeout_ms / 1000.0,
+           p->waiting[0] ? ": " : "", p->waiting);
   finish(p, 1, 0, why);
+}
+
+/* Publishes why the check still fails, when the reason is new. */
+static void
+note_waiting(struct ready *p, const char *why)
+{
+  json_t *ev;
+
+  if (strcmp(p->waiting, why) == 0)
+    return;
+  snprintf(p->waiting, sizeof p->waiting, "%s", why);
+  ev = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "ready_waiting", "node",
+                 p->spec->name, "runner", p->spec->name, "check",
+                 config_ready_name(p->spec->ready), "reason", why);
+  json_object_set_new(ev, "message",
+                      json_sprintf("not ready: %s", why));
+  events_emit(ev);
 }
 
 static void try_tcp(struct ready *p);
 static void try_exec(struct ready *p);
+static void try_http(struct ready *p);
 
 /* Retries the check. */
 static void
@@ -96,6 +136,8 @@ on_retry(uv_timer_t *t)
     try_tcp(p);
   else if (p->spec->ready == CONFIG_READY_EXEC)
     try_exec(p);
+  else if (p->spec->ready == CONFIG_READY_HTTP)
+    try_http(p);
 }
 
 /* A connect attempt finished. */
@@ -111,10 +153,22 @@ on_connect(uv_connect_t *req, int status)
   if (p->done)
     return;
   if (status == 0) {
-    char why[48];
-    snprintf(why, sizeof why, "tcp port %d accepts", p->spec->ready_port);
-    finish(p, 1, 1, why);
+    char why[200];
+    if (procnet_check(p->spec->ready_port, p->pgid, &p->cache, why,
+                      sizeof why)) {
+      snprintf(why, sizeof why, "tcp port %d accepts", p->spec->ready_port);
+      finish(p, 1, 1, why);
+      return;
+    }
+    note_waiting(p, why);
+    uv_timer_start(&p->retry, on_retry, TCP_HELD_RETRY_MS, 0);
     return;
+  } else if (p->waiting[0]) {
+    /* Refused again (the other process let go): say so, once. */
+    char why[96];
+    snprintf(why, sizeof why, "tcp port %d: %s", p->spec->ready_port,
+             uv_strerror(status));
+    note_waiting(p, why);
   }
   uv_timer_start(&p->retry, on_retry, TCP_RETRY_MS, 0);
 }
@@ -146,7 +200,6 @@ on_exec_exit(uv_process_t *proc, int64_t status, int term_signal)
 {
   struct ready *p = proc->data;
 
-  reap_disown(proc->pid);
   p->proc = NULL;
   uv_close((uv_handle_t *)proc, on_closed);
   if (p->done)
@@ -186,18 +239,54 @@ try_exec(struct ready *p)
     finish(p, 1, 0, why);
     return;
   }
-  reap_own(proc->pid); /* the daemon's SIGCHLD handler must not reap it */
   p->proc = proc;
 }
 
+/* The GET answered (or failed). */
+static void
+on_http(void *ctx, int status, const char *error)
+{
+  struct ready *p = ctx;
+  char why[256];
+
+  p->get = NULL;
+  if (p->done)
+    return;
+  if (status > 0 && config_http_status_ok(&p->spec->ready_status, status)) {
+    snprintf(why, sizeof why, "GET %s answered %d", p->spec->ready_url,
+             status);
+    finish(p, 1, 1, why);
+    return;
+  }
+  if (status > 0)
+    snprintf(why, sizeof why, "GET %s answered %d", p->spec->ready_url,
+             status);
+  else
+    snprintf(why, sizeof why, "GET %s: %s", p->spec->ready_url, error);
+  note_waiting(p, why);
+  uv_timer_start(&p->retry, on_retry, HTTP_RETRY_MS, 0);
+}
+
+/* Sends one GET to the readiness URL. */
+static void
+try_http(struct ready *p)
+{
+  int64_t limit = p->spec->ready_timeout_ms < HTTP_TRY_MS
+                      ? p->spec->ready_timeout_ms
+                      : HTTP_TRY_MS;
+  p->get = httpget_start(p->loop, p->spec->ready_url, limit, on_http, p);
+}
+
 struct ready *
-ready_start(uv_loop_t *loop, const struct config_node *spec, ready_cb cb,
-            void *ctx)
+ready_start(uv_loop_t *loop, const struct config_node *spec, int pgid,
+            ready_cb cb, void *ctx)
 {
   struct ready *p = xcalloc(1, sizeof *p);
 
   p->loop = loop;
   p->spec = spec;
+  p->pgid = pgid;
+  p->cache = (struct procnet_cache)PROCNET_CACHE_ZERO;
   p->cb = cb;
   p->ctx = ctx;
   uv_timer_init(loop, &p->deadline);
@@ -212,6 +301,9 @@ ready_start(uv_loop_t *loop, const struct config_node *spec, ready_cb cb,
     break;
   case CONFIG_READY_EXEC:
     try_exec(p);
+    break;
+  case CONFIG_READY_HTTP:
+    try_http(p);
     break;
   case CONFIG_READY_LOG:
     p->re_ok = regcomp(&p->re, spec->ready_regex,

@@ -40,6 +40,7 @@
 #include "runners/dotenv.h"
 #include "runners/fsm.h"
 #include "runners/memory.h"
+#include "runners/health.h"
 #include "runners/outbuf.h"
 #include "runners/ready.h"
 #include "src/events.h"
@@ -92,6 +93,8 @@ struct runner {
   struct memory_watch mem;
   char *limit_kill;       /* why tend ended the current run (max_memory) */
   struct ready *ready;
+  struct health *health;  /* liveness probe of the current run */
+  char *fail_reason;      /* tend is ending this run: ready timeout, unhealthy */
   struct outbuf *ob;
   struct store *store;
   struct jsonl_buf enc;
@@ -127,6 +130,9 @@ static void pause_reading(struct runner *r);
 static void on_flush_timer(uv_timer_t *t);
 static void on_retry_timer(uv_timer_t *t);
 static void on_timer(uv_timer_t *t);
+static void probes_start(struct runner *r);
+static void probes_stop(struct runner *r);
+static void terminate_run(struct runner *r, const char *reason);
 
 /* Returns the loop's monotonic time in ms. */
 static int64_t
@@ -696,6 +702,8 @@ do_spawn(struct runner *r)
 
   free(r->spawn_error);
   r->spawn_error = NULL;
+  free(r->fail_reason);
+  r->fail_reason = NULL;
   r->runs++;
   if (r->policy_restart)
     r->restarts++;
@@ -817,6 +825,7 @@ do_spawn(struct runner *r)
   snprintf(extra, sizeof extra, "\"event\":\"start\",\"pid\":%d", run->pid);
   emit_marker(r, extra, text);
   r->pending_delay = 0;
+  probes_start(r);
   if (r->spec->ready != CONFIG_READY_NONE) {
     fire(r, FSM_EV_SPAWNED_PROBE, NULL);
   } else {
@@ -833,6 +842,58 @@ on_ready(void *ctx, int ok, const char *why)
   struct runner *r = ctx;
   r->ready = NULL; /* the probe frees itself after calling back */
   fire(r, ok ? FSM_EV_READY_OK : FSM_EV_READY_FAILED, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* Probes: the readiness check (ready.c) and the liveness probe          */
+/* (health.c) live with the run; a failed one ends the run as a crash.   */
+
+/* The liveness probe gave up on the run. */
+static void
+on_unhealthy(void *ctx, const char *why)
+{
+  struct runner *r = ctx;
+  r->health = NULL; /* the probe frees itself after calling back */
+  fire(r, FSM_EV_UNHEALTHY, why);
+}
+
+/* Starts the liveness probe of a run that was just spawned. */
+static void
+probes_start(struct runner *r)
+{
+  if (r->run && r->spec->health.kind != CONFIG_PROBE_NONE)
+    r->health = health_start(r->loop, r->spec, r->run->pid, on_unhealthy, r);
+}
+
+/* Cancels the readiness check and the liveness probe, if running. */
+static void
+probes_stop(struct runner *r)
+{
+  ready_cancel(r->ready);
+  r->ready = NULL;
+  health_stop(r->health);
+  r->health = NULL;
+}
+
+/* Ends a run that failed a check: the stop signal to its group, SIGKILL
+ * after stop.timeout_ms (on_timer), and its exit is then reported as a
+ * crash with this reason, so the restart policy applies. */
+static void
+terminate_run(struct runner *r, const char *reason)
+{
+  probes_stop(r);
+  free(r->fail_reason);
+  r->fail_reason = xstrdup(reason ? reason : "failed check");
+  if (!r->run)
+    return;
+  if (r->spec->stop_timeout_ms == 0) {
+    signal_group(r->run, SIGKILL);
+  } else {
+    signal_group(r->run, r->spec->stop_signal);
+    uv_timer_start(&r->timer, on_timer, (uint64_t)r->spec->stop_timeout_ms,
+                   0);
+  }
+  run_check_done(r->run);
 }
 
 /* The backoff or stop timer fired. */
@@ -895,7 +956,10 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
     return;
   }
   r->state = step.next;
-  if (from != step.next || ev == FSM_EV_SPAWNED_PROBE)
+  if (ev == FSM_EV_EXIT && r->fail_reason && !r->stop_requested)
+    reason = r->fail_reason; /* the run ended because tend ended it */
+  if (from != step.next || ev == FSM_EV_SPAWNED_PROBE ||
+      step.action == FSM_ACTION_TERMINATE)
     record_transition(r, from, ev, reason);
   switch (step.action) {
   case FSM_ACTION_SPAWN:
@@ -915,13 +979,14 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
     actor_send(r->parent, SUP_MSG_STARTED, r->self, 0, NULL, NULL);
     break;
   case FSM_ACTION_ARM_READY:
-    r->ready = ready_start(r->loop, r->spec, on_ready, r);
+    r->ready = ready_start(r->loop, r->spec, r->run ? r->run->pid : 0,
+                           on_ready, r);
+    break;
+  case FSM_ACTION_TERMINATE:
+    terminate_run(r, reason);
     break;
   case FSM_ACTION_SIGNAL_STOP:
-    if (r->ready) {
-      ready_cancel(r->ready);
-      r->ready = NULL;
-    }
+    probes_stop(r);
     if (r->spec->stop_timeout_ms == 0) {
       signal_group(r->run, SIGKILL);
     } else {
@@ -937,13 +1002,12 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
     break;
   case FSM_ACTION_REPORT_EXIT: {
     enum sup_exit kind;
-    if (r->ready) {
-      ready_cancel(r->ready);
-      r->ready = NULL;
-    }
+    probes_stop(r);
     kind = sup_classify(r->spec,
                         ev == FSM_EV_SPAWN_FAILED || r->limit_kill != NULL,
                         r->stop_requested, r->last_status, r->last_signal);
+    if (r->fail_reason)
+      kind = SUP_EXIT_ABNORMAL; /* whatever status the kill left */
     if (r->watch && ev != FSM_EV_SPAWN_FAILED && !r->stop_requested)
       watch_note_exit(r->watch, loop_ms(r->loop));
     actor_send(r->parent, SUP_MSG_EXITED, r->self, kind,
@@ -955,6 +1019,7 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
     break;
   }
   case FSM_ACTION_REPORT_STOPPED:
+    probes_stop(r);
     actor_send(r->parent, SUP_MSG_STOPPED, r->self, 0, NULL, NULL);
     break;
   default:
@@ -1222,6 +1287,7 @@ on_runner_handle_closed(uv_handle_t *h)
   free(r->limit_kill);
   free(r->changed_paths);
   free(r->start_why);
+  free(r->fail_reason);
   free(r);
 }
 
@@ -1237,10 +1303,7 @@ runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
     unlink(file);
     free(file);
   }
-  if (r->ready) {
-    ready_cancel(r->ready);
-    r->ready = NULL;
-  }
+  probes_stop(r);
   if (r->run) {
     struct run *run = r->run;
     flush_output(r, 1);

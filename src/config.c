@@ -26,6 +26,7 @@
 #include "src/config.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -64,6 +65,7 @@ static const char *const strategy_names[] = {CONFIG_STRATEGY_MAP(X)};
 static const char *const restart_names[] = {CONFIG_RESTART_MAP(X)};
 static const char *const give_up_names[] = {CONFIG_GIVE_UP_MAP(X)};
 static const char *const ready_names[] = {CONFIG_READY_MAP(X)};
+static const char *const probe_names[] = {CONFIG_PROBE_MAP(X)};
 static const char *const watch_action_names[] = {CONFIG_WATCH_ACTION_MAP(X)};
 static const char *const on_busy_names[] = {CONFIG_ON_BUSY_MAP(X)};
 static const char *const after_on_names[] = {CONFIG_AFTER_ON_MAP(X)};
@@ -218,6 +220,24 @@ const char *
 config_ready_name(enum config_ready v)
 {
   return name_of(ready_names, COUNT(ready_names), (int)v);
+}
+
+/* Returns the JSON name of a liveness probe kind. */
+const char *
+config_probe_name(enum config_probe v)
+{
+  return name_of(probe_names, COUNT(probe_names), (int)v);
+}
+
+int
+config_http_status_ok(const struct config_http_status *st, int status)
+{
+  if (!st || st->n_codes == 0)
+    return status >= 200 && status <= 399;
+  for (size_t i = 0; i < st->n_codes; i++)
+    if (st->codes[i] == status)
+      return 1;
+  return 0;
 }
 
 /* Returns the JSON name of a watch action ("signal" without the signal). */
@@ -1541,6 +1561,7 @@ static const struct node_key {
     {"backoff", W_RUNNER},
     {"stop", W_RUNNER},
     {"ready", W_RUNNER},
+    {"health", W_RUNNER},
     {"autostart", W_RUNNER},
     {"success_codes", W_RUNNER},
     {"watch", W_RUNNER},
@@ -1556,7 +1577,11 @@ static const char *const output_keys[] = {"max_bytes", "keep"};
 static const char *const backoff_keys[] = {"initial_ms", "max_ms",
                                            "reset_after_s"};
 static const char *const stop_keys[] = {"signal", "timeout_ms"};
-static const char *const ready_keys[] = {"tcp", "exec", "log", "timeout_s"};
+static const char *const ready_keys[] = {"tcp",    "exec",     "log",
+                                         "http",   "status",   "timeout_s"};
+static const char *const health_keys[] = {
+    "http",      "tcp",      "exec",           "status",
+    "every_s",   "timeout_s", "initial_delay_s", "failures"};
 static const char *const watch_keys[] = {
     "paths",       "include", "exclude",    "gitignore", "debounce_ms",
     "max_wait_ms", "action",  "loop_limit", "postpone"};
@@ -1597,6 +1622,10 @@ node_new(struct config_node *parent)
   n->watch.loop_follow_ms = 500;
   n->after.on = CONFIG_AFTER_SUCCESS;
   n->on_busy = CONFIG_ON_BUSY_QUEUE;
+  n->health.kind = CONFIG_PROBE_NONE;
+  n->health.every_ms = 10000;
+  n->health.timeout_ms = 2000;
+  n->health.failures = 3;
   return n;
 }
 
@@ -1628,6 +1657,11 @@ node_free(struct config_node *n)
   strv_free(n->env_files);
   strv_free(n->ready_argv);
   free(n->ready_regex);
+  free(n->ready_url);
+  free(n->ready_status.codes);
+  free(n->health.url);
+  free(n->health.status.codes);
+  strv_free(n->health.argv);
   free(n->success_codes);
   strs_free(n->watch.paths, n->watch.n_paths);
   strs_free(n->watch.include, n->watch.n_include);
@@ -2069,7 +2103,93 @@ ld_stop(struct ld *ld, json_t *obj, struct config_node *n)
   ld_pop(ld);
 }
 
-/* Reads "ready": exactly one probe among tcp, exec and log. */
+/* Reads a probe's "url": an absolute http:// or https:// URL with a host
+ * (parsed by libcurl, which makes the request). Returns 1 when valid. */
+static int
+ld_url(struct ld *ld, json_t *obj, const char *key, char **out)
+{
+  const char *url;
+  CURLU *u;
+  CURLUcode rc;
+  char *host = NULL;
+  int ok = 0;
+
+  if (get_string(ld, obj, key, 1, &url) <= 0)
+    return -1;
+  if (strncasecmp(url, "http://", 7) != 0 &&
+      strncasecmp(url, "https://", 8) != 0) {
+    ld_err_key(ld, key, 0, "expected an http:// or https:// URL, not %s",
+               ld_q(ld, url));
+    return -1;
+  }
+  u = curl_url();
+  if (!u)
+    abort();
+  rc = curl_url_set(u, CURLUPART_URL, url, 0);
+  if (rc != CURLUE_OK) {
+    ld_err_key(ld, key, 0, "invalid URL %s: %s", ld_q(ld, url),
+               curl_url_strerror(rc));
+  } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+             !host[0]) {
+    ld_err_key(ld, key, 0, "expected a URL with a host, not %s",
+               ld_q(ld, url));
+  } else {
+    free(*out);
+    *out = xstrdup(url);
+    ok = 1;
+  }
+  curl_free(host);
+  curl_url_cleanup(u);
+  return ok ? 1 : -1;
+}
+
+/* Reads a probe's "status": an HTTP status or a non-empty array of them,
+ * each 100..599. Only valid next to "http". */
+static void
+ld_http_status(struct ld *ld, json_t *obj, int is_http,
+               struct config_http_status *st)
+{
+  json_t *v = json_object_get(obj, "status");
+  size_t n;
+
+  if (!v)
+    return;
+  if (!is_http) {
+    ld_err_key(ld, "status", 1, "\"status\" applies to an \"http\" probe "
+                                "only");
+    return;
+  }
+  if (json_is_integer(v)) {
+    if (json_integer_value(v) < 100 || json_integer_value(v) > 599) {
+      ld_err_key(ld, "status", 0, "expected an HTTP status between 100 and "
+                                  "599");
+      return;
+    }
+    st->codes = xcalloc(1, sizeof *st->codes);
+    st->codes[0] = (int)json_integer_value(v);
+    st->n_codes = 1;
+    return;
+  }
+  if (!json_is_array(v) || json_array_size(v) == 0) {
+    ld_err_key(ld, "status", 0, "expected an HTTP status or a non-empty "
+                                "array of them");
+    return;
+  }
+  n = json_array_size(v);
+  st->codes = xcalloc(n, sizeof *st->codes);
+  for (size_t i = 0; i < n; i++) {
+    json_t *e = json_array_get(v, i);
+    if (!json_is_integer(e) || json_integer_value(e) < 100 ||
+        json_integer_value(e) > 599) {
+      ld_err_idx(ld, "status", i, "expected an HTTP status between 100 and "
+                                  "599");
+      continue;
+    }
+    st->codes[st->n_codes++] = (int)json_integer_value(e);
+  }
+}
+
+/* Reads "ready": exactly one probe among tcp, exec, log and http. */
 static void
 ld_ready(struct ld *ld, json_t *obj, struct config_node *n)
 {
@@ -2083,12 +2203,13 @@ ld_ready(struct ld *ld, json_t *obj, struct config_node *n)
   json_t *v;
   json_object_foreach(o, key, v)
   {
-    if (strcmp(key, "tcp") && strcmp(key, "exec") && strcmp(key, "log"))
+    if (strcmp(key, "tcp") && strcmp(key, "exec") && strcmp(key, "log") &&
+        strcmp(key, "http"))
       continue;
     if (first) {
       ld_err_key(ld, key, 1,
-                 "only one of \"tcp\", \"exec\" or \"log\" may be set (\"%s\" "
-                 "is already)",
+                 "only one of \"tcp\", \"exec\", \"log\" or \"http\" may be "
+                 "set (\"%s\" is already)",
                  first);
       continue;
     }
@@ -2102,6 +2223,9 @@ ld_ready(struct ld *ld, json_t *obj, struct config_node *n)
     } else if (strcmp(key, "exec") == 0) {
       if (ld_argv(ld, o, "exec", &n->ready_argv, NULL) > 0)
         n->ready = CONFIG_READY_EXEC;
+    } else if (strcmp(key, "http") == 0) {
+      if (ld_url(ld, o, "http", &n->ready_url) > 0)
+        n->ready = CONFIG_READY_HTTP;
     } else {
       const char *re;
       if (get_string(ld, o, "log", 1, &re) > 0) {
@@ -2123,8 +2247,59 @@ ld_ready(struct ld *ld, json_t *obj, struct config_node *n)
     }
   }
   if (!first)
-    ld_err(ld, 0, "expected exactly one of \"tcp\", \"exec\" or \"log\"");
+    ld_err(ld, 0,
+           "expected exactly one of \"tcp\", \"exec\", \"log\" or \"http\"");
+  ld_http_status(ld, o, first && !strcmp(first, "http"), &n->ready_status);
   get_seconds(ld, o, "timeout_s", 0, &n->ready_timeout_ms);
+  ld_pop(ld);
+}
+
+/* Reads "health": a liveness probe, exactly one of http, tcp and exec,
+ * with its schedule. */
+static void
+ld_health(struct ld *ld, json_t *obj, struct config_node *n)
+{
+  struct config_health *h = &n->health;
+  const char *first = NULL, *key;
+  json_t *o, *v;
+  int64_t num;
+
+  if (get_object(ld, obj, "health", &o) <= 0)
+    return;
+  ld_push(ld, "health", 0);
+  check_keys(ld, o, health_keys, COUNT(health_keys));
+  json_object_foreach(o, key, v)
+  {
+    if (strcmp(key, "tcp") && strcmp(key, "exec") && strcmp(key, "http"))
+      continue;
+    if (first) {
+      ld_err_key(ld, key, 1,
+                 "only one of \"http\", \"tcp\" or \"exec\" may be set "
+                 "(\"%s\" is already)",
+                 first);
+      continue;
+    }
+    first = key;
+    if (strcmp(key, "tcp") == 0) {
+      if (get_int(ld, o, "tcp", 1, 65535, &num) > 0) {
+        h->kind = CONFIG_PROBE_TCP;
+        h->port = (int)num;
+      }
+    } else if (strcmp(key, "exec") == 0) {
+      if (ld_argv(ld, o, "exec", &h->argv, NULL) > 0)
+        h->kind = CONFIG_PROBE_EXEC;
+    } else if (ld_url(ld, o, "http", &h->url) > 0) {
+      h->kind = CONFIG_PROBE_HTTP;
+    }
+  }
+  if (!first)
+    ld_err(ld, 0, "expected exactly one of \"http\", \"tcp\" or \"exec\"");
+  ld_http_status(ld, o, first && !strcmp(first, "http"), &h->status);
+  get_seconds(ld, o, "every_s", 0, &h->every_ms);
+  get_seconds(ld, o, "timeout_s", 0, &h->timeout_ms);
+  get_seconds(ld, o, "initial_delay_s", 1, &h->initial_delay_ms);
+  if (get_int(ld, o, "failures", 1, 1000000, &num) > 0)
+    h->failures = (int)num;
   ld_pop(ld);
 }
 
@@ -2489,6 +2664,7 @@ ld_runner(struct ld *ld, json_t *obj, struct config_node *n)
   ld_backoff(ld, obj, n);
   ld_stop(ld, obj, n);
   ld_ready(ld, obj, n);
+  ld_health(ld, obj, n);
   get_bool(ld, obj, "autostart", &n->autostart);
   ld_success_codes(ld, obj, n);
   ld_output(ld, obj, &n->output);

@@ -30,7 +30,15 @@ struct strmap;
   X(NONE, "none")                                                              \
   X(TCP, "tcp")                                                                \
   X(EXEC, "exec")                                                              \
-  X(LOG, "log")
+  X(LOG, "log")                                                                \
+  X(HTTP, "http")
+
+/* What a liveness probe ("health") checks. */
+#define CONFIG_PROBE_MAP(X)                                                    \
+  X(NONE, "none")                                                              \
+  X(HTTP, "http")                                                              \
+  X(TCP, "tcp")                                                                \
+  X(EXEC, "exec")
 
 #define CONFIG_WATCH_ACTION_MAP(X)                                             \
   X(RESTART, "restart")                                                        \
@@ -67,6 +75,12 @@ enum config_ready {
   CONFIG_READY_MAP(X)
 #undef X
 };
+enum config_probe {
+#define X(N, S) CONFIG__ENUM(CONFIG_PROBE_, N, S)
+  CONFIG_PROBE_MAP(X)
+#undef X
+};
+
 enum config_watch_action {
 #define X(N, S) CONFIG__ENUM(CONFIG_WATCH_, N, S)
   CONFIG_WATCH_ACTION_MAP(X)
@@ -91,6 +105,7 @@ int config_restart_parse(const char *s, enum config_restart *out);
 const char *config_give_up_name(enum config_give_up v);
 int config_give_up_parse(const char *s, enum config_give_up *out);
 const char *config_ready_name(enum config_ready v);
+const char *config_probe_name(enum config_probe v);
 const char *config_watch_action_name(enum config_watch_action v);
 const char *config_on_busy_name(enum config_on_busy v);
 int config_on_busy_parse(const char *s, enum config_on_busy *out);
@@ -131,6 +146,30 @@ struct config_watch {
   int64_t loop_follow_ms; /* default 500: a change this soon after a start
                              is linked to the runner (the loop guard) */
   int postpone;     /* default 0; 1: not started until the first change */
+};
+
+/* HTTP statuses a probe accepts: the listed codes, or 200..399 when none
+ * are listed. */
+struct config_http_status {
+  int *codes;       /* NULL = the default range */
+  size_t n_codes;
+};
+
+/* Returns 1 when status is accepted by st. */
+int config_http_status_ok(const struct config_http_status *st, int status);
+
+/* A liveness probe: after `failures` failed checks in a row the run is
+ * ended as a crash ("unhealthy: ..."). */
+struct config_health {
+  enum config_probe kind;       /* default none */
+  char *url;                    /* http: http:// or https:// URL */
+  struct config_http_status status;
+  int port;                     /* tcp */
+  char **argv;                  /* exec: NULL-terminated (string = sh -c) */
+  int64_t every_ms;             /* default 10000 */
+  int64_t timeout_ms;           /* default 2000 */
+  int64_t initial_delay_ms;     /* default 0 */
+  int failures;                 /* default 3 */
 };
 
 struct config_after {
@@ -185,6 +224,8 @@ struct config_node {
   int ready_port;               /* tcp */
   char **ready_argv;            /* exec: NULL-terminated (string = sh -c) */
   char *ready_regex;            /* log: POSIX extended regex */
+  char *ready_url;              /* http: http:// or https:// URL */
+  struct config_http_status ready_status; /* http */
   int64_t ready_timeout_ms;     /* default 30000 */
   int autostart;                /* default 1 */
   int *success_codes;           /* default {0}; never empty once loaded */
@@ -194,6 +235,7 @@ struct config_node {
   struct config_after after;
   enum config_on_busy on_busy;  /* default queue */
   int64_t max_memory;           /* bytes; 0 = no limit (default) */
+  struct config_health health;  /* liveness probe */
 };
 
 struct config_http {

@@ -44,7 +44,6 @@
 #include "src/notify.h"
 #include "src/printer.h"
 #include "src/pubsub.h"
-#include "src/reap.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
 #include "state/recover.h"
@@ -373,6 +372,26 @@ on_event(void *ctx, const json_t *ev)
   }
 }
 
+/* uv_walk callback: flags a process handle whose pid is the one asked. */
+static void
+find_process(uv_handle_t *h, void *arg)
+{
+  int *pid = arg;
+  if (h->type == UV_PROCESS && ((uv_process_t *)h)->pid == *pid)
+    *pid = 0;
+}
+
+/* Tells whether libuv waits for pid: a run's leader, or a probe command
+ * (ready.exec, health.exec) that is no leader of any run. */
+static int
+is_libuv_child(int pid)
+{
+  if (tend_is_leader(pid))
+    return 1;
+  uv_walk(d.loop, find_process, &pid);
+  return pid == 0;
+}
+
 /* SIGCHLD: reaps orphans reparented to tend that no libuv handle waits
  * for. waitid(WNOWAIT) peeks first, so libuv's children are left alone. */
 static void
@@ -380,7 +399,16 @@ on_sigchld(uv_signal_t *h, int signo)
 {
   (void)h;
   (void)signo;
-  reap_orphans(tend_is_leader);
+  for (;;) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        si.si_pid == 0)
+      return;
+    if (is_libuv_child(si.si_pid))
+      return; /* libuv reaps it; we run again on the next SIGCHLD */
+    waitpid(si.si_pid, NULL, WNOHANG);
+  }
 }
 
 int

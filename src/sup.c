@@ -370,7 +370,7 @@ run_steps(struct sup *s)
  * in order (temporary siblings stay stopped, as in OTP). */
 static void
 plan_restart(struct sup *s, size_t exited, size_t first, size_t last,
-             int64_t delay_ms, const char *reason)
+             int64_t delay_ms, const char *reason, int in_start)
 {
   for (size_t i = first; i <= last; i++) {
     char *why = i == exited
@@ -398,8 +398,14 @@ plan_restart(struct sup *s, size_t exited, size_t first, size_t last,
       continue;
     if (i != exited && (s->children[i].held || s->children[i].failed))
       continue;
-    plan[n++] = (struct step){STEP_START, spec, i == exited ? delay_ms : 0,
-                              ordered, 1};
+    /* A child with a readiness check that died before it was ready holds
+     * back the children after it again (the check says they depend on
+     * it), whatever the strategy. */
+    plan[n++] = (struct step){
+        STEP_START, spec, i == exited ? delay_ms : 0,
+        ordered || (i == exited && in_start && !spec->is_group &&
+                    spec->ready != CONFIG_READY_NONE),
+        1};
   }
   push_plan_front(s, plan, n);
   free(plan);
@@ -428,7 +434,7 @@ give_up(struct sup *s, const char *why)
 /* A child's run ended on its own: ask policy what to do. */
 static void
 child_exited(struct sup *s, struct child *c, enum sup_exit kind,
-             const char *reason)
+             const char *reason, int in_start)
 {
   size_t idx = (size_t)(c - s->children);
   struct sup_input in;
@@ -496,7 +502,7 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
       delay = sup_backoff_next(&c->backoff, c->spec->backoff_initial_ms,
                                c->spec->backoff_max_ms,
                                c->spec->backoff_reset_ms, run_ms);
-    plan_restart(s, idx, d.first, d.last, delay, reason);
+    plan_restart(s, idx, d.first, d.last, delay, reason, in_start);
   }
 }
 
@@ -559,7 +565,8 @@ child_report(struct sup *s, const struct actor_msg *m)
       break; /* its STOPPED answer follows */
     if (awaited)
       s->waiting = 0;
-    child_exited(s, c, (enum sup_exit)m->arg, m->data);
+    child_exited(s, c, (enum sup_exit)m->arg, m->data,
+                 awaited && s->wait_op == STEP_START);
     break;
   }
   run_steps(s);

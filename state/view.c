@@ -53,6 +53,41 @@ remember_exit(json_t *status, json_t *last)
     json_array_remove(history, 0);
 }
 
+/* Folds the probes' events: "waiting" (why the readiness check has not
+ * passed yet) and "health" (the liveness probe: ok, failing N of M, or
+ * unhealthy, with the last error). Both belong to one run: the next
+ * transition clears "waiting", a new run clears "health". */
+static void
+apply_probe(struct view *v, const char *type, const char *name,
+            const json_t *ev)
+{
+  json_t *status = json_object_get(v->nodes, name);
+  json_t *health;
+  const char *state;
+
+  if (!status)
+    return;
+  if (strcmp(type, "ready_waiting") == 0) {
+    json_object_set(status, "waiting", json_object_get(ev, "reason"));
+    return;
+  }
+  state = strcmp(type, "health_ok") == 0       ? "ok"
+          : strcmp(type, "health_failed") == 0 ? "failing"
+                                               : "unhealthy";
+  health = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?}", "state", state,
+                     "failures", json_object_get(ev, "failures"), "of",
+                     json_object_get(ev, "of"), "last_error",
+                     json_object_get(ev, "error"), "since",
+                     json_object_get(ev, "ts"));
+  if (!json_object_get(ev, "error")) {
+    /* A passing check keeps the last error of the previous failures. */
+    json_t *old = json_object_get(status, "health");
+    json_object_set(health, "last_error",
+                    old ? json_object_get(old, "last_error") : json_null());
+  }
+  json_object_set_new(status, "health", health);
+}
+
 void
 view_apply(struct view *v, const json_t *ev)
 {
@@ -61,6 +96,12 @@ view_apply(struct view *v, const json_t *ev)
   const char *to = json_string_value(json_object_get(ev, "to"));
   json_t *status;
 
+  if (type && name &&
+      (!strcmp(type, "ready_waiting") || !strcmp(type, "health_ok") ||
+       !strcmp(type, "health_failed") || !strcmp(type, "unhealthy"))) {
+    apply_probe(v, type, name, ev);
+    return;
+  }
   if (!type || strcmp(type, "state") != 0 || !name || !to)
     return;
   status = json_object_get(v->nodes, name);
@@ -70,6 +111,10 @@ view_apply(struct view *v, const json_t *ev)
     json_object_set_new(v->nodes, name, status);
   }
   json_object_set_new(status, "state", json_string(to));
+  json_object_del(status, "waiting");
+  if (!strcmp(to, "starting") &&
+      strcmp(json_string_value(json_object_get(ev, "from")) ?: "", "starting"))
+    json_object_del(status, "health"); /* a new run: no verdict yet */
   json_object_set(status, "since", json_object_get(ev, "ts"));
   copy_field(status, ev, "run");
   copy_field(status, ev, "restarts");

@@ -744,7 +744,7 @@ Test(config_errors, ready_values)
       " {'name': 'f', 'cmd': 'x', 'ready': {'log': 'a{1', 'timeout_s': 1}},\n"
       " {'name': 'g', 'cmd': 'x', 'ready': {'timeout_s': 5}}]}",
       "tend.json:1:50: children[0].ready: expected exactly one of \"tcp\", "
-      "\"exec\" or \"log\"\n"
+      "\"exec\", \"log\" or \"http\"\n"
       "tend.json:2:45: children[1].ready.tcp: expected an integer between 1 "
       "and 65535\n"
       "tend.json:3:45: children[2].ready.tcp: expected an integer between 1 "
@@ -752,14 +752,14 @@ Test(config_errors, ready_values)
       "tend.json:4:46: children[3].ready.exec: expected a non-empty string or "
       "a non-empty array of strings\n"
       "tend.json:4:63: children[3].ready.timeout_s: expected a number > 0\n"
-      "tend.json:5:50: children[4].ready.exec: only one of \"tcp\", \"exec\" "
-      "or \"log\" may be set (\"log\" is already)\n"
-      "tend.json:6:38: children[4].ready.tcp: only one of \"tcp\", \"exec\" "
-      "or \"log\" may be set (\"log\" is already)\n"
+      "tend.json:5:50: children[4].ready.exec: only one of \"tcp\", \"exec\", "
+      "\"log\" or \"http\" may be set (\"log\" is already)\n"
+      "tend.json:6:38: children[4].ready.tcp: only one of \"tcp\", \"exec\", "
+      "\"log\" or \"http\" may be set (\"log\" is already)\n"
       "tend.json:7:45: children[5].ready.log: invalid regular expression: "
       "Unmatched \\{\n"
       "tend.json:8:37: children[6].ready: expected exactly one of \"tcp\", "
-      "\"exec\" or \"log\"\n");
+      "\"exec\", \"log\" or \"http\"\n");
 }
 
 Test(config_errors, watch_values)

@@ -44,15 +44,18 @@ static const struct legal legal[] = {
     L(STARTING, SPAWNED_PROBE, STARTING, ARM_READY),
     L(STARTING, SPAWN_FAILED, EXITED, REPORT_EXIT),
     L(STARTING, READY_OK, READY, REPORT_STARTED),
-    L(STARTING, READY_FAILED, STOPPING, SIGNAL_STOP),
+    L(STARTING, READY_FAILED, STARTING, TERMINATE),
+    L(STARTING, UNHEALTHY, STARTING, TERMINATE),
     L(STARTING, EXIT, EXITED, REPORT_EXIT),
     L(STARTING, STOP, STOPPING, SIGNAL_STOP),
 
     L(RUNNING, EXIT, EXITED, REPORT_EXIT),
     L(RUNNING, STOP, STOPPING, SIGNAL_STOP),
+    L(RUNNING, UNHEALTHY, RUNNING, TERMINATE),
 
     L(READY, EXIT, EXITED, REPORT_EXIT),
     L(READY, STOP, STOPPING, SIGNAL_STOP),
+    L(READY, UNHEALTHY, READY, TERMINATE),
 
     L(STOPPING, STOP_TIMEOUT, STOPPING, KILL),
     L(STOPPING, STOP, STOPPING, NONE),
@@ -215,11 +218,11 @@ Test(fsm, event_and_action_names)
   static const char *const events[] = {
       "start",   "start_later", "backoff_done", "spawned",
       "spawned_probe", "spawn_failed", "ready_ok", "ready_failed",
-      "exit",    "stop",        "stop_timeout", "fail"};
+      "unhealthy", "exit",    "stop",        "stop_timeout", "fail"};
   static const char *const actions[] = {
       "invalid",        "none",       "spawn",       "arm_backoff",
       "cancel_backoff", "report_started", "arm_ready", "signal_stop",
-      "kill",           "report_exit", "report_stopped"};
+      "kill",           "terminate",   "report_exit", "report_stopped"};
 
   cr_assert_eq(sizeof events / sizeof *events, FSM_N_EVENTS);
   for (int e = 0; e < FSM_N_EVENTS; e++)
