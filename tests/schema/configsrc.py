@@ -29,6 +29,7 @@ SUBTABLES = {
     "loop_keys": "watch.loop_limit",
     "after_keys": "after",
     "limit_keys": "restart_limit",
+    "health_keys": "health",
 }
 
 # The X-macro enums of src/config.h that appear in tend.json, and the key
@@ -44,7 +45,7 @@ ENUM_KEYS = {
 # readiness probe are the keys of "ready" ("none" is the absence of one),
 # watch actions are checked with the signal names (test_schema.py), and
 # reload change kinds never appear in the file.
-ENUM_INTERNAL = {"CONFIG_READY_MAP", "CONFIG_WATCH_ACTION_MAP",
+ENUM_INTERNAL = {"CONFIG_READY_MAP", "CONFIG_PROBE_MAP", "CONFIG_WATCH_ACTION_MAP",
                  "CONFIG_CHANGE_MAP"}
 
 # node_keys[] "where" flags -> the kinds of node a key may appear on.
