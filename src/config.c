@@ -2517,6 +2517,9 @@ ld_env_files(struct ld *ld, json_t *obj, struct config_node *n)
   char **own = NULL;
   size_t n_own = 0, total = 0, k = 0;
 
+  /* A node that is neither a runner nor a group is read as both. */
+  strv_free(n->env_files);
+  n->env_files = NULL;
   if (v && json_is_string(v)) {
     if (json_string_length(v) == 0) {
       ld_err_key(ld, "env_file", 0, "expected a non-empty string");

@@ -64,3 +64,14 @@ Test(messages, a_too_big_integer_is_reported_at_its_start_with_the_rest)
   cr_expect(!strstr(e, "timeout_ms:"), "%s", e);
   free(e);
 }
+
+Test(messages, a_node_neither_runner_nor_group_is_one_error)
+{
+  /* Read as both kinds; under ASan this also proves nothing leaks. */
+  char *e = errors_of("{\"name\": \"d\", \"children\": [{\"name\": \"a\", "
+                      "\"env_file\": \".env\"}]}");
+  cr_assert_not_null(e);
+  cr_expect(strstr(e, "expected \"cmd\" (a runner) or \"children\""), "%s",
+            e);
+  free(e);
+}
