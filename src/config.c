@@ -3454,10 +3454,16 @@ config_fixed_change(const struct config *a, const struct config *b)
     return xasprintf("%s: state_dir changed (%s -> %s); restart tend to move "
                      "it",
                      b->file, a->state_dir, b->state_dir);
+  return NULL;
+}
+
+char *
+config_http_change(const struct config *a, const struct config *b)
+{
   if (a->http.enabled != b->http.enabled || !str_eq(a->http.host, b->http.host) ||
       a->http.port != b->http.port || a->http.allow_remote != b->http.allow_remote)
     return xasprintf("%s: http changed; the API keeps its address until tend "
-                     "restarts (restart tend to apply it)",
+                     "restarts (the rest of the edit is applied)",
                      b->file);
   return NULL;
 }

@@ -289,9 +289,13 @@ const char *config_regex_unsafe(const char *re);
  * configs in one folder never share a state folder. Pure. */
 char *config_default_state_leaf(const char *file_name);
 /* Returns why b cannot be applied to a running daemon that loaded a (new
- * message), or NULL: the state folder and the HTTP listener are fixed for
- * the daemon's life. Pure. */
+ * message), or NULL: the state folder is fixed for the daemon's life.
+ * Pure. */
 char *config_fixed_change(const struct config *a, const struct config *b);
+/* Returns a note (new) when b's http settings differ from a's, or NULL:
+ * the listener is bound once, so the rest of b is applied and the note
+ * says http is not. Pure. */
+char *config_http_change(const struct config *a, const struct config *b);
 /* Parses a memory size: a positive integer of bytes, or a string of a
  * number with an optional fraction and a unit K, M, G or T (powers of
  * 1024; "KB", "KiB", "MB", ... and lower case too): "200M", "1.5G",

@@ -991,6 +991,7 @@ diff_json(const struct config_change *changes, size_t n)
 int
 tend_reload(char **cause)
 {
+  char *http_note = NULL;
   struct config *next = NULL;
   struct config_change *changes = NULL;
   char *errors = NULL;
@@ -1007,7 +1008,9 @@ tend_reload(char **cause)
     config_free(next);
     return -EINVAL;
   }
+  http_note = config_http_change(t.cfg, next);
   if (strcmp(next->hash, t.cfg->hash) == 0 && !t.config_error) {
+    free(http_note);
     config_free(next);
     return 0;
   }
@@ -1034,6 +1037,10 @@ tend_reload(char **cause)
   json_object_set_new(ev, "message",
                       json_sprintf("config %s applied", next->hash));
   events_emit(ev);
+  if (http_note) {
+    events_note("config_warning", NULL, "%s", http_note);
+    free(http_note);
+  }
   return 0;
 }
 

@@ -100,19 +100,24 @@ def test_a_client_of_another_config_is_refused(tmp_path, ups):
     assert "one-r" not in r.stdout
 
 
-def test_http_edit_is_refused_and_the_old_address_answers(tmp_path, ups):
+def test_http_edit_is_not_applied_and_says_so(tmp_path, ups):
     u = ups(tmp_path, "tend.json", tree("app"))
     wait_for(lambda: status_names(tmp_path), what="daemon")
     with open(tmp_path / ".tend" / "daemon.json") as f:
         before = json.load(f)
-    u.write({**tree("app"), "http": {"listen": "127.0.0.1:1"}})
+    edited = tree("app")
+    edited["http"] = {"listen": "127.0.0.1:1"}
+    edited["children"].append({"name": "extra", "cmd": ["sleep", "1000"]})
+    u.write(edited)
     events = lambda: cli(tmp_path, "events", "--json").stdout
-    wait_for(lambda: "http changed" in events(), what="the refusal event")
+    wait_for(lambda: "http changed" in events(), what="the warning event")
+    # The listener stays where it was (daemon.json too), and says so; the
+    # rest of the same edit is applied.
     with open(tmp_path / ".tend" / "daemon.json") as f:
         assert json.load(f)["url"] == before["url"]
-    assert status_names(tmp_path) == ["app", "app-r"]
-    # The rest of the same edit was not applied either, and says so.
-    assert "config_applied" not in events()
+    assert "config_warning" in events() and "config_applied" in events()
+    wait_for(lambda: status_names(tmp_path) == ["app", "app-r", "extra"],
+             what="the new runner")
 
 
 def test_client_finds_the_daemon_after_a_refused_state_dir_edit(tmp_path,

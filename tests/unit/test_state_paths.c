@@ -44,7 +44,7 @@ Test(state_paths, two_configs_in_one_folder_get_two_state_folders)
   config_free(b);
 }
 
-Test(state_paths, state_dir_and_http_edits_are_refused_live)
+Test(state_paths, state_dir_edits_are_refused_http_edits_noted)
 {
   struct config *a = load("{\"name\": \"a\", \"children\": []}", "tend.json");
   struct config *same = load("{\"name\": \"a\", \"children\": [{\"name\": "
@@ -66,13 +66,15 @@ Test(state_paths, state_dir_and_http_edits_are_refused_live)
   cr_assert_not_null(why);
   cr_expect(strstr(why, "state_dir changed"), "%s", why);
   free(why);
-  why = config_fixed_change(a, port);
+  cr_expect_null(config_fixed_change(a, port), "http is applied around");
+  why = config_http_change(a, port);
   cr_assert_not_null(why);
   cr_expect(strstr(why, "http changed"), "%s", why);
   free(why);
-  why = config_fixed_change(a, off);
+  why = config_http_change(a, off);
   cr_assert_not_null(why);
   free(why);
+  cr_expect_null(config_http_change(a, same));
   config_free(a);
   config_free(same);
   config_free(dir);
