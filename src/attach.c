@@ -675,12 +675,6 @@ attach_main(int argc, char **argv)
   r = parse_args(argc, argv, &config, &url, &token, &name);
   if (r)
     return r;
-  if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-    fprintf(stderr, "tend attach: needs a terminal (tend logs -f %s "
-                    "follows the output)\n",
-            name);
-    return CLI_USAGE;
-  }
   memset(&a, 0, sizeof a);
   a.delay = RETRY_MIN_MS;
   a.name = (char *)name;
@@ -694,6 +688,14 @@ attach_main(int argc, char **argv)
   r = check_runner(&a);
   if (r != CLI_OK)
     goto done;
+  /* After the check, so that a runner without a pty says so first. */
+  if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+    fprintf(stderr, "tend attach: needs a terminal (tend logs -f %s "
+                    "follows the output)\n",
+            name);
+    r = CLI_USAGE;
+    goto done;
+  }
   if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
     fprintf(stderr, "tend attach: pipe: %s\n", strerror(errno));
     r = 1;
