@@ -94,7 +94,7 @@ static const struct command commands[] = {
      .usage = "ui [-c FILE]           the same as top",
      .help = "The same as top.\n"},
     {.name = "attach", .run = cmd_attach,
-     .usage = "attach NAME            connect this terminal to a pty runner",
+     .usage = "attach [-c FILE] NAME   connect this terminal to a pty runner",
      .help = "Connects this terminal to a runner that runs on a terminal\n"
              "(\"pty\": true): its output is shown as it comes, every key goes\n"
              "to it (Ctrl-C and Ctrl-Z included), and this terminal's size is\n"
