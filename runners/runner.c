@@ -15,6 +15,14 @@
  * group is signalled only while it is known to exist (group_alive), so a
  * recycled pgid is never hit.
  *
+ * A runner with "pty" runs on a pseudo-terminal instead (runners/pty.c):
+ * run->out is then the pty's master (one stream, "pty", whose EIO when
+ * the last slave fd closes is its EOF), run->err stays unused, and the
+ * child is spawned without UV_PROCESS_DETACHED because setsid(1) --ctty
+ * makes its session and group (pgid == pid all the same). Until setsid
+ * has run, the group does not exist yet: signal_group falls back to the
+ * leader alone. The master is announced to the door for input/resize.
+ *
  * Output: bytes collect in an outbuf; a flush (at most 100 ms after the
  * first unflushed byte, or at once when the buffer is full) cuts chunks,
  * stamps them with the next seq, appends them to the runner's log and
