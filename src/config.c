@@ -45,6 +45,7 @@
 
 #include "runners/cmdpath.h"
 #include "runners/dotenv.h"
+#include "runners/pty.h"
 #include "src/strmap.h"
 #include "src/xalloc.h"
 #include "watchers/glob.h"
@@ -2658,6 +2659,10 @@ ld_check_disk(struct ld *ld, json_t *obj, struct config_node *n)
     }
     free(word);
   }
+  if (n->pty && !pty_setsid_path())
+    ld_note(ld, "pty", -1, 0,
+            "setsid(1) from util-linux is not installed: a runner with "
+            "\"pty\" cannot start");
   for (size_t i = 0; n->env_files && n->env_files[i]; i++) {
     char **vars = NULL, *cause = NULL;
     json_t *ef = json_object_get(obj, "env_file");
