@@ -197,8 +197,7 @@ write_all(int fd, const char *buf, size_t n)
 }
 
 /* Writes a note on a line of its own: "\r\n[tend: text]\r\n". */
-static void __attribute__((format(printf, 1, 2)))
-note(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) note(const char *fmt, ...)
 {
   char text[512], line[600];
   va_list ap;
@@ -301,8 +300,7 @@ on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 /* Makes a request (not started). body/len: a POST's body; json: its type
  * (else raw bytes). */
 static struct req *
-req_new(struct att *a, const char *path, const char *body, size_t len,
-        int json)
+req_new(struct att *a, const char *path, const char *body, size_t len, int json)
 {
   struct req *r = xcalloc(1, sizeof *r);
   char *url = xasprintf("%s%s", a->url, path), *h;
@@ -391,8 +389,8 @@ send_size(struct att *a)
   if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0 ||
       ws.ws_row == 0)
     return;
-  snprintf(body, sizeof body, "{\"cols\":%u,\"rows\":%u}",
-           (unsigned)ws.ws_col, (unsigned)ws.ws_row);
+  snprintf(body, sizeof body, "{\"cols\":%u,\"rows\":%u}", (unsigned)ws.ws_col,
+           (unsigned)ws.ws_row);
   path = xasprintf("/api/v1/runners/%s/resize", a->esc);
   a->size = req_new(a, path, body, strlen(body), 1);
   free(path);
@@ -690,8 +688,9 @@ attach_main(int argc, char **argv)
     goto done;
   /* After the check, so that a runner without a pty says so first. */
   if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-    fprintf(stderr, "tend attach: needs a terminal (tend logs -f %s "
-                    "follows the output)\n",
+    fprintf(stderr,
+            "tend attach: needs a terminal (tend logs -f %s "
+            "follows the output)\n",
             name);
     r = CLI_USAGE;
     goto done;
@@ -763,8 +762,7 @@ attach_main(int argc, char **argv)
   r = a.code;
   term_restore();
   if (r == CLI_OK)
-    fprintf(stderr, "\r\ntend: detached from %s (it goes on running)\n",
-            name);
+    fprintf(stderr, "\r\ntend: detached from %s (it goes on running)\n", name);
 done:
   term_restore();
   att_free(&a);

@@ -122,7 +122,10 @@ Test(pty, write_reaches_the_slave_and_is_bounded)
 Test(attach, detach_key)
 {
   cr_expect_eq(attach_find_detach("abc", 3), -1);
-  cr_expect_eq(attach_find_detach("ab\x1d" "c", 4), 2);
+  cr_expect_eq(attach_find_detach("ab\x1d"
+                                  "c",
+                                  4),
+               2);
   cr_expect_eq(attach_find_detach("\x1d", 1), 0);
   cr_expect_eq(attach_find_detach("", 0), -1);
 }
@@ -176,8 +179,8 @@ Test(attach, chunk_bytes)
   free(b);
   cr_expect_null(bytes_of("{\"seq\":6,\"stream\":\"stdout\",\"data\":\"x\"}",
                           &n, &started));
-  cr_expect_null(bytes_of("{\"seq\":7,\"stream\":\"pty\",\"data\":\"\"}", &n,
-                          &started));
+  cr_expect_null(
+      bytes_of("{\"seq\":7,\"stream\":\"pty\",\"data\":\"\"}", &n, &started));
   cr_expect_null(bytes_of("{\"seq\":8,\"stream\":\"pty\",\"data_b64\":\"!\"}",
                           &n, &started));
   cr_expect_null(bytes_of("{\"seq\":9}", &n, &started));
