@@ -15,6 +15,14 @@
  * group is signalled only while it is known to exist (group_alive), so a
  * recycled pgid is never hit.
  *
+ * A runner with "pty" runs on a pseudo-terminal instead (runners/pty.c):
+ * run->out is then the pty's master (one stream, "pty", whose EIO when
+ * the last slave fd closes is its EOF), run->err stays unused, and the
+ * child is spawned without UV_PROCESS_DETACHED because setsid(1) --ctty
+ * makes its session and group (pgid == pid all the same). Until setsid
+ * has run, the group does not exist yet: signal_group falls back to the
+ * leader alone. The master is announced to the door for input/resize.
+ *
  * Output: bytes collect in an outbuf; a flush (at most 100 ms after the
  * first unflushed byte, or at once when the buffer is full) cuts chunks,
  * stamps them with the next seq, appends them to the runner's log and
@@ -42,6 +50,7 @@
 #include "runners/memory.h"
 #include "runners/health.h"
 #include "runners/outbuf.h"
+#include "runners/pty.h"
 #include "runners/ready.h"
 #include "src/events.h"
 #include "src/log.h"
@@ -56,6 +65,9 @@
 #include "watchers/watch.h"
 
 #define FLUSH_DELAY_MS 100
+/* A terminal's output is flushed sooner, partial lines included: a prompt
+ * or a key's echo must not wait for a newline. */
+#define PTY_FLUSH_DELAY_MS 20
 #define OUTBUF_BOUND (1024 * 1024)
 #define READ_BUF_SIZE (64 * 1024)
 #define GROUP_POLL_MAX_MS 50
@@ -65,8 +77,10 @@
 struct run {
   struct runner *runner; /* NULL once the runner let go of this run */
   uv_process_t proc;
-  uv_pipe_t out, err;
+  uv_pipe_t out, err;     /* a pty run: out is the master, err unused */
   uv_timer_t group_timer; /* polls for an empty group, then EOF grace */
+  int pty;                /* runs on a pseudo-terminal (runners/pty.c) */
+  int want_eofs;          /* streams to reach EOF: 2, or 1 on a pty */
   int open_handles;
   int closing;
   int pid;
@@ -100,6 +114,7 @@ struct runner {
   struct jsonl_buf enc;
   char *topic;
   int reading_paused;
+  int out_pty;            /* the last run's output is a terminal's */
 
   uint64_t seq, runs;
   int restarts;
@@ -188,8 +203,15 @@ emit_marker(struct runner *r, const char *extra, const char *text)
   emit_line(r, &c);
 }
 
+/* How long output may wait before a flush. */
+static uint64_t
+flush_delay(const struct runner *r)
+{
+  return r->out_pty ? PTY_FLUSH_DELAY_MS : FLUSH_DELAY_MS;
+}
+
 /* Flushes pending output as chunks. final: the run ended (partial lines
- * go out too). */
+ * go out too, as they always do on a pty). */
 static void
 flush_output(struct runner *r, int final)
 {
@@ -200,14 +222,16 @@ flush_output(struct runner *r, int final)
   uv_timer_stop(&r->flush_timer);
   if (outbuf_pending(r->ob) == 0)
     return;
-  chunks = outbuf_cut(r->ob, final, &n);
+  chunks = outbuf_cut(r->ob, final || r->out_pty, &n);
   ts = events_now_ms();
   for (size_t i = 0; i < n; i++) {
     struct jsonl_chunk c = {0};
     c.seq = ++r->seq;
     c.ts = ts;
     c.run = r->runs;
-    c.stream = chunks[i].stream == OUTBUF_STDERR ? "stderr" : "stdout";
+    c.stream = chunks[i].stream == OUTBUF_STDERR ? "stderr"
+               : r->out_pty                        ? "pty"
+                                                   : "stdout";
     c.data = chunks[i].data;
     c.len = chunks[i].len;
     c.partial = chunks[i].partial;
@@ -224,7 +248,7 @@ flush_output(struct runner *r, int final)
     pause_reading(r);
   /* A partial line still pending waits for more bytes or the next flush. */
   if (outbuf_pending(r->ob) > 0 && !final)
-    uv_timer_start(&r->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
+    uv_timer_start(&r->flush_timer, on_flush_timer, flush_delay(r), 0);
 }
 
 /* Fires the delayed flush. */
@@ -291,6 +315,8 @@ resume_reading(struct runner *r)
   if (!r->reading_paused || !run)
     return;
   r->reading_paused = 0;
+  if (run->eofs >= run->want_eofs)
+    return; /* a pty's EIO does not clear "readable" as an EOF does */
   if (!uv_is_closing((uv_handle_t *)&run->out) &&
       uv_is_readable((uv_stream_t *)&run->out))
     uv_read_start((uv_stream_t *)&run->out, on_alloc, on_read);
@@ -343,7 +369,7 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         (r->store && store_backlog_bytes(r->store) >= OUTBUF_BOUND))
       pause_reading(r);
   } else if (!uv_is_active((uv_handle_t *)&r->flush_timer)) {
-    uv_timer_start(&r->flush_timer, on_flush_timer, FLUSH_DELAY_MS, 0);
+    uv_timer_start(&r->flush_timer, on_flush_timer, flush_delay(r), 0);
   }
 }
 
@@ -392,8 +418,13 @@ signal_group(struct run *run, int signo)
 {
   if (!run || !run->group_alive)
     return;
-  if (kill(-run->pid, signo) == -1 && errno == ESRCH)
-    run->group_alive = 0;
+  if (kill(-run->pid, signo) == 0 || errno != ESRCH)
+    return;
+  /* A pty run makes its group in setsid(1), a moment after the spawn:
+   * until then only the leader itself can be signalled. */
+  if (run->pty && !run->leader_exited && kill(run->pid, signo) == 0)
+    return;
+  run->group_alive = 0;
 }
 
 static void on_group_timer(uv_timer_t *t);
@@ -420,7 +451,7 @@ run_check_done(struct run *run)
     return;
   }
   now = loop_ms(r->loop);
-  if (run->eofs < 2) {
+  if (run->eofs < run->want_eofs) {
     if (!run->empty_since)
       run->empty_since = now;
     if (now - run->empty_since < EOF_GRACE_MS) {
@@ -462,6 +493,8 @@ run_check_done(struct run *run)
   }
   emit_marker(r, extra, text);
   tend_note_group(r->spec->name, 0, 0);
+  if (run->pty)
+    tend_forget_pty(r->spec->name);
   r->run = NULL;
   run->runner = NULL;
   run_close(run);
@@ -625,6 +658,8 @@ build_env(struct runner *r, char **cause)
     if (strncmp(items[i].name, "TEND_", 5) != 0)
       env_set_take(&l, xasprintf("%s=%s", items[i].name, items[i].value));
   uv_os_free_environ(items, n_items);
+  if (r->spec->pty) /* a default: env_file and env may say otherwise */
+    env_set_take(&l, xstrdup("TERM=" PTY_TERM));
   for (char **f = r->spec->env_files; f && *f; f++) {
     char **vars = NULL;
     if (dotenv_load(*f, &vars, cause) < 0) {
@@ -696,8 +731,8 @@ do_spawn(struct runner *r)
   uv_process_options_t opt = {0};
   uv_stdio_container_t io[3];
   struct stat st;
-  char **env;
-  int rc;
+  char **env, **pty_argv = NULL;
+  int rc, master = -1, slave = -1;
   char text[512], extra[64];
 
   free(r->spawn_error);
@@ -737,28 +772,76 @@ do_spawn(struct runner *r)
       return;
     }
   }
+  if (r->spec->pty) {
+    char *cause = NULL;
+    const char *setsid = pty_setsid_path();
+    if (!setsid) {
+      free_strv(env);
+      spawn_failed(r, run,
+                   xstrdup("pty: setsid(1) from util-linux is not "
+                           "installed (it gives the command its terminal)"));
+      return;
+    }
+    if (pty_open(r->spec->pty_cols, r->spec->pty_rows, &master, &slave,
+                 &cause) < 0) {
+      free_strv(env);
+      spawn_failed(r, run, cause);
+      return;
+    }
+    pty_argv = pty_wrap_argv(setsid, r->spec->argv);
+  }
   run->runner = r;
   run->group_alive = 0;
+  run->pty = r->spec->pty;
+  run->want_eofs = run->pty ? 1 : 2;
   uv_pipe_init(r->loop, &run->out, 0);
   uv_pipe_init(r->loop, &run->err, 0);
   uv_timer_init(r->loop, &run->group_timer);
   run->proc.data = run->out.data = run->err.data = run->group_timer.data =
       run;
   run->open_handles = 4;
-  io[0].flags = UV_IGNORE;
-  io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  io[1].data.stream = (uv_stream_t *)&run->out;
-  io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-  io[2].data.stream = (uv_stream_t *)&run->err;
+  if (run->pty) {
+    /* The slave is the child's terminal on all three; the daemon reads
+     * and writes the master (opened as run->out below). */
+    for (int i = 0; i < 3; i++) {
+      io[i].flags = UV_INHERIT_FD;
+      io[i].data.fd = slave;
+    }
+  } else {
+    io[0].flags = UV_IGNORE;
+    io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    io[1].data.stream = (uv_stream_t *)&run->out;
+    io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    io[2].data.stream = (uv_stream_t *)&run->err;
+  }
   opt.exit_cb = on_leader_exit;
-  opt.file = r->spec->argv[0];
-  opt.args = r->spec->argv;
+  opt.file = pty_argv ? pty_argv[0] : r->spec->argv[0];
+  opt.args = pty_argv ? pty_argv : r->spec->argv;
   opt.env = env;
   opt.cwd = r->spec->cwd;
-  opt.flags = UV_PROCESS_DETACHED;
+  /* Not detached on a pty: setsid(1) makes the session (pty.c says why). */
+  opt.flags = run->pty ? 0 : UV_PROCESS_DETACHED;
   opt.stdio_count = 3;
   opt.stdio = io;
   rc = uv_spawn(r->loop, &run->proc, &opt);
+  free(pty_argv);
+  if (slave >= 0)
+    close(slave); /* the child has its copies; EOF comes when they close */
+  if (master >= 0 && rc != 0)
+    close(master);
+  if (master >= 0 && rc == 0) {
+    /* The master belongs to run->out from here: run_close closes it. */
+    int prc = uv_pipe_open(&run->out, master);
+    if (prc != 0) {
+      /* Cannot read the terminal (it does not happen with a fresh fd):
+       * the run is ended at once and its exit reported as usual. */
+      close(master);
+      log_error("%s: cannot read the pty: %s", r->spec->name,
+                uv_strerror(prc));
+      kill(run->proc.pid, SIGKILL);
+      run->want_eofs = 0;
+    }
+  }
   if (rc != 0) {
     /* The handle is initialised but inactive; the pipes may be open. */
     int err = rc;
@@ -792,8 +875,13 @@ do_spawn(struct runner *r)
   tend_note_group(r->spec->name, run->pid, recover_proc_start(run->pid));
   r->run = run;
   r->reading_paused = 0;
-  uv_read_start((uv_stream_t *)&run->out, on_alloc, on_read);
-  uv_read_start((uv_stream_t *)&run->err, on_alloc, on_read);
+  r->out_pty = run->pty;
+  if (run->want_eofs > 0)
+    uv_read_start((uv_stream_t *)&run->out, on_alloc, on_read);
+  if (run->pty && run->want_eofs > 0)
+    tend_register_pty(r->spec->name, (uv_stream_t *)&run->out);
+  else if (!run->pty)
+    uv_read_start((uv_stream_t *)&run->err, on_alloc, on_read);
   {
     /* The marker says why this run exists: what the supervisor or the
      * user asked, the files that changed, the backoff waited. */
@@ -1307,6 +1395,8 @@ runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
   if (r->run) {
     struct run *run = r->run;
     flush_output(r, 1);
+    if (run->pty)
+      tend_forget_pty(r->spec->name);
     signal_group(run, SIGKILL);
     run->runner = NULL;
     r->run = NULL;

@@ -158,7 +158,9 @@ static const struct cmd commands[] = {
              "                   -n all for everything)\n"
              "  --since D        only output of the last D (30s, 10m, 2h, 1d)\n"
              "  --grep REGEX     only lines that match (POSIX extended regex)\n"
-             "  --stream S       only stdout, stderr or tend (tend's notes)\n"
+             "  --stream S       only stdout, stderr, pty (a terminal's "
+             "output)\n"
+             "                   or tend (tend's notes)\n"
              "  -t, --timestamps each line with the time it was read\n"
              "  --json           the raw records {seq, ts, run, stream, data}\n"
              "                   (with \"runner\" when several are merged)\n"},
@@ -2000,8 +2002,8 @@ parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
                (strcmp(a, "--stream") == 0 || strncmp(a, "--stream=", 9) == 0)) {
       val = a[8] == '=' ? a + 9 : (++i < argc ? argv[i] : NULL);
       if (!val || (strcmp(val, "stdout") && strcmp(val, "stderr") &&
-                   strcmp(val, "tend")))
-        return usage_error(cmd, "--stream needs stdout, stderr or tend");
+                   strcmp(val, "pty") && strcmp(val, "tend")))
+        return usage_error(cmd, "--stream needs stdout, stderr, pty or tend");
       c->stream_filter = val;
     } else if (strcmp(a, "--check") == 0 && (cmd->opts & OPT_CHECK)) {
       c->check = 1;

@@ -45,6 +45,7 @@
 
 #include "runners/cmdpath.h"
 #include "runners/dotenv.h"
+#include "runners/pty.h"
 #include "src/strmap.h"
 #include "src/xalloc.h"
 #include "watchers/glob.h"
@@ -592,7 +593,8 @@ static const char *const key_synonyms[][2] = {
     {"services", "children"},    {"env_files", "env_file"},
     {"startretries", "restart_limit"}, {"max_memory_restart", "max_memory"},
     {"readiness_probe", "ready"}, {"liveness_probe", "health"},
-    {"healthcheck", "health"},
+    {"healthcheck", "health"},   {"tty", "pty"},
+    {"is_tty", "pty"},
 };
 
 static const char *
@@ -1568,6 +1570,7 @@ static const struct node_key {
     {"after", W_RUNNER},
     {"on_busy", W_RUNNER},
     {"max_memory", W_RUNNER},
+    {"pty", W_RUNNER},
 };
 
 static const char *const intensity_keys[] = {"max_restarts", "period_s"};
@@ -1588,6 +1591,7 @@ static const char *const watch_keys[] = {
 static const char *const loop_keys[] = {"max_restarts", "period_s",
                                         "follow_ms"};
 static const char *const after_keys[] = {"runner", "on"};
+static const char *const pty_keys[] = {"cols", "rows"};
 
 /* Returns a node with every default set. */
 static struct config_node *
@@ -2582,6 +2586,37 @@ ld_max_memory(struct ld *ld, json_t *obj, struct config_node *n)
   n->max_memory = bytes;
 }
 
+/* Reads "pty": true or false, or {"cols": N, "rows": N} (a pty of that
+ * size; a missing one keeps its default). */
+static void
+ld_pty(struct ld *ld, json_t *obj, struct config_node *n)
+{
+  json_t *v = json_object_get(obj, "pty");
+  int64_t dim;
+
+  n->pty_cols = 120;
+  n->pty_rows = 40;
+  if (!v)
+    return;
+  if (json_is_boolean(v)) {
+    n->pty = json_is_true(v);
+    return;
+  }
+  if (!json_is_object(v)) {
+    ld_err_key(ld, "pty", 0,
+               "expected true, false or {\"cols\": 120, \"rows\": 40}");
+    return;
+  }
+  n->pty = 1;
+  ld_push(ld, "pty", 0);
+  check_keys(ld, v, pty_keys, COUNT(pty_keys));
+  if (get_int(ld, v, "cols", 1, 1000, &dim) > 0)
+    n->pty_cols = (int)dim;
+  if (get_int(ld, v, "rows", 1, 1000, &dim) > 0)
+    n->pty_rows = (int)dim;
+  ld_pop(ld);
+}
+
 /* Returns the value of PATH the runner's child will search: its own env's,
  * else tend's (borrowed). */
 static const char *
@@ -2627,6 +2662,10 @@ ld_check_disk(struct ld *ld, json_t *obj, struct config_node *n)
     }
     free(word);
   }
+  if (n->pty && !pty_setsid_path())
+    ld_note(ld, "pty", -1, 0,
+            "setsid(1) from util-linux is not installed: a runner with "
+            "\"pty\" cannot start");
   for (size_t i = 0; n->env_files && n->env_files[i]; i++) {
     char **vars = NULL, *cause = NULL;
     json_t *ef = json_object_get(obj, "env_file");
@@ -2680,6 +2719,7 @@ ld_runner(struct ld *ld, json_t *obj, struct config_node *n)
   ld_resolve_limit(n);
   ld_env_files(ld, obj, n);
   ld_max_memory(ld, obj, n);
+  ld_pty(ld, obj, n);
   ld_check_disk(ld, obj, n);
 }
 

@@ -236,6 +236,8 @@ struct config_node {
   enum config_on_busy on_busy;  /* default queue */
   int64_t max_memory;           /* bytes; 0 = no limit (default) */
   struct config_health health;  /* liveness probe */
+  int pty;                      /* "pty": run on a pseudo-terminal */
+  int pty_cols, pty_rows;       /* its size (default 120 x 40) */
 };
 
 struct config_http {

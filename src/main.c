@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "src/attach.h"
 #include "src/cli.h"
 #include "src/config.h"
 #include "src/daemon.h"
@@ -28,6 +29,7 @@ static int cmd_check(int argc, char **argv);
 static int cmd_init(int argc, char **argv);
 static int cmd_client(int argc, char **argv);
 static int cmd_top(int argc, char **argv);
+static int cmd_attach(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -91,6 +93,17 @@ static const struct command commands[] = {
     {.name = "ui", .run = cmd_top,
      .usage = "ui [-c FILE]           the same as top",
      .help = "The same as top.\n"},
+    {.name = "attach", .run = cmd_attach,
+     .usage = "attach [-c FILE] NAME   connect this terminal to a pty runner",
+     .help = "Connects this terminal to a runner that runs on a terminal\n"
+             "(\"pty\": true): its output is shown as it comes, every key goes\n"
+             "to it (Ctrl-C and Ctrl-Z included), and this terminal's size is\n"
+             "its size. Ctrl-] detaches; the runner goes on running.\n"
+             "  -c, --config FILE  the daemon of FILE (default ./tend.json)\n"
+             "  --url URL          the daemon at URL (or TEND_URL)\n"
+             "  --token TOKEN      the API token (or TEND_TOKEN)\n"
+             "exit status: 0 detached, 1 refused (no such runner, no pty), 2 "
+             "usage\nor no terminal, 3 no daemon\n"},
     {.name = "help", .run = cmd_help,
      .usage = "help [COMMAND]         this text, or one command's options"},
     {.name = "version", .run = cmd_version,
@@ -256,6 +269,16 @@ cmd_top(int argc, char **argv)
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
       return cmd_help(2, (char *[]){"help", argv[0], NULL});
   return top_main(argc, argv);
+}
+
+/* tend attach NAME: see src/attach.c. */
+static int
+cmd_attach(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return cmd_help(2, (char *[]){"help", argv[0], NULL});
+  return attach_main(argc, argv);
 }
 
 static int

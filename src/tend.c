@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "runners/fsm.h"
+#include "runners/pty.h"
 #include "src/actor.h"
 #include "src/config.h"
 #include "src/events.h"
@@ -64,6 +65,7 @@ static struct {
   struct strmap *groups; /* runner name -> struct group_note * */
   struct strmap *leaders; /* "pid" of live run leaders -> group note */
   struct strmap *watches; /* runner name -> struct watch * (borrowed) */
+  struct strmap *ptys;    /* runner name -> struct pty_note * (own) */
   struct inotify_service *inotify;
   struct reload *reload; /* watches tend.json and the include folder */
   struct config **retired; /* configs replaced by reloads: specs of them
@@ -445,6 +447,7 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
   t.groups = strmap_new();
   t.leaders = strmap_new();
   t.watches = strmap_new();
+  t.ptys = strmap_new();
   t.inotify = inotify_service_new(loop, cause);
   if (!t.inotify) {
     log_warn("file watching is off: %s", *cause ? *cause : "no inotify");
@@ -560,6 +563,8 @@ on_part_closed(void *arg)
   free(t.config_error);
   strmap_free(t.watches);
   t.watches = NULL;
+  strmap_free(t.ptys); /* runners forgot theirs when they closed */
+  t.ptys = NULL;
   if (t.close_cb)
     t.close_cb(t.close_arg);
 }
@@ -612,6 +617,110 @@ tend_forget_watch(const char *name)
 {
   if (t.watches)
     strmap_del(t.watches, name);
+}
+
+/* A live pty run: its master (borrowed from the run) and current size. */
+struct pty_note {
+  uv_stream_t *master;
+  int cols, rows;
+};
+
+void
+tend_register_pty(const char *name, uv_stream_t *master)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  struct pty_note *p = xcalloc(1, sizeof *p);
+
+  p->master = master;
+  p->cols = n ? n->pty_cols : PTY_DEFAULT_COLS;
+  p->rows = n ? n->pty_rows : PTY_DEFAULT_ROWS;
+  free(strmap_del(t.ptys, name));
+  strmap_set(t.ptys, name, p);
+}
+
+void
+tend_forget_pty(const char *name)
+{
+  if (t.ptys)
+    free(strmap_del(t.ptys, name));
+}
+
+/* The live pty of a runner that takes input, or NULL with *cause (new)
+ * and *err set: -ENOENT no such runner, -EBUSY no pty or not running. */
+static struct pty_note *
+pty_of(const char *name, int *err, char **cause)
+{
+  const struct config_node *n = config_find(t.cfg, name);
+  struct pty_note *p;
+
+  if (!n || n->is_group) {
+    *cause = xasprintf("no runner named \"%s\"", name);
+    *err = -ENOENT;
+    return NULL;
+  }
+  p = strmap_get(t.ptys, name);
+  if (p)
+    return p;
+  *err = -EBUSY;
+  if (!n->pty)
+    *cause = xasprintf("%s does not run on a terminal: input needs \"pty\": "
+                       "true in its config",
+                       name);
+  else
+    *cause = xasprintf("%s is not running (%s)", name,
+                       fsm_state_name(runner_state(name)));
+  return NULL;
+}
+
+int
+tend_runner_input(const char *name, const char *data, size_t len,
+                  char **cause)
+{
+  int err = 0, r;
+  struct pty_note *p = pty_of(name, &err, cause);
+
+  if (!p)
+    return err;
+  r = pty_write(p->master, data, len);
+  if (r == -EAGAIN) {
+    *cause = xasprintf("the terminal of %s has %zu bytes of input waiting: "
+                       "the program does not read it",
+                       name, pty_queued(p->master));
+    return -EBUSY;
+  }
+  if (r < 0) {
+    *cause = xasprintf("%s is not running (its terminal is closing)", name);
+    return -EBUSY;
+  }
+  return 0;
+}
+
+int
+tend_runner_resize(const char *name, int cols, int rows, char **cause)
+{
+  int err = 0, fd, r;
+  struct pty_note *p;
+
+  if (!pty_size_valid(cols, rows)) {
+    *cause = xasprintf("cols and rows: integers from 1 to %d", PTY_MAX_DIM);
+    return -EINVAL;
+  }
+  p = pty_of(name, &err, cause);
+  if (!p)
+    return err;
+  if (uv_fileno((uv_handle_t *)p->master, &fd) != 0) {
+    *cause = xasprintf("%s is not running (its terminal is closing)", name);
+    return -EBUSY;
+  }
+  r = pty_set_size(fd, cols, rows);
+  if (r < 0) {
+    *cause = xasprintf("cannot resize the terminal of %s: %s", name,
+                       strerror(-r));
+    return r == -EINVAL ? -EINVAL : -EBUSY;
+  }
+  p->cols = cols;
+  p->rows = rows;
+  return 0;
 }
 
 void
@@ -723,6 +832,16 @@ node_json(const struct config_node *n, int recursive)
       struct watch *w = strmap_get(t.watches, n->name);
       json_object_set_new(out, "watch", w ? watch_status_json(w)
                                           : json_null());
+    }
+    if (n->pty) {
+      /* The live terminal's size, else the one the next run gets. */
+      struct pty_note *p = strmap_get(t.ptys, n->name);
+      json_object_set_new(out, "pty",
+                          json_pack("{s:i, s:i}", "cols",
+                                    p ? p->cols : n->pty_cols, "rows",
+                                    p ? p->rows : n->pty_rows));
+    } else {
+      json_object_set_new(out, "pty", json_null());
     }
   }
   return out;

@@ -51,6 +51,14 @@ int tend_group_restart(const char *name, char **cause);
  * is called that. Stopping the root stops the tree, not the daemon. */
 int tend_group_start(const char *name, char **cause);
 int tend_group_stop(const char *name, char **cause);
+/* Writes data[0..len) to the terminal of a runner with "pty" (its input,
+ * as if typed). -EBUSY when it has no pty, is not running, or has too
+ * much input waiting already (the program does not read). */
+int tend_runner_input(const char *name, const char *data, size_t len,
+                      char **cause);
+/* Sets the size of a pty runner's terminal (its programs get SIGWINCH).
+ * -EINVAL for a size outside 1..1000; -EBUSY as for input. */
+int tend_runner_resize(const char *name, int cols, int rows, char **cause);
 /* Re-reads the config file and applies the difference (watchers issue).
  * Returns -EINVAL with the errors (file:line:col each) in *cause. */
 int tend_reload(char **cause);
@@ -132,6 +140,11 @@ struct inotify_service *tend_inotify(void);
  * tend_forget_watch). */
 void tend_register_watch(const char *name, struct watch *watch);
 void tend_forget_watch(const char *name);
+
+/* Runners announce the master of a live pty run (borrowed until
+ * tend_forget_pty) for input and resize. */
+void tend_register_pty(const char *name, uv_stream_t *master);
+void tend_forget_pty(const char *name);
 
 /* Returns 1 when pid leads a live run (libuv, not tend, reaps it). */
 int tend_is_leader(int pid);

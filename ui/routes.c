@@ -25,6 +25,7 @@
 #include "src/pubsub.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
+#include "state/jsonl.h"
 #include "ui/assets.h"
 #include "ui/auth.h"
 #include "ui/sse.h"
@@ -261,6 +262,10 @@ static void h_events_stream(const struct routes_req *, const char *,
 
 static void h_daemon_stop(const struct routes_req *, const char *,
                           struct routes_reply *);
+static void h_input(const struct routes_req *, const char *,
+                    struct routes_reply *);
+static void h_resize(const struct routes_req *, const char *,
+                     struct routes_reply *);
 static void h_group_start(const struct routes_req *, const char *,
                           struct routes_reply *);
 static void h_group_stop(const struct routes_req *, const char *,
@@ -289,6 +294,10 @@ static const struct route route_table[] = {
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/watch/resume",
      .fn = h_resume},
+    {.method = "POST", .pattern = "/api/v1/runners/{name}/input", .fn = h_input},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/resize",
+     .fn = h_resize},
     {.method = "POST",
      .pattern = "/api/v1/groups/{name}/restart",
      .fn = h_group_restart},
@@ -871,6 +880,88 @@ h_signal(const struct routes_req *rq, const char *name,
   }
   json_decref(body);
   r = tend_runner_cmd(name, TEND_CMD_SIGNAL, signo, &cause);
+  if (r < 0)
+    reply_door_error(out, r, cause);
+  else
+    reply_ok(out);
+}
+
+/* POST /api/v1/runners/{name}/input: bytes for a pty runner's terminal.
+ * A JSON body (Content-Type application/json) is {"data": "text"} or
+ * {"data_b64": "..."}; any other body is the raw bytes themselves. */
+static void
+h_input(const struct routes_req *rq, const char *name,
+        struct routes_reply *out)
+{
+  const char *type = header(rq, "Content-Type");
+  const char *data = rq->body;
+  size_t len = rq->body_len;
+  char *decoded = NULL, *cause = NULL;
+  json_t *body = NULL, *v;
+  int r;
+
+  if (type && strncasecmp(type, "application/json", 16) == 0) {
+    body = body_object(rq, out);
+    if (!body)
+      return;
+    if ((v = json_object_get(body, "data")) && json_is_string(v)) {
+      data = json_string_value(v);
+      len = json_string_length(v);
+    } else if ((v = json_object_get(body, "data_b64")) && json_is_string(v)) {
+      decoded = xmalloc(json_string_length(v) / 4 * 3 + 3);
+      if (jsonl_base64_decode(json_string_value(v), json_string_length(v),
+                              decoded, &len) < 0) {
+        free(decoded);
+        json_decref(body);
+        routes_reply_error(out, 400, "data_b64: not valid base64");
+        return;
+      }
+      data = decoded;
+    } else {
+      json_decref(body);
+      routes_reply_error(out, 400,
+                         "the body must be {\"data\": \"text\"} or "
+                         "{\"data_b64\": \"...\"} (or raw bytes with "
+                         "another Content-Type)");
+      return;
+    }
+  }
+  r = tend_runner_input(name, data ? data : "", data ? len : 0, &cause);
+  free(decoded);
+  json_decref(body);
+  if (r < 0)
+    reply_door_error(out, r, cause);
+  else
+    reply_json(out, 200, json_pack("{s:b, s:I}", "ok", 1, "bytes",
+                                   (json_int_t)(data ? len : 0)));
+}
+
+/* POST /api/v1/runners/{name}/resize {"cols": C, "rows": R}. */
+static void
+h_resize(const struct routes_req *rq, const char *name,
+         struct routes_reply *out)
+{
+  json_t *body = body_object(rq, out);
+  json_t *c, *rw;
+  char *cause = NULL;
+  int r;
+
+  if (!body)
+    return;
+  c = json_object_get(body, "cols");
+  rw = json_object_get(body, "rows");
+  if (!json_is_integer(c) || !json_is_integer(rw) ||
+      json_integer_value(c) < 1 || json_integer_value(c) > 1000 ||
+      json_integer_value(rw) < 1 || json_integer_value(rw) > 1000) {
+    json_decref(body);
+    routes_reply_error(out, 400,
+                       "the body must be {\"cols\": C, \"rows\": R}, "
+                       "integers from 1 to 1000");
+    return;
+  }
+  r = tend_runner_resize(name, (int)json_integer_value(c),
+                         (int)json_integer_value(rw), &cause);
+  json_decref(body);
   if (r < 0)
     reply_door_error(out, r, cause);
   else

@@ -7,7 +7,7 @@
 # simply not offered: nothing is printed.
 
 _tend_commands="up init check status ps start stop restart signal logs events
-reload down resume top ui help version"
+reload down resume top ui attach help version"
 _tend_signals="HUP INT QUIT KILL USR1 USR2 TERM WINCH CONT STOP TSTP"
 
 # Prints the names the daemon knows, for the -c/--url given on the line.
@@ -36,7 +36,7 @@ _tend() {
     ;;
   --url | -n | --lines | --since | --grep) return ;;
   --stream)
-    COMPREPLY=($(compgen -W "stdout stderr tend" -- "$cur"))
+    COMPREPLY=($(compgen -W "stdout stderr pty tend" -- "$cur"))
     return
     ;;
   esac
@@ -68,7 +68,7 @@ _tend() {
   logs) opts="-f --follow -n --lines --json --since --grep --stream -t
     --timestamps -c --config --url" ;;
   events) opts="-f --follow -n --lines --json -c --config --url" ;;
-  start | stop | restart | resume | signal | reload | top | ui)
+  start | stop | restart | resume | signal | reload | top | ui | attach)
     opts="-c --config --url" ;;
   help)
     [ "$nargs" -eq 0 ] &&
@@ -88,7 +88,7 @@ _tend() {
       [ -n "$names" ] && COMPREPLY=($(compgen -W "$names all" -- "$cur"))
     fi
     ;;
-  resume)
+  resume | attach)
     [ "$nargs" -eq 0 ] && COMPREPLY=($(compgen -W "$(_tend_names)" -- "$cur"))
     ;;
   logs)

@@ -651,3 +651,29 @@ test('ui: a watch paused by the loop guard shows a badge until resumed',
       assertClean(problems);
     }, getBrowser);
   }, { timeout: 90000 * SLOW });
+
+test('ui: a pty runner has an input line whose lines reach its terminal',
+  async ({ getBrowser }) => {
+    const cfg = { name: 'dev', children: [
+      { name: 'rev', pty: true, cmd: ['python3', '-c',
+        'import sys\nprint("READY", flush=True)\nfor l in sys.stdin:\n' +
+        '    print("GOT", l.strip()[::-1], flush=True)\n'] },
+      { name: 'plain', cmd: 'sleep 1000' },
+    ] };
+    await withDaemon(cfg, {}, async (d, page, problems) => {
+      // No input line for a runner on pipes.
+      await selectNode(page, 'plain');
+      await page.waitForSelector('#pty-input', { state: 'hidden', timeout: T });
+      await selectNode(page, 'rev');
+      await waitRow(page, 'READY');
+      await page.waitForSelector('#pty-input:not([hidden])', { timeout: T });
+      await page.fill('#pty-line', 'hello browser');
+      await page.press('#pty-line', 'Enter');
+      await waitRow(page, 'GOT resworb olleh');
+      assert.equal(await page.inputValue('#pty-line'), '', 'the line is sent');
+      // Stopped: the line stays, disabled.
+      await page.click('#btn-stop');
+      await page.waitForSelector('#pty-line:disabled', { timeout: T * 2 });
+      assertClean(problems);
+    }, getBrowser);
+  }, { timeout: 90000 * SLOW });

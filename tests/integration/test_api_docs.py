@@ -34,6 +34,7 @@ def test_docs_have_an_example_per_endpoint():
                  "/api/v1/runners/api ", "/api/v1/groups/dev",
                  "/runners/api/start", "/runners/api/stop",
                  "/runners/api/restart", "/runners/api/signal",
+                 "/runners/api/input", "/runners/api/resize",
                  "/groups/dev/restart", "/watch/resume", "/api/v1/reload",
                  "/runners/api/output?", "/output/stream", "/api/v1/events?",
                  "/api/v1/events/stream", "?token="):

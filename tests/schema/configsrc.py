@@ -30,6 +30,7 @@ SUBTABLES = {
     "after_keys": "after",
     "limit_keys": "restart_limit",
     "health_keys": "health",
+    "pty_keys": "pty",
 }
 
 # The X-macro enums of src/config.h that appear in tend.json, and the key

@@ -1577,3 +1577,51 @@ Test(config_errors, watch_postpone_and_follow)
       "tend.json:6:31: children[2].watch.loop_limit.follow_ms: expected an "
       "integer >= 0\n");
 }
+
+/* ------------------------------------------------------------------------ */
+/* pty                                                                       */
+/* ------------------------------------------------------------------------ */
+
+Test(config_pty, forms_and_defaults)
+{
+  struct config *c = must_j(
+      "{'name':'r','children':["
+      "{'name':'a','cmd':['cat']},"
+      "{'name':'b','cmd':['cat'],'pty':true},"
+      "{'name':'c','cmd':['cat'],'pty':{'cols':80,'rows':24}},"
+      "{'name':'d','cmd':['cat'],'pty':{'rows':10}},"
+      "{'name':'e','cmd':['cat'],'pty':false}]}");
+  const struct config_node *a = config_find(c, "a"), *b = config_find(c, "b");
+  const struct config_node *cc = config_find(c, "c"), *d = config_find(c, "d");
+  cr_expect_eq(a->pty, 0);
+  cr_expect_eq(b->pty, 1);
+  cr_expect_eq(b->pty_cols, 120);
+  cr_expect_eq(b->pty_rows, 40);
+  cr_expect_eq(cc->pty, 1);
+  cr_expect_eq(cc->pty_cols, 80);
+  cr_expect_eq(cc->pty_rows, 24);
+  cr_expect_eq(d->pty_cols, 120);
+  cr_expect_eq(d->pty_rows, 10);
+  cr_expect_eq(config_find(c, "e")->pty, 0);
+  config_free(c);
+}
+
+Test(config_pty, errors_point_at_the_value)
+{
+  expect_errors("{'name':'r','children':[{'name':'a','cmd':['cat'],"
+                "'pty':'yes'}]}",
+                "tend.json:1:57: children[0].pty: expected true, false or "
+                "{\"cols\": 120, \"rows\": 40}\n");
+  expect_errors("{'name':'r','children':[{'name':'a','cmd':['cat'],"
+                "'pty':{'cols':0,'rows':1001,'x':1}}]}",
+                "tend.json:1:65: children[0].pty.cols: expected an integer "
+                "between 1 and 1000\n"
+                "tend.json:1:74: children[0].pty.rows: expected an integer "
+                "between 1 and 1000\n"
+                "tend.json:1:79: children[0].pty.x: unknown key \"x\"\n");
+  /* Only runners have a terminal. */
+  expect_errors("{'name':'r','pty':true,'children':[{'name':'a','cmd':['cat']}"
+                "]}",
+                "tend.json:1:13: pty: \"pty\" is a runner key, but the root "
+                "must be a group\n");
+}

@@ -78,6 +78,38 @@ tend_runner_cmd(const char *name, enum tend_cmd cmd, int signo, char **cause)
   return fake.cmd_result;
 }
 
+/* Input and resize of pty runners: "term" has a pty, "api" has none. */
+static struct {
+  char data[256];
+  size_t len;
+  int cols, rows;
+} pty_fake;
+
+int
+tend_runner_input(const char *name, const char *data, size_t len,
+                  char **cause)
+{
+  if (strcmp(name, "term") != 0) {
+    *cause = strdup(strcmp(name, "api") == 0 ? "api has no pty" : "no such");
+    return strcmp(name, "api") == 0 ? -EBUSY : -ENOENT;
+  }
+  pty_fake.len = len < sizeof pty_fake.data ? len : sizeof pty_fake.data;
+  memcpy(pty_fake.data, data, pty_fake.len);
+  return 0;
+}
+
+int
+tend_runner_resize(const char *name, int cols, int rows, char **cause)
+{
+  if (strcmp(name, "term") != 0) {
+    *cause = strdup("api has no pty");
+    return -EBUSY;
+  }
+  pty_fake.cols = cols;
+  pty_fake.rows = rows;
+  return 0;
+}
+
 int
 tend_group_restart(const char *name, char **cause)
 {
@@ -779,4 +811,63 @@ Test(routes, tree_output_changes_rebuild_at_most_every_100_ms)
   took = now_s() - t0;
   cr_assert_eq(fake.trees_built, 2);
   cr_assert_geq(took, 0.099, "rebuilt after %.3f s", took);
+}
+
+Test(routes, pty_input_forms, .init = setup, .fini = teardown)
+{
+  struct fake_req raw = {.headers = {{"Authorization", "Bearer " TOKEN},
+                                     {"Content-Type", "text/plain"}}};
+  struct fake_req js = {.headers = {{"Authorization", "Bearer " TOKEN},
+                                    {"Content-Type",
+                                     "application/json; charset=utf-8"}}};
+  json_t *j;
+
+  j = expect("POST", "/api/v1/runners/term/input", &js,
+             "{\"data\":\"ls\\n\"}", 200);
+  cr_expect_eq(json_integer_value(json_object_get(j, "bytes")), 3);
+  json_decref(j);
+  cr_expect_eq(pty_fake.len, 3);
+  cr_expect_eq(memcmp(pty_fake.data, "ls\n", 3), 0);
+  json_decref(expect("POST", "/api/v1/runners/term/input", &js,
+                     "{\"data_b64\":\"AAEC\"}", 200));
+  cr_expect_eq(pty_fake.len, 3);
+  cr_expect_eq(memcmp(pty_fake.data, "\0\1\2", 3), 0);
+  /* Any other type: the body is the bytes, JSON-looking or not. */
+  json_decref(expect("POST", "/api/v1/runners/term/input", &raw,
+                     "{\"data\":1}", 200));
+  cr_expect_eq(pty_fake.len, 10);
+  json_decref(expect("POST", "/api/v1/runners/term/input", &bearer, "q",
+                     200));
+  cr_expect_eq(pty_fake.len, 1);
+  json_decref(expect("POST", "/api/v1/runners/term/input", &js,
+                     "{\"data_b64\":\"%%%\"}", 400));
+  json_decref(expect("POST", "/api/v1/runners/term/input", &js,
+                     "{\"text\":\"x\"}", 400));
+  json_decref(expect("POST", "/api/v1/runners/term/input", &js, "[1]", 400));
+  json_decref(expect("POST", "/api/v1/runners/api/input", &js,
+                     "{\"data\":\"x\"}", 409));
+  json_decref(expect("POST", "/api/v1/runners/nope/input", &js,
+                     "{\"data\":\"x\"}", 404));
+  json_decref(expect("GET", "/api/v1/runners/term/input", &bearer, NULL, 405));
+  {
+    struct fake_req none = {0};
+    json_decref(expect("POST", "/api/v1/runners/term/input", &none, "x",
+                       401));
+  }
+}
+
+Test(routes, pty_resize, .init = setup, .fini = teardown)
+{
+  json_decref(expect("POST", "/api/v1/runners/term/resize", &bearer,
+                     "{\"cols\":100,\"rows\":30}", 200));
+  cr_expect_eq(pty_fake.cols, 100);
+  cr_expect_eq(pty_fake.rows, 30);
+  json_decref(expect("POST", "/api/v1/runners/term/resize", &bearer,
+                     "{\"cols\":0,\"rows\":30}", 400));
+  json_decref(expect("POST", "/api/v1/runners/term/resize", &bearer,
+                     "{\"cols\":100}", 400));
+  json_decref(expect("POST", "/api/v1/runners/term/resize", &bearer,
+                     "{\"cols\":100,\"rows\":1e3}", 400));
+  json_decref(expect("POST", "/api/v1/runners/api/resize", &bearer,
+                     "{\"cols\":100,\"rows\":30}", 409));
 }

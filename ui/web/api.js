@@ -60,6 +60,9 @@ export const api = {
     `/api/v1/groups/${enc(name)}/restart`, {}),
   watchResume: (name) => request('POST',
     `/api/v1/runners/${enc(name)}/watch/resume`, {}),
+  // Bytes for the terminal of a runner with "pty" (as if typed).
+  input: (name, data) => request('POST',
+    `/api/v1/runners/${enc(name)}/input`, { data }),
   outputStreamUrl: (name) => `/api/v1/runners/${enc(name)}/output/stream`,
   eventsStreamUrl: () => '/api/v1/events/stream',
 };

@@ -389,7 +389,46 @@ function updateHeader() {
   $('sig-select').hidden = !isRunner;
   $('sig-select').disabled = !isRunner || !(isUp(st) || st === 'stopping');
   ctl('btn-watch', isRunner && !!(n.watch && n.watch.paused), true, 'watch');
+  updatePtyInput(n);
   updateRuns();
+}
+
+// The input line under the output of a runner on a terminal ("pty"): shown
+// for such a runner on the Output tab, usable while it runs.
+function updatePtyInput(n) {
+  const form = $('pty-input');
+  const show = n.kind === 'runner' && !!n.pty && S.tab === 'output';
+  form.hidden = !show;
+  if (!show) return;
+  const up = isUp(n.state);
+  const line = $('pty-line');
+  line.disabled = !up;
+  $('pty-send').disabled = !up || S.inflight.has(`input:${n.name}`);
+  line.placeholder = up
+    ? 'A line for the terminal (Enter sends it with a newline)'
+    : `${n.name} is ${n.state}: start it to type`;
+}
+
+// Sends the input line (plus a newline) to the selected runner's terminal.
+async function sendPtyLine(e) {
+  e.preventDefault();
+  const name = S.selected;
+  const line = $('pty-line');
+  const key = `input:${name}`;
+  if (S.inflight.has(key)) return;
+  S.inflight.add(key);
+  $('pty-send').disabled = true;
+  try {
+    await api.input(name, `${line.value}\n`);
+    line.value = '';
+    if (!S.view.following) S.view.follow();
+  } catch (err) {
+    toast(`input to ${name} failed: ${err.message}`);
+  } finally {
+    S.inflight.delete(key);
+    const f = S.byName.get(S.selected);
+    if (f) updatePtyInput(f.node);
+  }
 }
 
 // Runs one control action, with its button disabled while in flight and the
@@ -1003,6 +1042,10 @@ function setTab(tab) {
   $('output-tools').hidden = tab !== 'output';
   $('events-tools').hidden = tab !== 'events';
   $('events-pane').hidden = tab !== 'events';
+  {
+    const f = S.byName.get(S.selected);
+    if (f) updatePtyInput(f.node);
+  }
   if (tab === 'events') {
     filterEvents();
     S.unseen = 0;
@@ -1099,6 +1142,7 @@ function init() {
       applyFilter();
     }
   });
+  $('pty-input').addEventListener('submit', sendPtyLine);
   $('btn-ts').addEventListener('click', () => setTimestamps(!S.timestamps));
   $('btn-copy').addEventListener('click', copyShown);
   $('runs').addEventListener('change', () => {
