@@ -282,7 +282,7 @@ def test_rotation_never_overwrites_another_runners_log(tend_factory):
     chunks = d.jsonl("x.1")
     data = "".join(c.get("data", "") for c in chunks)
     assert "I am x.1" in data and "from x" not in data, data[:300]
-    assert {c.get("stream") for c in chunks} <= {"stdout", "stderr"}
+    assert {c.get("stream") for c in chunks} <= {"stdout", "stderr", "tend"}
     d.stop()
 
 
