@@ -39,7 +39,7 @@ def read_jsonl(path):
 
 def out_path(d, runner, i=0):
     base = os.path.join(d.state_dir, "output", runner)
-    return base + ".jsonl" if i == 0 else f"{base}.{i}.jsonl"
+    return base + ".jsonl" if i == 0 else f"{base}.jsonl.{i}"
 
 
 def chunks_of(d, runner, keep=0):
@@ -487,7 +487,7 @@ while True:
 
 def rotated_files(d, runner):
     return sorted(glob.glob(os.path.join(d.state_dir, "output",
-                                         runner + ".*.jsonl")))
+                                         runner + ".jsonl.*")))
 
 
 def test_rotation_keeps_n_files_and_the_api_reads_across_them(tend_factory):
@@ -505,7 +505,7 @@ def test_rotation_keeps_n_files_and_the_api_reads_across_them(tend_factory):
              what="the last line on disk")
     files = rotated_files(d, "rot")
     assert [os.path.basename(f) for f in files] == [
-        "rot.1.jsonl", "rot.2.jsonl"], files
+        "rot.jsonl.1", "rot.jsonl.2"], files
     for f in files + [out_path(d, "rot")]:
         assert os.path.getsize(f) <= max_bytes, (f, os.path.getsize(f))
     on_disk = chunks_of(d, "rot", keep)
