@@ -453,7 +453,7 @@ def test_rss_stays_under_64mib_while_a_child_floods(tend_factory, writer):
         time.sleep(0.05)
     hwm = vm_status(pid, "VmHWM")
     code = d.stop()
-    files = glob.glob(os.path.join(d.state_dir, "output", "flood*.jsonl"))
+    files = glob.glob(os.path.join(d.state_dir, "output", "flood.jsonl*"))
     written = sum(os.path.getsize(p) for p in files)
     last = last_seq(out_path(d, "flood"))
     print(f"{writer}: VmHWM {hwm} KiB, sampled peak {peak} KiB, "
@@ -606,7 +606,7 @@ def test_rotated_away_seqs_are_reported_as_a_gap_before_and_after_restart(
 
     # The bound of a file: max_bytes, or one line when that line alone is
     # bigger (a chunk is never split across files).
-    files = glob.glob(os.path.join(d.state_dir, "output", "gap*.jsonl"))
+    files = glob.glob(os.path.join(d.state_dir, "output", "gap.jsonl*"))
     for f in files:
         size, lines = os.path.getsize(f), len(read_jsonl(f))
         assert size <= max_bytes or lines == 1, (f, size, lines)
