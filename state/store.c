@@ -66,7 +66,6 @@ struct ring {
 
 struct store {
   char *dir, *name, *path; /* path: the current file's, for messages */
-  int dirfd;               /* dir, opened once (-1 until it could be) */
   int64_t max_bytes;
   int keep;
   int fd;       /* current file, -1 while closed by an error */
@@ -204,19 +203,15 @@ disk_trouble(int err)
   }
 }
 
-/* The descriptor of the store's folder, opened (and created, mode 0700)
- * on first use through statedir_open_dir: below the state folder no
- * component is reached through a symlink. Returns it or -errno. */
+/* Opens the store's folder (creating it, mode 0700) through
+ * statedir_open_dir: below the state folder no component is reached
+ * through a symlink. Returns a new descriptor or -errno. It is opened for
+ * each use and closed after, not held: a daemon with many runners on a
+ * low descriptor limit must not spend one per log on it. */
 static int
-store_dir(struct store *st)
+store_dir(const struct store *st)
 {
-  if (st->dirfd < 0) {
-    int fd = statedir_open_dir(st->dir);
-    if (fd < 0)
-      return fd;
-    st->dirfd = fd;
-  }
-  return st->dirfd;
+  return statedir_open_dir(st->dir);
 }
 
 /* Reads len bytes at off (fewer at EOF); returns the count or -errno. */
@@ -259,19 +254,21 @@ store_rotated_path(const char *dir, const char *name, int i)
 }
 
 /* Opens file i of the store read-only, never through a symlink. Returns
- * a descriptor or -errno (-ENOENT while the folder is not open). */
+ * a descriptor or -errno. */
 static int
 open_file(const struct store *st, int i)
 {
-  char *base;
-  int fd;
+  char *path = store_rotated_path(st->dir, st->name, i);
+  const char *base;
+  int dfd = statedir_open_parent(path, &base), fd = -1, err = 0;
 
-  if (st->dirfd < 0)
-    return -ENOENT;
-  base = file_name(st->name, i);
-  fd = openat(st->dirfd, base, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  free(base);
-  return fd < 0 ? -errno : fd;
+  if (dfd >= 0) { /* reading creates nothing, the folder included */
+    fd = openat(dfd, base, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    err = errno;
+    close(dfd);
+  }
+  free(path);
+  return dfd < 0 ? dfd : fd < 0 ? -err : fd;
 }
 
 /* Finds where the line ending at end starts: just after the last '\n'
@@ -370,15 +367,17 @@ note_found(struct store *st, uint64_t seq, uint64_t run)
 static int
 open_current(struct store *st)
 {
-  int rc = store_dir(st);
-  if (rc < 0)
-    return rc;
+  int dfd = store_dir(st), rc;
+  if (dfd < 0)
+    return dfd;
   char *base = file_name(st->name, 0);
-  int fd = openat(st->dirfd, base,
+  int fd = openat(dfd, base,
                   O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int err = errno;
   free(base);
+  close(dfd);
   if (fd < 0)
-    return -errno;
+    return -err;
   struct stat sb;
   if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
     fchmod(fd, sb.st_mode & 0700); /* a log of an older tend: 0644 */
@@ -455,8 +454,6 @@ store_open(const char *dir, const char *name, int64_t max_bytes, int keep,
   st->max_bytes = max_bytes;
   st->keep = keep > 0 ? keep : 0;
   st->fd = -1;
-  st->dirfd = -1;
-  store_dir(st); /* an error comes back from open_current below */
 
   int64_t end;
   for (int i = 1; i <= st->keep; i++) {
@@ -501,8 +498,6 @@ store_close(struct store *st)
              st->backlog.count, st->backlog.bytes);
   if (st->fd >= 0)
     close(st->fd);
-  if (st->dirfd >= 0)
-    close(st->dirfd);
   ring_clear(&st->tail);
   ring_clear(&st->backlog);
   free(st->dir);
@@ -568,23 +563,28 @@ rotate(struct store *st)
 {
   int rc = 0;
   char *cur = file_name(st->name, 0);
+  int dfd = store_dir(st);
+  if (dfd < 0)
+    rc = dfd;
   /* renameat replaces a symlink at the target, never writes through it. */
   for (int i = st->keep - 1; i >= 1 && rc == 0; i--) {
     char *from = file_name(st->name, i), *to = file_name(st->name, i + 1);
-    if (renameat(st->dirfd, from, st->dirfd, to) < 0 && errno != ENOENT)
+    if (renameat(dfd, from, dfd, to) < 0 && errno != ENOENT)
       rc = -errno;
     free(from);
     free(to);
   }
   if (rc == 0 && st->keep > 0) {
     char *to = file_name(st->name, 1);
-    if (renameat(st->dirfd, cur, st->dirfd, to) < 0)
+    if (renameat(dfd, cur, dfd, to) < 0)
       rc = -errno;
     free(to);
-  } else if (rc == 0 && unlinkat(st->dirfd, cur, 0) < 0) {
+  } else if (rc == 0 && unlinkat(dfd, cur, 0) < 0) {
     rc = -errno;
   }
   free(cur);
+  if (dfd >= 0)
+    close(dfd);
   if (rc < 0) {
     if (rc != st->rotate_error)
       log_warn("%s: cannot rotate: %s", st->path, strerror(-rc));
