@@ -311,10 +311,10 @@ int
 daemon_signal_ignored(int signo)
 {
   static const int fixed[] = {
-    SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO,
-    SIGXCPU, SIGXFSZ, SIGPWR,
+      SIGQUIT,   SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM,
+      SIGPROF,   SIGIO,   SIGXCPU, SIGXFSZ, SIGPWR,
 #ifdef SIGSTKFLT
-    SIGSTKFLT,
+      SIGSTKFLT,
 #endif
   };
 

@@ -189,8 +189,7 @@ look_at(int pid, const char *entry, struct recover_seen *seen)
 
   memset(seen, 0, sizeof *seen);
   if (read_stat(pid, buf, sizeof buf) != 0 ||
-      recover_parse_stat(buf, &seen->pgrp, &seen->session, &seen->start) !=
-          0 ||
+      recover_parse_stat(buf, &seen->pgrp, &seen->session, &seen->start) != 0 ||
       stat_is_dead(buf))
     return;
   seen->alive = 1;

@@ -133,10 +133,10 @@ Test(statedir, below_the_folder_no_symlink_is_followed)
 /* A live leader that matches in every way, changed one field at a time. */
 Test(recover, judge_wants_every_proof)
 {
-  struct recover_record rec = {.pgid = 4242, .start = 1000,
-                               .boot_id = "b-1", .boot_now = "b-1"};
-  struct recover_seen ok = {.alive = 1, .pgrp = 4242, .session = 4242,
-                            .start = 1000, .has_env = 1};
+  struct recover_record rec = {
+      .pgid = 4242, .start = 1000, .boot_id = "b-1", .boot_now = "b-1"};
+  struct recover_seen ok = {
+      .alive = 1, .pgrp = 4242, .session = 4242, .start = 1000, .has_env = 1};
   struct recover_seen s;
   struct recover_record r;
 
@@ -180,10 +180,10 @@ Test(recover, boot_id_is_read)
 Test(daemon_signals, every_terminating_signal_is_accounted_for)
 {
   const int used[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGKILL};
-  const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS,
-                        SIGTRAP};
+  const int faults[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+                        SIGABRT, SIGSYS, SIGTRAP};
   const int defaults_not_terminating[] = {SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP,
-                                          SIGTTIN, SIGTTOU, SIGURG, SIGWINCH};
+                                          SIGTTIN, SIGTTOU, SIGURG,  SIGWINCH};
 
   for (int s = 1; s <= SIGRTMAX; s++) {
     int kind = 0;
@@ -193,8 +193,8 @@ Test(daemon_signals, every_terminating_signal_is_accounted_for)
       kind |= used[i] == s;
     for (size_t i = 0; i < sizeof faults / sizeof *faults; i++)
       kind |= (faults[i] == s) << 1;
-    for (size_t i = 0; i < sizeof defaults_not_terminating /
-                               sizeof *defaults_not_terminating;
+    for (size_t i = 0;
+         i < sizeof defaults_not_terminating / sizeof *defaults_not_terminating;
          i++)
       kind |= (defaults_not_terminating[i] == s) << 2;
     if (kind)
