@@ -326,15 +326,35 @@ def test_unused_signals_are_logged_and_ignored(tend_factory):
     assert status == 200
     child = wait_for(lambda: d.state().get("process_groups", {}).get("app"),
                      10, what="the group in state.json")["pgid"]
-    for k, signo in enumerate(unused_signals()):
-        name = f"signal {int(signo)}"
-        os.kill(d.proc.pid, signo)
-        wait_for(lambda: d.stderr().count("ignoring") > k
-                 or d.proc.poll() is not None, 10,
-                 what=f"a log line about {name}")
-        assert d.proc.poll() is None, f"{name} killed tend: {d.stderr()}"
-        status, _ = d.api("GET", "/api/v1/tree")
-        assert status == 200, name
-        assert pid_alive(child), f"{name} killed the child"
+    try:
+        for k, signo in enumerate(unused_signals()):
+            name = f"signal {int(signo)}"
+            os.kill(d.proc.pid, signo)
+            wait_for(lambda: d.stderr().count("ignoring") > k
+                     or d.proc.poll() is not None, 10,
+                     what=f"a log line about {name}")
+            assert d.proc.poll() is None, f"{name} killed tend: {d.stderr()}"
+            status, _ = d.api("GET", "/api/v1/tree")
+            assert status == 200, name
+            assert pid_alive(child), f"{name} killed the child"
+    finally:
+        if d.proc.poll() is not None and pid_alive(child):
+            os.killpg(child, signal.SIGKILL)  # orphaned by a dead tend
     assert d.stderr().count("ignoring") >= len(unused_signals()), d.stderr()
     assert d.stop() == 0
+
+
+def test_detached_up_checks_the_folder_before_its_log(tend_factory):
+    # `tend up -d` appends to <state_dir>/daemon.log before the daemon
+    # runs: the folder is checked first.
+    d = tend_factory(APP, start=False)
+    os.makedirs(d.state_dir)
+    os.chmod(d.state_dir, 0o777)
+    r = subprocess.run([TEND_BIN, "up", "-d", "-c", d.config_path],
+                       cwd=d.dir, capture_output=True, text=True, timeout=60)
+    if r.returncode == 0:  # it started: stop it before failing
+        subprocess.run([TEND_BIN, "down", "-c", d.config_path], cwd=d.dir,
+                       capture_output=True, timeout=60)
+    assert r.returncode != 0, (r.stdout, r.stderr)
+    assert "writable by" in r.stderr, r.stderr
+    assert not os.path.exists(os.path.join(d.state_dir, "daemon.log"))
