@@ -55,7 +55,6 @@
 /* The largest duration accepted, so that now + duration cannot overflow. */
 #define MS_MAX INT64_C(1000000000000)
 #define SECONDS_MAX 1e9
-#define NODE_NAME_MAX 128
 
 /* ------------------------------------------------------------------------ */
 /* Enum names (X-macros) and signals                                         */
@@ -1717,9 +1716,8 @@ spec_dump(json_t *obj, int is_group)
   return r;
 }
 
-/* Returns why s is not a valid node name, or NULL. */
-static const char *
-name_problem(const char *s)
+const char *
+config_name_problem(const char *s)
 {
   size_t len = strlen(s);
   for (const char *p = s; *p; p++)
@@ -1728,9 +1726,11 @@ name_problem(const char *s)
       return "expected a name matching [A-Za-z0-9_.-]+";
   if (len == 0)
     return "expected a name matching [A-Za-z0-9_.-]+";
-  if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-    return "\".\" and \"..\" are not valid names";
-  if (len > NODE_NAME_MAX)
+  /* The API refuses a path segment that is "." or holds "..": such a
+   * name could be configured but never addressed. */
+  if (strcmp(s, ".") == 0 || strstr(s, "..") != NULL)
+    return "\".\" and names containing \"..\" are not valid names";
+  if (len > CONFIG_NAME_MAX)
     return "expected a name of at most 128 characters";
   return NULL;
 }
@@ -1752,7 +1752,7 @@ ld_name(struct ld *ld, json_t *obj, struct config_node *n, int is_root)
       return;
     }
     name = json_string_value(v);
-    const char *why = name_problem(name);
+    const char *why = config_name_problem(name);
     if (why) {
       ld_err_key(ld, "name", 0, "%s", why);
       return;

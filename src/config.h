@@ -307,6 +307,14 @@ int config_parse_size(const char *s, int64_t *bytes);
  * command name or path that sh would look up (no quotes, '$', '=' or other
  * shell syntax, not a builtin or keyword), else NULL. Pure. */
 char *config_shell_command_word(const char *cmd);
+/* The longest node name. */
+#define CONFIG_NAME_MAX 128
+/* The one name rule, shared by the config and the API (ui/routes.c): a
+ * name is 1..CONFIG_NAME_MAX characters of [A-Za-z0-9_.-], is not "."
+ * and holds no "..", so it is one plain path segment that the API's path
+ * check accepts and that no file name built from it can escape. Returns
+ * why s breaks the rule (a static string), or NULL. Pure. */
+const char *config_name_problem(const char *s);
 /* Frees a config and its whole tree. NULL is a no-op. */
 void config_free(struct config *cfg);
 

@@ -14,6 +14,13 @@
  * RELOADING=1 and READY=1 around a config reload, STOPPING=1 when the
  * shutdown begins, and a rate-limited STATUS= ("3/4 up") as states change.
  *
+ * The state folder must be the daemon user's and not writable by group or
+ * others (state/statedir.c); every file in it is opened from its
+ * descriptor without following symlinks. Signals tend does not use but
+ * whose default action would end it (USR1, USR2, ALRM, the real-time
+ * ones...) are logged and ignored, through handlers rather than SIG_IGN,
+ * which the children would inherit across exec.
+ *
  * tend is a child subreaper: grandchildren that outlive their parent are
  * reparented to it, so a runner can wait for its whole group to be gone.
  * Orphans outside any group are reaped here on SIGCHLD, without ever
@@ -48,6 +55,7 @@
 #include "src/xalloc.h"
 #include "state/recover.h"
 #include "state/snapshot.h"
+#include "state/statedir.h"
 #include "ui/http.h"
 
 #define EXIT_GAVE_UP 3
@@ -55,6 +63,8 @@
 static struct {
   uv_loop_t *loop;
   uv_signal_t sigint, sigterm, sighup, sigchld;
+  uv_signal_t ignored[64]; /* daemon_signal_ignored's signals */
+  int n_ignored;
   struct printer *printer;
   struct http_server *http;
   struct notify *notify; /* NULL when not under systemd */
@@ -68,29 +78,6 @@ static struct {
   int started; /* the API is up and the tree was started */
   int unclean; /* the lock file still named a pid: its daemon was killed */
 } d;
-
-/* Creates dir and its parents (mode 0755). Returns 0 or -errno. */
-static int
-mkdir_p(const char *dir)
-{
-  char *path = xstrdup(dir);
-  int rc = 0;
-
-  for (char *p = path + 1; *p; p++) {
-    if (*p != '/')
-      continue;
-    *p = '\0';
-    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-      rc = -errno;
-      break;
-    }
-    *p = '/';
-  }
-  if (rc == 0 && mkdir(path, 0755) != 0 && errno != EEXIST)
-    rc = -errno;
-  free(path);
-  return rc;
-}
 
 /* Reads the pid written in the lock file into pid (size bytes, "" when
  * there is none) and tells whether that process still lives. */
@@ -117,15 +104,20 @@ static int
 take_lock(const char *state_dir, char **cause)
 {
   char *path = xasprintf("%s/daemon.lock", state_dir);
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = openat(statedir_fd(), "daemon.lock",
+                  O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   char pid[32];
   int waited_ms = 0;
+  struct stat sb;
 
   if (fd < 0) {
-    *cause = xasprintf("%s: %s", path, strerror(errno));
+    int err = errno;
+    *cause = xasprintf("%s: %s", path, strerror(err));
     free(path);
-    return -errno;
+    return -err;
   }
+  if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
+    fchmod(fd, 0600); /* an older tend's lock: 0644 */
   while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     struct timespec ts = {0, 10 * 1000000L};
     if (lock_owner_alive(fd, pid, sizeof pid) || waited_ms >= 2000) {
@@ -156,21 +148,24 @@ take_lock(const char *state_dir, char **cause)
  * state.json names, then, when that daemon was killed, any other process
  * started for this state dir (a child forked just before the kill is not
  * in state.json). Runs before anything writes state.json; returns what it
- * found (new). */
+ * stopped (new), and in *skipped (new, or NULL) the recorded groups it
+ * left alone because they were not provably ours. */
 static json_t *
-recover_previous(const struct config *cfg)
+recover_previous(const struct config *cfg, json_t **skipped)
 {
   char *path = xasprintf("%s/state.json", cfg->state_dir);
   int err = 0;
   json_t *state = snapshot_load(path, &err);
   json_t *found, *strays;
 
+  *skipped = NULL;
   if (!state) {
-    if (err == -EINVAL)
-      log_warn("%s was not valid JSON; ignored", path);
+    if (err == -EINVAL || err == -ELOOP)
+      log_warn("%s: %s; ignored", path,
+               err == -EINVAL ? "not valid JSON" : strerror(-err));
     found = json_array();
   } else {
-    found = recover_orphans(state, 2000);
+    found = recover_orphans(state, cfg->state_dir, 2000, skipped);
     json_decref(state);
   }
   if (d.unclean) {
@@ -182,12 +177,25 @@ recover_previous(const struct config *cfg)
   return found;
 }
 
-/* Reports the recovered groups as events. */
+/* Reports the recovered groups, and those left alone, as events. */
 static void
-report_recovered(json_t *found)
+report_recovered(json_t *found, json_t *skipped)
 {
   size_t i;
   json_t *g;
+
+  json_array_foreach(skipped, i, g) {
+    json_t *ev = json_pack(
+        "{s:s, s:O, s:O, s:o}", "type", "recovery_skipped", "node",
+        json_object_get(g, "runner"), "pgid", json_object_get(g, "pgid"),
+        "message",
+        json_sprintf("left process group %d alone although state.json "
+                     "names it: %s",
+                     (int)json_integer_value(json_object_get(g, "pgid")),
+                     json_string_value(json_object_get(g, "reason"))));
+    events_emit(ev);
+  }
+  json_decref(skipped);
 
   json_array_foreach(found, i, g) {
     json_t *ev = json_pack(
@@ -208,6 +216,8 @@ close_signals(void)
   uv_close((uv_handle_t *)&d.sigterm, NULL);
   uv_close((uv_handle_t *)&d.sighup, NULL);
   uv_close((uv_handle_t *)&d.sigchld, NULL);
+  for (int i = 0; i < d.n_ignored; i++)
+    uv_close((uv_handle_t *)&d.ignored[i], NULL);
 }
 
 /* The context is closed: the loop can run dry now. */
@@ -295,6 +305,67 @@ on_signal(uv_signal_t *h, int signo)
     return;
   }
   begin_stop(signo == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)");
+}
+
+int
+daemon_signal_ignored(int signo)
+{
+  static const int fixed[] = {
+      SIGQUIT,   SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM,
+      SIGPROF,   SIGIO,   SIGXCPU, SIGXFSZ, SIGPWR,
+#ifdef SIGSTKFLT
+      SIGSTKFLT,
+#endif
+  };
+
+  for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+    if (fixed[i] == signo)
+      return 1;
+  return signo >= SIGRTMIN && signo <= SIGRTMAX;
+}
+
+/* A signal tend does not use: say so, and go on. SIGXFSZ ignored makes
+ * a write past the file size limit fail with EFBIG, which the store
+ * treats as disk trouble. */
+static void
+on_ignored_signal(uv_signal_t *h, int signo)
+{
+  const char *abbrev = sigabbrev_np(signo);
+  (void)h;
+  if (abbrev)
+    log_warn("ignoring SIG%s: tend does not use it (SIGTERM or SIGINT "
+             "stops it)",
+             abbrev);
+  else
+    log_warn("ignoring signal %d (SIGRTMIN+%d): tend does not use it "
+             "(SIGTERM or SIGINT stops it)",
+             signo, signo - SIGRTMIN);
+}
+
+/* Adds every signal daemon_signal_ignored names to set. */
+static void
+add_ignored_signals(sigset_t *set)
+{
+  for (int s = 1; s <= SIGRTMAX; s++)
+    if (daemon_signal_ignored(s))
+      sigaddset(set, s);
+}
+
+/* Installs the handlers of the ignored signals. */
+static void
+start_ignored_signals(void)
+{
+  for (int s = 1; s <= SIGRTMAX; s++) {
+    uv_signal_t *h;
+    if (!daemon_signal_ignored(s) ||
+        d.n_ignored >= (int)(sizeof d.ignored / sizeof *d.ignored))
+      continue;
+    h = &d.ignored[d.n_ignored++];
+    uv_signal_init(d.loop, h);
+    if (uv_signal_start(h, on_ignored_signal, s) != 0)
+      log_debug("cannot handle signal %d", s);
+    uv_unref((uv_handle_t *)h); /* never keeps the loop alive */
+  }
 }
 
 /* SIGHUP: re-read the config. systemd's Type=notify-reload sends SIGHUP
@@ -418,7 +489,7 @@ daemon_up(const char *config_path)
   char *errors = NULL, *cause = NULL;
   struct tend_hooks hooks = {on_gave_up, on_tree_stopped, NULL,
                              on_stop_request};
-  json_t *recovered;
+  json_t *recovered, *skipped;
   sigset_t early;
   int rc;
 
@@ -430,6 +501,7 @@ daemon_up(const char *config_path)
   sigaddset(&early, SIGINT);
   sigaddset(&early, SIGTERM);
   sigaddset(&early, SIGHUP);
+  add_ignored_signals(&early);
   sigprocmask(SIG_BLOCK, &early, NULL);
   signal(SIGPIPE, SIG_IGN);
   uv_disable_stdio_inheritance();
@@ -450,9 +522,9 @@ daemon_up(const char *config_path)
     free(errors);
     return 1;
   }
-  if ((rc = mkdir_p(cfg->state_dir)) != 0) {
-    fprintf(stderr, "tend: state_dir %s: %s\n", cfg->state_dir,
-            strerror(-rc));
+  if (statedir_open(cfg->state_dir, &cause) != 0) {
+    fprintf(stderr, "tend: %s\n", cause);
+    free(cause);
     config_free(cfg);
     return 1;
   }
@@ -460,6 +532,7 @@ daemon_up(const char *config_path)
     fprintf(stderr, "tend: %s\n", cause);
     free(cause);
     config_free(cfg);
+    statedir_close();
     return 1;
   }
   /* Clients whose copy of the file names another state folder (an edit
@@ -470,7 +543,7 @@ daemon_up(const char *config_path)
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
     log_warn("cannot become a child subreaper: %s", strerror(errno));
 
-  recovered = recover_previous(cfg);
+  recovered = recover_previous(cfg, &skipped);
   d.loop = uv_default_loop();
   actor_runtime_init(d.loop);
   rc = tend_open(d.loop, cfg, &hooks, &cause);
@@ -478,6 +551,7 @@ daemon_up(const char *config_path)
     fprintf(stderr, "tend: %s\n", cause ? cause : strerror(-rc));
     free(cause);
     json_decref(recovered);
+    json_decref(skipped);
     return 1;
   }
   cfg = NULL; /* owned by the context now */
@@ -485,7 +559,7 @@ daemon_up(const char *config_path)
   d.notify = notify_open(d.loop, status_text, NULL);
   events_listen(on_event, NULL);
   d.printer = printer_new(d.loop, tend_config());
-  report_recovered(recovered);
+  report_recovered(recovered, skipped);
 
   uv_signal_init(d.loop, &d.sigint);
   uv_signal_init(d.loop, &d.sigterm);
@@ -495,6 +569,7 @@ daemon_up(const char *config_path)
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sighup, on_sighup, SIGHUP);
   uv_signal_start(&d.sigchld, on_sigchld, SIGCHLD);
+  start_ignored_signals();
   sigprocmask(SIG_UNBLOCK, &early, NULL);
 
   if (tend_config()->http.enabled) {
@@ -530,5 +605,6 @@ run:
       log_debug("cannot empty daemon.lock: %s", strerror(errno));
     close(d.lock_fd);
   }
+  statedir_close();
   return d.exit_code;
 }

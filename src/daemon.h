@@ -7,4 +7,11 @@
 
 int daemon_up(const char *config_path);
 
+/* 1 when the daemon logs and ignores signo: a signal it does not use
+ * whose default action would end it and orphan every child (QUIT, USR1,
+ * USR2, ALRM, VTALRM, PROF, IO, XCPU, XFSZ, PWR, STKFLT and the real-time
+ * signals). Faults (SEGV, BUS, ILL, FPE, ABRT, SYS, TRAP) are not in it:
+ * a real fault must still end the process. Pure. */
+int daemon_signal_ignored(int signo);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "src/config.h"
 #include "src/xalloc.h"
+#include "state/statedir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,7 +138,7 @@ int
 detach_up(const char *file)
 {
   struct config *cfg = NULL;
-  char *errors = NULL, *log_path, *ui = NULL, *st = NULL;
+  char *errors = NULL, *cause = NULL, *log_path, *ui = NULL, *st = NULL;
   char config_abs[PATH_MAX];
   int log_fd, status, rc = 1, outcome = 0;
   pid_t pid;
@@ -154,15 +155,17 @@ detach_up(const char *file)
     config_free(cfg);
     return 1;
   }
-  if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
-    fprintf(stderr, "tend: state_dir %s: %s\n", cfg->state_dir,
-            strerror(errno));
+  /* The state folder is checked before daemon.log goes into it: a folder
+   * another user can write to is refused here too (state/statedir.h). */
+  if (statedir_open(cfg->state_dir, &cause) != 0) {
+    fprintf(stderr, "tend: %s\n", cause);
+    free(cause);
     config_free(cfg);
     return 1;
   }
   log_path = xasprintf("%s/daemon.log", cfg->state_dir);
-  log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                0600);
+  log_fd = openat(statedir_fd(), "daemon.log",
+                  O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (log_fd < 0) {
     fprintf(stderr, "tend: %s: %s\n", log_path, strerror(errno));
     free(log_path);

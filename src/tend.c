@@ -32,6 +32,7 @@
 #include "src/strmap.h"
 #include "src/sup.h"
 #include "src/xalloc.h"
+#include "state/recover.h"
 #include "state/snapshot.h"
 #include "state/store.h"
 #include "state/view.h"
@@ -133,6 +134,9 @@ snapshot_json(void)
 
   json_object_set_new(doc, "version", json_integer(1));
   json_object_set_new(doc, "daemon_pid", json_integer(getpid()));
+  /* Recovery trusts the recorded groups only within the same boot. */
+  if (recover_boot_id())
+    json_object_set_new(doc, "boot_id", json_string(recover_boot_id()));
   json_object_set_new(doc, "config", json_string(t.cfg->file));
   json_object_set_new(doc, "config_hash", json_string(t.cfg->hash));
   json_object_set_new(doc, "written_ms", json_integer(events_now_ms()));
@@ -194,7 +198,7 @@ static void
 snapshot_work(uv_work_t *req)
 {
   struct snapshot_job *job = req->data;
-  job->rc = snapshot_save_text(job->text, job->len, job->path, 0644);
+  job->rc = snapshot_save_text(job->text, job->len, job->path, 0600);
 }
 
 static void on_part_closed(void *arg);

@@ -1,9 +1,14 @@
 /* recover: orphan process groups of a SIGKILLed daemon.
  *
- * A group is ours when a live process has pgrp == session == the recorded
- * pgid (our children lead their own session) and started no earlier than
- * the recorded leader. Both must match, so an unrelated process that got a
- * recycled pid is never signalled.
+ * A recorded group is ours only when its leader (pid == pgid) is alive,
+ * leads its own session and group (as our children do), started at
+ * exactly the recorded clock tick, during the recorded boot (the boot id
+ * state.json holds), and carries TEND_STATE_DIR=<this state dir> in its
+ * environment. Anything less and the group is left alone and reported
+ * (issue 13, item 2: ">= the recorded start" killed an unrelated process
+ * that got a recycled pid, and a crafted state.json could name any
+ * group). Members are then the live processes of that group that started
+ * no earlier than the leader.
  *
  * A child forked just before the daemon died is not in state.json yet
  * (the group is recorded after uv_spawn returns). Every child carries
@@ -23,6 +28,49 @@
 #include <unistd.h>
 
 #include "src/xalloc.h"
+
+#define BOOT_ID_PATH "/proc/sys/kernel/random/boot_id"
+
+const char *
+recover_boot_id(void)
+{
+  static char id[64];
+  static int done;
+
+  if (!done) {
+    FILE *f = fopen(BOOT_ID_PATH, "re");
+    done = 1;
+    if (f) {
+      if (!fgets(id, sizeof id, f))
+        id[0] = '\0';
+      fclose(f);
+      id[strcspn(id, "\n")] = '\0';
+    }
+  }
+  return id[0] ? id : NULL;
+}
+
+const char *
+recover_judge(const struct recover_record *rec, const struct recover_seen *seen)
+{
+  if (!rec->boot_id)
+    return "state.json records no boot id (written by an older tend)";
+  if (!rec->boot_now)
+    return "the current boot id cannot be read";
+  if (strcmp(rec->boot_id, rec->boot_now) != 0)
+    return "it was recorded during another boot";
+  if (!seen->alive)
+    return "its leader is gone";
+  if (seen->pgrp != rec->pgid || seen->session != rec->pgid)
+    return "the process with that pid leads no session of its own";
+  if (seen->start != rec->start)
+    return "the process with that pid started at another time (a recycled "
+           "pid)";
+  if (!seen->has_env)
+    return "the process with that pid does not carry this state dir's "
+           "TEND_STATE_DIR";
+  return NULL;
+}
 
 int
 recover_parse_stat(const char *line, int *pgrp, int *session,
@@ -125,6 +173,32 @@ sleep_ms(int ms)
   nanosleep(&ts, NULL);
 }
 
+static ssize_t read_environ(int pid, char *buf, size_t size);
+static int env_has(const char *env, size_t len, const char *entry,
+                   const char *prefix, const char **found);
+
+/* Fills *seen with what /proc says of pid now; entry is the
+ * "TEND_STATE_DIR=..." string its environment must hold. */
+static void
+look_at(int pid, const char *entry, struct recover_seen *seen)
+{
+  char buf[1024];
+  size_t cap = 256 * 1024;
+  char *env;
+  ssize_t n;
+
+  memset(seen, 0, sizeof *seen);
+  if (read_stat(pid, buf, sizeof buf) != 0 ||
+      recover_parse_stat(buf, &seen->pgrp, &seen->session, &seen->start) != 0 ||
+      stat_is_dead(buf))
+    return;
+  seen->alive = 1;
+  env = xmalloc(cap);
+  n = read_environ(pid, env, cap);
+  seen->has_env = n > 0 && env_has(env, (size_t)n, entry, NULL, NULL);
+  free(env);
+}
+
 /* Tells whether a found group (from recover_orphans) still has a live
  * member; groups is the state's table, for the leader's start time. */
 static int
@@ -142,30 +216,47 @@ group_has_live(const json_t *g, const json_t *groups)
 }
 
 json_t *
-recover_orphans(const json_t *state, int grace_ms)
+recover_orphans(const json_t *state, const char *state_dir, int grace_ms,
+                json_t **skipped)
 {
   json_t *found = json_array();
   json_t *groups = json_object_get(state, "process_groups");
+  char *entry = xasprintf("TEND_STATE_DIR=%s", state_dir);
   const char *name;
   json_t *g;
   int waited = 0;
 
+  *skipped = json_array();
   json_object_foreach(groups, name, g) {
-    int pgid = (int)json_integer_value(json_object_get(g, "pgid"));
-    unsigned long long start =
-        (unsigned long long)json_integer_value(json_object_get(g, "start"));
+    struct recover_record rec = {
+        .pgid = (int)json_integer_value(json_object_get(g, "pgid")),
+        .start =
+            (unsigned long long)json_integer_value(json_object_get(g, "start")),
+        .boot_id = json_string_value(json_object_get(state, "boot_id")),
+        .boot_now = recover_boot_id()};
+    struct recover_seen seen;
+    const char *why;
     json_t *pids;
-    if (pgid <= 1)
+    if (rec.pgid <= 1)
       continue;
-    pids = group_members(pgid, start);
-    if (json_array_size(pids) == 0) {
+    pids = group_members(rec.pgid, rec.start);
+    look_at(rec.pgid, entry, &seen);
+    if (json_array_size(pids) == 0 && !seen.alive) {
       json_decref(pids);
+      continue; /* nothing left there: nothing to decide */
+    }
+    if ((why = recover_judge(&rec, &seen)) != NULL) {
+      json_decref(pids);
+      json_array_append_new(*skipped,
+                            json_pack("{s:s, s:i, s:s}", "runner", name, "pgid",
+                                      rec.pgid, "reason", why));
       continue;
     }
-    kill(-pgid, SIGTERM);
+    kill(-rec.pgid, SIGTERM);
     json_array_append_new(found, json_pack("{s:s, s:i, s:o}", "runner", name,
-                                           "pgid", pgid, "pids", pids));
+                                           "pgid", rec.pgid, "pids", pids));
   }
+  free(entry);
   /* Wait for them to go, then KILL what is left. A group counts as gone
    * when only zombies are left in it: kill(-pgid, 0) would still succeed
    * until PID 1 reaps them, which can take seconds. */

@@ -45,6 +45,7 @@
 #include "src/log.h"
 #include "src/xalloc.h"
 #include "state/jsonl.h"
+#include "state/statedir.h"
 
 #define SCAN_BLOCK ((size_t)16 << 10)
 #define READ_BLOCK ((size_t)256 << 10)
@@ -64,7 +65,7 @@ struct ring {
 };
 
 struct store {
-  char *dir, *name, *path;
+  char *dir, *name, *path; /* path: the current file's, for messages */
   int64_t max_bytes;
   int keep;
   int fd;       /* current file, -1 while closed by an error */
@@ -202,32 +203,15 @@ disk_trouble(int err)
   }
 }
 
-/* mkdir -p with mode 0755; 0 when dir exists as a directory afterwards. */
+/* Opens the store's folder (creating it, mode 0700) through
+ * statedir_open_dir: below the state folder no component is reached
+ * through a symlink. Returns a new descriptor or -errno. It is opened for
+ * each use and closed after, not held: a daemon with many runners on a
+ * low descriptor limit must not spend one per log on it. */
 static int
-mkdir_p(const char *dir)
+store_dir(const struct store *st)
 {
-  char *p = xstrdup(dir);
-  int rc = 0;
-  for (char *s = p + 1;; s++) {
-    if (*s != '/' && *s != '\0')
-      continue;
-    char c = *s;
-    *s = '\0';
-    if (mkdir(p, 0755) < 0 && errno != EEXIST) {
-      rc = -errno;
-      break;
-    }
-    *s = c;
-    if (!c)
-      break;
-  }
-  free(p);
-  struct stat sb;
-  if (rc == 0 && stat(dir, &sb) < 0)
-    rc = -errno;
-  else if (rc == 0 && !S_ISDIR(sb.st_mode))
-    rc = -ENOTDIR;
-  return rc;
+  return statedir_open_dir(st->dir);
 }
 
 /* Reads len bytes at off (fewer at EOF); returns the count or -errno. */
@@ -248,13 +232,43 @@ pread_full(int fd, char *buf, size_t len, int64_t off)
   return (ssize_t)done;
 }
 
-/* The path of rotated file i (0: the current file). */
+/* The name of file i in the store's folder (0: the current file).
+ * Rotated files end in a digit and current ones in ".jsonl", so no
+ * runner's log can ever be another's rotated file (issue 13, item 9:
+ * runner "x.1" used to share "x.1.jsonl" with x's first rotation). */
 static char *
-file_path(const struct store *st, int i)
+file_name(const char *name, int i)
 {
   if (i == 0)
-    return xstrdup(st->path);
-  return xasprintf("%s/%s.%d.jsonl", st->dir, st->name, i);
+    return xasprintf("%s.jsonl", name);
+  return xasprintf("%s.jsonl.%d", name, i);
+}
+
+char *
+store_rotated_path(const char *dir, const char *name, int i)
+{
+  char *base = file_name(name, i);
+  char *path = xasprintf("%s/%s", dir, base);
+  free(base);
+  return path;
+}
+
+/* Opens file i of the store read-only, never through a symlink. Returns
+ * a descriptor or -errno. */
+static int
+open_file(const struct store *st, int i)
+{
+  char *path = store_rotated_path(st->dir, st->name, i);
+  const char *base;
+  int dfd = statedir_open_parent(path, &base), fd = -1, err = 0;
+
+  if (dfd >= 0) { /* reading creates nothing, the folder included */
+    fd = openat(dfd, base, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    err = errno;
+    close(dfd);
+  }
+  free(path);
+  return dfd < 0 ? dfd : fd < 0 ? -err : fd;
 }
 
 /* Finds where the line ending at end starts: just after the last '\n'
@@ -353,12 +367,20 @@ note_found(struct store *st, uint64_t seq, uint64_t run)
 static int
 open_current(struct store *st)
 {
-  int rc = mkdir_p(st->dir);
-  if (rc < 0)
-    return rc;
-  int fd = open(st->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  int dfd = store_dir(st), rc;
+  if (dfd < 0)
+    return dfd;
+  char *base = file_name(st->name, 0);
+  int fd = openat(dfd, base,
+                  O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int err = errno;
+  free(base);
+  close(dfd);
   if (fd < 0)
-    return -errno;
+    return -err;
+  struct stat sb;
+  if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
+    fchmod(fd, sb.st_mode & 0700); /* a log of an older tend: 0644 */
   int64_t end, cut = 0;
   uint64_t seq, run;
   rc = scan_file(fd, 1, &end, &cut, &seq, &run);
@@ -383,12 +405,10 @@ open_current(struct store *st)
 static int
 peek_file(struct store *st, int i, int64_t *end)
 {
-  char *path = file_path(st, i);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  free(path);
+  int fd = open_file(st, i);
   *end = 0;
   if (fd < 0)
-    return errno == ENOENT ? 0 : -errno;
+    return fd == -ENOENT ? 0 : fd;
   int64_t cut = 0;
   uint64_t seq, run;
   int rc = scan_file(fd, 0, end, &cut, &seq, &run);
@@ -430,7 +450,7 @@ store_open(const char *dir, const char *name, int64_t max_bytes, int keep,
   struct store *st = xcalloc(1, sizeof *st);
   st->dir = xstrdup(dir);
   st->name = xstrdup(name);
-  st->path = xasprintf("%s/%s.jsonl", dir, name);
+  st->path = store_rotated_path(dir, name, 0);
   st->max_bytes = max_bytes;
   st->keep = keep > 0 ? keep : 0;
   st->fd = -1;
@@ -439,7 +459,7 @@ store_open(const char *dir, const char *name, int64_t max_bytes, int keep,
   for (int i = 1; i <= st->keep; i++) {
     int rc = peek_file(st, i, &end);
     if (rc < 0) {
-      char *path = file_path(st, i);
+      char *path = store_rotated_path(dir, name, i);
       *cause = xasprintf("%s: %s", path, strerror(-rc));
       free(path);
       goto fail;
@@ -542,21 +562,29 @@ static void
 rotate(struct store *st)
 {
   int rc = 0;
+  char *cur = file_name(st->name, 0);
+  int dfd = store_dir(st);
+  if (dfd < 0)
+    rc = dfd;
+  /* renameat replaces a symlink at the target, never writes through it. */
   for (int i = st->keep - 1; i >= 1 && rc == 0; i--) {
-    char *from = file_path(st, i), *to = file_path(st, i + 1);
-    if (rename(from, to) < 0 && errno != ENOENT)
+    char *from = file_name(st->name, i), *to = file_name(st->name, i + 1);
+    if (renameat(dfd, from, dfd, to) < 0 && errno != ENOENT)
       rc = -errno;
     free(from);
     free(to);
   }
   if (rc == 0 && st->keep > 0) {
-    char *to = file_path(st, 1);
-    if (rename(st->path, to) < 0)
+    char *to = file_name(st->name, 1);
+    if (renameat(dfd, cur, dfd, to) < 0)
       rc = -errno;
     free(to);
-  } else if (rc == 0 && unlink(st->path) < 0) {
+  } else if (rc == 0 && unlinkat(dfd, cur, 0) < 0) {
     rc = -errno;
   }
+  free(cur);
+  if (dfd >= 0)
+    close(dfd);
   if (rc < 0) {
     if (rc != st->rotate_error)
       log_warn("%s: cannot rotate: %s", st->path, strerror(-rc));
@@ -805,9 +833,7 @@ bisect(int fd, int64_t end, uint64_t from)
 static uint64_t
 first_seq(const struct store *st, int i)
 {
-  char *path = file_path(st, i);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  free(path);
+  int fd = open_file(st, i);
   if (fd < 0)
     return 0;
   uint64_t seq = seq_at(fd, 0);
@@ -821,9 +847,7 @@ static size_t
 read_file(const struct store *st, int i, uint64_t *from, size_t n, size_t limit,
           store_line_cb cb, void *ctx)
 {
-  char *path = file_path(st, i);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  free(path);
+  int fd = open_file(st, i);
   if (fd < 0)
     return n;
   struct stat sb;

@@ -2,8 +2,12 @@
  * in-memory tail and a backlog for disk trouble (issue 3, "Output on disk",
  * "Recovery", "Disk trouble").
  *
- * One store per log: <dir>/<name>.jsonl, rotated to <name>.1.jsonl (the
- * newest rotated) .. <name>.<keep>.jsonl. Used for each runner's output
+ * One store per log: <dir>/<name>.jsonl, rotated to <name>.jsonl.1 (the
+ * newest rotated) .. <name>.jsonl.<keep> (a rotated name ends in a digit,
+ * so it can never be another name's current file; tend before issue 13
+ * used <name>.<i>.jsonl, which runner "x.1" could collide with, and its
+ * rotated files are not read). Files are opened relative to the folder's
+ * descriptor with O_NOFOLLOW (state/statedir.h). Used for each runner's output
  * (<state_dir>/output/<runner>) and for the event log (<state_dir>/events).
  * Every line is a JSON object whose "seq" is one more than the line before.
  * All functions run on the loop thread; writes are plain write(2) without
@@ -20,7 +24,7 @@
 
 struct store;
 
-/* Opens (creating dir with mkdir -p, mode 0755, and the file, mode 0644)
+/* Opens (creating dir with mkdir -p, mode 0700, and the file, mode 0600)
  * the log name in dir. Recovery: trailing lines of the current file that
  * are torn (no '\n') or do not parse as a JSON object with an integer
  * "seq" are cut off (ftruncate) and reported (store_truncated_bytes,
@@ -35,6 +39,11 @@ struct store;
  * read back (its seq would be unknown) or the path is wrong. */
 struct store *store_open(const char *dir, const char *name, int64_t max_bytes,
                          int keep, char **cause);
+/* The path of file i of the log name in dir (new): i == 0 is the current
+ * file <dir>/<name>.jsonl, i >= 1 the i-th newest rotated one,
+ * <dir>/<name>.jsonl.<i>. For readers without a store (tend logs
+ * without a daemon). Pure. */
+char *store_rotated_path(const char *dir, const char *name, int i);
 /* Closes and frees the store; lines still in the backlog are lost (call
  * store_retry first). NULL is a no-op. */
 void store_close(struct store *st);

@@ -78,7 +78,7 @@ def mount_tmpfs(path, size):
         pytest.skip("full-disk test needs root to mount a tmpfs "
                     f"(running as uid {os.geteuid()})")
     os.makedirs(path, exist_ok=True)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}",
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700",
                         "tmpfs", path], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"full-disk test: cannot mount a tmpfs on {path}: "

@@ -47,13 +47,12 @@ def read_jsonl_strict(path):
 
 
 def log_files(folder, name):
-    """A log's files, oldest first: name.N.jsonl ... name.1.jsonl, then
+    """A log's files, oldest first: name.jsonl.N ... name.jsonl.1, then
     name.jsonl."""
     rotated = []
-    prefix = name + "."
+    prefix = name + ".jsonl."
     for f in os.listdir(folder):
-        mid = f[len(prefix):-len(".jsonl")] if f.startswith(prefix) and \
-            f.endswith(".jsonl") else ""
+        mid = f[len(prefix):] if f.startswith(prefix) else ""
         if mid.isdigit():
             rotated.append((int(mid), f))
     files = [os.path.join(folder, f) for _, f in sorted(rotated,

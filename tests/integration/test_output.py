@@ -39,7 +39,7 @@ def read_jsonl(path):
 
 def out_path(d, runner, i=0):
     base = os.path.join(d.state_dir, "output", runner)
-    return base + ".jsonl" if i == 0 else f"{base}.{i}.jsonl"
+    return base + ".jsonl" if i == 0 else f"{base}.jsonl.{i}"
 
 
 def chunks_of(d, runner, keep=0):
@@ -453,7 +453,7 @@ def test_rss_stays_under_64mib_while_a_child_floods(tend_factory, writer):
         time.sleep(0.05)
     hwm = vm_status(pid, "VmHWM")
     code = d.stop()
-    files = glob.glob(os.path.join(d.state_dir, "output", "flood*.jsonl"))
+    files = glob.glob(os.path.join(d.state_dir, "output", "flood.jsonl*"))
     written = sum(os.path.getsize(p) for p in files)
     last = last_seq(out_path(d, "flood"))
     print(f"{writer}: VmHWM {hwm} KiB, sampled peak {peak} KiB, "
@@ -487,7 +487,7 @@ while True:
 
 def rotated_files(d, runner):
     return sorted(glob.glob(os.path.join(d.state_dir, "output",
-                                         runner + ".*.jsonl")))
+                                         runner + ".jsonl.*")))
 
 
 def test_rotation_keeps_n_files_and_the_api_reads_across_them(tend_factory):
@@ -505,7 +505,7 @@ def test_rotation_keeps_n_files_and_the_api_reads_across_them(tend_factory):
              what="the last line on disk")
     files = rotated_files(d, "rot")
     assert [os.path.basename(f) for f in files] == [
-        "rot.1.jsonl", "rot.2.jsonl"], files
+        "rot.jsonl.1", "rot.jsonl.2"], files
     for f in files + [out_path(d, "rot")]:
         assert os.path.getsize(f) <= max_bytes, (f, os.path.getsize(f))
     on_disk = chunks_of(d, "rot", keep)
@@ -606,7 +606,7 @@ def test_rotated_away_seqs_are_reported_as_a_gap_before_and_after_restart(
 
     # The bound of a file: max_bytes, or one line when that line alone is
     # bigger (a chunk is never split across files).
-    files = glob.glob(os.path.join(d.state_dir, "output", "gap*.jsonl"))
+    files = glob.glob(os.path.join(d.state_dir, "output", "gap.jsonl*"))
     for f in files:
         size, lines = os.path.getsize(f), len(read_jsonl(f))
         assert size <= max_bytes or lines == 1, (f, size, lines)

@@ -58,7 +58,7 @@ def read_jsonl(path):
 
 def out_path(d, runner, i=0):
     base = os.path.join(d.state_dir, "output", runner)
-    return base + ".jsonl" if i == 0 else f"{base}.{i}.jsonl"
+    return base + ".jsonl" if i == 0 else f"{base}.jsonl.{i}"
 
 
 def all_chunks(d, runner, read=None, keep=3):

@@ -639,7 +639,8 @@ Test(config_errors, invalid_names)
   expect_errors("{'name': ''}", "tend.json:1:10: name: expected a name "
                                 "matching [A-Za-z0-9_.-]+\n");
   expect_errors("{'name': '..'}",
-                "tend.json:1:10: name: \".\" and \"..\" are not valid names\n");
+                "tend.json:1:10: name: \".\" and names containing \"..\" "
+                "are not valid names\n");
   expect_errors("{'name': 7}", "tend.json:1:10: name: expected a string\n");
 }
 
@@ -1624,4 +1625,24 @@ Test(config_pty, errors_point_at_the_value)
                 "]}",
                 "tend.json:1:13: pty: \"pty\" is a runner key, but the root "
                 "must be a group\n");
+
+/* Issue 13, item 9: every name the config takes is one the API's path
+ * check (ui/routes.c) accepts, and no other. */
+Test(config_names, one_rule_for_config_and_api)
+{
+  const char *bad[] = {"", ".", "..", "...", "a..b", "..a", "a..", "a/b",
+                       "a\\b", "a b", "a%2e", "\xc3\xa9"};
+  const char *good[] = {"a", "a.b", ".a", "a.", "x.1", "-", "_", "A-Z_0.9"};
+  char longest[CONFIG_NAME_MAX + 2];
+
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    cr_assert_not_null(config_name_problem(bad[i]), "%s", bad[i]);
+  for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+    cr_assert_null(config_name_problem(good[i]), "%s", good[i]);
+  memset(longest, 'a', sizeof longest);
+  longest[CONFIG_NAME_MAX] = '\0';
+  cr_assert_null(config_name_problem(longest));
+  longest[CONFIG_NAME_MAX] = 'a';
+  longest[CONFIG_NAME_MAX + 1] = '\0';
+  cr_assert_not_null(config_name_problem(longest));
 }

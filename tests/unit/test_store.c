@@ -268,7 +268,7 @@ Test(store, rotation_keeps_files_and_reads_across_them)
   cr_assert_eq(store_error(st), 0);
 
   uint64_t first[4], last[4];
-  const char *names[] = {"web.3.jsonl", "web.2.jsonl", "web.1.jsonl",
+  const char *names[] = {"web.jsonl.3", "web.jsonl.2", "web.jsonl.1",
                          "web.jsonl"};
   for (int i = 0; i < 4; i++) {
     struct stat sb;
@@ -280,7 +280,7 @@ Test(store, rotation_keeps_files_and_reads_across_them)
   }
   cr_assert_eq(last[3], 400);
   struct stat sb;
-  cr_assert_neq(stat(path_of("web.4.jsonl"), &sb), 0, "keep = 3");
+  cr_assert_neq(stat(path_of("web.jsonl.4"), &sb), 0, "keep = 3");
 
   /* The tail answers: compare with the files after a reopen. */
   struct got *tail = got_new();
@@ -321,7 +321,7 @@ Test(store, keep_zero_drops_old_output)
   cr_assert_eq(append_range(st, 1, 100, 60), 0);
   store_close(st);
   struct stat sb;
-  cr_assert_neq(stat(path_of("k.1.jsonl"), &sb), 0);
+  cr_assert_neq(stat(path_of("k.jsonl.1"), &sb), 0);
   uint64_t last;
   uint64_t first = check_file(path_of("k.jsonl"), &last);
   cr_assert_gt(first, 1);
@@ -340,7 +340,7 @@ Test(store, seq_continues_after_reopen_on_an_empty_current_file)
   /* Make the current file empty, as right after a rotation. */
   char *cur = path_of("r.jsonl");
   char one[256];
-  snprintf(one, sizeof one, "%s/r.1.jsonl", scratch);
+  snprintf(one, sizeof one, "%s/r.jsonl.1", scratch);
   cr_assert_eq(rename(cur, one), 0);
   st = store_open(scratch, "r", 1000, 2, &cause);
   cr_assert_eq(store_last_seq(st), 30, "seq from the rotated file");
@@ -648,7 +648,7 @@ Test(store, rotated_away_seqs_are_gone_from_the_tail_too)
   cr_assert_eq(store_first_seq(st), 1, "an empty log starts at 1");
   cr_assert_eq(append_range(st, 1, 200, 60), 0);
   uint64_t last1, last0;
-  uint64_t first = check_file(path_of("rot.1.jsonl"), &last1);
+  uint64_t first = check_file(path_of("rot.jsonl.1"), &last1);
   cr_assert_eq(check_file(path_of("rot.jsonl"), &last0), last1 + 1);
   cr_assert_gt(first, 2, "something was rotated away");
   cr_assert_eq(store_first_seq(st), first);
@@ -747,4 +747,58 @@ Test(store, reading_across_a_dropped_line, .timeout = 20)
   cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
   free(line);
   store_close(st);
+}
+
+/* Issue 13, item 9: rotation never touches another log's file. Runner
+ * "x.1" used to share x.1.jsonl with x's first rotated file. */
+Test(store, rotated_files_never_share_a_name_with_another_log)
+{
+  char *cause = NULL;
+  struct store *x1 = store_open(scratch, "x.1", 0, 3, &cause);
+  struct store *x = store_open(scratch, "x", 1000, 3, &cause);
+  uint64_t last;
+
+  cr_assert_not_null(x1, "%s", cause);
+  cr_assert_not_null(x, "%s", cause);
+  cr_assert_eq(append_range(x1, 1, 3, 60), 0);
+  cr_assert_eq(append_range(x, 1, 200, 60), 0);
+  cr_assert_eq(check_file(path_of("x.1.jsonl"), &last), 1);
+  cr_assert_eq(last, 3, "x.1's own log is intact");
+  store_close(x);
+  store_close(x1);
+  char *p = store_rotated_path("/s/output", "x", 2);
+  cr_assert_str_eq(p, "/s/output/x.jsonl.2");
+  free(p);
+  p = store_rotated_path("/s/output", "x", 0);
+  cr_assert_str_eq(p, "/s/output/x.jsonl");
+  free(p);
+}
+
+/* Issue 13, items 1 and 3: a symlink where a log goes is never written
+ * through, and files are created 0600 whatever the umask. */
+Test(store, symlinks_are_not_followed_and_files_are_private)
+{
+  char victim[128], *cause = NULL;
+  struct stat sb;
+  mode_t old = umask(0);
+
+  snprintf(victim, sizeof victim, "%s/victim", scratch);
+  int fd = open(victim, O_WRONLY | O_CREAT, 0600);
+  cr_assert_eq(write(fd, "keep\n", 5), 5);
+  close(fd);
+  cr_assert_eq(symlink(victim, path_of("s.jsonl")), 0);
+  cr_assert_null(store_open(scratch, "s", 0, 3, &cause));
+  cr_assert(strstr(cause, "s.jsonl"), "%s", cause);
+  free(cause);
+  cause = NULL;
+  cr_assert_eq(stat(victim, &sb), 0);
+  cr_assert_eq(sb.st_size, 5, "the victim was not touched");
+
+  struct store *st = store_open(scratch, "p", 0, 3, &cause);
+  cr_assert_not_null(st, "%s", cause);
+  cr_assert_eq(append_range(st, 1, 2, 60), 0);
+  store_close(st);
+  cr_assert_eq(stat(path_of("p.jsonl"), &sb), 0);
+  cr_assert_eq(sb.st_mode & 07777, 0600);
+  umask(old);
 }
