@@ -1625,6 +1625,7 @@ Test(config_pty, errors_point_at_the_value)
                 "]}",
                 "tend.json:1:13: pty: \"pty\" is a runner key, but the root "
                 "must be a group\n");
+}
 
 /* Issue 13, item 9: every name the config takes is one the API's path
  * check (ui/routes.c) accepts, and no other. */
