@@ -16,6 +16,7 @@
 #include "src/config.h"
 #include "src/locator.h"
 #include "src/printer.h"
+#include "state/store.h"
 #include "src/xalloc.h"
 #include "ui/sse.h"
 
@@ -1792,7 +1793,9 @@ logs_offline(struct cli *c)
 
   say("reading %s instead", cur);
   for (int i = 99; i >= 1; i--) {
-    char *old = xasprintf("%s/output/%s.%d.jsonl", state, c->args[0], i);
+    char *out_dir = xasprintf("%s/output", state);
+    char *old = store_rotated_path(out_dir, c->args[0], i);
+    free(out_dir);
     found |= read_output_file(c, old, &o);
     free(old);
   }
