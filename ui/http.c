@@ -842,6 +842,44 @@ env_seconds(const char *var, unsigned int def)
   return (unsigned int)v;
 }
 
+/* Reads a whole PEM file (at most 1 MiB) for MHD's TLS options. Returns a
+ * new string, or NULL with *cause. */
+static char *
+read_pem(const char *key, const char *path, char **cause)
+{
+  FILE *f = fopen(path, "re");
+  char *buf;
+  size_t n;
+
+  if (!f) {
+    *cause = xasprintf("http.tls.%s: %s: %s", key, path, strerror(errno));
+    return NULL;
+  }
+  buf = xmalloc((1 << 20) + 1);
+  n = fread(buf, 1, 1 << 20, f);
+  if (ferror(f) || !feof(f) || n == 0) {
+    *cause = xasprintf("http.tls.%s: %s: %s", key, path,
+                       ferror(f) ? strerror(errno)
+                       : n == 0  ? "empty file"
+                                 : "larger than 1 MiB");
+    fclose(f);
+    free(buf);
+    return NULL;
+  }
+  fclose(f);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* Returns 1 for a wildcard listen host ("0.0.0.0", "::"): not a name any
+ * browser should use (and "0.0.0.0" reaches loopback on some systems). */
+static int
+is_wildcard_host(const char *host)
+{
+  return !host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+         strcmp(host, "[::]") == 0;
+}
+
 /* Counts a closed handle; the last one frees the server. */
 static void
 on_handle_closed(uv_handle_t *h)
@@ -869,7 +907,9 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   struct sockaddr_storage ss;
   const union MHD_DaemonInfo *info;
   char listen_s[INET6_ADDRSTRLEN + 16], url_host[INET6_ADDRSTRLEN + 16];
-  char *url, *ui_url, *code;
+  char *url, *ui_url, *code, *cert = NULL, *key = NULL;
+  const char *scheme;
+  struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
   unsigned int flags;
   json_t *doc;
   int fd, port = 0, r;
@@ -893,14 +933,32 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   srv->port = port;
   srv->header_timeout_ms =
       1000u * env_seconds("TEND_HTTP_HEADER_TIMEOUT_S", HTTP_HEADER_TIMEOUT_S);
+  if (cfg->http.tls_cert) {
+    cert = read_pem("cert", cfg->http.tls_cert, cause);
+    key = cert ? read_pem("key", cfg->http.tls_key, cause) : NULL;
+    if (!key) {
+      free(cert);
+      close(fd);
+      free(srv->token);
+      free(srv);
+      return -EINVAL;
+    }
+    tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+    tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+    tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+  }
   routes_init(srv->token, port);
-  routes_allow_host(cfg->http.host);
+  routes_set_secure(cert != NULL);
+  if (!is_wildcard_host(cfg->http.host))
+    routes_allow_host(cfg->http.host);
   for (size_t i = 0; i < cfg->http.n_hosts; i++)
     routes_allow_host(cfg->http.hosts[i]);
 
   flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
+  if (cert)
+    flags |= MHD_USE_TLS;
   srv->mhd = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
       MHD_OPTION_CONNECTION_TIMEOUT,
@@ -910,13 +968,22 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
       MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls,
+      MHD_OPTION_END);
+  /* MHD copies the key material into its credentials at start. */
+  if (key)
+    explicit_bzero(key, strlen(key));
+  free(cert);
+  free(key);
   if (!srv->mhd) {
     close(fd);
     routes_shutdown();
     free(srv->token);
     free(srv);
-    *cause = xstrdup("http: libmicrohttpd failed to start");
+    *cause = xstrdup(cfg->http.tls_cert
+                         ? "http: libmicrohttpd failed to start (is http.tls "
+                           "a matching PEM certificate and key?)"
+                         : "http: libmicrohttpd failed to start");
     return -EIO;
   }
   info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -937,9 +1004,10 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
 
   format_addr((struct sockaddr *)&ss, port, 0, listen_s, sizeof listen_s);
   format_addr((struct sockaddr *)&ss, port, 1, url_host, sizeof url_host);
-  url = xasprintf("http://%s", url_host);
+  scheme = cfg->http.tls_cert ? "https" : "http";
+  url = xasprintf("%s://%s", scheme, url_host);
   code = routes_login_code();
-  ui_url = xasprintf("http://%s/?code=%s", url_host, code ? code : "");
+  ui_url = xasprintf("%s://%s/?code=%s", scheme, url_host, code ? code : "");
   free(code);
   srv->daemon_json = xasprintf("%s/daemon.json", cfg->state_dir);
   doc = json_pack("{s:i,s:s,s:s,s:s,s:s?}", "pid", (int)getpid(), "url", url,
@@ -949,7 +1017,16 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   if (r < 0)
     log_warn("%s: %s (clients will need --url)", srv->daemon_json,
              strerror(-r));
-  fprintf(stderr, "tend: API on %s/ (UI: %s)\n", url, ui_url);
+  if (strcmp(listen_s, url_host) != 0)
+    fprintf(stderr, "tend: API on %s/ (listening on %s; UI: %s)\n", url,
+            listen_s, ui_url);
+  else
+    fprintf(stderr, "tend: API on %s/ (UI: %s)\n", url, ui_url);
+  if (!is_loopback((struct sockaddr *)&ss) && !cfg->http.tls_cert)
+    log_warn("http.listen: %s is not a loopback address and http.tls is not "
+             "set: the token and the session cookie cross the network in "
+             "clear text",
+             listen_s);
   free(url);
   free(ui_url);
   mhd_kick(srv);

@@ -374,3 +374,87 @@ def test_memory_comes_back_after_a_burst_of_clients(tend_factory):
                      timeout=15, what=f"RSS back near {before} KiB "
                      f"(peak {peak} KiB)")
     assert after < before + 16 * 1024
+
+
+# ------------------------------------------------------------- 12. TLS
+
+def make_cert(folder):
+    """A self-signed certificate for 127.0.0.1 and localhost."""
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+         "-keyout", os.path.join(folder, "key.pem"),
+         "-out", os.path.join(folder, "cert.pem"), "-days", "2",
+         "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True)
+    return os.path.join(folder, "cert.pem")
+
+
+def tls_request(d, cafile, method, path, headers=None):
+    import http.client
+    host, port = host_port(d)
+    ctx = ssl.create_default_context(cafile=cafile)
+    conn = http.client.HTTPSConnection(host, port, context=ctx,
+                                       timeout=10 * SLOW)
+    conn.request(method, path, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    out = {k.lower(): v for k, v in resp.getheaders()}
+    conn.close()
+    return resp.status, out, data
+
+
+def test_tls_serves_https_with_secure_cookies(tend_factory, tmp_path):
+    cafile = make_cert(str(tmp_path))
+    cfg = tree(ticker("api"))
+    cfg["http"]["tls"] = {"cert": "cert.pem", "key": "key.pem"}
+    d = tend_factory(cfg)
+    _, port = host_port(d)
+    info = d.daemon_json()
+    assert info["url"] == f"https://127.0.0.1:{port}"
+    assert info["ui_url"].startswith(f"https://127.0.0.1:{port}/?code=")
+    wait_for(lambda: f"API on https://127.0.0.1:{port}/" in d.stderr(),
+             what="the https start-up line")
+    assert tls_request(d, cafile, "GET", "/healthz")[0] == 200
+    auth = {"Authorization": "Bearer " + d.token()}
+    assert tls_request(d, cafile, "GET", "/api/v1/tree", auth)[0] == 200
+    code = login_code(d)
+    status, hdrs, _ = tls_request(d, cafile, "GET", "/?code=" + code)
+    assert status == 302
+    assert "; Secure" in hdrs["set-cookie"]
+    jar = {"Cookie": hdrs["set-cookie"].split(";")[0]}
+    post = "/api/v1/runners/api/restart"
+    assert tls_request(d, cafile, "POST", post, {
+        **jar, "Origin": f"http://127.0.0.1:{port}"})[0] == 403
+    assert tls_request(d, cafile, "POST", post, {
+        **jar, "Origin": f"https://127.0.0.1:{port}"})[0] == 200
+    # Plain HTTP on the TLS port gets no API.
+    with pytest.raises(Exception):
+        request(d, "GET", "/healthz", token=False, timeout=3)
+
+
+def test_tls_with_a_bad_key_stops_start_up(tend_factory, tmp_path):
+    make_cert(str(tmp_path))
+    with open(tmp_path / "key.pem", "w") as f:
+        f.write("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+    cfg = tree(ticker("api"))
+    cfg["http"]["tls"] = {"cert": "cert.pem", "key": "key.pem"}
+    d = tend_factory(cfg)
+    assert d.wait_exit() != 0
+    assert "http.tls" in d.stderr()
+
+
+def test_remote_address_without_tls_warns_and_names_it(tend_factory):
+    cfg = tree(ticker("api"))
+    cfg["http"] = {"listen": "0.0.0.0:0", "allow_remote": True}
+    d = tend_factory(cfg)
+    _, port = host_port(d)
+    wait_for(lambda: "API on" in d.stderr(), what="start-up line")
+    err = d.stderr()
+    assert f"listening on 0.0.0.0:{port}" in err
+    assert "http.tls is not set" in err
+    # A wildcard is not a Host name anyone may use.
+    assert request(d, "GET", "/healthz", token=False,
+                   headers={"Host": f"0.0.0.0:{port}"})[0] == 421
