@@ -1065,7 +1065,7 @@ h_output(const struct routes_req *rq, const char *name,
 
   if (page_args(rq, &after, &limit, out) < 0)
     return;
-  r = tend_output_after(name, after, limit, &chunks, &next);
+  r = tend_output_after(name, after, limit, ROUTES_PAGE_BYTES, &chunks, &next);
   if (r == 0)
     r = tend_output_last_seq(name, &last);
   if (r < 0) {
@@ -1097,7 +1097,7 @@ h_events(const struct routes_req *rq, const char *name,
   (void)name;
   if (page_args(rq, &after, &limit, out) < 0)
     return;
-  r = tend_events_after(after, limit, &events, &next);
+  r = tend_events_after(after, limit, ROUTES_PAGE_BYTES, &events, &next);
   if (r < 0) {
     json_decref(events);
     reply_door_error(out, r, NULL);
@@ -1137,7 +1137,8 @@ output_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
   struct live_src *l = ctx;
   uint64_t next;
 
-  return tend_output_after(l->runner, after, limit, items, &next);
+  return tend_output_after(l->runner, after, limit, ROUTES_STREAM_BATCH_BYTES,
+                           items, &next);
 }
 
 /* Store side of the event stream. */
@@ -1147,7 +1148,8 @@ events_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
   uint64_t next;
 
   (void)ctx;
-  return tend_events_after(after, limit, items, &next);
+  return tend_events_after(after, limit, ROUTES_STREAM_BATCH_BYTES, items,
+                           &next);
 }
 
 /* Live side of both. */

@@ -19,6 +19,11 @@ struct sse_stream;
 /* Output/events pages: default and largest limit. */
 #define ROUTES_LIMIT_DEFAULT 1000
 #define ROUTES_LIMIT_MAX 10000
+/* Stored JSON per output or events page: a page ends before the chunk
+ * that would take it over (its "next" says where to go on). */
+#define ROUTES_PAGE_BYTES ((size_t)4 << 20)
+/* Stored JSON per batch a stream reads from the store. */
+#define ROUTES_STREAM_BATCH_BYTES ((size_t)1 << 20)
 /* Longest runner or group name in a path. */
 #define ROUTES_NAME_MAX 128
 

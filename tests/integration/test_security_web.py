@@ -458,3 +458,35 @@ def test_remote_address_without_tls_warns_and_names_it(tend_factory):
     # A wildcard is not a Host name anyone may use.
     assert request(d, "GET", "/healthz", token=False,
                    headers={"Host": f"0.0.0.0:{port}"})[0] == 421
+
+
+# ------------------------------------------------------ 8. byte budgets
+
+def test_output_pages_are_bounded_in_bytes(tend_factory):
+    big = {"name": "big", "restart": "temporary",
+           "cmd": ["python3", "-c",
+                   "import sys\nfor i in range(24):\n"
+                   "    sys.stdout.write(('%02d' % i) * (1 << 19) + '\\n')\n"
+                   "    sys.stdout.flush()\n"]}
+    d = tend_factory(tree(big))
+    d.url()
+    wait_for(lambda: sum(len(json.dumps(c)) for c in d.jsonl("big"))
+             > 24 << 20, timeout=30, what="24 MiB of output stored")
+    after, got, pages = 0, [], 0
+    while True:
+        status, _, body = request(
+            d, "GET", f"/api/v1/runners/big/output?after={after}"
+            "&limit=10000", timeout=30)
+        assert status == 200
+        assert len(body) < 5 << 20, f"a page of {len(body)} bytes"
+        page = json.loads(body)
+        pages += 1
+        got += page["chunks"]
+        if not page["chunks"] or page["next"] >= page["last"]:
+            break
+        after = page["next"]
+    seqs = [c["seq"] for c in got]
+    assert seqs == list(range(1, len(seqs) + 1)), "no hole, no repeat"
+    text = "".join(c.get("data", "") for c in got if c["stream"] == "stdout")
+    assert text.count("\n") == 24
+    assert pages >= 5

@@ -137,8 +137,9 @@ tend_watch_resume(const char *name, char **cause)
 
 int
 tend_output_after(const char *name, uint64_t after, size_t limit,
-                  json_t **chunks, uint64_t *next)
+                  size_t max_bytes, json_t **chunks, uint64_t *next)
 {
+  (void)max_bytes;
   json_t *a;
 
   fake.last_after = after;
@@ -154,8 +155,10 @@ tend_output_after(const char *name, uint64_t after, size_t limit,
 }
 
 int
-tend_events_after(uint64_t after, size_t limit, json_t **events, uint64_t *next)
+tend_events_after(uint64_t after, size_t limit, size_t max_bytes,
+                  json_t **events, uint64_t *next)
 {
+  (void)max_bytes;
   fake.last_after = after;
   fake.last_limit = limit;
   *events = json_array();
