@@ -255,6 +255,83 @@ auth_session_valid(struct auth_sessions *s, const char *given, size_t len,
   return found;
 }
 
+/* Reads saved session ids; the line order is the order of use. */
+size_t
+auth_sessions_load(const char *path, struct auth_sessions *s)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  struct stat st;
+  FILE *f;
+  char line[300];
+  size_t n = 0;
+
+  if (fd < 0)
+    return 0;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_uid != geteuid() || (st.st_mode & 077)) {
+    log_warn("%s is not a private file of ours; not trusting its sessions",
+             path);
+    close(fd);
+    return 0;
+  }
+  f = fdopen(fd, "r");
+  if (!f) {
+    close(fd);
+    return 0;
+  }
+  while (fgets(line, sizeof line, f) && n < AUTH_SESSIONS_MAX) {
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!auth_token_valid(line))
+      continue;
+    auth_session_add(s, line, (int64_t)n - AUTH_SESSIONS_MAX);
+    n++;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Writes the ids, least recently used first. */
+int
+auth_sessions_save(const char *path, const struct auth_sessions *s)
+{
+  char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+  int fd = mkostemp(tmp, O_CLOEXEC), err = 0;
+  size_t order[AUTH_SESSIONS_MAX], n = 0;
+  FILE *f;
+
+  if (fd < 0) {
+    err = -errno;
+    free(tmp);
+    return err;
+  }
+  for (size_t i = 0; i < AUTH_SESSIONS_MAX; i++)
+    if (s->e[i].id[0])
+      order[n++] = i;
+  for (size_t i = 1; i < n; i++) /* insertion sort by last use */
+    for (size_t j = i; j > 0 && s->e[order[j]].used_ms <
+                                    s->e[order[j - 1]].used_ms;
+         j--) {
+      size_t t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  f = fdopen(fd, "w");
+  if (!f) {
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    return -EIO;
+  }
+  for (size_t i = 0; i < n; i++)
+    fprintf(f, "%s\n", s->e[order[i]].id);
+  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    err = -errno;
+    unlink(tmp);
+  }
+  free(tmp);
+  return err;
+}
+
 /* Reads the kernel's randomness. */
 int
 auth_random_hex(char *out, size_t nbytes)

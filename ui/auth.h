@@ -86,6 +86,16 @@ void auth_session_add(struct auth_sessions *s, const char *id, int64_t now_ms);
 int auth_session_valid(struct auth_sessions *s, const char *given, size_t len,
                        int64_t now_ms);
 
+/* Reads the sessions saved by auth_sessions_save (one id per line) into s,
+ * when path is a regular file of the daemon's user with mode 0600 or
+ * stricter (an untrusted or missing file gives no session). Returns how
+ * many were read. */
+size_t auth_sessions_load(const char *path, struct auth_sessions *s);
+/* Saves the ids of s to path (mode 0600, temp file and rename), so that
+ * browsers stay logged in across restarts of the daemon. Returns 0 or a
+ * negative errno. */
+int auth_sessions_save(const char *path, const struct auth_sessions *s);
+
 /* Fills out with 2 * nbytes hex digits of getrandom and a NUL (out holds
  * 2 * nbytes + 1). Returns 0 or a negative errno. */
 int auth_random_hex(char *out, size_t nbytes);

@@ -949,6 +949,11 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   }
   routes_init(srv->token, port);
   routes_set_secure(cert != NULL);
+  {
+    char *sessions = xasprintf("%s/sessions", cfg->state_dir);
+    routes_set_session_file(sessions);
+    free(sessions);
+  }
   if (!is_wildcard_host(cfg->http.host))
     routes_allow_host(cfg->http.host);
   for (size_t i = 0; i < cfg->http.n_hosts; i++)

@@ -46,6 +46,7 @@
 static char *the_token;
 static char the_cookie[48];
 static int the_secure;
+static char *session_file;
 static struct auth_sessions the_sessions;
 static struct auth_codes the_codes;
 /* Host names besides the loopback ones (routes_allow_host). */
@@ -1370,6 +1371,8 @@ routes_shutdown(void)
   extra_hosts = NULL;
   n_extra_hosts = 0;
   the_secure = 0;
+  free(session_file);
+  session_file = NULL;
   memset(&the_sessions, 0, sizeof the_sessions);
   memset(&the_codes, 0, sizeof the_codes);
   free(asset_etags);
@@ -1386,6 +1389,16 @@ routes_allow_host(const char *name)
     return;
   extra_hosts = xrealloc(extra_hosts, (n_extra_hosts + 1) * sizeof *extra_hosts);
   extra_hosts[n_extra_hosts++] = xstrdup(name);
+}
+
+/* Loads the saved sessions and remembers where to save them. */
+void
+routes_set_session_file(const char *path)
+{
+  free(session_file);
+  session_file = path ? xstrdup(path) : NULL;
+  if (session_file)
+    auth_sessions_load(session_file, &the_sessions);
 }
 
 /* TLS or not. */
@@ -1487,6 +1500,12 @@ code_login(const struct routes_req *rq, struct routes_reply *out)
     return 1;
   }
   auth_session_add(&the_sessions, sid, now);
+  if (session_file) {
+    int r = auth_sessions_save(session_file, &the_sessions);
+    if (r < 0)
+      log_warn("%s: %s (the session ends with the daemon)", session_file,
+               strerror(-r));
+  }
   out->status = 302;
   out->location = xstrdup("/");
   out->set_cookie = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict%s",

@@ -65,6 +65,9 @@ void routes_shutdown(void);
 /* Adds Host names the API answers to, besides "localhost", "127.0.0.1"
  * and "[::1]" (the listen host, http.hosts). Copied. */
 void routes_allow_host(const char *name);
+/* Keeps browser sessions in path (read now, rewritten at each login), so
+ * that they outlive a restart of the daemon. Copied. */
+void routes_set_session_file(const char *path);
 /* Says that the API is served over TLS: Secure cookies, https origins. */
 void routes_set_secure(int secure);
 /* Mints a one-time login code for GET /?code=CODE (good for

@@ -199,6 +199,31 @@ def test_cookie_is_a_session_secret_never_the_token(tend_factory):
         assert status == want, (extra, status)
 
 
+def test_session_survives_a_daemon_restart(tend_factory):
+    d = tend_factory(tree(ticker("api")))
+    _, port = host_port(d)
+    jar = {"Cookie": login(d)}
+    sessions = os.path.join(d.state_dir, "sessions")
+    assert os.stat(sessions).st_mode & 0o777 == 0o600
+    assert d.token() not in open(sessions).read()
+    d.stop()
+    d.config["http"]["listen"] = f"127.0.0.1:{port}"
+    d.write_config()
+    d.start()
+    wait_for(lambda: request(d, "GET", "/healthz", token=False)[0] == 200,
+             what="the restarted daemon")
+    assert request(d, "GET", "/api/v1/tree", token=False,
+                   headers=jar)[0] == 200
+    # A sessions file open to others is not trusted.
+    d.stop()
+    os.chmod(sessions, 0o644)
+    d.start()
+    wait_for(lambda: request(d, "GET", "/healthz", token=False)[0] == 200,
+             what="the restarted daemon")
+    assert request(d, "GET", "/api/v1/tree", token=False,
+                   headers=jar)[0] == 401
+
+
 # ----------------------------------------------------------- 6. Host
 
 def test_host_allow_list(tend_factory):
