@@ -495,8 +495,10 @@ def test_output_pages_are_bounded_in_bytes(tend_factory):
                    "    sys.stdout.flush()\n"]}
     d = tend_factory(tree(big))
     d.url()
-    wait_for(lambda: sum(len(json.dumps(c)) for c in d.jsonl("big"))
-             > 24 << 20, timeout=30, what="24 MiB of output stored")
+    log = os.path.join(d.state_dir, "output", "big.jsonl")
+    wait_for(lambda: os.path.exists(log) and os.path.getsize(log) > 24 << 20
+             and d.api("GET", "/api/v1/runners/big")[1]["state"] != "running",
+             timeout=30, what="24 MiB of output stored, the run over")
     after, got, pages = 0, [], 0
     while True:
         status, _, body = request(
