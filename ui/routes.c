@@ -4,10 +4,13 @@
  * DESIGN. One static table maps (method, path pattern) to a handler; a
  * pattern segment "{name}" captures a runner or group name. Every request
  * goes through the same gate, in this order, so that the rules hold for
- * every route alike:
+ * every route alike (steps 0 to 2 are routes_precheck, which ui/http.c
+ * runs on the headers, before any body is read):
+ *   0. a Host header off the allow-list -> 421 (DNS rebinding);
  *   1. the raw path is split at "/" and each segment decoded once; "..",
  *      an encoded "/" or "\", a bad escape -> 400 (never a file lookup);
- *   2. auth (ui/auth.c) unless the route is public -> 401 / 403;
+ *   2. unless the route is public: GET /?code= trades a one-time login
+ *      code for a session cookie (302), else auth (ui/auth.c) -> 401/403;
  *   3. no route -> a UI asset (ui/assets.h) or 404; wrong method -> 405;
  *   4. a body over 64 KiB -> 413; then the handler.
  * Handlers talk to the daemon through src/tend.h only, and turn its errors
