@@ -1574,7 +1574,9 @@ static const struct node_key {
 
 static const char *const intensity_keys[] = {"max_restarts", "period_s"};
 static const char *const limit_keys[] = {"max_restarts", "period_s"};
-static const char *const http_keys[] = {"listen", "allow_remote"};
+static const char *const http_keys[] = {"listen", "allow_remote", "hosts",
+                                        "tls"};
+static const char *const tls_keys[] = {"cert", "key"};
 static const char *const output_keys[] = {"max_bytes", "keep"};
 static const char *const backoff_keys[] = {"initial_ms", "max_ms",
                                            "reset_after_s"};
@@ -1941,8 +1943,25 @@ ld_http(struct ld *ld, json_t *obj)
   } else if (v) {
     ld_err_key(ld, "listen", 0, "expected \"host:port\" or false");
   }
+  get_strings(ld, o, "hosts", 0, 0, &h->hosts, &h->n_hosts);
+  json_t *tls;
+  if (get_object(ld, o, "tls", &tls) > 0) {
+    const char *cert = NULL, *key = NULL;
+    ld_push(ld, "tls", 0);
+    check_keys(ld, tls, tls_keys, COUNT(tls_keys));
+    if (get_string(ld, tls, "cert", 1, &cert) == 0)
+      ld_err(ld, 0, "\"cert\" is required (a PEM certificate file)");
+    if (get_string(ld, tls, "key", 1, &key) == 0)
+      ld_err(ld, 0, "\"key\" is required (a PEM private key file)");
+    if (cert && key) {
+      h->tls_cert = path_resolve(ld->cfg->dir, cert);
+      h->tls_key = path_resolve(ld->cfg->dir, key);
+    }
+    ld_pop(ld);
+  }
   ld_pop(ld);
 }
+
 
 /* Reads the keys only the root has (before its children, which inherit
  * "output"). */
@@ -3311,6 +3330,11 @@ config_free(struct config *cfg)
   free(cfg->state_dir);
   free(cfg->include_dir);
   free(cfg->http.host);
+  for (size_t i = 0; i < cfg->http.n_hosts; i++)
+    free(cfg->http.hosts[i]);
+  free(cfg->http.hosts);
+  free(cfg->http.tls_cert);
+  free(cfg->http.tls_key);
   free(cfg->warnings);
   strmap_free(cfg->by_name);
   free(cfg);
@@ -3475,6 +3499,21 @@ str_eq(const char *a, const char *b)
   return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+/* Returns 1 when two http settings differ in what needs a restart. */
+static int
+http_differs(const struct config_http *a, const struct config_http *b)
+{
+  if (a->enabled != b->enabled || !str_eq(a->host, b->host) ||
+      a->port != b->port || a->allow_remote != b->allow_remote ||
+      !str_eq(a->tls_cert, b->tls_cert) || !str_eq(a->tls_key, b->tls_key) ||
+      a->n_hosts != b->n_hosts)
+    return 1;
+  for (size_t i = 0; i < a->n_hosts; i++)
+    if (!str_eq(a->hosts[i], b->hosts[i]))
+      return 1;
+  return 0;
+}
+
 char *
 config_default_state_leaf(const char *file_name)
 {
@@ -3500,8 +3539,7 @@ config_fixed_change(const struct config *a, const struct config *b)
 char *
 config_http_change(const struct config *a, const struct config *b)
 {
-  if (a->http.enabled != b->http.enabled || !str_eq(a->http.host, b->http.host) ||
-      a->http.port != b->http.port || a->http.allow_remote != b->http.allow_remote)
+  if (http_differs(&a->http, &b->http))
     return xasprintf("%s: http changed; the API keeps its address until tend "
                      "restarts (the rest of the edit is applied)",
                      b->file);
@@ -3514,9 +3552,7 @@ diff_root(const struct config *a, const struct config *b)
 {
   return !str_eq(a->root->name, b->root->name) ||
          a->on_give_up != b->on_give_up ||
-         a->http.enabled != b->http.enabled ||
-         !str_eq(a->http.host, b->http.host) || a->http.port != b->http.port ||
-         a->http.allow_remote != b->http.allow_remote ||
+         http_differs(&a->http, &b->http) ||
          !str_eq(a->state_dir, b->state_dir) ||
          a->output.max_bytes != b->output.max_bytes ||
          a->output.keep != b->output.keep ||

@@ -247,6 +247,10 @@ struct config_http {
   int allow_remote;  /* required for a non-loopback host */
   int listen_set;    /* "listen" was given: its port or nothing; else the
                         first free port from 7070 up (ui/http.c) */
+  char **hosts;      /* "hosts": more names the Host header may carry */
+  size_t n_hosts;
+  char *tls_cert;    /* "tls": {"cert", "key"}: PEM files (absolute), */
+  char *tls_key;     /* or NULL: plain HTTP */
 };
 
 struct config {

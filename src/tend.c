@@ -1001,26 +1001,48 @@ tend_group_stop(const char *name, char **cause)
   return 0;
 }
 
-/* Collects store lines into a JSON array (callback of store_read_after). */
+/* A page being collected: its items and their bytes against a budget. */
+struct collect {
+  json_t *arr;
+  size_t bytes, max_bytes; /* max_bytes 0: no budget */
+  int full;                /* a line did not fit: take nothing more */
+};
+
+/* Collects store lines into a JSON array (callback of store_read_after),
+ * until one would take the page over its byte budget (the first line
+ * always fits): the page stays a run of consecutive seqs, and what does
+ * not fit is never parsed. */
 static void
 collect_line(void *ctx, uint64_t seq, const char *line, size_t len)
 {
-  json_t *arr = ctx;
-  json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
+  struct collect *c = ctx;
+  json_t *obj;
+
   (void)seq;
-  if (obj)
-    json_array_append_new(arr, obj);
+  if (c->full)
+    return;
+  if (c->max_bytes && json_array_size(c->arr) > 0 &&
+      c->bytes + len > c->max_bytes) {
+    c->full = 1;
+    return;
+  }
+  obj = json_loadb(line, len, JSON_ALLOW_NUL, NULL);
+  if (obj) {
+    json_array_append_new(c->arr, obj);
+    c->bytes += len;
+  }
 }
 
 /* Reads lines after a seq from a store as a JSON array. */
 static void
-read_store(struct store *st, uint64_t after, size_t limit, json_t **out,
-           uint64_t *next)
+read_store(struct store *st, uint64_t after, size_t limit, size_t max_bytes,
+           json_t **out, uint64_t *next)
 {
   json_t *arr = json_array();
+  struct collect c = {.arr = arr, .max_bytes = max_bytes};
   size_t n;
 
-  store_read_after(st, after, limit, collect_line, arr);
+  store_read_after(st, after, limit, collect_line, &c);
   n = json_array_size(arr);
   *next = after;
   if (n > 0)
@@ -1031,7 +1053,7 @@ read_store(struct store *st, uint64_t after, size_t limit, json_t **out,
 
 int
 tend_output_after(const char *name, uint64_t after, size_t limit,
-                  json_t **chunks, uint64_t *next)
+                  size_t max_bytes, json_t **chunks, uint64_t *next)
 {
   const struct config_node *n = config_find(t.cfg, name);
   struct store *st = strmap_get(t.stores, name);
@@ -1043,15 +1065,15 @@ tend_output_after(const char *name, uint64_t after, size_t limit,
     *next = after;
     return 0;
   }
-  read_store(st, after, limit, chunks, next);
+  read_store(st, after, limit, max_bytes, chunks, next);
   return 0;
 }
 
 int
-tend_events_after(uint64_t after, size_t limit, json_t **events,
-                  uint64_t *next)
+tend_events_after(uint64_t after, size_t limit, size_t max_bytes,
+                  json_t **events, uint64_t *next)
 {
-  read_store(t.event_log, after, limit, events, next);
+  read_store(t.event_log, after, limit, max_bytes, events, next);
   return 0;
 }
 

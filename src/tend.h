@@ -69,13 +69,15 @@ int tend_daemon_stop(const char *why);
 int tend_watch_resume(const char *name, char **cause);
 
 /* Chunks of a runner's output with seq > after, oldest first, at most
- * limit: *chunks is a new JSON array of the chunk objects as stored on
- * disk; *next is the seq of the last one returned (or after when none). */
+ * limit and at most max_bytes of stored JSON (0: no byte bound; the first
+ * chunk always comes, whatever its size): *chunks is a new JSON array of
+ * the chunk objects as stored on disk; *next is the seq of the last one
+ * returned (or after when none). */
 int tend_output_after(const char *name, uint64_t after, size_t limit,
-                      json_t **chunks, uint64_t *next);
+                      size_t max_bytes, json_t **chunks, uint64_t *next);
 /* The same for the event log (topic "events"). */
-int tend_events_after(uint64_t after, size_t limit, json_t **events,
-                      uint64_t *next);
+int tend_events_after(uint64_t after, size_t limit, size_t max_bytes,
+                      json_t **events, uint64_t *next);
 /* The seq of the newest chunk of a runner (0 when none), or -ENOENT. */
 int tend_output_last_seq(const char *name, uint64_t *seq);
 /* The seq of the newest event (0 when none). */

@@ -127,25 +127,102 @@ auth_bearer(const char *header)
 
 /* Compares origin with "http://" + host without building a string. */
 int
-auth_origin_ok(const char *origin, const char *host)
+auth_origin_ok(const char *origin, const char *host, int secure)
 {
-  static const char scheme[] = "http://";
+  const char *scheme = secure ? "https://" : "http://";
+  size_t n = strlen(scheme);
 
   if (!origin || !host || !*host)
     return 0;
-  if (strncasecmp(origin, scheme, sizeof scheme - 1) != 0)
+  if (strncasecmp(origin, scheme, n) != 0)
     return 0;
-  return strcasecmp(origin + sizeof scheme - 1, host) == 0;
+  return strcasecmp(origin + n, host) == 0;
 }
 
 /* Names the cookie after the port. */
 void
 auth_cookie_name(int port, char *out, size_t cap)
 {
-  snprintf(out, cap, "tend_token_%d", port);
+  snprintf(out, cap, "tend_session_%d", port);
 }
 
-/* Compares a token that is not NUL-terminated (a cookie value). */
+/* ------------------------------------------------------ codes, sessions */
+
+/* Copies a secret into a slot (it was checked to be a token word). */
+static void
+secret_copy(char *dst, const char *src)
+{
+  size_t n = strlen(src);
+
+  if (n > AUTH_SECRET_HEX)
+    n = AUTH_SECRET_HEX;
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+/* Remembers a code; a full table gives up the one that expires first. */
+void
+auth_code_add(struct auth_codes *c, const char *code, int64_t now_ms)
+{
+  size_t pick = 0;
+
+  if (!auth_token_valid(code))
+    return;
+  for (size_t i = 0; i < AUTH_CODES_MAX; i++) {
+    if (!c->e[i].code[0] || c->e[i].expires_ms <= now_ms) {
+      pick = i;
+      break;
+    }
+    if (c->e[i].expires_ms < c->e[pick].expires_ms)
+      pick = i;
+  }
+  secret_copy(c->e[pick].code, code);
+  c->e[pick].expires_ms = now_ms + AUTH_CODE_TTL_MS;
+}
+
+/* Every slot is compared (in constant time), so the answer's timing says
+ * nothing about which slot or byte differed. */
+int
+auth_code_redeem(struct auth_codes *c, const char *given, int64_t now_ms)
+{
+  int found = 0;
+
+  for (size_t i = 0; i < AUTH_CODES_MAX; i++) {
+    if (!c->e[i].code[0])
+      continue;
+    if (c->e[i].expires_ms <= now_ms) {
+      memset(&c->e[i], 0, sizeof c->e[i]);
+      continue;
+    }
+    if (auth_token_equal(c->e[i].code, given) && !found) {
+      memset(&c->e[i], 0, sizeof c->e[i]);
+      found = 1;
+    }
+  }
+  return found;
+}
+
+/* Remembers a session; a full table gives up the least recently used. */
+void
+auth_session_add(struct auth_sessions *s, const char *id, int64_t now_ms)
+{
+  size_t pick = 0;
+
+  if (!auth_token_valid(id))
+    return;
+  for (size_t i = 0; i < AUTH_SESSIONS_MAX; i++) {
+    if (!s->e[i].id[0]) {
+      pick = i;
+      break;
+    }
+    if (s->e[i].used_ms < s->e[pick].used_ms)
+      pick = i;
+  }
+  secret_copy(s->e[pick].id, id);
+  s->e[pick].used_ms = now_ms;
+}
+
+/* Compares a secret that is not NUL-terminated (a cookie value). */
 static int
 token_equal_n(const char *expected, const char *given, size_t glen)
 {
@@ -158,10 +235,193 @@ token_equal_n(const char *expected, const char *given, size_t glen)
   return auth_token_equal(expected, buf);
 }
 
-/* The policy: Bearer first, then the cookie plus Origin for POST. */
+/* Looks a cookie's session up among all slots. */
+int
+auth_session_valid(struct auth_sessions *s, const char *given, size_t len,
+                   int64_t now_ms)
+{
+  int found = 0;
+
+  if (!given)
+    return 0;
+  for (size_t i = 0; i < AUTH_SESSIONS_MAX; i++) {
+    if (!s->e[i].id[0])
+      continue;
+    if (token_equal_n(s->e[i].id, given, len) && !found) {
+      s->e[i].used_ms = now_ms;
+      found = 1;
+    }
+  }
+  return found;
+}
+
+/* Reads saved session ids; the line order is the order of use. */
+size_t
+auth_sessions_load(const char *path, struct auth_sessions *s)
+{
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  struct stat st;
+  FILE *f;
+  char line[300];
+  size_t n = 0;
+
+  if (fd < 0)
+    return 0;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      st.st_uid != geteuid() || (st.st_mode & 077)) {
+    log_warn("%s is not a private file of ours; not trusting its sessions",
+             path);
+    close(fd);
+    return 0;
+  }
+  f = fdopen(fd, "r");
+  if (!f) {
+    close(fd);
+    return 0;
+  }
+  while (fgets(line, sizeof line, f) && n < AUTH_SESSIONS_MAX) {
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!auth_token_valid(line))
+      continue;
+    auth_session_add(s, line, (int64_t)n - AUTH_SESSIONS_MAX);
+    n++;
+  }
+  fclose(f);
+  return n;
+}
+
+/* Writes the ids, least recently used first. */
+int
+auth_sessions_save(const char *path, const struct auth_sessions *s)
+{
+  char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+  int fd = mkostemp(tmp, O_CLOEXEC), err = 0;
+  size_t order[AUTH_SESSIONS_MAX], n = 0;
+  FILE *f;
+
+  if (fd < 0) {
+    err = -errno;
+    free(tmp);
+    return err;
+  }
+  for (size_t i = 0; i < AUTH_SESSIONS_MAX; i++)
+    if (s->e[i].id[0])
+      order[n++] = i;
+  for (size_t i = 1; i < n; i++) /* insertion sort by last use */
+    for (size_t j = i; j > 0 && s->e[order[j]].used_ms <
+                                    s->e[order[j - 1]].used_ms;
+         j--) {
+      size_t t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  f = fdopen(fd, "w");
+  if (!f) {
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    return -EIO;
+  }
+  for (size_t i = 0; i < n; i++)
+    fprintf(f, "%s\n", s->e[order[i]].id);
+  if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    err = -errno;
+    unlink(tmp);
+  }
+  free(tmp);
+  return err;
+}
+
+/* Reads the kernel's randomness. */
+int
+auth_random_hex(char *out, size_t nbytes)
+{
+  unsigned char raw[128];
+  size_t got = 0;
+
+  if (nbytes > sizeof raw)
+    return -EINVAL;
+  while (got < nbytes) {
+    ssize_t n = getrandom(raw + got, nbytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    got += (size_t)n;
+  }
+  for (size_t i = 0; i < nbytes; i++)
+    snprintf(out + 2 * i, 3, "%02x", raw[i]);
+  out[2 * nbytes] = '\0';
+  return 0;
+}
+
+/* Compares host[0..n) with a name, ignoring case and the brackets of an
+ * IPv6 literal on either side. */
+static int
+host_name_eq(const char *host, size_t n, const char *name)
+{
+  size_t m = strlen(name);
+
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+    host++;
+    n -= 2;
+  }
+  if (m >= 2 && name[0] == '[' && name[m - 1] == ']') {
+    name++;
+    m -= 2;
+  }
+  return n > 0 && n == m && strncasecmp(host, name, n) == 0;
+}
+
+/* Splits "name[:port]" or "[v6][:port]" and matches the name. */
+int
+auth_host_allowed(const char *host, const char *const *names, size_t n)
+{
+  size_t len, hlen;
+  const char *colon;
+
+  if (!host)
+    return 1;
+  len = strlen(host);
+  if (len == 0 || len > 260)
+    return 0;
+  if (host[0] == '[') {
+    const char *close = strchr(host, ']');
+    if (!close)
+      return 0;
+    hlen = (size_t)(close - host) + 1;
+    colon = host[hlen] == ':' ? host + hlen : NULL;
+    if (!colon && host[hlen])
+      return 0;
+  } else {
+    colon = strchr(host, ':');
+    hlen = colon ? (size_t)(colon - host) : len;
+  }
+  if (colon) {
+    size_t digits = strlen(colon + 1);
+    if (digits == 0 || digits > 5 || strspn(colon + 1, "0123456789") != digits)
+      return 0;
+  }
+  for (size_t i = 0; i < hlen; i++) {
+    char c = host[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+          c == ':' || c == '[' || c == ']'))
+      return 0;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (names[i] && host_name_eq(host, hlen, names[i]))
+      return 1;
+  return 0;
+}
+
+/* The policy: Bearer first (the token only), then the cookie (a session
+ * only) plus the same-origin proof for POST. */
 enum auth_result
 auth_check(const char *token, const char *cookie_name,
-           const struct auth_input *in)
+           struct auth_sessions *sessions, const struct auth_input *in,
+           int64_t now_ms)
 {
   const char *cookie;
   size_t clen = 0;
@@ -173,10 +433,17 @@ auth_check(const char *token, const char *cookie_name,
   cookie = auth_cookie_find(in->cookie, cookie_name, &clen);
   if (!cookie)
     return AUTH_MISSING;
-  if (!token_equal_n(token, cookie, clen))
+  if (!sessions || !auth_session_valid(sessions, cookie, clen, now_ms))
     return AUTH_BAD;
-  if (in->state_changing && !auth_origin_ok(in->origin, in->host))
-    return AUTH_ORIGIN;
+  if (in->state_changing) {
+    if (in->origin) {
+      if (!auth_origin_ok(in->origin, in->host, in->secure))
+        return AUTH_ORIGIN;
+    } else if (!in->sec_fetch_site ||
+               strcasecmp(in->sec_fetch_site, "same-origin") != 0) {
+      return AUTH_ORIGIN;
+    }
+  }
   return AUTH_OK;
 }
 
@@ -197,21 +464,40 @@ auth_token_valid(const char *s)
   return n >= 16 && n <= 256;
 }
 
-/* Reads an existing token file; fixes its mode if others could read it. */
+/* Reads an existing token file. One that is a symbolic link, not a
+ * regular file, not the daemon user's, or open to others returns -EPERM
+ * with *cause saying why: its token may have been chosen by someone else,
+ * so the caller replaces it rather than trusting it. */
 static int
 token_read(const char *path, char **token, char **cause)
 {
   char buf[300];
   ssize_t n;
   struct stat st;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
-  if (fd < 0)
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      *cause = xasprintf("%s is a symbolic link", path);
+      return -EPERM;
+    }
     return -errno;
-  if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
-    log_warn("%s was readable by others; setting mode 0600", path);
-    if (fchmod(fd, 0600) != 0)
-      log_warn("chmod %s: %s", path, strerror(errno));
+  }
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    *cause = xasprintf("%s: %s", path, strerror(err));
+    return -err;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & 077)) {
+    close(fd);
+    *cause = xasprintf(
+        "%s is %s", path,
+        !S_ISREG(st.st_mode)        ? "not a regular file"
+        : st.st_uid != geteuid()    ? "owned by another user"
+                                    : "readable or writable by others");
+    return -EPERM;
   }
   n = read(fd, buf, sizeof buf - 1);
   close(fd);
@@ -305,7 +591,12 @@ auth_token_load(const char *state_dir, char **token, char **cause)
 
   *token = NULL;
   r = token_read(path, token, &why);
-  if (r == -ENOENT) {
+  if (r == -EPERM) {
+    log_warn("%s; not trusting it: writing a new token", why);
+    free(why);
+    why = NULL;
+    r = token_create(state_dir, path, token, &why);
+  } else if (r == -ENOENT) {
     if (mkdir(state_dir, 0700) != 0 && errno != EEXIST) {
       r = -errno;
       why = xasprintf("%s: %s", state_dir, strerror(errno));

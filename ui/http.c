@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -60,6 +61,9 @@
  * at most DRAIN_STEPS times. */
 #define DRAIN_MS 10
 #define DRAIN_STEPS 50
+/* Memory goes back to the system once this many connections closed (and
+ * few are left open). */
+#define HTTP_TRIM_AFTER 256
 
 static const char csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -68,6 +72,7 @@ static const char csp[] =
     "frame-ancestors 'none'";
 
 struct conn_stream;
+struct conn_info;
 
 struct http_server {
   uv_loop_t *loop;
@@ -76,7 +81,12 @@ struct http_server {
   uv_timer_t timer;     /* MHD's own timeout */
   uv_idle_t idle;       /* "run MHD soon" (resume woken streams first) */
   uv_timer_t heartbeat; /* comments on every stream; drain at shutdown */
+  uv_timer_t sweep;     /* header deadlines, memory given back */
   int port;
+  unsigned header_timeout_ms;
+  struct conn_info *conns; /* every open connection */
+  size_t n_conns;
+  size_t closed_since_trim;
   char *daemon_json; /* path of <state_dir>/daemon.json */
   char *token;
   struct conn_stream *streams;
@@ -95,6 +105,14 @@ struct conn_stream {
   int suspended;
   int woken;
   struct conn_stream *prev, *next;
+};
+
+/* Per connection (MHD's socket context): the header deadline. */
+struct conn_info {
+  struct MHD_Connection *conn;
+  uint64_t deadline_ms; /* headers must be in by then ... */
+  int waiting;          /* ... while this is set */
+  struct conn_info *prev, *next;
 };
 
 /* Per request (MHD's con_cls): the body gathered so far. */
@@ -150,18 +168,88 @@ mhd_schedule(struct http_server *srv)
     uv_idle_start(&srv->idle, on_idle);
 }
 
-/* A connection closed. When MHD had stopped accepting (connection limit
- * or EMFILE) it takes its listen socket back into its epoll set only at
- * the start of a later MHD_run, which no fd event would trigger: ask for
- * one, or the API would never answer again. */
+/* A connection opened or closed. Each open connection gets a deadline for
+ * its request headers (MHD's own timeout is an idle timeout: one header
+ * line every few seconds would hold a connection for ever).
+ * When MHD had stopped accepting (connection limit or EMFILE) it takes its
+ * listen socket back into its epoll set only at the start of a later
+ * MHD_run, which no fd event would trigger: ask for one on every close, or
+ * the API would never answer again. */
 static void
 on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
               enum MHD_ConnectionNotificationCode code)
 {
-  (void)conn;
-  (void)socket_context;
-  if (code == MHD_CONNECTION_NOTIFY_CLOSED)
-    mhd_schedule(cls);
+  struct http_server *srv = cls;
+  struct conn_info *ci = *socket_context;
+
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    ci = xcalloc(1, sizeof *ci);
+    ci->conn = conn;
+    ci->waiting = 1;
+    ci->deadline_ms = uv_now(srv->loop) + srv->header_timeout_ms;
+    ci->next = srv->conns;
+    if (srv->conns)
+      srv->conns->prev = ci;
+    srv->conns = ci;
+    srv->n_conns++;
+    *socket_context = ci;
+    return;
+  }
+  if (ci) {
+    if (ci->prev)
+      ci->prev->next = ci->next;
+    else
+      srv->conns = ci->next;
+    if (ci->next)
+      ci->next->prev = ci->prev;
+    free(ci);
+    *socket_context = NULL;
+    srv->n_conns--;
+    srv->closed_since_trim++;
+  }
+  mhd_schedule(srv);
+}
+
+/* The connection's record (NULL when MHD has none). */
+static struct conn_info *
+conn_info_of(struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+  return ci ? ci->socket_context : NULL;
+}
+
+/* Once a second: a connection whose request headers are late is shut down
+ * (MHD sees the end of the socket and closes it); after many connections
+ * went away, the memory they held goes back to the system (glibc keeps
+ * freed arenas otherwise, and a burst of clients would pin hundreds of
+ * megabytes). */
+static void
+on_sweep(uv_timer_t *h)
+{
+  struct http_server *srv = h->data;
+  uint64_t now = uv_now(srv->loop);
+  int shut = 0;
+
+  for (struct conn_info *ci = srv->conns; ci; ci = ci->next) {
+    const union MHD_ConnectionInfo *fd;
+    if (!ci->waiting || now < ci->deadline_ms)
+      continue;
+    ci->waiting = 0;
+    fd = MHD_get_connection_info(ci->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (fd) {
+      shutdown(fd->connect_fd, SHUT_RDWR);
+      shut = 1;
+    }
+  }
+  if (shut)
+    mhd_schedule(srv);
+  if (srv->closed_since_trim >= HTTP_TRIM_AFTER &&
+      srv->n_conns < HTTP_TRIM_AFTER / 4) {
+    srv->closed_since_trim = 0;
+    malloc_trim(0);
+  }
 }
 
 /* Runs MHD once and re-arms its timeout (never longer than MHD says). */
@@ -386,7 +474,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   struct routes_reply out;
 
   (void)version;
+  req = (struct routes_req){
+      .method = method,
+      .path = url,
+      .header = req_header,
+      .query = req_query,
+      .ctx = conn,
+  };
   if (!rq) {
+    struct conn_info *ci = conn_info_of(conn);
+    if (ci)
+      ci->waiting = 0; /* the headers are in */
     rq = xcalloc(1, sizeof *rq);
     *con_cls = rq;
     /* Refuse a declared oversized body before reading it (no 100
@@ -394,6 +492,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     if (srv->closing) {
       rq->replied = 1;
       return send_error(srv, conn, 503, "the daemon is shutting down");
+    }
+    /* Host, path and credentials are decided on the headers: a refused
+     * request never has its body read. */
+    if (routes_precheck(&req, &out)) {
+      rq->replied = 1;
+      return send_reply(srv, conn, &out);
     }
     if (declared_too_large(conn)) {
       char msg[64];
@@ -424,30 +528,28 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   if (rq->replied)
     return MHD_YES;
   rq->replied = 1;
-  req = (struct routes_req){
-      .method = method,
-      .path = url,
-      .header = req_header,
-      .query = req_query,
-      .ctx = conn,
-      .body = rq->body,
-      .body_len = rq->len,
-      .body_too_large = rq->too_large,
-  };
+  req.body = rq->body;
+  req.body_len = rq->len;
+  req.body_too_large = rq->too_large;
   routes_handle(&req, &out);
   return send_reply(srv, conn, &out);
 }
 
-/* The request is over: free its state. */
+/* The request is over: free its state; the next request on the
+ * connection has its own header deadline. */
 static void
 on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              enum MHD_RequestTerminationCode toe)
 {
+  struct http_server *srv = cls;
   struct http_req *rq = *con_cls;
+  struct conn_info *ci = conn_info_of(conn);
 
-  (void)cls;
-  (void)conn;
   (void)toe;
+  if (ci) {
+    ci->waiting = 1;
+    ci->deadline_ms = uv_now(srv->loop) + srv->header_timeout_ms;
+  }
   if (rq) {
     free(rq->body);
     free(rq);
@@ -721,22 +823,61 @@ connection_limit(void)
                             : (unsigned int)(rl.rlim_cur / 2);
 }
 
-/* Reads TEND_HTTP_TIMEOUT_S (1..3600), else the default. */
+/* Reads a number of seconds (1..3600) from the environment variable var
+ * (for tests), else returns def. */
 static unsigned int
-idle_timeout(void)
+env_seconds(const char *var, unsigned int def)
 {
-  const char *s = getenv("TEND_HTTP_TIMEOUT_S");
+  const char *s = getenv(var);
   char *end;
   long v;
 
   if (!s || !*s)
-    return HTTP_IDLE_TIMEOUT_S;
+    return def;
   v = strtol(s, &end, 10);
   if (*end || v < 1 || v > 3600) {
-    log_warn("TEND_HTTP_TIMEOUT_S=%s ignored (1 to 3600)", s);
-    return HTTP_IDLE_TIMEOUT_S;
+    log_warn("%s=%s ignored (1 to 3600)", var, s);
+    return def;
   }
   return (unsigned int)v;
+}
+
+/* Reads a whole PEM file (at most 1 MiB) for MHD's TLS options. Returns a
+ * new string, or NULL with *cause. */
+static char *
+read_pem(const char *key, const char *path, char **cause)
+{
+  FILE *f = fopen(path, "re");
+  char *buf;
+  size_t n;
+
+  if (!f) {
+    *cause = xasprintf("http.tls.%s: %s: %s", key, path, strerror(errno));
+    return NULL;
+  }
+  buf = xmalloc((1 << 20) + 1);
+  n = fread(buf, 1, 1 << 20, f);
+  if (ferror(f) || !feof(f) || n == 0) {
+    *cause = xasprintf("http.tls.%s: %s: %s", key, path,
+                       ferror(f) ? strerror(errno)
+                       : n == 0  ? "empty file"
+                                 : "larger than 1 MiB");
+    fclose(f);
+    free(buf);
+    return NULL;
+  }
+  fclose(f);
+  buf[n] = '\0';
+  return buf;
+}
+
+/* Returns 1 for a wildcard listen host ("0.0.0.0", "::"): not a name any
+ * browser should use (and "0.0.0.0" reaches loopback on some systems). */
+static int
+is_wildcard_host(const char *host)
+{
+  return !host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
+         strcmp(host, "[::]") == 0;
 }
 
 /* Counts a closed handle; the last one frees the server. */
@@ -752,6 +893,7 @@ on_handle_closed(uv_handle_t *h)
   free(srv->daemon_json);
   free(srv->token);
   free(srv);
+  malloc_trim(0);
   if (cb)
     cb(arg);
 }
@@ -765,7 +907,9 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   struct sockaddr_storage ss;
   const union MHD_DaemonInfo *info;
   char listen_s[INET6_ADDRSTRLEN + 16], url_host[INET6_ADDRSTRLEN + 16];
-  char *url, *ui_url;
+  char *url, *ui_url, *code, *cert = NULL, *key = NULL;
+  const char *scheme;
+  struct MHD_OptionItem tls[3] = {{MHD_OPTION_END, 0, NULL}};
   unsigned int flags;
   json_t *doc;
   int fd, port = 0, r;
@@ -787,25 +931,64 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
     return fd;
   }
   srv->port = port;
+  srv->header_timeout_ms =
+      1000u * env_seconds("TEND_HTTP_HEADER_TIMEOUT_S", HTTP_HEADER_TIMEOUT_S);
+  if (cfg->http.tls_cert) {
+    cert = read_pem("cert", cfg->http.tls_cert, cause);
+    key = cert ? read_pem("key", cfg->http.tls_key, cause) : NULL;
+    if (!key) {
+      free(cert);
+      close(fd);
+      free(srv->token);
+      free(srv);
+      return -EINVAL;
+    }
+    tls[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+    tls[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+    tls[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+  }
   routes_init(srv->token, port);
+  routes_set_secure(cert != NULL);
+  {
+    char *sessions = xasprintf("%s/sessions", cfg->state_dir);
+    routes_set_session_file(sessions);
+    free(sessions);
+  }
+  if (!is_wildcard_host(cfg->http.host))
+    routes_allow_host(cfg->http.host);
+  for (size_t i = 0; i < cfg->http.n_hosts; i++)
+    routes_allow_host(cfg->http.hosts[i]);
 
   flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
+  if (cert)
+    flags |= MHD_USE_TLS;
   srv->mhd = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout(),
+      MHD_OPTION_CONNECTION_TIMEOUT,
+      env_seconds("TEND_HTTP_TIMEOUT_S", HTTP_IDLE_TIMEOUT_S),
       MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_PER_IP_LIMIT,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
       MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY, tls,
+      MHD_OPTION_END);
+  /* MHD copies the key material into its credentials at start. */
+  if (key)
+    explicit_bzero(key, strlen(key));
+  free(cert);
+  free(key);
   if (!srv->mhd) {
     close(fd);
     routes_shutdown();
     free(srv->token);
     free(srv);
-    *cause = xstrdup("http: libmicrohttpd failed to start");
+    *cause = xstrdup(cfg->http.tls_cert
+                         ? "http: libmicrohttpd failed to start (is http.tls "
+                           "a matching PEM certificate and key?)"
+                         : "http: libmicrohttpd failed to start");
     return -EIO;
   }
   info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -814,16 +997,23 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   uv_timer_init(loop, &srv->timer);
   uv_idle_init(loop, &srv->idle);
   uv_timer_init(loop, &srv->heartbeat);
-  srv->poll.data = srv->timer.data = srv->idle.data = srv->heartbeat.data = srv;
-  srv->handles_open = 4;
+  uv_timer_init(loop, &srv->sweep);
+  srv->poll.data = srv->timer.data = srv->idle.data = srv->heartbeat.data =
+      srv->sweep.data = srv;
+  srv->handles_open = 5;
   uv_poll_start(&srv->poll, UV_READABLE, on_poll);
   uv_timer_start(&srv->heartbeat, on_heartbeat, HTTP_HEARTBEAT_MS,
                  HTTP_HEARTBEAT_MS);
+  uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
+  uv_unref((uv_handle_t *)&srv->sweep);
 
   format_addr((struct sockaddr *)&ss, port, 0, listen_s, sizeof listen_s);
   format_addr((struct sockaddr *)&ss, port, 1, url_host, sizeof url_host);
-  url = xasprintf("http://%s", url_host);
-  ui_url = xasprintf("http://%s/?token=%s", url_host, srv->token);
+  scheme = cfg->http.tls_cert ? "https" : "http";
+  url = xasprintf("%s://%s", scheme, url_host);
+  code = routes_login_code();
+  ui_url = xasprintf("%s://%s/?code=%s", scheme, url_host, code ? code : "");
+  free(code);
   srv->daemon_json = xasprintf("%s/daemon.json", cfg->state_dir);
   doc = json_pack("{s:i,s:s,s:s,s:s,s:s?}", "pid", (int)getpid(), "url", url,
                   "ui_url", ui_url, "listen", listen_s, "config", cfg->file);
@@ -832,7 +1022,16 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   if (r < 0)
     log_warn("%s: %s (clients will need --url)", srv->daemon_json,
              strerror(-r));
-  fprintf(stderr, "tend: API on %s/ (UI: %s)\n", url, ui_url);
+  if (strcmp(listen_s, url_host) != 0)
+    fprintf(stderr, "tend: API on %s/ (listening on %s; UI: %s)\n", url,
+            listen_s, ui_url);
+  else
+    fprintf(stderr, "tend: API on %s/ (UI: %s)\n", url, ui_url);
+  if (!is_loopback((struct sockaddr *)&ss) && !cfg->http.tls_cert)
+    log_warn("http.listen: %s is not a loopback address and http.tls is not "
+             "set: the token and the session cookie cross the network in "
+             "clear text",
+             listen_s);
   free(url);
   free(ui_url);
   mhd_kick(srv);
@@ -852,6 +1051,7 @@ static void
 finish_close(struct http_server *srv)
 {
   uv_timer_stop(&srv->heartbeat);
+  uv_timer_stop(&srv->sweep);
   uv_idle_stop(&srv->idle);
   uv_timer_stop(&srv->timer);
   uv_poll_stop(&srv->poll); /* before MHD closes the epoll fd */
@@ -868,6 +1068,7 @@ finish_close(struct http_server *srv)
   uv_close((uv_handle_t *)&srv->timer, on_handle_closed);
   uv_close((uv_handle_t *)&srv->idle, on_handle_closed);
   uv_close((uv_handle_t *)&srv->heartbeat, on_handle_closed);
+  uv_close((uv_handle_t *)&srv->sweep, on_handle_closed);
 }
 
 /* Lets MHD send the streams' ends; finishes when they are gone. */

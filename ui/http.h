@@ -17,6 +17,12 @@ struct http_server;
 /* Idle connections (no request bytes, no response progress) are dropped
  * after this many seconds; TEND_HTTP_TIMEOUT_S overrides it (tests). */
 #define HTTP_IDLE_TIMEOUT_S 30
+/* A request's headers must be complete this many seconds after the
+ * connection opened or its previous request ended, however slowly they
+ * trickle in; TEND_HTTP_HEADER_TIMEOUT_S overrides it (tests). */
+#define HTTP_HEADER_TIMEOUT_S 10
+/* Connections at once from one IP address (others are refused at once). */
+#define HTTP_PER_IP_LIMIT 256
 /* An SSE connection is exempt from the idle timeout while it waits for
  * data; one whose client accepts no bytes for this long is dropped. */
 #define HTTP_STREAM_STALL_S 60

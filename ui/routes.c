@@ -4,10 +4,13 @@
  * DESIGN. One static table maps (method, path pattern) to a handler; a
  * pattern segment "{name}" captures a runner or group name. Every request
  * goes through the same gate, in this order, so that the rules hold for
- * every route alike:
+ * every route alike (steps 0 to 2 are routes_precheck, which ui/http.c
+ * runs on the headers, before any body is read):
+ *   0. a Host header off the allow-list -> 421 (DNS rebinding);
  *   1. the raw path is split at "/" and each segment decoded once; "..",
  *      an encoded "/" or "\", a bad escape -> 400 (never a file lookup);
- *   2. auth (ui/auth.c) unless the route is public -> 401 / 403;
+ *   2. unless the route is public: GET /?code= trades a one-time login
+ *      code for a session cookie (302), else auth (ui/auth.c) -> 401/403;
  *   3. no route -> a UI asset (ui/assets.h) or 404; wrong method -> 405;
  *   4. a body over 64 KiB -> 413; then the handler.
  * Handlers talk to the daemon through src/tend.h only, and turn its errors
@@ -46,6 +49,13 @@
 
 static char *the_token;
 static char the_cookie[48];
+static int the_secure;
+static char *session_file;
+static struct auth_sessions the_sessions;
+static struct auth_codes the_codes;
+/* Host names besides the loopback ones (routes_allow_host). */
+static char **extra_hosts;
+static size_t n_extra_hosts;
 
 /* ------------------------------------------------------------ pure core */
 
@@ -106,21 +116,13 @@ routes_pct_decode(const char *in, size_t n, char *out, size_t cap)
   return (long)o;
 }
 
-/* Names are plain words so that they can never name a path. */
+/* Names are plain words so that they can never name a path: exactly the
+ * config's rule (config_name_problem), so every configured node is
+ * addressable and nothing else is. */
 int
 routes_valid_name(const char *s)
 {
-  size_t n;
-
-  if (!s || !*s)
-    return 0;
-  for (n = 0; s[n]; n++) {
-    char c = s[n];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-      return 0;
-  }
-  return n <= ROUTES_NAME_MAX && !strstr(s, "..");
+  return s && config_name_problem(s) == NULL;
 }
 
 /* Strict decimal: no sign, no spaces, no overflow. */
@@ -144,7 +146,19 @@ routes_parse_u64(const char *s, uint64_t *out)
   return 0;
 }
 
-/* Decodes a raw query value and parses it as a u64. */
+/* A seq must fit JSON's exact integers (jansson's json_int_t). */
+int
+routes_parse_seq(const char *s, uint64_t *out)
+{
+  uint64_t v;
+
+  if (routes_parse_u64(s, &v) < 0 || v > (uint64_t)INT64_MAX)
+    return -EINVAL;
+  *out = v;
+  return 0;
+}
+
+/* Decodes a raw query value and parses it as a seq-sized u64. */
 static int
 query_u64(const char *raw, uint64_t *out)
 {
@@ -152,7 +166,7 @@ query_u64(const char *raw, uint64_t *out)
 
   if (routes_pct_decode(raw, strlen(raw), buf, sizeof buf) < 0)
     return -EINVAL;
-  return routes_parse_u64(buf, out);
+  return routes_parse_seq(buf, out);
 }
 
 /* Applies the default and the cap of a page size. */
@@ -270,6 +284,8 @@ static void h_group_start(const struct routes_req *, const char *,
                           struct routes_reply *);
 static void h_group_stop(const struct routes_req *, const char *,
                          struct routes_reply *);
+static void h_login_code(const struct routes_req *, const char *,
+                         struct routes_reply *);
 
 static const struct route route_table[] = {
     {.method = "GET",
@@ -309,6 +325,7 @@ static const struct route route_table[] = {
      .fn = h_group_stop},
     {.method = "POST", .pattern = "/api/v1/reload", .fn = h_reload},
     {.method = "POST", .pattern = "/api/v1/daemon/stop", .fn = h_daemon_stop},
+    {.method = "POST", .pattern = "/api/v1/ui/login", .fn = h_login_code},
     {.method = "GET",
      .pattern = "/api/v1/runners/{name}/output",
      .fn = h_output},
@@ -1085,7 +1102,8 @@ page_args(const struct routes_req *rq, uint64_t *after, size_t *limit,
 
   *after = 0;
   if (a && query_u64(a, after) < 0) {
-    routes_reply_error(out, 400, "after: not an unsigned integer");
+    routes_reply_error(out, 400,
+                       "after: not an integer from 0 to 9223372036854775807");
     return -1;
   }
   if (routes_parse_limit(query(rq, "limit"), limit) < 0) {
@@ -1134,7 +1152,7 @@ h_output(const struct routes_req *rq, const char *name,
 
   if (page_args(rq, &after, &limit, out) < 0)
     return;
-  r = tend_output_after(name, after, limit, &chunks, &next);
+  r = tend_output_after(name, after, limit, ROUTES_PAGE_BYTES, &chunks, &next);
   if (r == 0)
     r = tend_output_last_seq(name, &last);
   if (r < 0) {
@@ -1166,7 +1184,7 @@ h_events(const struct routes_req *rq, const char *name,
   (void)name;
   if (page_args(rq, &after, &limit, out) < 0)
     return;
-  r = tend_events_after(after, limit, &events, &next);
+  r = tend_events_after(after, limit, ROUTES_PAGE_BYTES, &events, &next);
   if (r < 0) {
     json_decref(events);
     reply_door_error(out, r, NULL);
@@ -1206,7 +1224,8 @@ output_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
   struct live_src *l = ctx;
   uint64_t next;
 
-  return tend_output_after(l->runner, after, limit, items, &next);
+  return tend_output_after(l->runner, after, limit, ROUTES_STREAM_BATCH_BYTES,
+                           items, &next);
 }
 
 /* Store side of the event stream. */
@@ -1216,7 +1235,8 @@ events_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
   uint64_t next;
 
   (void)ctx;
-  return tend_events_after(after, limit, items, &next);
+  return tend_events_after(after, limit, ROUTES_STREAM_BATCH_BYTES, items,
+                           &next);
 }
 
 /* Live side of both. */
@@ -1274,15 +1294,17 @@ stream_after(const struct routes_req *rq, uint64_t *after,
   const char *a = query(rq, "after");
 
   if (id) {
-    if (routes_parse_u64(id, after) < 0) {
-      routes_reply_error(out, 400, "Last-Event-ID: not an unsigned integer");
+    if (routes_parse_seq(id, after) < 0) {
+      routes_reply_error(out, 400, "Last-Event-ID: not an integer from 0 "
+                                   "to 9223372036854775807");
       return -1;
     }
     return 1;
   }
   if (a) {
     if (query_u64(a, after) < 0) {
-      routes_reply_error(out, 400, "after: not an unsigned integer");
+      routes_reply_error(out, 400,
+                       "after: not an integer from 0 to 9223372036854775807");
       return -1;
     }
     return 1;
@@ -1419,45 +1441,166 @@ routes_init(const char *token, int port)
   free(the_token);
   the_token = xstrdup(token);
   auth_cookie_name(port, the_cookie, sizeof the_cookie);
+  memset(&the_sessions, 0, sizeof the_sessions);
+  memset(&the_codes, 0, sizeof the_codes);
 }
 
-/* Frees the token copy and the ETag cache. */
+/* Frees the token copy, the Host names and the ETag cache. */
 void
 routes_shutdown(void)
 {
   free(the_token);
   the_token = NULL;
+  for (size_t i = 0; i < n_extra_hosts; i++)
+    free(extra_hosts[i]);
+  free(extra_hosts);
+  extra_hosts = NULL;
+  n_extra_hosts = 0;
+  the_secure = 0;
+  free(session_file);
+  session_file = NULL;
+  memset(&the_sessions, 0, sizeof the_sessions);
+  memset(&the_codes, 0, sizeof the_codes);
   free(asset_etags);
   asset_etags = NULL;
   n_assets = 0;
   tree_cache_free();
 }
 
-/* GET /?token=...: trade the token for the cookie, and drop it from the
- * address bar with a redirect. Returns 1 when it replied. */
-static int
-token_login(const struct routes_req *rq, struct routes_reply *out)
+/* Adds a Host name. */
+void
+routes_allow_host(const char *name)
 {
-  const char *raw = query(rq, "token");
-  char tok[300];
+  if (!name || !*name)
+    return;
+  extra_hosts = xrealloc(extra_hosts, (n_extra_hosts + 1) * sizeof *extra_hosts);
+  extra_hosts[n_extra_hosts++] = xstrdup(name);
+}
+
+/* Loads the saved sessions and remembers where to save them. */
+void
+routes_set_session_file(const char *path)
+{
+  free(session_file);
+  session_file = path ? xstrdup(path) : NULL;
+  if (session_file)
+    auth_sessions_load(session_file, &the_sessions);
+}
+
+/* TLS or not. */
+void
+routes_set_secure(int secure)
+{
+  the_secure = secure;
+}
+
+/* Mints and remembers a login code. */
+char *
+routes_login_code(void)
+{
+  char code[AUTH_SECRET_HEX + 1];
+
+  if (auth_random_hex(code, AUTH_SECRET_BYTES) < 0)
+    return NULL;
+  auth_code_add(&the_codes, code, mono_ms());
+  return xstrdup(code);
+}
+
+/* Returns 1 when the Host header names this daemon. */
+static int
+host_ok(const char *host)
+{
+  static const char *const loopback[] = {"localhost", "127.0.0.1", "[::1]"};
+
+  if (auth_host_allowed(host, loopback, 3))
+    return 1;
+  return n_extra_hosts &&
+         auth_host_allowed(host, (const char *const *)extra_hosts,
+                           n_extra_hosts);
+}
+
+/* POST /api/v1/ui/login: a new login code for a browser (with the Bearer
+ * token only: a session does not mint more sessions). */
+static void
+h_login_code(const struct routes_req *rq, const char *name,
+             struct routes_reply *out)
+{
+  char *code;
+
+  (void)name;
+  if (!header(rq, "Authorization")) {
+    routes_reply_error(out, 403, "login codes are given to the Bearer token "
+                                 "only");
+    return;
+  }
+  code = routes_login_code();
+  if (!code) {
+    routes_reply_error(out, 503, "no randomness available");
+    return;
+  }
+  reply_json(out, 200,
+             json_pack("{s:s,s:s+,s:i}", "code", code, "path", "/?code=",
+                       code, "expires_in_s", AUTH_CODE_TTL_MS / 1000));
+  free(code);
+}
+
+/* Returns 1 when the request carries a live session cookie. */
+static int
+has_session(const struct routes_req *rq)
+{
+  size_t len = 0;
+  const char *c = auth_cookie_find(header(rq, "Cookie"), the_cookie, &len);
+
+  return c && auth_session_valid(&the_sessions, c, len, mono_ms());
+}
+
+/* GET /?code=...: trade a one-time login code for a session cookie, and
+ * drop the code from the address bar with a redirect. Returns 1 when it
+ * replied. */
+static int
+code_login(const struct routes_req *rq, struct routes_reply *out)
+{
+  const char *raw = query(rq, "code");
+  char code[300], sid[AUTH_SECRET_HEX + 1];
+  int64_t now = mono_ms();
 
   if (!raw || strcmp(rq->path, "/") != 0 ||
       (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0))
     return 0;
-  if (routes_pct_decode(raw, strlen(raw), tok, sizeof tok) < 0 ||
-      !auth_token_equal(the_token, tok)) {
-    routes_reply_error(out, 401, "wrong token");
+  if (routes_pct_decode(raw, strlen(raw), code, sizeof code) < 0 ||
+      !auth_code_redeem(&the_codes, code, now)) {
+    if (has_session(rq)) {
+      out->status = 302; /* already logged in (a reload of an old link) */
+      out->location = xstrdup("/");
+      out->cache_control = "no-store";
+      return 1;
+    }
+    routes_reply_error(out, 401,
+                       "this login link is used or expired (a code is good "
+                       "once, for 60 s): restart tend up, or get a new one "
+                       "with POST /api/v1/ui/login and the token");
     return 1;
+  }
+  if (auth_random_hex(sid, AUTH_SECRET_BYTES) < 0) {
+    routes_reply_error(out, 503, "no randomness available");
+    return 1;
+  }
+  auth_session_add(&the_sessions, sid, now);
+  if (session_file) {
+    int r = auth_sessions_save(session_file, &the_sessions);
+    if (r < 0)
+      log_warn("%s: %s (the session ends with the daemon)", session_file,
+               strerror(-r));
   }
   out->status = 302;
   out->location = xstrdup("/");
-  out->set_cookie = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict",
-                              the_cookie, the_token);
+  out->set_cookie = xasprintf("%s=%s; Path=/; HttpOnly; SameSite=Strict%s",
+                              the_cookie, sid, the_secure ? "; Secure" : "");
   out->cache_control = "no-store";
   return 1;
 }
 
-/* Checks the token; replies 401/403 and returns 0 when it fails. */
+/* Checks the credentials; replies 401/403 and returns 0 when they fail. */
 static int
 authorized(const struct routes_req *rq, struct routes_reply *out)
 {
@@ -1466,10 +1609,13 @@ authorized(const struct routes_req *rq, struct routes_reply *out)
       .cookie = header(rq, "Cookie"),
       .origin = header(rq, "Origin"),
       .host = header(rq, "Host"),
+      .sec_fetch_site = header(rq, "Sec-Fetch-Site"),
       .state_changing =
           strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0,
+      .secure = the_secure,
   };
-  enum auth_result r = auth_check(the_token, the_cookie, &in);
+  enum auth_result r =
+      auth_check(the_token, the_cookie, &the_sessions, &in, mono_ms());
 
   switch (r) {
   case AUTH_OK:
@@ -1477,7 +1623,7 @@ authorized(const struct routes_req *rq, struct routes_reply *out)
   case AUTH_ORIGIN:
     routes_reply_error(out, 403,
                        "origin mismatch: a request with the cookie that "
-                       "changes state needs Origin: http://<Host>");
+                       "changes state must come from the UI's own origin");
     return 0;
   case AUTH_MISSING:
     routes_reply_error(out, 401,
@@ -1487,10 +1633,40 @@ authorized(const struct routes_req *rq, struct routes_reply *out)
     return 0;
   case AUTH_BAD:
   default:
-    routes_reply_error(out, 401, "wrong token");
+    routes_reply_error(out, 401, "wrong token or expired session");
     out->challenge = 1;
     return 0;
   }
+}
+
+/* The first part of the gate: what the headers alone decide. */
+int
+routes_precheck(const struct routes_req *rq, struct routes_reply *out)
+{
+  char name[ROUTES_NAME_MAX + 1];
+  const char *allow = NULL;
+  int route = -1;
+  enum routes_match m;
+
+  memset(out, 0, sizeof *out);
+  if (!host_ok(header(rq, "Host"))) {
+    routes_reply_error(out, 421,
+                       "misdirected request: this daemon does not answer to "
+                       "that Host (add the name to http.hosts in tend.json)");
+    return 1;
+  }
+  m = routes_match(rq->method, rq->path, &route, name, sizeof name, &allow);
+  if (m == ROUTES_BAD_PATH) {
+    routes_reply_error(out, 400, "malformed path");
+    return 1;
+  }
+  if (m == ROUTES_FOUND && (route_table[route].flags & ROUTE_PUBLIC))
+    return 0;
+  if (code_login(rq, out))
+    return 1;
+  if (!authorized(rq, out))
+    return 1;
+  return 0;
 }
 
 /* The gate described at the top of this file. */
@@ -1502,18 +1678,9 @@ routes_handle(const struct routes_req *rq, struct routes_reply *out)
   int route = -1;
   enum routes_match m;
 
-  memset(out, 0, sizeof *out);
-  m = routes_match(rq->method, rq->path, &route, name, sizeof name, &allow);
-  if (m == ROUTES_BAD_PATH) {
-    routes_reply_error(out, 400, "malformed path");
+  if (routes_precheck(rq, out))
     return;
-  }
-  if (!(m == ROUTES_FOUND && (route_table[route].flags & ROUTE_PUBLIC))) {
-    if (token_login(rq, out))
-      return;
-    if (!authorized(rq, out))
-      return;
-  }
+  m = routes_match(rq->method, rq->path, &route, name, sizeof name, &allow);
   switch (m) {
   case ROUTES_FOUND:
     break;

@@ -19,6 +19,11 @@ struct sse_stream;
 /* Output/events pages: default and largest limit. */
 #define ROUTES_LIMIT_DEFAULT 1000
 #define ROUTES_LIMIT_MAX 10000
+/* Stored JSON per output or events page: a page ends before the chunk
+ * that would take it over (its "next" says where to go on). */
+#define ROUTES_PAGE_BYTES ((size_t)4 << 20)
+/* Stored JSON per batch a stream reads from the store. */
+#define ROUTES_STREAM_BATCH_BYTES ((size_t)1 << 20)
 /* Longest runner or group name in a path. */
 #define ROUTES_NAME_MAX 128
 
@@ -52,12 +57,31 @@ struct routes_reply {
   struct sse_stream *stream;        /* owned: stream this instead of body */
 };
 
-/* Binds the routes to the daemon's token and port (copied). */
+/* Binds the routes to the daemon's token and port (copied). Forgets every
+ * session and login code; the allowed Hosts are the loopback names only. */
 void routes_init(const char *token, int port);
 /* Frees what routes_init copied. */
 void routes_shutdown(void);
+/* Adds Host names the API answers to, besides "localhost", "127.0.0.1"
+ * and "[::1]" (the listen host, http.hosts). Copied. */
+void routes_allow_host(const char *name);
+/* Keeps browser sessions in path (read now, rewritten at each login), so
+ * that they outlive a restart of the daemon. Copied. */
+void routes_set_session_file(const char *path);
+/* Says that the API is served over TLS: Secure cookies, https origins. */
+void routes_set_secure(int secure);
+/* Mints a one-time login code for GET /?code=CODE (good for
+ * AUTH_CODE_TTL_MS). Returns a new string, or NULL when the system has no
+ * randomness to give. */
+char *routes_login_code(void);
 
-/* Handles one request completely. */
+/* Decides on the request line and headers alone, before any body is read:
+ * the Host allow-list (421), the path rules (400), the login (302 with the
+ * session cookie), the credentials (401, 403). Returns 1 when it filled
+ * out (the request ends there), 0 when the request may go on. */
+int routes_precheck(const struct routes_req *req, struct routes_reply *out);
+
+/* Handles one request completely (routes_precheck included). */
 void routes_handle(const struct routes_req *req, struct routes_reply *out);
 /* Frees what a reply owns (not a stream taken by the caller: set
  * out->stream to NULL after taking it). */
@@ -93,6 +117,9 @@ int routes_valid_name(const char *s);
 /* Parses a decimal unsigned integer (digits only, no overflow): 0 or
  * -EINVAL. */
 int routes_parse_u64(const char *s, uint64_t *out);
+/* Parses a seq (after=, Last-Event-ID): routes_parse_u64 limited to
+ * INT64_MAX, the largest seq JSON carries exactly. */
+int routes_parse_seq(const char *s, uint64_t *out);
 /* Parses a limit query value: absent -> ROUTES_LIMIT_DEFAULT, above
  * ROUTES_LIMIT_MAX -> ROUTES_LIMIT_MAX, 0 or not a number -> -EINVAL. */
 int routes_parse_limit(const char *raw, size_t *out);

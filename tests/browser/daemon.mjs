@@ -111,9 +111,12 @@ export class Daemon {
     }
   }
 
-  // The page URL that logs a browser in.
-  loginUrl() {
-    return `${this.url}/?token=${encodeURIComponent(this.token)}`;
+  // A page URL that logs a browser in: a fresh one-time login code from
+  // the API (the code of daemon.json's ui_url works once, for 60 s).
+  async loginUrl() {
+    const { status, body } = await this.api('POST', '/api/v1/ui/login');
+    if (status !== 200) throw new Error(`login code: ${status} ${body}`);
+    return this.url + body.path;
   }
 
   // One API call with the Bearer token: {status, body}.

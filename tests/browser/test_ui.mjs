@@ -1,6 +1,6 @@
 // Browser tests of tend's UI against the REAL daemon: each test starts
 // `$TEND_BIN up` on a scratch folder (http on 127.0.0.1:0), logs a fresh
-// browser context in through /?token=..., and drives the page as a person
+// browser context in through a one-time /?code=..., and drives the page as a person
 // would. Issue 6's acceptance list, one test each; screenshots (1280x800 and
 // 360x740, light and dark) go to tests/artifacts/.
 
@@ -21,7 +21,7 @@ async function withDaemon(config, files, fn, getBrowser, view = {}) {
   let ok = false;
   try {
     await d.start();
-    const ui = await openUI(await getBrowser(), d.loginUrl(), view);
+    const ui = await openUI(await getBrowser(), await d.loginUrl(), view);
     ctx = ui.ctx;
     await fn(d, ui.page, ui.problems, ui);
     ok = true;
@@ -121,7 +121,7 @@ test('ui: the tree renders in config order with states, pids and uptime',
         [1280, 800, 'dark', 'ui-desktop-dark.png'],
         [360, 740, 'light', 'ui-mobile-360-light.png'],
         [360, 740, 'dark', 'ui-mobile-360-dark.png']]) {
-        const other = await openUI(await getBrowser(), d.loginUrl(),
+        const other = await openUI(await getBrowser(), await d.loginUrl(),
           { width: w, height: h, scheme });
         await waitRow(other.page, 'api: handled request');
         await waitField(other.page, 'web', 'pid', (t) => /^pid \d+$/.test(t));
@@ -394,7 +394,7 @@ test('ui: SIGKILL and restart of the daemon mid-stream: every line exactly once'
     await withDaemon(cfg, {}, async (d, page) => {
       // A second page shows the root group: the interleaved view, fed by
       // polling rather than by the runner's stream. Both must end exact.
-      const group = await openUI(await getBrowser(), d.loginUrl());
+      const group = await openUI(await getBrowser(), await d.loginUrl());
       await selectNode(page, 'count');
       await waitRow(page, 'line 40');
       await waitRow(group.page, 'line 40');
@@ -502,7 +502,7 @@ test('ui: scrolling back loads older output from the store',
       }, T * 2, 'the runner to write its lines');
       const chunks = d.chunks('hist').length;
       // A page opened now loads the tail only.
-      const ui = await openUI(await getBrowser(), d.loginUrl());
+      const ui = await openUI(await getBrowser(), await d.loginUrl());
       try {
         await selectNode(ui.page, 'hist');
         await waitRow(ui.page, `hist ${N}`);
@@ -558,7 +558,7 @@ test('ui: output rotated away shows a gap marker, never a silent jump',
       const first = gap.first_available;
       // A page opened now (the first one may hold chunks it got live,
       // before they were rotated away: it rightly keeps showing them).
-      const ui = await openUI(await getBrowser(), d.loginUrl());
+      const ui = await openUI(await getBrowser(), await d.loginUrl());
       try {
         await check(ui.page, first);
         assertClean(ui.problems);

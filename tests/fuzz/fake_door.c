@@ -210,8 +210,9 @@ fake_items(uint64_t after, size_t limit, uint64_t *next)
 
 int
 tend_output_after(const char *name, uint64_t after, size_t limit,
-                  json_t **chunks, uint64_t *next)
+                  size_t max_bytes, json_t **chunks, uint64_t *next)
 {
+  (void)max_bytes;
   fake_door_check_name(__func__, name);
   if (limit == 0 || limit > 10000) {
     fprintf(stderr, "fake_door: output limit %zu\n", limit);
@@ -224,8 +225,10 @@ tend_output_after(const char *name, uint64_t after, size_t limit,
 }
 
 int
-tend_events_after(uint64_t after, size_t limit, json_t **events, uint64_t *next)
+tend_events_after(uint64_t after, size_t limit, size_t max_bytes,
+                  json_t **events, uint64_t *next)
 {
+  (void)max_bytes;
   if (limit == 0 || limit > 10000) {
     fprintf(stderr, "fake_door: events limit %zu\n", limit);
     abort();

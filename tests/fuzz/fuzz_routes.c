@@ -4,13 +4,24 @@
  * Input: one flags byte, then "METHOD\nTARGET\nHeader: value\n...\n\nBODY",
  * where TARGET is a raw path with an optional "?query". The flags choose
  * the credentials added to the request (none, the right or a wrong Bearer
- * token, the cookie with or without a matching Origin), whether the body
- * counts as too large, and how the fake door answers. Checks, besides no
- * crash, no UB and no leak:
- *   - the status is one of 200 204 302 304 400 401 403 404 405 409 413
- *     (403: the cookie without a matching Origin, ui/auth.h);
- *   - a path that decodes to anything with ".." or "\" gets 400, and no
- *     name a handler receives ever holds ".." (the fake door aborts);
+ * token, a live session cookie with or without a matching Origin or
+ * Sec-Fetch-Site, the token put in the cookie, a fresh one-time login
+ * code), whether the body counts as too large, and how the fake door
+ * answers. Headers of the input (Host, Origin, Sec-Fetch-Site, Cookie)
+ * come after the injected ones. Checks, besides no crash, no UB and no
+ * leak:
+ *   - the status is one of 200 204 302 304 400 401 403 404 405 409 413 421
+ *     (403: the cookie without proof of the UI's origin; 421: a Host that
+ *     is not allowed, which comes before everything else);
+ *   - a Host that auth_host_allowed refuses gets 421, and only such a Host;
+ *   - the token is never in a Set-Cookie, a fresh login code on GET / with
+ *     an allowed Host gets 302 with a session cookie, and the same code
+ *     is refused the second time;
+ *   - routes_precheck agrees with routes_handle: what it refuses,
+ *     routes_handle refuses with the same status;
+ *   - a path that decodes to anything with ".." or "\" gets 400 (or 421),
+ *     and no name a handler receives ever holds ".." (the fake door
+ *     aborts);
  *   - the reply is coherent: 405 names Allow, 302 a Location, a JSON reply
  *     parses as one object, a stream can be read and then freed, and no
  *     stream outlives routes_reply_clean;
@@ -51,6 +62,8 @@ struct freq {
 };
 
 static char cookie_name[48];
+static char session_cookie[160]; /* "tend_session_7070=<sid>" */
+static char *login_code;         /* case 7: minted for this input */
 
 /* Reports a broken property and aborts. */
 static void
@@ -105,21 +118,28 @@ add_credentials(struct freq *fr, uint8_t flags)
     add_header(fr, "Authorization", "Bearer 0011223344556677");
     break;
   case 3:
-    snprintf(fr->cookie, sizeof fr->cookie, "a=1; %s=%s", cookie_name, TOKEN);
+    snprintf(fr->cookie, sizeof fr->cookie, "a=1; %s", session_cookie);
     add_header(fr, "Cookie", fr->cookie);
     add_header(fr, "Host", "127.0.0.1:7070");
     add_header(fr, "Origin", "http://127.0.0.1:7070");
     break;
   case 4:
-    snprintf(fr->cookie, sizeof fr->cookie, "%s=%s", cookie_name, TOKEN);
+    snprintf(fr->cookie, sizeof fr->cookie, "%s", session_cookie);
     add_header(fr, "Cookie", fr->cookie);
+    add_header(fr, "Sec-Fetch-Site", (flags & 0x40) ? "same-origin" : "none");
     break;
   case 5:
-    snprintf(fr->cookie, sizeof fr->cookie, "%s=nope", cookie_name);
+    snprintf(fr->cookie, sizeof fr->cookie, "%s=%s", cookie_name, TOKEN);
     add_header(fr, "Cookie", fr->cookie);
     break;
   case 6:
     add_header(fr, "authorization", "bEaReR " TOKEN);
+    break;
+  case 7:
+    free(login_code);
+    login_code = routes_login_code();
+    if (login_code && fr->n_query < MAX_KV)
+      fr->query[fr->n_query++] = (struct kv){"code", login_code};
     break;
   default:
     break;
@@ -208,8 +228,8 @@ path_is_hostile(const char *path)
 static int
 status_allowed(int s)
 {
-  static const int ok[] = {200, 204, 302, 304, 400, 401,
-                           403, 404, 405, 409, 413};
+  static const int ok[] = {200, 204, 302, 304, 400, 401, 403,
+                           404, 405, 409, 413, 421};
 
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
     if (s == ok[i])
@@ -230,6 +250,8 @@ check_reply(const struct routes_reply *out, const char *method,
     fail("405 without Allow", method, path, s);
   if (s == 302 && !out->location)
     fail("302 without Location", method, path, s);
+  if (out->set_cookie && strstr(out->set_cookie, TOKEN))
+    fail("the token in a cookie", method, path, s);
   if (out->stream && (s != 200 || out->body))
     fail("a stream with a body or a status other than 200", method, path, s);
   if (out->body && out->content_type &&
@@ -293,11 +315,14 @@ check_pure(const char *method, const char *path, const struct freq *fr,
     break;
   }
   for (size_t i = 0; i < fr->n_query; i++) {
-    uint64_t v;
+    uint64_t v, w;
     const char *q = fr->query[i].v;
     if (routes_parse_u64(q, &v) == 0 &&
         (strspn(q, "0123456789") != strlen(q) || strtoull(q, NULL, 10) != v))
       fail("routes_parse_u64 disagrees with strtoull", method, q, 0);
+    if (routes_parse_seq(q, &w) == 0 &&
+        (routes_parse_u64(q, &v) != 0 || v != w || w > (uint64_t)INT64_MAX))
+      fail("routes_parse_seq: a seq JSON cannot carry", method, q, 0);
   }
   for (size_t i = 0; i < fr->n_headers; i++)
     (void)routes_etag_match(fr->headers[i].v, "\"0123456789abcdef\"");
@@ -315,8 +340,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   uint8_t flags;
 
   if (!ready) {
+    struct freq login = {0};
+    char *code;
     routes_init(TOKEN, PORT);
     auth_cookie_name(PORT, cookie_name, sizeof cookie_name);
+    /* One live session for the cookie cases. */
+    code = routes_login_code();
+    login.query[0] = (struct kv){"code", code};
+    login.n_query = 1;
+    rq = (struct routes_req){.method = "GET", .path = "/", .header = fr_header,
+                             .query = fr_query, .ctx = &login};
+    routes_handle(&rq, &out);
+    if (out.status != 302 || !out.set_cookie)
+      fail("the set-up login failed", "GET", "/", out.status);
+    snprintf(session_cookie, sizeof session_cookie, "%.*s",
+             (int)strcspn(out.set_cookie, ";"), out.set_cookie);
+    routes_reply_clean(&out);
+    free(code);
     ready = 1;
   }
   if (size < 1)
@@ -370,10 +410,47 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       .body_too_large = (flags >> 3) & 1,
   };
   check_pure(method, path, &fr, flags);
-  routes_handle(&rq, &out);
-  check_reply(&out, method, path);
-  if (path_is_hostile(path) && out.status != 400)
-    fail("a hostile path did not get 400", method, path, out.status);
+  {
+    static const char *const loopback[] = {"localhost", "127.0.0.1",
+                                           "[::1]"};
+    const char *host = fr_header(&fr, "Host");
+    int host_ok = auth_host_allowed(host, loopback, 3);
+    struct routes_reply pre;
+    int refused = 0;
+
+    /* The header-only gate, as ui/http.c runs it first; a login code must
+     * stay unspent for routes_handle, so skip it for case 7. */
+    if ((flags & 7) != 7) {
+      refused = routes_precheck(&rq, &pre);
+      if (refused)
+        check_reply(&pre, method, path);
+    }
+    routes_handle(&rq, &out);
+    check_reply(&out, method, path);
+    if (refused && pre.status != out.status)
+      fail("routes_precheck and routes_handle disagree", method, path,
+           pre.status);
+    if (refused)
+      routes_reply_clean(&pre);
+    if (!host_ok && out.status != 421)
+      fail("a Host off the allow-list was served", method, path, out.status);
+    if (host_ok && out.status == 421)
+      fail("an allowed Host got 421", method, path, out.status);
+    if (host_ok && path_is_hostile(path) && out.status != 400)
+      fail("a hostile path did not get 400", method, path, out.status);
+    if ((flags & 7) == 7 && login_code && host_ok &&
+        strcmp(path, "/") == 0 && strcmp(method, "GET") == 0 &&
+        fr_query(&fr, "code") == login_code) {
+      struct routes_reply again;
+      if (out.status != 302 || !out.set_cookie ||
+          strncmp(out.set_cookie, cookie_name, strlen(cookie_name)) != 0)
+        fail("a fresh login code did not log in", method, path, out.status);
+      routes_handle(&rq, &again);
+      if (again.status == 302 && again.set_cookie)
+        fail("a login code worked twice", method, path, again.status);
+      routes_reply_clean(&again);
+    }
+  }
   routes_count_status(out.status);
   if (out.stream)
     drain_stream(out.stream);

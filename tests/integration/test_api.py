@@ -101,7 +101,8 @@ def test_daemon_json_token_and_banner(tend_factory):
     assert info["pid"] == d.proc.pid
     assert info["listen"] == f"127.0.0.1:{port}" and port > 0
     assert info["url"] == f"http://127.0.0.1:{port}"
-    assert info["ui_url"] == f"http://127.0.0.1:{port}/?token={d.token()}"
+    assert info["ui_url"].startswith(f"http://127.0.0.1:{port}/?code=")
+    assert d.token() not in info["ui_url"]
     assert info["config"] == d.config_path
     tok_path = os.path.join(d.state_dir, "token")
     assert stat.S_IMODE(os.stat(tok_path).st_mode) == 0o600
@@ -109,7 +110,8 @@ def test_daemon_json_token_and_banner(tend_factory):
     assert len(token) == 64 and all(c in "0123456789abcdef" for c in token)
     wait_for(lambda: f"API on http://127.0.0.1:{port}/" in d.stderr(), 5,
              what="the banner")
-    assert f"UI: http://127.0.0.1:{port}/?token={token}" in d.stderr()
+    assert f"UI: http://127.0.0.1:{port}/?code=" in d.stderr()
+    assert token not in d.stderr()
     # The token is kept across restarts; daemon.json goes at a clean stop.
     assert d.stop() == 0
     assert not os.path.exists(os.path.join(d.state_dir, "daemon.json"))
@@ -179,16 +181,18 @@ def test_cookie_login_redirects_and_needs_origin_for_posts(tend_factory):
     d = api_daemon(tend_factory)
     host, port = host_port(d)
     running(d)
-    status, hdrs, _ = request(d, "GET", "/?token=" + d.token(), token=False)
+    code = d.daemon_json()["ui_url"].split("?code=", 1)[1]
+    status, hdrs, _ = request(d, "GET", "/?code=" + code, token=False)
     assert status == 302
     assert hdrs["location"] == "/"
     cookie = hdrs["set-cookie"]
-    assert cookie.startswith(f"tend_token_{port}={d.token()};")
+    assert cookie.startswith(f"tend_session_{port}=")
+    assert d.token() not in cookie
     for attr in ("HttpOnly", "SameSite=Strict", "Path=/"):
         assert attr in cookie
     jar = {"Cookie": cookie.split(";")[0]}
 
-    status, _, _ = request(d, "GET", "/?token=nope", token=False)
+    status, _, _ = request(d, "GET", "/?code=nope", token=False)
     assert status == 401
     assert request(d, "GET", "/api/v1/tree", headers=jar, token=False)[0] \
         == 200
@@ -424,7 +428,7 @@ def test_malformed_and_oversized_requests(tend_factory):
                               body=big)
     assert status == 413 and "error" in json.loads(body)
     # Chunked, no length: refused once it passes 64 KiB.
-    head = (f"POST /api/v1/runners/api/start HTTP/1.1\r\nHost: x\r\n"
+    head = (f"POST /api/v1/runners/api/start HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Authorization: Bearer {tok}\r\nTransfer-Encoding: chunked\r\n"
             f"Connection: close\r\n\r\n").encode()
     body = b""
@@ -510,7 +514,7 @@ def test_silent_client_is_timed_out(tend_factory, monkeypatch):
              f"{fds_before}, now: {sockets()})")
     # A client that sent half a request is timed out too.
     s = socket.create_connection((host, port))
-    s.sendall(b"GET /api/v1/tree HTTP/1.1\r\nHost: x\r\n")
+    s.sendall(b"GET /api/v1/tree HTTP/1.1\r\nHost: 127.0.0.1\r\n")
     s.settimeout(15 * SLOW)
     while s.recv(1024):
         pass  # whatever it says, the connection ends
@@ -527,8 +531,10 @@ def test_1000_idle_connections_do_not_starve_others(tend_factory):
     host, port = host_port(d)
     idle = []
     try:
-        for _ in range(1000):
-            idle.append(socket.create_connection((host, port)))
+        # From four addresses: one address may hold 256 connections.
+        for i in range(1000):
+            idle.append(socket.create_connection(
+                (host, port), source_address=(f"127.0.0.{2 + i % 4}", 0)))
         t0 = time.monotonic()
         for _ in range(50):
             assert d.api("GET", "/api/v1/tree")[0] == 200
@@ -654,7 +660,7 @@ def test_a_stream_client_that_stops_reading(tend_factory):
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect((host, port))
     stuck.sendall((f"GET /api/v1/runners/flood/output/stream?after=0 "
-                   f"HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                   f"HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
                    f"{d.token()}\r\n\r\n").encode())
     try:
         # Another stream client gets everything, in order, while the

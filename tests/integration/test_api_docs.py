@@ -37,7 +37,7 @@ def test_docs_have_an_example_per_endpoint():
                  "/runners/api/input", "/runners/api/resize",
                  "/groups/dev/restart", "/watch/resume", "/api/v1/reload",
                  "/runners/api/output?", "/output/stream", "/api/v1/events?",
-                 "/api/v1/events/stream", "?token="):
+                 "/api/v1/events/stream", "/api/v1/ui/login", "?code="):
         assert path in text, f"no curl example for {path}"
 
 

@@ -21,6 +21,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SUBTABLES = {
     "intensity_keys": "intensity",
     "http_keys": "http",
+    "tls_keys": "http.tls",
     "output_keys": "output",
     "backoff_keys": "backoff",
     "stop_keys": "stop",

@@ -63,50 +63,169 @@ Test(auth, bearer)
 
 Test(auth, origin)
 {
-  cr_assert(auth_origin_ok("http://127.0.0.1:7070", "127.0.0.1:7070"));
-  cr_assert(auth_origin_ok("HTTP://LocalHost:7070", "localhost:7070"));
-  cr_assert_not(auth_origin_ok("http://evil.example", "127.0.0.1:7070"));
-  cr_assert_not(auth_origin_ok("http://127.0.0.1:7071", "127.0.0.1:7070"));
-  cr_assert_not(auth_origin_ok("http://127.0.0.1:7070.evil", "127.0.0.1:7070"));
-  cr_assert_not(auth_origin_ok("https://127.0.0.1:7070", "127.0.0.1:7070"));
-  cr_assert_not(auth_origin_ok("null", "127.0.0.1:7070"));
-  cr_assert_not(auth_origin_ok(NULL, "127.0.0.1:7070"));
-  cr_assert_not(auth_origin_ok("http://", ""));
+  cr_assert(auth_origin_ok("http://127.0.0.1:7070", "127.0.0.1:7070", 0));
+  cr_assert(auth_origin_ok("HTTP://LocalHost:7070", "localhost:7070", 0));
+  cr_assert_not(auth_origin_ok("http://evil.example", "127.0.0.1:7070", 0));
+  cr_assert_not(auth_origin_ok("http://127.0.0.1:7071", "127.0.0.1:7070", 0));
+  cr_assert_not(
+      auth_origin_ok("http://127.0.0.1:7070.evil", "127.0.0.1:7070", 0));
+  cr_assert_not(auth_origin_ok("https://127.0.0.1:7070", "127.0.0.1:7070", 0));
+  cr_assert(auth_origin_ok("https://127.0.0.1:7070", "127.0.0.1:7070", 1));
+  cr_assert_not(auth_origin_ok("http://127.0.0.1:7070", "127.0.0.1:7070", 1),
+                "under TLS only the https origin is ours");
+  cr_assert_not(auth_origin_ok("null", "127.0.0.1:7070", 0));
+  cr_assert_not(auth_origin_ok(NULL, "127.0.0.1:7070", 0));
+  cr_assert_not(auth_origin_ok("http://", "", 0));
 }
+
+#define SID "5e55105e55105e55105e55105e55105e"
 
 Test(auth, check_policy)
 {
-  const char *cn = "tend_token_7070";
+  const char *cn = "tend_session_7070";
+  struct auth_sessions ss = {0};
   struct auth_input in = {0};
 
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_MISSING);
+  auth_session_add(&ss, SID, 1);
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_MISSING);
 
   in.authorization = "Bearer " TOKEN;
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_OK);
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_OK);
   in.state_changing = 1;
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_OK, "Bearer needs no Origin");
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_OK,
+               "Bearer needs no Origin");
   in.authorization = "Bearer nope";
-  in.cookie = "tend_token_7070=" TOKEN;
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_BAD,
+  in.cookie = "tend_session_7070=" SID;
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_BAD,
                "a wrong header is not rescued by a good cookie");
+  in.authorization = "Bearer " SID;
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_BAD,
+               "a session is never a Bearer token");
 
   in.authorization = NULL;
   in.state_changing = 0;
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_OK);
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_OK);
+  in.cookie = "tend_session_7070=" TOKEN;
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_BAD,
+               "the token is never a session");
+  in.cookie = "tend_session_7070=" SID;
   in.state_changing = 1;
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_ORIGIN);
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_ORIGIN);
   in.host = "127.0.0.1:7070";
   in.origin = "http://evil.example";
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_ORIGIN);
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_ORIGIN);
+  in.sec_fetch_site = "same-origin";
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_ORIGIN,
+               "a wrong Origin is not rescued by Sec-Fetch-Site");
   in.origin = "http://127.0.0.1:7070";
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_OK);
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_OK);
+  in.secure = 1;
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_ORIGIN);
+  in.secure = 0;
+  in.origin = NULL;
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_OK,
+               "Sec-Fetch-Site: same-origin stands in for Origin");
+  in.sec_fetch_site = "same-site";
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_ORIGIN,
+               "another port of the host is the same site, not origin");
+  in.sec_fetch_site = "none";
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_ORIGIN);
 
-  in.cookie = "tend_token_7070=" TOKEN "x";
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_BAD);
-  in.cookie = "tend_token_7071=" TOKEN;
-  cr_assert_eq(auth_check(TOKEN, cn, &in), AUTH_MISSING,
+  in.sec_fetch_site = "same-origin";
+  in.cookie = "tend_session_7070=" SID "x";
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_BAD);
+  in.cookie = "tend_session_7071=" SID;
+  cr_assert_eq(auth_check(TOKEN, cn, &ss, &in, 2), AUTH_MISSING,
                "another port's cookie is not ours");
+  in.cookie = "tend_session_7070=" SID;
+  cr_assert_eq(auth_check(TOKEN, cn, NULL, &in, 2), AUTH_BAD);
   cr_assert_str_eq(auth_result_name(AUTH_ORIGIN), "origin mismatch");
+}
+
+Test(auth, login_codes_expire_and_are_single_use)
+{
+  struct auth_codes c = {0};
+  char code[AUTH_SECRET_HEX + 1];
+
+  cr_assert_eq(auth_random_hex(code, AUTH_SECRET_BYTES), 0);
+  cr_assert_eq(strlen(code), AUTH_SECRET_HEX);
+  cr_assert(auth_token_valid(code));
+  auth_code_add(&c, code, 1000);
+  cr_assert_not(auth_code_redeem(&c, "nope", 1001));
+  cr_assert_not(auth_code_redeem(&c, NULL, 1001));
+  cr_assert(auth_code_redeem(&c, code, 1000 + AUTH_CODE_TTL_MS - 1));
+  cr_assert_not(auth_code_redeem(&c, code, 1002), "single use");
+
+  auth_code_add(&c, code, 1000);
+  cr_assert_not(auth_code_redeem(&c, code, 1000 + AUTH_CODE_TTL_MS),
+                "expired at its TTL");
+  auth_code_add(&c, "short", 1000);
+  cr_assert_not(auth_code_redeem(&c, "short", 1001), "not a token word");
+
+  /* A full table gives up the code that expires first. */
+  for (int i = 0; i < AUTH_CODES_MAX + 1; i++) {
+    char k[40];
+    snprintf(k, sizeof k, "code-%02d-0123456789abcdef", i);
+    auth_code_add(&c, k, 10 + i);
+  }
+  cr_assert_not(auth_code_redeem(&c, "code-00-0123456789abcdef", 20));
+  cr_assert(auth_code_redeem(&c, "code-01-0123456789abcdef", 20));
+  cr_assert(auth_code_redeem(&c, "code-16-0123456789abcdef", 20));
+}
+
+Test(auth, sessions_evict_least_recently_used)
+{
+  struct auth_sessions s = {0};
+  char k[40];
+
+  for (int i = 0; i < AUTH_SESSIONS_MAX; i++) {
+    snprintf(k, sizeof k, "session-%02d-0123456789abcdef", i);
+    auth_session_add(&s, k, 10 + i);
+  }
+  /* Session 0 is used, so session 1 is now the least recently used. */
+  cr_assert(auth_session_valid(&s, "session-00-0123456789abcdef", 27, 1000));
+  auth_session_add(&s, "session-new-0123456789abcdef", 1001);
+  cr_assert(auth_session_valid(&s, "session-00-0123456789abcdef", 27, 1002));
+  cr_assert_not(
+      auth_session_valid(&s, "session-01-0123456789abcdef", 27, 1002));
+  cr_assert(auth_session_valid(&s, "session-new-0123456789abcdef", 28, 1002));
+  cr_assert_not(auth_session_valid(&s, "session-00-0123456789abcdef", 26, 1),
+                "a prefix is not the session");
+  cr_assert_not(auth_session_valid(&s, NULL, 0, 1));
+}
+
+Test(auth, host_allow_list)
+{
+  static const char *const names[] = {"localhost", "127.0.0.1", "[::1]",
+                                      "tend.internal", "::2"};
+  const size_t n = sizeof names / sizeof names[0];
+
+  cr_assert(auth_host_allowed("127.0.0.1:7070", names, n));
+  cr_assert(auth_host_allowed("127.0.0.1", names, n));
+  cr_assert(auth_host_allowed("LocalHost:1", names, n));
+  cr_assert(auth_host_allowed("[::1]:7070", names, n));
+  cr_assert(auth_host_allowed("[::1]", names, n));
+  cr_assert(auth_host_allowed("[::2]:80", names, n), "brackets either way");
+  cr_assert(auth_host_allowed("tend.internal:8080", names, n));
+  cr_assert(auth_host_allowed(NULL, names, n), "no Host (HTTP/1.0)");
+
+  cr_assert_not(auth_host_allowed("evil.example:7070", names, n));
+  cr_assert_not(auth_host_allowed("evil.example", names, n));
+  cr_assert_not(auth_host_allowed("localhost.", names, n));
+  cr_assert_not(auth_host_allowed("localhost.evil.example", names, n));
+  cr_assert_not(auth_host_allowed("127.0.0.1.nip.io", names, n));
+  cr_assert_not(auth_host_allowed("127.0.0.1:", names, n));
+  cr_assert_not(auth_host_allowed("127.0.0.1:70a0", names, n));
+  cr_assert_not(auth_host_allowed("127.0.0.1:123456", names, n));
+  cr_assert_not(auth_host_allowed("127.0.0.1:7070@evil", names, n));
+  cr_assert_not(auth_host_allowed("user@127.0.0.1", names, n));
+  cr_assert_not(auth_host_allowed("127.0.0.1/x", names, n));
+  cr_assert_not(auth_host_allowed("[::1", names, n));
+  cr_assert_not(auth_host_allowed("[::1]x", names, n));
+  cr_assert_not(auth_host_allowed("::1", names, n), "IPv6 needs brackets");
+  cr_assert_not(auth_host_allowed("", names, n));
+  cr_assert_not(auth_host_allowed("[]", names, n));
+  cr_assert_not(auth_host_allowed("127.0.0.1:7070", NULL, 0));
 }
 
 Test(auth, token_valid)
@@ -143,9 +262,32 @@ Test(auth, token_file)
   chmod(path, 0644);
   cr_assert_eq(auth_token_load(state, &t2, &cause), 0);
   cr_assert_eq(stat(path, &st), 0);
-  cr_assert_eq(st.st_mode & 0777, 0600, "a loose mode is tightened");
-  free(t2);
+  cr_assert_eq(st.st_mode & 0777, 0600);
+  cr_assert_str_neq(t1, t2, "a token others could read or write is replaced");
+  free(t1);
+  t1 = t2;
   t2 = NULL;
+
+  /* A symbolic link is not followed: replaced, and its target kept. */
+  {
+    char *target = malloc(strlen(dir) + 16);
+    sprintf(target, "%s/chosen", dir);
+    f = fopen(target, "w");
+    fputs("chosen-by-someone-else-0123\n", f);
+    fclose(f);
+    chmod(target, 0600);
+    unlink(path);
+    cr_assert_eq(symlink(target, path), 0);
+    cr_assert_eq(auth_token_load(state, &t2, &cause), 0);
+    cr_assert_str_neq(t2, "chosen-by-someone-else-0123");
+    cr_assert_eq(lstat(path, &st), 0);
+    cr_assert(S_ISREG(st.st_mode));
+    free(t1);
+    t1 = t2;
+    t2 = NULL;
+    unlink(target);
+    free(target);
+  }
 
   f = fopen(path, "w");
   fputs("bad token!\n", f);

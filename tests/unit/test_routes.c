@@ -169,8 +169,9 @@ tend_watch_resume(const char *name, char **cause)
 
 int
 tend_output_after(const char *name, uint64_t after, size_t limit,
-                  json_t **chunks, uint64_t *next)
+                  size_t max_bytes, json_t **chunks, uint64_t *next)
 {
+  (void)max_bytes;
   json_t *a;
 
   fake.last_after = after;
@@ -186,8 +187,10 @@ tend_output_after(const char *name, uint64_t after, size_t limit,
 }
 
 int
-tend_events_after(uint64_t after, size_t limit, json_t **events, uint64_t *next)
+tend_events_after(uint64_t after, size_t limit, size_t max_bytes,
+                  json_t **events, uint64_t *next)
 {
+  (void)max_bytes;
   fake.last_after = after;
   fake.last_limit = limit;
   *events = json_array();
@@ -526,22 +529,49 @@ Test(routes, healthz_is_public_and_quiet)
   json_decref(j);
 }
 
+/* Logs in with a fresh login code; writes "tend_session_7070=<sid>". */
+static void
+session_cookie(char *out, size_t cap)
+{
+  char *code = routes_login_code();
+  struct fake_req login = {.query = {{"code", code}}};
+  struct routes_reply r;
+  const char *semi;
+
+  cr_assert_eq(run("GET", "/", &login, NULL, &r), 302);
+  cr_assert_not_null(r.set_cookie);
+  semi = strchr(r.set_cookie, ';');
+  cr_assert_not_null(semi);
+  snprintf(out, cap, "%.*s", (int)(semi - r.set_cookie), r.set_cookie);
+  routes_reply_clean(&r);
+  free(code);
+}
+
 Test(routes, auth_rules)
 {
+  char jar[160];
   struct fake_req none = {0};
   struct fake_req wrong = {.headers = {{"Authorization", "Bearer nope"}}};
-  struct fake_req cookie = {.headers = {{"Cookie", "tend_token_7070=" TOKEN},
-                                        {"Host", "127.0.0.1:7070"}}};
+  struct fake_req token_cookie = {
+      .headers = {{"Cookie", "tend_session_7070=" TOKEN},
+                  {"Host", "127.0.0.1:7070"}}};
+  struct fake_req cookie = {
+      .headers = {{"Cookie", jar}, {"Host", "127.0.0.1:7070"}}};
   struct fake_req cookie_origin = {
-      .headers = {{"Cookie", "tend_token_7070=" TOKEN},
+      .headers = {{"Cookie", jar},
                   {"Host", "127.0.0.1:7070"},
                   {"Origin", "http://127.0.0.1:7070"}}};
+  struct fake_req cookie_fetch = {
+      .headers = {{"Cookie", jar},
+                  {"Host", "127.0.0.1:7070"},
+                  {"Sec-Fetch-Site", "same-origin"}}};
   struct fake_req cookie_evil = {
-      .headers = {{"Cookie", "tend_token_7070=" TOKEN},
+      .headers = {{"Cookie", jar},
                   {"Host", "127.0.0.1:7070"},
                   {"Origin", "http://evil.example"}}};
   struct routes_reply out;
 
+  session_cookie(jar, sizeof jar);
   json_decref(expect("GET", "/api/v1/tree", &none, NULL, 401));
   cr_assert_eq(run("GET", "/api/v1/tree", &none, NULL, &out), 401);
   cr_assert(out.challenge);
@@ -550,32 +580,96 @@ Test(routes, auth_rules)
   json_decref(expect("GET", "/nope", &none, NULL, 401));
   json_decref(expect("GET", "/api/v1/tree", &bearer, NULL, 200));
   json_decref(expect("GET", "/api/v1/tree", &cookie, NULL, 200));
+  json_decref(expect("GET", "/api/v1/tree", &token_cookie, NULL, 401));
   json_decref(
       expect("POST", "/api/v1/runners/api/restart", &cookie, NULL, 403));
   json_decref(
       expect("POST", "/api/v1/runners/api/restart", &cookie_evil, NULL, 403));
+  json_decref(expect("POST", "/api/v1/ui/login", &cookie_origin, NULL, 403));
   cr_assert_str_eq(fake.last_name, "", "nothing ran");
   json_decref(
       expect("POST", "/api/v1/runners/api/restart", &cookie_origin, NULL, 200));
   cr_assert_str_eq(fake.last_name, "api");
   json_decref(
+      expect("POST", "/api/v1/runners/api/restart", &cookie_fetch, NULL, 200));
+  json_decref(
       expect("POST", "/api/v1/runners/api/restart", &bearer, NULL, 200));
 }
 
-Test(routes, token_login_sets_cookie_and_redirects)
+Test(routes, code_login_sets_a_session_cookie_and_redirects)
 {
-  struct fake_req good = {.query = {{"token", TOKEN}}};
-  struct fake_req bad = {.query = {{"token", "nope"}}};
+  char *code = routes_login_code();
+  struct fake_req good = {.query = {{"code", code}}};
+  struct fake_req bad = {.query = {{"code", "nope"}}};
+  struct fake_req token = {.query = {{"token", TOKEN}}};
   struct routes_reply out;
+  json_t *j;
 
   cr_assert_eq(run("GET", "/", &good, NULL, &out), 302);
   cr_assert_str_eq(out.location, "/");
-  cr_assert_not_null(strstr(out.set_cookie, "tend_token_7070=" TOKEN));
+  cr_assert_not_null(strstr(out.set_cookie, "tend_session_7070="));
+  cr_assert_null(strstr(out.set_cookie, TOKEN), "never the token");
+  cr_assert_null(strstr(out.set_cookie, code), "never the code");
   cr_assert_not_null(strstr(out.set_cookie, "HttpOnly"));
   cr_assert_not_null(strstr(out.set_cookie, "SameSite=Strict"));
   cr_assert_not_null(strstr(out.set_cookie, "Path=/"));
+  cr_assert_null(strstr(out.set_cookie, "Secure"));
   routes_reply_clean(&out);
+  json_decref(expect("GET", "/", &good, NULL, 401)); /* used */
   json_decref(expect("GET", "/", &bad, NULL, 401));
+  json_decref(expect("GET", "/", &token, NULL, 401));
+  free(code);
+
+  routes_set_secure(1);
+  code = routes_login_code();
+  good.query[0].v = code;
+  cr_assert_eq(run("GET", "/", &good, NULL, &out), 302);
+  cr_assert_not_null(strstr(out.set_cookie, "; Secure"));
+  routes_reply_clean(&out);
+  free(code);
+
+  j = expect("POST", "/api/v1/ui/login", &bearer, NULL, 200);
+  good.query[0].v = json_string_value(json_object_get(j, "code"));
+  cr_assert_eq(run("GET", "/", &good, NULL, &out), 302);
+  routes_reply_clean(&out);
+  json_decref(j);
+}
+
+Test(routes, host_allow_list_comes_first)
+{
+  struct fake_req evil = {.headers = {{"Authorization", "Bearer " TOKEN},
+                                      {"Host", "evil.example:7070"}}};
+  struct fake_req named = {.headers = {{"Authorization", "Bearer " TOKEN},
+                                       {"Host", "tend.lan:7070"}}};
+
+  json_decref(expect("GET", "/api/v1/tree", &evil, NULL, 421));
+  json_decref(expect("GET", "/healthz", &evil, NULL, 421));
+  json_decref(expect("GET", "/%2e%2e/x", &evil, NULL, 421));
+  json_decref(expect("GET", "/api/v1/tree", &named, NULL, 421));
+  routes_allow_host("tend.lan");
+  json_decref(expect("GET", "/api/v1/tree", &named, NULL, 200));
+}
+
+Test(routes, seqs_out_of_range)
+{
+  struct fake_req big = {.headers = {{"Authorization", "Bearer " TOKEN}},
+                         .query = {{"after", "9223372036854775808"}}};
+  struct fake_req max = {.headers = {{"Authorization", "Bearer " TOKEN}},
+                         .query = {{"after", "9223372036854775807"}}};
+  struct fake_req id = {.headers = {{"Authorization", "Bearer " TOKEN},
+                                    {"Last-Event-ID", "9223372036854775808"}}};
+  uint64_t v;
+
+  json_decref(expect("GET", "/api/v1/runners/api/output", &big, NULL, 400));
+  json_decref(expect("GET", "/api/v1/events", &big, NULL, 400));
+  json_decref(
+      expect("GET", "/api/v1/runners/api/output/stream", &big, NULL, 400));
+  json_decref(expect("GET", "/api/v1/events/stream", &id, NULL, 400));
+  json_decref(expect("GET", "/api/v1/events", &max, NULL, 200));
+  cr_assert_eq(routes_parse_seq("9223372036854775807", &v), 0);
+  cr_assert_eq(v, (uint64_t)INT64_MAX);
+  cr_assert_eq(routes_parse_seq("9223372036854775808", &v), -EINVAL);
+  cr_assert_eq(routes_parse_seq("-1", &v), -EINVAL);
 }
 
 Test(routes, statuses)

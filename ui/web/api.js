@@ -1,13 +1,13 @@
 // api: the UI's only door to the daemon, the public HTTP API (docs/api.md).
-// Requests carry the HttpOnly cookie set by GET /?token=...; POSTs send the
-// page's Origin, which the daemon checks. Errors come back as Error objects
+// Requests carry the HttpOnly session cookie set by GET /?code=...; POSTs
+// send the page's Origin, which the daemon checks. Errors come back as Error objects
 // with the daemon's {"error": "..."} text and the HTTP status.
 //
 // Streams (Server-Sent Events) are wrapped so that the page, not the
 // browser, decides how to reconnect: on any error the EventSource is closed
 // and a new one is opened after a short backoff with ?after=<last seq the
 // caller holds>. That works against a restarted daemon (a new process with
-// the same port and token) and keeps every stream exactly-once, because the
+// the same port, token and saved sessions) and keeps every stream exactly-once, because the
 // caller drops anything at or below its own last seq.
 
 export class ApiError extends Error {
