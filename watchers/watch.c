@@ -1016,7 +1016,7 @@ watch_paths_file_write(const char *file, const char *joined, char **cause)
   int fd, rc = 0;
 
   fd = mkostemp(tmp, O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT && mkdir(dir, 0755) == 0) {
+  if (fd < 0 && errno == ENOENT && mkdir(dir, 0700) == 0) {
     free(tmp); /* a failed mkostemp may have filled in the X's */
     tmp = xasprintf("%s.tmp.XXXXXX", file);
     fd = mkostemp(tmp, O_CLOEXEC);
@@ -1026,7 +1026,7 @@ watch_paths_file_write(const char *file, const char *joined, char **cause)
     goto fail;
   }
   if ((rc = write_all(fd, joined, strlen(joined))) == 0 &&
-      (rc = write_all(fd, "\n", 1)) == 0 && fchmod(fd, 0644) != 0)
+      (rc = write_all(fd, "\n", 1)) == 0 && fchmod(fd, 0600) != 0)
     rc = -errno;
   if (close(fd) != 0 && rc == 0)
     rc = -errno;

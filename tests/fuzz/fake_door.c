@@ -185,6 +185,35 @@ tend_reload(char **cause)
 }
 
 int
+tend_runner_input(const char *name, const char *data, size_t len,
+                  char **cause)
+{
+  fake_door_check_name(__func__, name);
+  (void)data;
+  (void)len;
+  if (!is_runner(name)) {
+    *cause = strdup("no runner of that name");
+    return -ENOENT;
+  }
+  *cause = strdup("no pty");
+  return -EBUSY;
+}
+
+int
+tend_runner_resize(const char *name, int cols, int rows, char **cause)
+{
+  fake_door_check_name(__func__, name);
+  (void)cols;
+  (void)rows;
+  if (!is_runner(name)) {
+    *cause = strdup("no runner of that name");
+    return -ENOENT;
+  }
+  *cause = strdup("no pty");
+  return -EBUSY;
+}
+
+int
 tend_watch_resume(const char *name, char **cause)
 {
   fake_door_check_name(__func__, name);
