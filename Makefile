@@ -139,9 +139,14 @@ test-unit: unit-bins
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=1 $$t --jobs 2 --timeout 30 ; done
 
+# Test files run two at a time (pytest-xdist, one file per worker, so a
+# file's tests keep their order); INTEGRATION_JOBS=1 runs them one by one.
+INTEGRATION_JOBS ?= 2
 test-integration: $(B)/tend
 	TEND_BIN=$(abspath $(B)/tend) TEND_VARIANT=$(V) \
-	  $(PYTHON) -m pytest -q -x -p no:cacheprovider tests/integration
+	  $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  $(if $(filter-out 1,$(INTEGRATION_JOBS)),-n $(INTEGRATION_JOBS) --dist loadfile,-x) \
+	  tests/integration
 
 test-browser: tend
 	@scripts/browser-deps.sh

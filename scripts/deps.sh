@@ -5,7 +5,8 @@
 # and fails, so that a fresh machine never half-builds.
 set -eu
 pkgs="gcc make pkg-config libuv1-dev libjansson-dev libmicrohttpd-dev \
-libcurl4-openssl-dev libcriterion-dev python3 python3-pytest curl \
+libcurl4-openssl-dev libcriterion-dev python3 python3-pytest \
+python3-pytest-xdist curl \
 clang libclang-rt-14-dev python3-jsonschema mandoc zsh dpkg-dev prometheus \
 libncurses-dev tmux"
 
