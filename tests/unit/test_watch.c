@@ -966,7 +966,7 @@ Test(watch, paths_file_is_written_atomically)
   cr_assert_eq(watch_paths_file_write(file, "/c", &cause), 0);
   cr_assert_eq(stat(file, &st), 0);
   cr_expect_eq(st.st_size, 3);
-  cr_expect_eq(st.st_mode & 0777, 0644);
+  cr_expect_eq(st.st_mode & 0777, 0600);
   sh("test $(ls changed | wc -l) -eq 1"); /* no temp file left */
   cr_expect_lt(watch_paths_file_write("/nonexistent/x/y.txt", "/a", &cause), 0);
   cr_assert_not_null(cause);
