@@ -112,6 +112,16 @@ static const struct command commands[] = {
 
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
+/* Returns 1 when an argument after the command is -h or --help. */
+static int
+asks_help(int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+      return 1;
+  return 0;
+}
+
 /* Prints the usage text to f. */
 static void
 usage(FILE *f)
@@ -139,9 +149,8 @@ cmd_up(int argc, char **argv)
   const char *file = "tend.json";
   int detach = 0;
 
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-      return cmd_help(2, (char *[]){"help", argv[0], NULL});
+  if (asks_help(argc, argv))
+    return cmd_help(2, (char *[]){"help", argv[0], NULL});
   for (int i = 1; i < argc; i++) {
     if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
         i + 1 < argc) {
@@ -174,9 +183,8 @@ cmd_check(int argc, char **argv)
   char *errors = NULL;
   int rc;
 
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-      return cmd_help(2, (char *[]){"help", argv[0], NULL});
+  if (asks_help(argc, argv))
+    return cmd_help(2, (char *[]){"help", argv[0], NULL});
   for (int i = 1; i < argc; i++) {
     if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
         i + 1 < argc)
@@ -220,9 +228,8 @@ cmd_init(int argc, char **argv)
   ssize_t n;
   int r;
 
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-      return cmd_help(2, (char *[]){"help", argv[0], NULL});
+  if (asks_help(argc, argv))
+    return cmd_help(2, (char *[]){"help", argv[0], NULL});
   for (int i = 1; i < argc; i++) {
     if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
         i + 1 < argc)
@@ -265,9 +272,8 @@ cmd_client(int argc, char **argv)
 static int
 cmd_top(int argc, char **argv)
 {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-      return cmd_help(2, (char *[]){"help", argv[0], NULL});
+  if (asks_help(argc, argv))
+    return cmd_help(2, (char *[]){"help", argv[0], NULL});
   return top_main(argc, argv);
 }
 
@@ -275,9 +281,8 @@ cmd_top(int argc, char **argv)
 static int
 cmd_attach(int argc, char **argv)
 {
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-      return cmd_help(2, (char *[]){"help", argv[0], NULL});
+  if (asks_help(argc, argv))
+    return cmd_help(2, (char *[]){"help", argv[0], NULL});
   return attach_main(argc, argv);
 }
 
