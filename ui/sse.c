@@ -6,7 +6,7 @@
  * (take: cheap, pre-serialised, but bounded and lossy). `last` is the seq
  * of the last item framed; every item framed has seq > last, which is what
  * makes "no repeat" hold. "No gap" holds because the stream only leaves the
- * store for the live queue after a fetch came back short (it caught up),
+ * store for the live queue after a fetch came back empty (it caught up),
  * and any hole seen afterwards (a live seq past last + 1, or an overflow)
  * is filled from the store again before the live item is framed. What
  * the store no longer has (rotated away, or dropped at its backlog cap)
@@ -318,8 +318,10 @@ stream_refill(struct sse_stream *s)
       continue;
     }
     if (s->mode == MODE_REPLAY) {
+      /* A short batch is not the end: the source may cut a batch by bytes.
+       * Only an empty one says the store has nothing more. */
       int n = stream_fetch(s, SSE_BATCH);
-      if (n >= 0 && n < SSE_BATCH)
+      if (n == 0)
         s->mode = MODE_LIVE; /* caught up with the store */
       continue;
     }
