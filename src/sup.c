@@ -22,6 +22,14 @@
  * leaves it down (strategy plans skip it) until the user starts it or the
  * group itself is started again. Starts that a restart plan makes are sent
  * as SUP_MSG_RESTART, so that the runner counts them as restarts.
+ *
+ * The group's own state is the table's (src/sup_fsm.c): this file only
+ * fires events (fire()) and runs the actions the table names
+ * (run_action()); nothing else writes s->state. A refused event is
+ * ignored with a debug log. GIVING_UP is not published: s->shown is the
+ * last state the events showed, and a move is published only when it
+ * changes. The child's state here (enum child_state) and the step queue
+ * are the shell's bookkeeping, not the group's state.
  */
 #include "src/sup.h"
 

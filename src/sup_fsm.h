@@ -57,7 +57,8 @@
                                            stopped */                          \
   X(RESTART_ALL, "restart_all", "restart") /* stop all in reverse, start all \
                                               in order */                      \
-  X(CHILD_CMD, "child_cmd", "user") /* queue the user's command on a child */  \
+  X(CHILD_CMD, "child_cmd", "user") /* run the queue: the user's command on \
+                                       a child is queued already */            \
   X(DECIDE, "decide", NULL) /* ask sup_decide() what the exit means */         \
   X(GIVE_UP, "give_up", NULL) /* drop the queue, stop all in reverse */        \
   X(REPORT_STARTED, "report_started", "started") /* tell the parent: up */     \

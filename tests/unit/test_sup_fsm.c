@@ -16,7 +16,9 @@ struct legal {
 };
 
 #define L(FROM, EV, TO, ACT)                                                   \
-  {SUP_FSM_##FROM, SUP_FSM_EV_##EV, SUP_FSM_##TO, SUP_FSM_ACTION_##ACT}
+  {                                                                            \
+    SUP_FSM_##FROM, SUP_FSM_EV_##EV, SUP_FSM_##TO, SUP_FSM_ACTION_##ACT        \
+  }
 #define L_CHILD(FROM, CHILD_START_TO)                                          \
   L(FROM, USER_CHILD_START, CHILD_START_TO, CHILD_CMD),                        \
       L(FROM, USER_CHILD_STOP, FROM, CHILD_CMD),                               \
@@ -117,8 +119,7 @@ Test(sup_fsm, every_pair_is_the_expected_one)
     }
   }
   cr_expect_eq(allowed, N_LEGAL);
-  cr_expect_eq(refused + allowed,
-               (size_t)SUP_FSM_N_STATES * SUP_FSM_N_EVENTS);
+  cr_expect_eq(refused + allowed, (size_t)SUP_FSM_N_STATES * SUP_FSM_N_EVENTS);
 }
 
 Test(sup_fsm, legal_table_has_no_duplicates)
@@ -137,9 +138,9 @@ Test(sup_fsm, out_of_range_inputs_are_refused)
   cr_expect_eq(st.next, SUP_FSM_RUNNING);
   st = sup_fsm_step(SUP_FSM_N_STATES, SUP_FSM_EV_START);
   cr_expect_eq(st.action, SUP_FSM_ACTION_INVALID);
-  st = sup_fsm_step((enum sup_fsm_state)-1, SUP_FSM_EV_START);
+  st = sup_fsm_step((enum sup_fsm_state) - 1, SUP_FSM_EV_START);
   cr_expect_eq(st.action, SUP_FSM_ACTION_INVALID);
-  st = sup_fsm_step(SUP_FSM_STOPPED, (enum sup_fsm_event)-1);
+  st = sup_fsm_step(SUP_FSM_STOPPED, (enum sup_fsm_event) - 1);
   cr_expect_eq(st.action, SUP_FSM_ACTION_INVALID);
   cr_expect_eq(st.next, SUP_FSM_STOPPED);
 }
@@ -175,8 +176,8 @@ Test(sup_fsm, every_state_reachable_from_stopped)
 Test(sup_fsm, a_child_stop_never_moves_the_group)
 {
   for (int s = 0; s < SUP_FSM_N_STATES; s++) {
-    struct sup_fsm_step st = sup_fsm_step((enum sup_fsm_state)s,
-                                          SUP_FSM_EV_USER_CHILD_STOP);
+    struct sup_fsm_step st =
+        sup_fsm_step((enum sup_fsm_state)s, SUP_FSM_EV_USER_CHILD_STOP);
     cr_expect_eq(st.next, (enum sup_fsm_state)s, "%s",
                  sup_fsm_state_name((enum sup_fsm_state)s));
     cr_expect_eq(st.action, SUP_FSM_ACTION_CHILD_CMD);
@@ -196,11 +197,10 @@ Test(sup_fsm, reports_and_child_commands_are_legal_everywhere)
   };
   for (int s = 0; s < SUP_FSM_N_STATES; s++)
     for (size_t i = 0; i < sizeof always / sizeof *always; i++)
-      cr_expect_neq(
-          sup_fsm_step((enum sup_fsm_state)s, always[i]).action,
-          SUP_FSM_ACTION_INVALID, "%s/%s refused",
-          sup_fsm_state_name((enum sup_fsm_state)s),
-          sup_fsm_event_name(always[i]));
+      cr_expect_neq(sup_fsm_step((enum sup_fsm_state)s, always[i]).action,
+                    SUP_FSM_ACTION_INVALID, "%s/%s refused",
+                    sup_fsm_state_name((enum sup_fsm_state)s),
+                    sup_fsm_event_name(always[i]));
 }
 
 /* Only a live group asks policy about an exit, and only policy's verdict
@@ -236,8 +236,7 @@ Test(sup_fsm, a_give_up_and_a_fresh_start)
       {SUP_FSM_EV_USER_CHILD_STOP, SUP_FSM_FAILED, SUP_FSM_ACTION_CHILD_CMD},
       {SUP_FSM_EV_START, SUP_FSM_STARTING, SUP_FSM_ACTION_START_AFRESH},
       {SUP_FSM_EV_STOP, SUP_FSM_STOPPING, SUP_FSM_ACTION_STOP_ALL},
-      {SUP_FSM_EV_QUEUE_EMPTY, SUP_FSM_STOPPED,
-       SUP_FSM_ACTION_REPORT_STOPPED},
+      {SUP_FSM_EV_QUEUE_EMPTY, SUP_FSM_STOPPED, SUP_FSM_ACTION_REPORT_STOPPED},
   };
   enum sup_fsm_state s = SUP_FSM_STOPPED;
   for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
@@ -267,8 +266,7 @@ Test(sup_fsm, published_states_and_words)
   cr_expect_str_eq(sup_fsm_action_word(SUP_FSM_ACTION_REPORT_STOPPED),
                    "stopped");
   cr_expect_str_eq(sup_fsm_action_word(SUP_FSM_ACTION_CHILD_CMD), "user");
-  cr_expect_str_eq(sup_fsm_action_word(SUP_FSM_ACTION_RESTART_ALL),
-                   "restart");
+  cr_expect_str_eq(sup_fsm_action_word(SUP_FSM_ACTION_RESTART_ALL), "restart");
   cr_expect_str_eq(sup_fsm_action_word(SUP_FSM_ACTION_START_AFRESH), "start");
   cr_expect_str_eq(sup_fsm_action_word(SUP_FSM_ACTION_ACK_STOPPED), "stop");
   cr_expect_null(sup_fsm_action_word(SUP_FSM_N_ACTIONS));
