@@ -22,6 +22,14 @@
  * leaves it down (strategy plans skip it) until the user starts it or the
  * group itself is started again. Starts that a restart plan makes are sent
  * as SUP_MSG_RESTART, so that the runner counts them as restarts.
+ *
+ * The group's own state is the table's (src/sup_fsm.c): this file only
+ * fires events (fire()) and runs the actions the table names
+ * (run_action()); nothing else writes s->state. A refused event is
+ * ignored with a debug log. GIVING_UP is not published: s->shown is the
+ * last state the events showed, and a move is published only when it
+ * changes. The child's state here (enum child_state) and the step queue
+ * are the shell's bookkeeping, not the group's state.
  */
 #include "src/sup.h"
 
@@ -33,28 +41,10 @@
 #include "runners/runner.h"
 #include "src/events.h"
 #include "src/log.h"
+#include "src/sup_fsm.h"
 #include "src/sup_policy.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
-
-#define GROUP_STATE_MAP(X)                                                     \
-  X(STOPPED, "stopped")                                                        \
-  X(STARTING, "starting")                                                      \
-  X(RUNNING, "running")                                                        \
-  X(STOPPING, "stopping")                                                      \
-  X(FAILED, "failed")
-
-enum group_state {
-#define X(N, S) GROUP_##N,
-  GROUP_STATE_MAP(X)
-#undef X
-};
-
-static const char *const group_state_names[] = {
-#define X(N, S) S,
-    GROUP_STATE_MAP(X)
-#undef X
-};
 
 /* What the supervisor believes about a child, from the child's reports. */
 enum child_state { CHILD_DOWN, CHILD_STARTING, CHILD_UP, CHILD_STOPPING };
@@ -96,7 +86,8 @@ struct sup {
   const struct config *cfg;
   const struct config_node *spec;
   actor_id self, parent;
-  enum group_state state;
+  enum sup_fsm_state state; /* moved only by fire(), through the table */
+  enum sup_fsm_state shown; /* the last published state (GIVING_UP is not) */
   struct child *children;
   size_t n_children;
   struct child *removed; /* left the config: stopping, then closed */
@@ -109,8 +100,7 @@ struct sup {
   int waiting;              /* a step is in flight */
   const struct config_node *wait_for;
   enum step_op wait_op;
-  int giving_up;            /* stopping everything before failing */
-  char *give_up_reason;
+  char *give_up_reason; /* set only while GIVING_UP */
 
   /* close bookkeeping */
   int closing, pending_closes;
@@ -120,6 +110,8 @@ struct sup {
 
 static void sup_handle(void *state, actor_id self, const struct actor_msg *m);
 static void run_steps(struct sup *s);
+static enum sup_fsm_action fire(struct sup *s, enum sup_fsm_event ev,
+                                const char *reason);
 
 /* Returns the monotonic clock in milliseconds. */
 static int64_t
@@ -129,24 +121,21 @@ mono_ms(uv_loop_t *loop)
   return (int64_t)uv_now(loop);
 }
 
-/* Records and publishes a group state transition. */
+/* Publishes the group's move from the state it showed to to. */
 static void
-set_state(struct sup *s, enum group_state to, const char *event,
-          const char *reason)
+publish(struct sup *s, enum sup_fsm_state to, const char *event,
+        const char *reason)
 {
   json_t *ev;
-  enum group_state from = s->state;
 
-  if (from == to)
-    return;
-  s->state = to;
   ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "state", "node",
                  s->spec->name, "kind", "group", "from",
-                 group_state_names[from], "to", group_state_names[to],
-                 "event", event);
+                 sup_fsm_state_name(s->shown), "to", sup_fsm_state_name(to),
+                 "event", event ? event : "?");
   if (reason)
     json_object_set_new(ev, "reason", json_string(reason));
   json_object_set_new(ev, "restarts", json_integer(s->restarts));
+  s->shown = to;
   events_emit(ev);
 }
 
@@ -160,7 +149,7 @@ sup_new(uv_loop_t *loop, const struct config *cfg,
   s->cfg = cfg;
   s->spec = spec;
   s->parent = parent;
-  s->state = GROUP_STOPPED;
+  s->state = s->shown = SUP_FSM_STOPPED;
   s->self = actor_spawn(sup_handle, s);
   actor_register(spec->name, s->self);
   {
@@ -301,30 +290,12 @@ tell_parent(struct sup *s, int type, int64_t arg, const char *text)
              free);
 }
 
-/* Called when the queue ran dry: settles the group's own state. */
+/* Called when the queue ran dry: settles the group's own state (STARTING
+ * is up, STOPPING is down, GIVING_UP has failed). */
 static void
 queue_done(struct sup *s)
 {
-  if (s->giving_up) {
-    char *why = s->give_up_reason;
-    s->giving_up = 0;
-    s->give_up_reason = NULL;
-    for (size_t i = 0; i < s->n_children; i++)
-      if (s->children[i].runner)
-        actor_send(s->children[i].id, SUP_MSG_FAIL, s->self, 0, NULL, NULL);
-    set_state(s, GROUP_FAILED, "give_up", why);
-    events_note("give_up", s->spec->name, "%s", why);
-    tell_parent(s, SUP_MSG_EXITED, SUP_EXIT_ABNORMAL, why);
-    free(why);
-    return;
-  }
-  if (s->state == GROUP_STARTING) {
-    set_state(s, GROUP_RUNNING, "started", NULL);
-    tell_parent(s, SUP_MSG_STARTED, 0, NULL);
-  } else if (s->state == GROUP_STOPPING) {
-    set_state(s, GROUP_STOPPED, "stopped", NULL);
-    tell_parent(s, SUP_MSG_STOPPED, 0, NULL);
-  }
+  fire(s, SUP_FSM_EV_QUEUE_EMPTY, s->give_up_reason);
 }
 
 /* Executes queued steps until one has to wait or the queue is empty. */
@@ -418,19 +389,6 @@ restart_type(const struct child *c)
   return c->spec->is_group ? CONFIG_RESTART_PERMANENT : c->spec->restart;
 }
 
-/* Starts giving up: every live child is stopped in reverse, then the group
- * fails and tells its parent. */
-static void
-give_up(struct sup *s, const char *why)
-{
-  s->n_steps = 0;
-  s->giving_up = 1;
-  free(s->give_up_reason);
-  s->give_up_reason = xstrdup(why);
-  for (size_t i = s->n_children; i-- > 0;)
-    push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
-}
-
 /* A child's run ended on its own: ask policy what to do. */
 static void
 child_exited(struct sup *s, struct child *c, enum sup_exit kind,
@@ -442,9 +400,8 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
   int64_t now = mono_ms(s->loop);
 
   c->state = CHILD_DOWN;
-  if (s->giving_up || s->state == GROUP_STOPPING ||
-      s->state == GROUP_STOPPED || s->state == GROUP_FAILED)
-    return;
+  if (fire(s, SUP_FSM_EV_CHILD_EXIT, NULL) != SUP_FSM_ACTION_DECIDE)
+    return; /* the group is not live: the exit was asked for */
   if (c->held || start_queued(s, c->spec))
     return; /* the user stopped it, or a pending plan restarts it anyway */
   in = (struct sup_input){
@@ -490,7 +447,7 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
                           s->spec->max_restarts,
                           (double)s->spec->period_ms / 1000.0,
                           c->spec->name, reason ? reason : "exited");
-    give_up(s, why);
+    fire(s, SUP_FSM_EV_GIVE_UP, why);
     free(why);
     return;
   }
@@ -554,11 +511,13 @@ child_report(struct sup *s, const struct actor_msg *m)
       c->state = CHILD_UP;
     if (awaited && s->wait_op == STEP_START)
       s->waiting = 0;
+    fire(s, SUP_FSM_EV_CHILD_UP, NULL);
     break;
   case SUP_MSG_STOPPED:
     c->state = CHILD_DOWN;
     if (awaited && s->wait_op == STEP_STOP)
       s->waiting = 0;
+    fire(s, SUP_FSM_EV_CHILD_DOWN, NULL);
     break;
   case SUP_MSG_EXITED:
     if (awaited && s->wait_op == STEP_STOP)
@@ -572,15 +531,11 @@ child_report(struct sup *s, const struct actor_msg *m)
   run_steps(s);
 }
 
-/* Starts every child in order, waiting for each one to be up. */
+/* Queues a start of every child in order, each waited for until it is up
+ * (children without autostart wait for the user). */
 static void
 start_all(struct sup *s)
 {
-  if (s->state == GROUP_FAILED) {
-    sup_window_free(&s->window);
-    s->window = (struct sup_window)SUP_WINDOW_ZERO;
-  }
-  set_state(s, GROUP_STARTING, "start", NULL);
   for (size_t i = 0; i < s->n_children; i++) {
     const struct config_node *spec = s->children[i].spec;
     clear_failed(&s->children[i]);
@@ -591,63 +546,178 @@ start_all(struct sup *s)
   run_steps(s);
 }
 
-/* Stops every child in reverse order. */
+/* Drops the queue and stops every child in reverse order. */
 static void
 stop_all(struct sup *s)
 {
   s->n_steps = 0;
-  s->giving_up = 0;
   /* A child still starting (waiting for its readiness) is not waited for:
    * its stop comes in reverse order like the others'. */
   if (s->waiting && s->wait_op == STEP_START)
     s->waiting = 0;
-  set_state(s, GROUP_STOPPING, "stop", NULL);
   for (size_t i = s->n_children; i-- > 0;)
     push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
   run_steps(s);
 }
 
-/* Applies a user command to one child (or restarts the whole group). */
+/* Stops every child in reverse order and then starts them in order (the
+ * user's restart of the group). */
+static void
+restart_all(struct sup *s)
+{
+  s->n_steps = 0;
+  for (size_t i = 0; i < s->n_children; i++)
+    clear_failed(&s->children[i]);
+  for (size_t i = s->n_children; i-- > 0;)
+    push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
+  for (size_t i = 0; i < s->n_children; i++) {
+    const struct config_node *spec = s->children[i].spec;
+    if (!spec->is_group && !spec->autostart &&
+        s->children[i].state == CHILD_DOWN)
+      continue;
+    push_step(s, 0, STEP_START, spec, 0, 1);
+  }
+  run_steps(s);
+}
+
+/* Sets whether the user holds every child (held: no restart by policy). */
+static void
+hold_all(struct sup *s, int held)
+{
+  for (size_t i = 0; i < s->n_children; i++) {
+    s->children[i].held = held;
+    if (!held)
+      clear_failed(&s->children[i]);
+  }
+}
+
+/* Forgets the restarts of the group's intensity window. */
+static void
+reset_window(struct sup *s)
+{
+  sup_window_free(&s->window);
+  s->window = (struct sup_window)SUP_WINDOW_ZERO;
+}
+
+/* The group gave up: its runners are marked failed and its parent sees it
+ * exit abnormally. */
+static void
+report_failed(struct sup *s, const char *why)
+{
+  for (size_t i = 0; i < s->n_children; i++)
+    if (s->children[i].runner)
+      actor_send(s->children[i].id, SUP_MSG_FAIL, s->self, 0, NULL, NULL);
+  events_note("give_up", s->spec->name, "%s", why ? why : "");
+  tell_parent(s, SUP_MSG_EXITED, SUP_EXIT_ABNORMAL, why);
+}
+
+/* Runs the action of a transition (DECIDE is the caller's: it holds the
+ * exit). reason is the one the event was fired with. */
+static void
+run_action(struct sup *s, enum sup_fsm_action action, const char *reason)
+{
+  switch (action) {
+  case SUP_FSM_ACTION_INVALID:
+  case SUP_FSM_ACTION_NONE:
+  case SUP_FSM_ACTION_DECIDE:
+    break;
+  case SUP_FSM_ACTION_USER_START_AFRESH:
+    hold_all(s, 0);
+    /* fall through */
+  case SUP_FSM_ACTION_START_AFRESH:
+    reset_window(s);
+    start_all(s);
+    break;
+  case SUP_FSM_ACTION_USER_START_ALL:
+    hold_all(s, 0);
+    /* fall through */
+  case SUP_FSM_ACTION_START_ALL:
+    start_all(s);
+    break;
+  case SUP_FSM_ACTION_HOLD_STOP_ALL:
+    hold_all(s, 1);
+    /* fall through */
+  case SUP_FSM_ACTION_STOP_ALL:
+    stop_all(s);
+    break;
+  case SUP_FSM_ACTION_ACK_STOPPED:
+  case SUP_FSM_ACTION_REPORT_STOPPED:
+    tell_parent(s, SUP_MSG_STOPPED, 0, NULL);
+    break;
+  case SUP_FSM_ACTION_RESTART_ALL:
+    restart_all(s);
+    break;
+  case SUP_FSM_ACTION_CHILD_CMD:
+    run_steps(s); /* the command's steps are queued already */
+    break;
+  case SUP_FSM_ACTION_GIVE_UP:
+    /* Every child is stopped in reverse; the empty queue then fails the
+     * group (GIVING_UP --queue_empty--> FAILED). */
+    s->n_steps = 0;
+    free(s->give_up_reason);
+    s->give_up_reason = xstrdup(reason ? reason : "gave up");
+    for (size_t i = s->n_children; i-- > 0;)
+      push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
+    break;
+  case SUP_FSM_ACTION_REPORT_STARTED:
+    tell_parent(s, SUP_MSG_STARTED, 0, NULL);
+    break;
+  case SUP_FSM_ACTION_REPORT_FAILED:
+    report_failed(s, reason);
+    break;
+  case SUP_FSM_N_ACTIONS:
+    break;
+  }
+}
+
+/* Fires ev at the group: the table (src/sup_fsm.c) gives the next state
+ * and the action; the move is logged as `name: FROM --event--> TO`,
+ * published when the state the group shows changes, and the action run.
+ * A refused event changes nothing and is logged at debug level. Returns
+ * the action (SUP_FSM_ACTION_INVALID when refused). */
+static enum sup_fsm_action
+fire(struct sup *s, enum sup_fsm_event ev, const char *reason)
+{
+  struct sup_fsm_step st = sup_fsm_step(s->state, ev);
+  char *owned = NULL;
+
+  if (st.action == SUP_FSM_ACTION_INVALID) {
+    log_debug("%s: %s ignored in state %s", s->spec->name,
+              sup_fsm_event_name(ev), sup_fsm_state_name(s->state));
+    return st.action;
+  }
+  if (st.next != s->state)
+    log_debug("%s: %s --%s--> %s", s->spec->name,
+              sup_fsm_state_name(s->state), sup_fsm_event_name(ev),
+              sup_fsm_state_name(st.next));
+  if (s->state == SUP_FSM_GIVING_UP && st.next != SUP_FSM_GIVING_UP) {
+    /* Leaving GIVING_UP: its reason lives until this event is done (it
+     * may be the reason it was fired with). */
+    owned = s->give_up_reason;
+    s->give_up_reason = NULL;
+  }
+  s->state = st.next;
+  if (sup_fsm_state_published(st.next) && st.next != s->shown)
+    publish(s, st.next, sup_fsm_action_word(st.action), reason);
+  run_action(s, st.action, reason);
+  free(owned);
+  return st.action;
+}
+
+/* Applies a user command to one child, or to the whole group (child NULL:
+ * start, stop, or else restart). */
 static void
 user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
 {
   struct child *c;
 
-  if (!cmd->child && cmd->cmd == TEND_CMD_STOP) {
-    /* The user stops the whole group (the root: the tree, not the daemon):
-     * every child held until started again. */
-    for (size_t i = 0; i < s->n_children; i++)
-      s->children[i].held = 1;
-    stop_all(s);
-    return;
-  }
-  if (!cmd->child && cmd->cmd == TEND_CMD_START) {
-    if (s->state == GROUP_STOPPED || s->state == GROUP_FAILED) {
-      for (size_t i = 0; i < s->n_children; i++) {
-        s->children[i].held = 0;
-        clear_failed(&s->children[i]);
-      }
-      start_all(s);
-    }
-    return;
-  }
   if (!cmd->child) {
-    /* Restart of the group: stop all in reverse, start all in order. */
-    s->n_steps = 0;
-    for (size_t i = 0; i < s->n_children; i++)
-      clear_failed(&s->children[i]);
-    for (size_t i = s->n_children; i-- > 0;)
-      push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
-    for (size_t i = 0; i < s->n_children; i++) {
-      const struct config_node *spec = s->children[i].spec;
-      if (!spec->is_group && !spec->autostart && s->children[i].state ==
-                                                     CHILD_DOWN)
-        continue;
-      push_step(s, 0, STEP_START, spec, 0, 1);
-    }
-    if (s->state != GROUP_RUNNING)
-      set_state(s, GROUP_STARTING, "restart", "restart requested");
-    run_steps(s);
+    if (cmd->cmd == TEND_CMD_STOP)
+      fire(s, SUP_FSM_EV_USER_STOP, NULL); /* the tree, not the daemon */
+    else if (cmd->cmd == TEND_CMD_START)
+      fire(s, SUP_FSM_EV_USER_START, NULL);
+    else
+      fire(s, SUP_FSM_EV_USER_RESTART, "restart requested");
     return;
   }
   c = child_by_name(s, cmd->child);
@@ -674,12 +744,9 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
   default:
     break;
   }
-  /* A stop leaves the group as it is: a failed group whose child is
-   * stopped is still failed (it used to read "running"). */
-  if (cmd->cmd != TEND_CMD_STOP &&
-      (s->state == GROUP_FAILED || s->state == GROUP_STOPPED))
-    set_state(s, GROUP_RUNNING, "user", "child started by the user");
-  run_steps(s);
+  fire(s, cmd->cmd == TEND_CMD_STOP ? SUP_FSM_EV_USER_CHILD_STOP
+                                    : SUP_FSM_EV_USER_CHILD_START,
+       "child started by the user");
 }
 
 /* The supervisor's message handler. */
@@ -692,16 +759,10 @@ sup_handle(void *state, actor_id self, const struct actor_msg *m)
   switch (m->type) {
   case SUP_MSG_START:
   case SUP_MSG_RESTART:
-    start_all(s);
+    fire(s, SUP_FSM_EV_START, NULL);
     break;
   case SUP_MSG_STOP:
-    if (s->state == GROUP_STOPPED || s->state == GROUP_FAILED) {
-      if (s->state == GROUP_FAILED)
-        set_state(s, GROUP_STOPPED, "stop", NULL);
-      tell_parent(s, SUP_MSG_STOPPED, 0, NULL);
-      break;
-    }
-    stop_all(s);
+    fire(s, SUP_FSM_EV_STOP, NULL);
     break;
   case SUP_MSG_STARTED:
   case SUP_MSG_STOPPED:
@@ -791,8 +852,7 @@ apply(struct sup *s, const struct config *cfg, const struct config_node *spec,
   int *taken = xcalloc(n_old ? n_old : 1, sizeof *taken);
   struct child *now = xcalloc(spec->n_children ? spec->n_children : 1,
                               sizeof *now);
-  int live = parent_live &&
-             (s->state == GROUP_RUNNING || s->state == GROUP_STARTING);
+  int live = parent_live && sup_fsm_state_live(s->state);
 
   s->cfg = cfg;
   s->spec = spec;
@@ -882,9 +942,7 @@ sup_close(struct sup *s, void (*cb)(void *arg), void *arg)
 const char *
 sup_group_state_name(size_t i)
 {
-  return i < sizeof group_state_names / sizeof *group_state_names
-             ? group_state_names[i]
-             : NULL;
+  return i < INT_MAX ? sup_fsm_published_name((int)i) : NULL;
 }
 
 int
