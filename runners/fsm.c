@@ -3,6 +3,7 @@
 #include "runners/fsm.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <string.h>
 
 #define T(FROM, EV, TO, ACT)                                                   \
@@ -119,4 +120,44 @@ fsm_state_alive(enum fsm_state s)
 {
   return s == FSM_STARTING || s == FSM_RUNNING || s == FSM_READY ||
          s == FSM_STOPPING;
+}
+
+int
+fsm_state_up(enum fsm_state s)
+{
+  return s == FSM_RUNNING || s == FSM_READY;
+}
+
+int
+fsm_state_startable(enum fsm_state s)
+{
+  return (unsigned)s < FSM_N_STATES && !fsm_state_alive(s);
+}
+
+int
+fsm_state_stoppable(enum fsm_state s)
+{
+  return (unsigned)s < FSM_N_STATES && s != FSM_STOPPED && s != FSM_STOPPING;
+}
+
+int
+fsm_state_signalable(enum fsm_state s)
+{
+  return fsm_state_alive(s);
+}
+
+int
+fsm_state_name_is(const char *name, int (*pred)(enum fsm_state))
+{
+  enum fsm_state s;
+  return name && fsm_state_parse(name, &s) == 0 && pred(s);
+}
+
+struct json_t *
+fsm_can_json(enum fsm_state s)
+{
+  /* Restart is accepted in every state: it starts a runner that is down. */
+  return json_pack("{s:b, s:b, s:b, s:b}", "start", fsm_state_startable(s),
+                   "stop", fsm_state_stoppable(s), "restart", 1, "signal",
+                   fsm_state_signalable(s));
 }

@@ -82,7 +82,28 @@ const char *fsm_event_name(enum fsm_event e);
 const char *fsm_action_name(enum fsm_action a);
 /* Parses a state name; returns 0 or -EINVAL. */
 int fsm_state_parse(const char *s, enum fsm_state *out);
-/* Returns 1 for states in which a process of the runner is alive. */
+/* The state predicates: the one definition of what a runner in a state
+ * is and what a user may ask of it. The API (src/tend.c), the tree and
+ * event JSON ("can", read by the web UI) and the terminal views use these
+ * and keep no lists of state names of their own. Each returns 1 or 0. */
+
+/* A process of the runner is alive (starting, running, ready, stopping). */
 int fsm_state_alive(enum fsm_state s);
+/* The runner is up and serving: running, or ready after its check. */
+int fsm_state_up(enum fsm_state s);
+/* "start" is accepted: nothing alive (a backoff wait is cut short). */
+int fsm_state_startable(enum fsm_state s);
+/* "stop" is accepted: not stopped and not already stopping. */
+int fsm_state_stoppable(enum fsm_state s);
+/* "signal" is accepted: a process group is there to take it, including
+ * while stopping (a KILL for a runner that ignores its stop signal). */
+int fsm_state_signalable(enum fsm_state s);
+/* Parses a state name and applies pred; an unknown name gives 0. */
+int fsm_state_name_is(const char *name, int (*pred)(enum fsm_state));
+
+struct json_t;
+/* Returns {"start", "stop", "restart", "signal"} as booleans from the
+ * predicates above, for a runner's JSON (a new reference). */
+struct json_t *fsm_can_json(enum fsm_state s);
 
 #endif

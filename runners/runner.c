@@ -1012,6 +1012,9 @@ record_transition(struct runner *r, enum fsm_state from, enum fsm_event ev,
                 fsm_event_name(ev), "run", (json_int_t)r->runs, "restarts",
                 r->restarts);
   json_object_set_new(e, "runner", json_string(r->spec->name));
+  /* The new state's "can" travels with it, so a client that folds events
+   * into its tree needs no list of states of its own (ui/web/model.js). */
+  json_object_set_new(e, "can", fsm_can_json(r->state));
   if (reason)
     json_object_set_new(e, "reason", json_string(reason));
   if (r->run)

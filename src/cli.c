@@ -18,6 +18,7 @@
 #include "src/printer.h"
 #include "state/store.h"
 #include "src/xalloc.h"
+#include "runners/fsm.h"
 #include "ui/sse.h"
 
 #include <curl/curl.h>
@@ -556,7 +557,7 @@ state_colour(const char *state)
 {
   if (!state)
     return "";
-  if (strcmp(state, "running") == 0 || strcmp(state, "ready") == 0)
+  if (fsm_state_name_is(state, fsm_state_up))
     return "\033[32m";
   if (strcmp(state, "failed") == 0)
     return "\033[31m";
@@ -645,8 +646,7 @@ table_add(struct table *t, json_t *node, int depth, int64_t now)
   r->col[4] = int_field(node, "run");
   r->col[5] = int_field(node, "restarts");
   if (state && json_is_integer(since) &&
-      (strcmp(state, "running") == 0 || strcmp(state, "ready") == 0 ||
-       strcmp(state, "starting") == 0 || strcmp(state, "stopping") == 0))
+      fsm_state_name_is(state, fsm_state_alive))
     fmt_duration(now - json_integer_value(since), up, sizeof up);
   r->col[6] = xstrdup(up);
   if (json_is_integer(json_object_get(le, "status")))

@@ -35,6 +35,7 @@
 
 #include "src/log.h"
 #include "src/xalloc.h"
+#include "runners/fsm.h"
 
 struct notify {
   uv_loop_t *loop;
@@ -179,7 +180,7 @@ tally_node(const json_t *node, struct tally *t)
 
   if (kind && strcmp(kind, "runner") == 0) {
     t->total++;
-    if (state && (!strcmp(state, "running") || !strcmp(state, "ready")))
+    if (fsm_state_name_is(state, fsm_state_up))
       t->up++;
     else if (state && !strcmp(state, "failed"))
       t->failed++;

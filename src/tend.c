@@ -847,6 +847,9 @@ node_json(const struct config_node *n, int recursive)
     } else {
       json_object_set_new(out, "pty", json_null());
     }
+    /* What a user may ask of it now, from the predicates the API checks:
+     * the web UI enables its buttons from this, not a list of its own. */
+    json_object_set_new(out, "can", fsm_can_json(runner_state(n->name)));
   }
   return out;
 }
@@ -905,29 +908,29 @@ tend_runner_cmd(const char *name, enum tend_cmd cmd, int signo, char **cause)
 {
   const struct config_node *n = config_find(t.cfg, name);
   enum fsm_state st;
-  int alive;
 
   if (!n || n->is_group) {
     *cause = xasprintf("no runner named \"%s\"", name);
     return -ENOENT;
   }
+  /* The predicates are the ones the tree's "can" shows (runners/fsm.h), so
+   * a button the UI enables is never answered 409 for the same state. */
   st = runner_state(name);
-  alive = st == FSM_STARTING || st == FSM_RUNNING || st == FSM_READY;
   switch (cmd) {
   case TEND_CMD_START:
-    if (alive || st == FSM_STOPPING) {
+    if (!fsm_state_startable(st)) {
       *cause = xasprintf("%s is already %s", name, fsm_state_name(st));
       return -EBUSY;
     }
     break;
   case TEND_CMD_STOP:
-    if (st == FSM_STOPPED || st == FSM_STOPPING) {
+    if (!fsm_state_stoppable(st)) {
       *cause = xasprintf("%s is already %s", name, fsm_state_name(st));
       return -EBUSY;
     }
     break;
   case TEND_CMD_SIGNAL:
-    if (!alive) {
+    if (!fsm_state_signalable(st)) {
       *cause = xasprintf("%s is not running (%s)", name, fsm_state_name(st));
       return -EBUSY;
     }

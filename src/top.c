@@ -32,6 +32,7 @@
 #include "src/cli.h"
 #include "src/top_view.h"
 #include "src/xalloc.h"
+#include "runners/fsm.h"
 #include "ui/sse.h"
 
 #include <curl/curl.h>
@@ -927,7 +928,7 @@ style_attr(struct top *t, const struct top_style *st)
 static attr_t
 state_attr(struct top *t, const char *state)
 {
-  if (strcmp(state, "running") == 0 || strcmp(state, "ready") == 0)
+  if (fsm_state_name_is(state, fsm_state_up))
     return (attr_t)COLOR_PAIR(pair_for(t, COLOR_GREEN, -1));
   if (strcmp(state, "failed") == 0)
     return (attr_t)COLOR_PAIR(pair_for(t, COLOR_RED, -1)) | A_BOLD;

@@ -19,6 +19,7 @@
 #include "src/top_view.h"
 
 #include "src/xalloc.h"
+#include "runners/fsm.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -636,8 +637,7 @@ rows_add(json_t *node, int depth, const char *filter, int64_t now,
     int_field(node, "restarts", r->restarts, sizeof r->restarts);
     snprintf(r->uptime, sizeof r->uptime, "-");
     if (state && json_is_integer(since) &&
-        (strcmp(state, "running") == 0 || strcmp(state, "ready") == 0 ||
-         strcmp(state, "starting") == 0 || strcmp(state, "stopping") == 0))
+        fsm_state_name_is(state, fsm_state_alive))
       top_view_duration(now - json_integer_value(since), r->uptime,
                         sizeof r->uptime);
     if (json_is_integer(json_object_get(le, "status")))

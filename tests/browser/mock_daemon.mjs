@@ -34,6 +34,13 @@ export async function startMock(opts = {}) {
     st.events.push(ev);
     for (const s of st.eventSubs) s(ev);
   };
+  // A runner's "can" as the daemon sends it (runners/fsm.c's predicates;
+  // the real daemon's table is checked by tests/unit/test_fsm.c).
+  const canOf = (state) => {
+    const alive = ['starting', 'running', 'ready', 'stopping'].includes(state);
+    return { start: !alive, stop: state !== 'stopped' && state !== 'stopping',
+      restart: true, signal: alive };
+  };
   // Builds the tree nodes (runners get simulated state).
   const build = (spec) => {
     if (spec.children) {
@@ -44,7 +51,7 @@ export async function startMock(opts = {}) {
     const r = { name: spec.name, kind: 'runner', state: 'stopped', pid: null,
       run: 0, restarts: 0, since: Date.now(), last_exit: null,
       next_start_ms: null, output_seq: 0, watch: spec.watch ? { paused: false,
-        paths: ['src'] } : null };
+        paths: ['src'] } : null, can: canOf('stopped') };
     st.runners.set(spec.name, { node: r, spec, chunks: [], subs: new Set(),
       n: 0, timer: 0 });
     return r;
@@ -54,8 +61,9 @@ export async function startMock(opts = {}) {
     const from = rr.node.state;
     rr.node.state = to;
     rr.node.since = Date.now();
+    rr.node.can = canOf(to);
     emit({ type: 'state', node: rr.node.name, kind: 'runner', from, to,
-      pid: rr.node.pid, run: rr.node.run, ...extra });
+      pid: rr.node.pid, run: rr.node.run, can: rr.node.can, ...extra });
   };
   // Appends an output chunk to a runner's log and publishes it.
   const out = (rr, stream, data, extra = {}) => {

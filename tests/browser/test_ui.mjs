@@ -677,3 +677,41 @@ test('ui: a pty runner has an input line whose lines reach its terminal',
       assertClean(problems);
     }, getBrowser);
   }, { timeout: 90000 * SLOW });
+
+test('ui: the buttons follow the daemon\'s "can": Signal while stopping, ' +
+  'not once stopped', async ({ getBrowser }) => {
+  // The runner ignores its stop signal, so it stays "stopping" until the
+  // user's KILL (well inside the 60 s stop timeout).
+  const cfg = { name: 'dev', children: [
+    { name: 'stubborn', stop: { timeout_ms: 60000 }, cmd: ['python3', '-c',
+      'import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n' +
+      'print("UP", flush=True)\ntime.sleep(1000)\n'] },
+  ] };
+  await withDaemon(cfg, {}, async (d, page, problems) => {
+    await selectNode(page, 'stubborn');
+    await waitRow(page, 'UP');
+    const enabled = () => page.evaluate(() => Object.fromEntries(
+      ['btn-start', 'btn-stop', 'btn-signal', 'sig-select'].map(
+        (id) => [id, !document.getElementById(id).disabled])));
+    await page.waitForSelector('#btn-signal:not([disabled])', { timeout: T });
+    assert.deepEqual(await enabled(), { 'btn-start': false, 'btn-stop': true,
+      'btn-signal': true, 'sig-select': true });
+    await page.click('#btn-stop');
+    await waitFor(async () => (await d.node('stubborn')).state === 'stopping',
+      T);
+    await page.waitForSelector('#btn-stop:disabled', { timeout: T });
+    assert.deepEqual((await d.node('stubborn')).can, { start: false,
+      stop: false, restart: true, signal: true });
+    assert.deepEqual(await enabled(), { 'btn-start': false, 'btn-stop': false,
+      'btn-signal': true, 'sig-select': true });
+    // The daemon takes the signal the UI offers (it used to answer 409).
+    await page.selectOption('#sig-select', 'KILL');
+    await page.click('#btn-signal');
+    await waitFor(async () => (await d.node('stubborn')).state === 'stopped',
+      T);
+    await page.waitForSelector('#btn-signal:disabled', { timeout: T });
+    assert.deepEqual(await enabled(), { 'btn-start': true, 'btn-stop': false,
+      'btn-signal': false, 'sig-select': false });
+    assertClean(problems);
+  }, getBrowser);
+}, { timeout: 90000 * SLOW });

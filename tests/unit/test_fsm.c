@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "runners/fsm.h"
@@ -263,5 +264,74 @@ Test(fsm, alive_states_leave_only_through_exit_or_stop)
                 fsm_state_name((enum fsm_state)s),
                 fsm_event_name((enum fsm_event)e), fsm_state_name(st.next));
     }
+  }
+}
+
+/* The predicates, written out state by state: {alive, up, start, stop,
+ * signal}. A change here is a change to what the API accepts and what the
+ * web UI enables (the tree's "can"). */
+static const struct {
+  enum fsm_state s;
+  int alive, up, start, stop, signal;
+} preds[] = {
+    {FSM_STOPPED, 0, 0, 1, 0, 0},  {FSM_STARTING, 1, 0, 0, 1, 1},
+    {FSM_RUNNING, 1, 1, 0, 1, 1},  {FSM_READY, 1, 1, 0, 1, 1},
+    {FSM_STOPPING, 1, 0, 0, 0, 1}, {FSM_EXITED, 0, 0, 1, 1, 0},
+    {FSM_BACKOFF, 0, 0, 1, 1, 0},  {FSM_FAILED, 0, 0, 1, 1, 0},
+};
+
+Test(fsm, state_predicates_per_state)
+{
+  cr_assert_eq(sizeof preds / sizeof *preds, FSM_N_STATES);
+  for (size_t i = 0; i < sizeof preds / sizeof *preds; i++) {
+    enum fsm_state s = preds[i].s;
+    const char *n = fsm_state_name(s);
+    cr_expect_eq(fsm_state_alive(s), preds[i].alive, "alive %s", n);
+    cr_expect_eq(fsm_state_up(s), preds[i].up, "up %s", n);
+    cr_expect_eq(fsm_state_startable(s), preds[i].start, "start %s", n);
+    cr_expect_eq(fsm_state_stoppable(s), preds[i].stop, "stop %s", n);
+    cr_expect_eq(fsm_state_signalable(s), preds[i].signal, "signal %s", n);
+  }
+}
+
+Test(fsm, state_predicates_agree_with_each_other)
+{
+  /* Up implies alive; start and signal split the states between them (a
+   * state either has a process group to signal or can be started). */
+  for (int i = 0; i < FSM_N_STATES; i++) {
+    enum fsm_state s = (enum fsm_state)i;
+    if (fsm_state_up(s))
+      cr_expect(fsm_state_alive(s), "%s", fsm_state_name(s));
+    cr_expect_neq(fsm_state_startable(s), fsm_state_signalable(s), "%s",
+                  fsm_state_name(s));
+  }
+  cr_expect_eq(fsm_state_startable((enum fsm_state)FSM_N_STATES), 0);
+  cr_expect_eq(fsm_state_stoppable((enum fsm_state)-1), 0);
+}
+
+Test(fsm, state_name_is_parses_then_applies)
+{
+  cr_expect_eq(fsm_state_name_is("stopping", fsm_state_alive), 1);
+  cr_expect_eq(fsm_state_name_is("stopping", fsm_state_up), 0);
+  cr_expect_eq(fsm_state_name_is("ready", fsm_state_up), 1);
+  cr_expect_eq(fsm_state_name_is("nonsense", fsm_state_startable), 0);
+  cr_expect_eq(fsm_state_name_is(NULL, fsm_state_startable), 0);
+}
+
+Test(fsm, can_json_mirrors_the_predicates)
+{
+  for (int i = 0; i < FSM_N_STATES; i++) {
+    enum fsm_state s = (enum fsm_state)i;
+    json_t *can = fsm_can_json(s);
+    cr_assert_not_null(can);
+    cr_expect_eq(json_object_size(can), 4);
+    cr_expect_eq(json_is_true(json_object_get(can, "start")),
+                 fsm_state_startable(s));
+    cr_expect_eq(json_is_true(json_object_get(can, "stop")),
+                 fsm_state_stoppable(s));
+    cr_expect(json_is_true(json_object_get(can, "restart")));
+    cr_expect_eq(json_is_true(json_object_get(can, "signal")),
+                 fsm_state_signalable(s));
+    json_decref(can);
   }
 }

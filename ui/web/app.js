@@ -19,8 +19,8 @@ import { api, fetchRange, Stream } from './api.js';
 import { RunnerLog, mergeLogs, makeMatcher, filterLines, plainOf, fmtTime }
   from './lines.js';
 import { LogView } from './logview.js';
-import { flatten, runnersUnder, runnerMeta, isFailing, isUp, eventSummary,
-  applyStateEvent, countStates, foldBanner, exitText, watchBadge }
+import { flatten, runnersUnder, runnerMeta, isFailing, isUp, can,
+  eventSummary, applyStateEvent, countStates, foldBanner, exitText, watchBadge }
   from './model.js';
 
 const $ = (id) => document.getElementById(id);
@@ -373,7 +373,6 @@ function updateHeader() {
   d.classList.toggle('shown', detail !== '');
 
   const isRunner = n.kind === 'runner';
-  const st = n.state;
   const busy = (a) => S.inflight.has(`${a}:${n.name}`);
   const ctl = (id, show, enabled, action) => {
     const b = $(id);
@@ -381,13 +380,15 @@ function updateHeader() {
     b.disabled = !enabled || busy(action);
     b.classList.toggle('busy', busy(action));
   };
-  ctl('btn-start', isRunner, !isUp(st) && st !== 'stopping', 'start');
-  ctl('btn-stop', isRunner, isUp(st) || st === 'backoff', 'stop');
-  ctl('btn-restart', true, true, 'restart');
+  // What each state allows is the daemon's to say (runners/fsm.c, sent as
+  // the runner's "can"), so a button enabled here is never answered 409.
+  ctl('btn-start', isRunner, can(n, 'start'), 'start');
+  ctl('btn-stop', isRunner, can(n, 'stop'), 'stop');
+  ctl('btn-restart', true, !isRunner || can(n, 'restart'), 'restart');
   setText($('btn-restart'), isRunner ? 'Restart' : 'Restart group');
-  ctl('btn-signal', isRunner, isUp(st) || st === 'stopping', 'signal');
+  ctl('btn-signal', isRunner, can(n, 'signal'), 'signal');
   $('sig-select').hidden = !isRunner;
-  $('sig-select').disabled = !isRunner || !(isUp(st) || st === 'stopping');
+  $('sig-select').disabled = !isRunner || !can(n, 'signal');
   ctl('btn-watch', isRunner && !!(n.watch && n.watch.paused), true, 'watch');
   updatePtyInput(n);
   updateRuns();

@@ -53,6 +53,13 @@ export function watchBadge(node) {
       `${node.name}\`` };
 }
 
+// Returns true when the daemon accepts action ("start", "stop", "restart",
+// "signal") for the node now: its "can", from the tree and from each state
+// event. A node without one (an older daemon) allows nothing.
+export function can(node, action) {
+  return !!(node && node.can && node.can[action]);
+}
+
 // Returns true when the node's process is up (so uptime means something).
 export function isUp(state) {
   return state === 'running' || state === 'ready' || state === 'starting';
@@ -132,6 +139,7 @@ export function applyStateEvent(node, ev) {
   if ('pid' in ev && isUp(ev.to)) node.pid = ev.pid;
   if (!isUp(ev.to) && ev.to !== 'stopping') node.pid = null;
   if (ev.run) node.run = ev.run;
+  if (ev.can) node.can = ev.can;
   return true;
 }
 
