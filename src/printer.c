@@ -209,6 +209,12 @@ print_event(struct printer *p, json_t *ev)
   if (!type)
     return;
   if (strcmp(type, "state") == 0) {
+    const char *from = json_string_value(json_object_get(ev, "from"));
+    const char *to = json_string_value(json_object_get(ev, "to"));
+    /* A step inside one state (starting --spawned_probe--> starting) is
+     * for the event log, not for a person watching the terminal. */
+    if (from && to && strcmp(from, to) == 0)
+      return;
     line = xasprintf(
         "%s%-*s%s | %s: %s --%s--> %s%s%s%s\n", dim, p->width, "tend", off,
         node ? node : "?",

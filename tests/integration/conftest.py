@@ -6,6 +6,7 @@ and offers polling helpers. Nothing here sleeps for a fixed time: every wait
 polls for a condition with a generous bound and fails with what it saw.
 """
 
+import glob
 import json
 import os
 import re
@@ -130,13 +131,17 @@ class Daemon:
             return ""
 
     def transitions(self, node=None):
-        """[(node, from, event, to, reason)] in the order printed."""
+        """[(node, from, event, to, reason)] in event order, from the event
+        log (the terminal leaves out a node's internal steps, such as
+        starting --spawned_probe--> starting; the log keeps every one)."""
         out = []
-        for line in self.stdout().splitlines():
-            m = TRANSITION.match(line)
-            if m and (node is None or m["node"] == node):
-                out.append((m["node"], m["frm"], m["event"], m["to"],
-                            m["reason"]))
+        for e in self.events():
+            if e.get("type") != "state":
+                continue
+            if node is not None and e.get("node") != node:
+                continue
+            out.append((e.get("node"), e.get("from"), e.get("event"),
+                        e.get("to"), e.get("reason")))
         return out
 
     def output_lines(self, runner):
@@ -172,12 +177,25 @@ class Daemon:
             return [json.loads(line) for line in f if line.strip()]
 
     def events(self):
-        path = os.path.join(self.state_dir, "events.jsonl")
-        try:
-            with open(path) as f:
-                return [json.loads(line) for line in f if line.strip()]
-        except FileNotFoundError:
-            return []
+        """Every event of the log, oldest first (rotated files included)."""
+        base = os.path.join(self.state_dir, "events.jsonl")
+        paths = sorted((p for p in glob.glob(base + ".*")
+                        if p.rsplit(".", 1)[1].isdigit()),
+                       key=lambda p: -int(p.rsplit(".", 1)[1])) + [base]
+        out = []
+        for path in paths:
+            try:
+                with open(path) as f:
+                    for line in f:
+                        if not line.strip():
+                            continue
+                        try:
+                            out.append(json.loads(line))
+                        except ValueError:
+                            pass  # a line being written right now
+            except FileNotFoundError:
+                pass
+        return out
 
     # --- HTTP ----------------------------------------------------------
     def daemon_json(self):

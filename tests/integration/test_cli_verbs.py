@@ -362,3 +362,17 @@ def test_a_daemon_whose_port_is_taken_never_says_it_started(tend_factory):
     assert "daemon_started" not in types and "daemon_stopped" not in types, \
         types
     assert "address already in use" in d.stderr()
+
+
+def test_the_terminal_shows_no_internal_steps(tend_factory):
+    d = tend_factory(tree({"name": "db", "cmd": ["sleep", "1000"],
+                           "ready": {"exec": ["true"]}}))
+    d.wait_transition("db", "ready", timeout=15)
+    # The log keeps the step inside "starting" ...
+    assert ("db", "starting", "spawned_probe", "starting", None) in [
+        t[:4] + (None,) for t in d.transitions("db")]
+    # ... the terminal shows only what a person needs.
+    out = d.stdout()
+    assert "db: stopped --start--> starting" in out
+    assert "db: starting --ready_ok--> ready" in out
+    assert "spawned_probe" not in out, out
