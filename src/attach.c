@@ -303,22 +303,8 @@ static struct req *
 req_new(struct att *a, const char *path, const char *body, size_t len, int json)
 {
   struct req *r = xcalloc(1, sizeof *r);
-  char *url = xasprintf("%s%s", a->url, path), *h;
 
-  r->easy = curl_easy_init();
-  if (!r->easy) {
-    fprintf(stderr, "tend attach: libcurl cannot make a handle\n");
-    abort();
-  }
-  curl_easy_setopt(r->easy, CURLOPT_URL, url);
-  free(url);
-  curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT, 5L);
-  if (a->token) {
-    h = xasprintf("Authorization: Bearer %s", a->token);
-    r->headers = curl_slist_append(r->headers, h);
-    free(h);
-  }
+  r->easy = cli_easy_new(a->url, path, a->token, &r->headers);
   if (body) {
     r->headers = curl_slist_append(
         r->headers, json ? "Content-Type: application/json"

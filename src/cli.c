@@ -16,6 +16,7 @@
 #include "src/config.h"
 #include "src/locator.h"
 #include "src/printer.h"
+#include "src/top_view.h"
 #include "state/store.h"
 #include "src/xalloc.h"
 #include "runners/fsm.h"
@@ -282,6 +283,29 @@ read_trimmed(const char *path)
          (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
     line[--n] = '\0';
   return xstrdup(line);
+}
+
+CURL *
+cli_easy_new(const char *base, const char *path, const char *token,
+             struct curl_slist **headers)
+{
+  CURL *easy = curl_easy_init();
+  char *url = xasprintf("%s%s", base, path);
+
+  if (!easy) {
+    fprintf(stderr, "tend: libcurl cannot make a handle\n");
+    abort();
+  }
+  curl_easy_setopt(easy, CURLOPT_URL, url);
+  free(url);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT, 5L);
+  if (token) {
+    char *h = xasprintf("Authorization: Bearer %s", token);
+    *headers = curl_slist_append(*headers, h);
+    free(h);
+  }
+  return easy;
 }
 
 /* Strips trailing slashes from a base URL. */
@@ -566,21 +590,6 @@ state_colour(const char *state)
   return "\033[33m"; /* starting, stopping, exited, backoff */
 }
 
-/* "42s", "3m07s", "2h05m", "4d03h". */
-static void
-fmt_duration(int64_t ms, char *out, size_t cap)
-{
-  long long s = ms < 0 ? 0 : (long long)(ms / 1000);
-
-  if (s < 60)
-    snprintf(out, cap, "%llds", s);
-  else if (s < 3600)
-    snprintf(out, cap, "%lldm%02llds", s / 60, s % 60);
-  else if (s < 86400)
-    snprintf(out, cap, "%lldh%02lldm", s / 3600, s % 3600 / 60);
-  else
-    snprintf(out, cap, "%lldd%02lldh", s / 86400, s % 86400 / 3600);
-}
 
 static int64_t
 now_ms(void)
@@ -647,7 +656,7 @@ table_add(struct table *t, json_t *node, int depth, int64_t now)
   r->col[5] = int_field(node, "restarts");
   if (state && json_is_integer(since) &&
       fsm_state_name_is(state, fsm_state_alive))
-    fmt_duration(now - json_integer_value(since), up, sizeof up);
+    top_view_duration(now - json_integer_value(since), up, sizeof up);
   r->col[6] = xstrdup(up);
   if (json_is_integer(json_object_get(le, "status")))
     r->col[7] = xasprintf("status %" JSON_INTEGER_FORMAT,
@@ -1465,25 +1474,15 @@ follow(struct cli *c, const char *path, render_fn render, uint64_t after)
 static void
 stream_start(struct cli *c, CURLM *multi, struct follow *f)
 {
-  char *url = xasprintf("%s%s", c->url, f->path);
   char *hdr;
 
-  f->easy = curl_easy_init();
   f->headers = NULL;
-  if (c->token) {
-    hdr = xasprintf("Authorization: Bearer %s", c->token);
-    f->headers = curl_slist_append(f->headers, hdr);
-    free(hdr);
-  }
+  f->easy = cli_easy_new(c->url, f->path, c->token, &f->headers);
   hdr = xasprintf("Last-Event-ID: %" PRIu64, f->last);
   f->headers = curl_slist_append(f->headers, hdr);
   free(hdr);
   f->headers = curl_slist_append(f->headers, "Accept: text/event-stream");
-  curl_easy_setopt(f->easy, CURLOPT_URL, url);
-  free(url);
   curl_easy_setopt(f->easy, CURLOPT_HTTPHEADER, f->headers);
-  curl_easy_setopt(f->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(f->easy, CURLOPT_CONNECTTIMEOUT, 5L);
   curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(f->easy, CURLOPT_LOW_SPEED_TIME, 45L);
   curl_easy_setopt(f->easy, CURLOPT_WRITEFUNCTION, on_stream);

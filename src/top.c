@@ -380,25 +380,12 @@ req_start(struct top *t, enum req_kind kind, const char *method,
           uint64_t last_event_id)
 {
   struct req *r = xcalloc(1, sizeof *r);
-  char *url = xasprintf("%s%s", t->url, path), *h;
+  char *h;
 
   r->t = t;
   r->kind = kind;
   r->parser = parser;
-  r->easy = curl_easy_init();
-  if (!r->easy) {
-    fprintf(stderr, "tend top: libcurl cannot make a handle\n");
-    abort();
-  }
-  curl_easy_setopt(r->easy, CURLOPT_URL, url);
-  free(url);
-  curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT, 5L);
-  if (t->token) {
-    h = xasprintf("Authorization: Bearer %s", t->token);
-    r->headers = curl_slist_append(r->headers, h);
-    free(h);
-  }
+  r->easy = cli_easy_new(t->url, path, t->token, &r->headers);
   if (parser) {
     r->headers = curl_slist_append(r->headers, "Accept: text/event-stream");
     if (last_event_id) {

@@ -207,6 +207,22 @@ def cli(d, *args, env=None, cwd=None, timeout=30.0, check_code=None):
     return r
 
 
+def tree_node(d, name):
+    """The node called name in GET /api/v1/tree, or None."""
+    status, doc = d.api("GET", "/api/v1/tree")
+    assert status == 200, doc
+
+    def walk(n):
+        if n["name"] == name:
+            return n
+        for c in n.get("children", []):
+            found = walk(c)
+            if found:
+                return found
+        return None
+    return walk(doc)
+
+
 def runner_state(d, name="api"):
     """The runner's JSON (GET /api/v1/runners/NAME)."""
     status, body = d.api("GET", f"/api/v1/runners/{name}")

@@ -228,6 +228,14 @@ def test_events_list_follow_and_last(tend_factory):
                                     cwd=d.dir, stdout=out,
                                     stderr=subprocess.PIPE, env=env)
     try:
+        # The restart must come after the follower took its starting point
+        # (else -n 0 rightly starts after the restart's events): wait until
+        # its stream is open.
+        def streams():
+            status, text = d.api("GET", "/metrics")
+            m = re.search(r"^tend_http_sse_subscribers (\d+)", str(text), re.M)
+            return m and int(m.group(1)) >= 1
+        wait_for(streams, 10, what="the follower's stream open")
         assert d.events()[-1]["seq"] == last, "nothing happened meanwhile"
         cli(d, "restart", "api", check_code=0)
 

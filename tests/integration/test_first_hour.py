@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 
-from apihelp import cli
+from apihelp import cli, tree_node as node
 from conftest import SLOW, TEND_BIN, pid_alive, wait_for
 
 
@@ -22,22 +22,6 @@ def lines(path):
             return [l.rstrip("\n") for l in f if l.strip()]
     except FileNotFoundError:
         return []
-
-
-def node(d, name):
-    """The node called name in GET /api/v1/tree."""
-    status, doc = d.api("GET", "/api/v1/tree")
-    assert status == 200, doc
-
-    def walk(n):
-        if n["name"] == name:
-            return n
-        for c in n.get("children", []):
-            found = walk(c)
-            if found:
-                return found
-        return None
-    return walk(doc)
 
 
 def status_rows(d):

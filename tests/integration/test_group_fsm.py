@@ -9,24 +9,8 @@ Regression: in a tree whose group `g` gave up (failed), `tend stop boom`
 
 import time
 
-from apihelp import cli
+from apihelp import cli, tree_node as node
 from conftest import SLOW, wait_for
-
-
-def node(d, name):
-    """The node called name in GET /api/v1/tree."""
-    status, doc = d.api("GET", "/api/v1/tree")
-    assert status == 200, doc
-
-    def walk(n):
-        if n["name"] == name:
-            return n
-        for c in n.get("children", []):
-            found = walk(c)
-            if found:
-                return found
-        return None
-    return walk(doc)
 
 
 def status_rows(d):
