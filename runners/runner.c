@@ -62,6 +62,7 @@
 #include "state/jsonl.h"
 #include "state/recover.h"
 #include "state/store.h"
+#include "watchers/burst.h"
 #include "watchers/watch.h"
 
 #define FLUSH_DELAY_MS 100
@@ -626,10 +627,10 @@ changed_env(struct runner *r, struct envlist *l)
     free(file);
     return;
   }
-  value = watch_paths_env(r->changed_paths, WATCH_ENV_CAP);
+  value = burst_paths_env(r->changed_paths, WATCH_ENV_CAP);
   env_set_take(l, xasprintf("TEND_CHANGED_PATHS=%s", value));
   free(value);
-  if (watch_paths_file_write(file, r->changed_paths, &cause) == 0) {
+  if (burst_paths_file_write(file, r->changed_paths, &cause) == 0) {
     env_set_take(l, xasprintf("TEND_CHANGED_PATHS_FILE=%s", file));
   } else {
     log_warn("%s: changed paths file: %s", r->spec->name, cause);
@@ -1146,7 +1147,7 @@ on_watch_fire(void *ctx, const char *const *paths, size_t n)
   json_object_set_new(ev, "message", json_sprintf("%zu path(s) changed", n));
   events_emit(ev);
   free(r->changed_paths);
-  r->changed_paths = watch_paths_join(paths, n);
+  r->changed_paths = burst_paths_join(paths, n);
   switch (w->action) {
   case CONFIG_WATCH_SIGNAL:
     free(r->changed_paths);

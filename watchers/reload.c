@@ -2,7 +2,7 @@
  *
  * Design: two non-recursive inotify subscriptions (the config file's folder
  * and the include folder) feed one debounce timer; the timing decision is
- * watch_debounce_wait(), shared with the watch subscriptions. When the
+ * burst_debounce_wait(), shared with the watch subscriptions. When the
  * burst ends, reload_fingerprint() hashes the bytes the loader would read
  * (FNV-1a, 64 bits: a collision between two saves of a config file is not a
  * practical concern) and the callback runs only when the hash moved. The
@@ -19,7 +19,7 @@
 
 #include "src/log.h"
 #include "src/xalloc.h"
-#include "watchers/watch.h"
+#include "watchers/burst.h"
 
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
@@ -143,7 +143,7 @@ static void
 on_timer(uv_timer_t *timer)
 {
   struct reload *r = timer->data;
-  int64_t wait = watch_debounce_wait(r->first_ms, r->last_ms,
+  int64_t wait = burst_debounce_wait(r->first_ms, r->last_ms,
                                      (int64_t)uv_now(r->loop),
                                      RELOAD_DEBOUNCE_MS, RELOAD_MAX_WAIT_MS);
   uint64_t fp;

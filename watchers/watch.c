@@ -10,12 +10,12 @@
  * A burst collects distinct paths (a strmap from path to its index, an
  * array for the order, every path kept: their number is bounded by the
  * watched tree, whose files the inotify service records anyway), each with
- * the flags of watch_path_fold(), and the times of its first and last
+ * the flags of burst_path_fold(), and the times of its first and last
  * change. Every accepted change, repeated or not, moves the last change:
  * the debounce waits for quiet, not for a new name. With debounce 0 it
  * fires at the end of the inotify callback that brought the change.
  * Otherwise one timer is armed at the first change; when it expires,
- * watch_debounce_wait() says whether to fire or how much longer to wait, so
+ * burst_debounce_wait() says whether to fire or how much longer to wait, so
  * a burst costs one timer start per wait, not one per change. At the fire,
  * temporary paths (created and removed within the burst) are left out.
  *
@@ -42,6 +42,7 @@
 #include "src/log.h"
 #include "src/strmap.h"
 #include "src/xalloc.h"
+#include "watchers/burst.h"
 #include "watchers/glob.h"
 #include "watchers/ignore.h"
 
@@ -75,7 +76,7 @@ struct restart {
 /* One path of the burst being collected. */
 struct bpath {
   char *path;
-  unsigned flags; /* WATCH_PATH_* */
+  unsigned flags; /* BURST_PATH_* */
 };
 
 /* The last few times of one kind of anchor, newest overwriting oldest. */
@@ -118,7 +119,7 @@ struct watch {
   /* loop guard */
   struct anchors starts, exits;
   struct restart *ring; /* loop_max + 1 slots: the linked bursts in a row */
-  int64_t *ring_times;  /* scratch for watch_loop_tripped() */
+  int64_t *ring_times;  /* scratch for burst_loop_tripped() */
   size_t ring_n, ring_head;
   struct path_list last_fired;
   int64_t last_fire_ts;
@@ -132,175 +133,6 @@ struct watch {
   struct notice notices[NOTICES_MAX];
   size_t n_notices;
 };
-
-/* ------------------------------------------------------------ pure core */
-
-/* Returns when the burst should fire; see watch.h. */
-int64_t
-watch_debounce_wait(int64_t first_ms, int64_t last_ms, int64_t now_ms,
-                    int64_t debounce_ms, int64_t max_wait_ms)
-{
-  int64_t deadline = last_ms + (debounce_ms > 0 ? debounce_ms : 0);
-
-  if (max_wait_ms > 0 && first_ms + max_wait_ms < deadline)
-    deadline = first_ms + max_wait_ms;
-  return now_ms >= deadline ? 0 : deadline - now_ms;
-}
-
-/* Returns 1 when the restarts trip the loop guard; see watch.h. */
-int
-watch_loop_tripped(const int64_t *times, size_t n, int64_t now_ms,
-                   int max_restarts, int64_t period_ms)
-{
-  size_t recent = 0;
-
-  if (max_restarts <= 0)
-    return 0;
-  for (size_t i = 0; i < n; i++)
-    if (times[i] > now_ms - period_ms && times[i] <= now_ms)
-      recent++;
-  return recent > (size_t)max_restarts;
-}
-
-/* Returns 1 when the burst is linked to the runner; see watch.h. */
-int
-watch_burst_linked(int64_t first_ms, int64_t now_ms, const int64_t *starts,
-                   size_t n_starts, const int64_t *exits, size_t n_exits,
-                   int64_t follow_ms)
-{
-  for (size_t i = 0; i < n_starts; i++)
-    if (starts[i] <= first_ms && first_ms - starts[i] <= follow_ms)
-      return 1;
-  for (size_t i = 0; i < n_exits; i++)
-    if (exits[i] >= first_ms && exits[i] <= now_ms)
-      return 1;
-  return 0;
-}
-
-/* Folds one change into a path's flags; see watch.h. */
-unsigned
-watch_path_fold(unsigned flags, enum inotify_kind kind, int moved_away)
-{
-  int appeared = kind == INOTIFY_CREATED ||
-                 (kind == INOTIFY_MOVED && !moved_away);
-  int removed = kind == INOTIFY_DELETED ||
-                (kind == INOTIFY_MOVED && moved_away);
-
-  if (!(flags & WATCH_PATH_SEEN))
-    flags = WATCH_PATH_SEEN | (appeared ? WATCH_PATH_CREATED : 0u);
-  if (removed)
-    flags |= WATCH_PATH_GONE;
-  else
-    flags &= ~WATCH_PATH_GONE;
-  return flags;
-}
-
-/* Returns 1 for a path created and removed within the burst. */
-int
-watch_path_transient(unsigned flags)
-{
-  return (flags & WATCH_PATH_CREATED) && (flags & WATCH_PATH_GONE);
-}
-
-/* Joins paths with newlines; see watch.h. */
-char *
-watch_paths_join(const char *const *paths, size_t n)
-{
-  size_t len = 0, at = 0;
-  char *out;
-
-  for (size_t i = 0; i < n; i++)
-    len += strlen(paths[i]) + 1;
-  out = xmalloc(len + 1);
-  for (size_t i = 0; i < n; i++) {
-    size_t l = strlen(paths[i]);
-    if (i > 0)
-      out[at++] = '\n';
-    memcpy(out + at, paths[i], l);
-    at += l;
-  }
-  out[at] = '\0';
-  return out;
-}
-
-/* Returns the number of lines in s (0 for ""). */
-static size_t
-count_lines(const char *s)
-{
-  size_t n = *s != '\0';
-
-  for (; *s != '\0'; s++)
-    if (*s == '\n' && s[1] != '\0')
-      n++;
-  return n;
-}
-
-/* Returns TEND_CHANGED_PATHS for joined, capped; see watch.h. */
-char *
-watch_paths_env(const char *joined, size_t cap)
-{
-  size_t len = strlen(joined), lines = count_lines(joined), shown = 0;
-  size_t cut = 0, room;
-  int reserve;
-  char *out;
-
-  if (len < cap)
-    return xstrdup(joined);
-  /* Room for the marker with the largest count it can show. */
-  reserve = snprintf(NULL, 0, "\n...(%zu more; see TEND_CHANGED_PATHS_FILE)",
-                     lines);
-  room = cap - 1 > (size_t)reserve ? cap - 1 - (size_t)reserve : 0;
-  for (const char *p = joined; *p != '\0';) {
-    const char *nl = strchr(p, '\n');
-    size_t end = nl != NULL ? (size_t)(nl - joined) : len;
-    if (end > room)
-      break;
-    cut = end;
-    shown++;
-    if (nl == NULL)
-      break;
-    p = nl + 1;
-  }
-  out = xmalloc(cut + (size_t)reserve + 1);
-  memcpy(out, joined, cut);
-  snprintf(out + cut, (size_t)reserve + 1,
-           "%s...(%zu more; see TEND_CHANGED_PATHS_FILE)",
-           shown > 0 ? "\n" : "", lines - shown);
-  return out;
-}
-
-/* Returns 1 when rel or one of its parent folders matches a glob. */
-static int
-any_prefix_matches(const char *rel, char *const *globs, size_t n)
-{
-  size_t len = strlen(rel);
-  char *buf;
-  int hit = 0;
-
-  if (n == 0)
-    return 0;
-  buf = xstrdup(rel);
-  for (size_t i = 0; i <= len && !hit; i++) {
-    if (rel[i] != '/' && rel[i] != '\0')
-      continue;
-    buf[i] = '\0';
-    for (size_t g = 0; g < n && !hit; g++)
-      hit = glob_match(globs[g], buf);
-    buf[i] = rel[i];
-  }
-  free(buf);
-  return hit;
-}
-
-/* Returns 1 when rel passes the include and exclude globs. */
-int
-watch_path_selected(const char *rel, char *const *include, size_t n_include,
-                    char *const *exclude, size_t n_exclude)
-{
-  if (any_prefix_matches(rel, exclude, n_exclude))
-    return 0;
-  return n_include == 0 || any_prefix_matches(rel, include, n_include);
-}
 
 /* ------------------------------------------------------------- helpers */
 
@@ -392,7 +224,7 @@ accept_path(struct wroot *wr, const char *path, int is_dir)
   free(irel);
   if (ignored)
     return 0;
-  return watch_path_selected(rel, w->include, w->n_include, w->exclude,
+  return burst_path_selected(rel, w->include, w->n_include, w->exclude,
                              w->n_exclude);
 }
 
@@ -420,7 +252,7 @@ want_dir(void *ctx, const char *path)
     return 0;
   if (rel[0] == '\0')
     return 1;
-  if (any_prefix_matches(rel, wr->w->exclude, wr->w->n_exclude))
+  if (burst_path_matches(rel, wr->w->exclude, wr->w->n_exclude))
     return 0;
   irel = ign_rel(wr, rel);
   ignored = ignore_match_below(wr->ign, irel, 1, strlen(wr->ign_prefix));
@@ -434,8 +266,8 @@ want_dir(void *ctx, const char *path)
 
 /* Adds one accepted change of path to the burst. */
 static void
-burst_add(struct watch *w, const char *path, enum inotify_kind kind,
-          int moved_away)
+take_change(struct watch *w, const char *path, enum inotify_kind kind,
+            int moved_away)
 {
   uintptr_t idx = (uintptr_t)strmap_get(w->seen, path);
   struct bpath *bp;
@@ -450,12 +282,12 @@ burst_add(struct watch *w, const char *path, enum inotify_kind kind,
     strmap_set(w->seen, path, (void *)idx);
   }
   bp = &w->burst[idx - 1];
-  bp->flags = watch_path_fold(bp->flags, kind, moved_away);
+  bp->flags = burst_path_fold(bp->flags, kind, moved_away);
 }
 
 /* Drops the burst being collected. */
 static void
-burst_clear(struct watch *w)
+drop_burst(struct watch *w)
 {
   for (size_t i = 0; i < w->n_burst; i++)
     free(w->burst[i].path);
@@ -474,26 +306,26 @@ static int guard_check(struct watch *w, const char *const *paths, size_t n,
 /* Fires the burst: hands its paths, temporary files left out, to the
  * callback (unless the loop guard trips) and starts afresh. */
 static void
-burst_fire(struct watch *w)
+fire_burst(struct watch *w)
 {
   size_t n = 0;
   char **paths;
   int64_t now = (int64_t)uv_now(w->loop);
 
   if (w->n_burst == 0 || w->closing || w->paused) {
-    burst_clear(w);
+    drop_burst(w);
     return;
   }
   /* The paths now belong to this call. */
   paths = xcalloc(w->n_burst + 1, sizeof *paths);
   for (size_t i = 0; i < w->n_burst; i++) {
-    if (watch_path_transient(w->burst[i].flags))
+    if (burst_path_transient(w->burst[i].flags))
       free(w->burst[i].path);
     else
       paths[n++] = w->burst[i].path;
   }
   w->n_burst = 0;
-  burst_clear(w);
+  drop_burst(w);
   if (n > 0 && !guard_check(w, (const char *const *)paths, n, now)) {
     size_t keep = n < WATCH_PATHS_MAX ? n : WATCH_PATHS_MAX;
     path_list_clear(&w->last_fired);
@@ -512,7 +344,7 @@ static void
 on_timer(uv_timer_t *timer)
 {
   struct watch *w = timer->data;
-  int64_t wait = watch_debounce_wait(w->first_ms, w->last_ms,
+  int64_t wait = burst_debounce_wait(w->first_ms, w->last_ms,
                                      (int64_t)uv_now(w->loop), w->debounce_ms,
                                      w->max_wait_ms);
 
@@ -522,7 +354,7 @@ on_timer(uv_timer_t *timer)
     w->timer_armed = 1;
     return;
   }
-  burst_fire(w);
+  fire_burst(w);
 }
 
 /* Records an overflow or limit notice and passes it on. */
@@ -607,11 +439,11 @@ on_changes(void *ctx, const struct inotify_change *chs, size_t n)
     if (ch->kind == INOTIFY_OVERFLOW || ch->kind == INOTIFY_LIMIT)
       continue;
     if (accept_path(wr, ch->path, ch->is_dir)) {
-      burst_add(w, ch->path, ch->kind, 0);
+      take_change(w, ch->path, ch->kind, 0);
       accepted++;
     }
     if (ch->from != NULL && accept_path(wr, ch->from, ch->is_dir)) {
-      burst_add(w, ch->from, ch->kind, 1);
+      take_change(w, ch->from, ch->kind, 1);
       accepted++;
     }
   }
@@ -623,11 +455,11 @@ on_changes(void *ctx, const struct inotify_change *chs, size_t n)
   if (before == 0)
     w->first_ms = w->last_ms;
   if (w->debounce_ms <= 0) {
-    burst_fire(w); /* same loop iteration, no timer hop */
+    fire_burst(w); /* same loop iteration, no timer hop */
     return;
   }
   if (!w->timer_armed) {
-    int64_t wait = watch_debounce_wait(w->first_ms, w->last_ms, w->last_ms,
+    int64_t wait = burst_debounce_wait(w->first_ms, w->last_ms, w->last_ms,
                                        w->debounce_ms, w->max_wait_ms);
     uv_timer_start(&w->timer, on_timer, (uint64_t)(wait > 0 ? wait : 0), 0);
     w->timer_armed = 1;
@@ -873,7 +705,7 @@ guard_check(struct watch *w, const char *const *paths, size_t n, int64_t now)
 
   if (w->loop_max <= 0)
     return 0;
-  if (!watch_burst_linked(w->first_ms, now, w->starts.ts, w->starts.n,
+  if (!burst_linked(w->first_ms, now, w->starts.ts, w->starts.n,
                           w->exits.ts, w->exits.n, w->loop_follow_ms)) {
     streak_clear(w); /* a change the runner did not cause ends the streak */
     return 0;
@@ -890,7 +722,7 @@ guard_check(struct watch *w, const char *const *paths, size_t n, int64_t now)
     w->ring_n++;
   for (size_t i = 0; i < w->ring_n; i++)
     w->ring_times[i] = w->ring[i].ts;
-  if (!watch_loop_tripped(w->ring_times, w->ring_n, now, w->loop_max,
+  if (!burst_loop_tripped(w->ring_times, w->ring_n, now, w->loop_max,
                           w->loop_period_ms))
     return 0;
 
@@ -984,60 +816,4 @@ watch_status_json(const struct watch *w)
       w->paused ? json_integer((json_int_t)w->paused_ts) : json_null(),
       "roots", roots, "fires", (json_int_t)w->fires, "last_fire", last,
       "notices", notices);
-}
-
-/* ----------------------------------------------------------- paths file */
-
-/* Writes all of buf to fd; returns 0 or -errno. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-  while (len > 0) {
-    ssize_t w = write(fd, buf, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -errno;
-    buf += w;
-    len -= (size_t)w;
-  }
-  return 0;
-}
-
-/* Writes the changed paths file atomically; see watch.h. */
-int
-watch_paths_file_write(const char *file, const char *joined, char **cause)
-{
-  const char *slash = strrchr(file, '/');
-  char *dir = slash != NULL && slash != file
-                  ? xstrndup(file, (size_t)(slash - file))
-                  : xstrdup(slash != NULL ? "/" : ".");
-  char *tmp = xasprintf("%s.tmp.XXXXXX", file);
-  int fd, rc = 0;
-
-  fd = mkostemp(tmp, O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT && mkdir(dir, 0700) == 0) {
-    free(tmp); /* a failed mkostemp may have filled in the X's */
-    tmp = xasprintf("%s.tmp.XXXXXX", file);
-    fd = mkostemp(tmp, O_CLOEXEC);
-  }
-  if (fd < 0) {
-    rc = -errno;
-    goto fail;
-  }
-  if ((rc = write_all(fd, joined, strlen(joined))) == 0 &&
-      (rc = write_all(fd, "\n", 1)) == 0 && fchmod(fd, 0600) != 0)
-    rc = -errno;
-  if (close(fd) != 0 && rc == 0)
-    rc = -errno;
-  if (rc == 0 && rename(tmp, file) != 0)
-    rc = -errno;
-  if (rc != 0)
-    unlink(tmp);
-fail:
-  if (rc != 0 && cause != NULL)
-    *cause = xasprintf("%s: %s", file, strerror(-rc));
-  free(tmp);
-  free(dir);
-  return rc;
 }

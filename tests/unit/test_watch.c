@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "watchers/burst.h"
 #include "watchers/watch.h"
 
 #define WAIT_MS 5000
@@ -25,36 +26,36 @@
 Test(watch_pure, debounce_waits_for_quiet_then_fires)
 {
   /* A single change: fire debounce ms after it. */
-  cr_expect_eq(watch_debounce_wait(1000, 1000, 1000, 150, 2000), 150);
-  cr_expect_eq(watch_debounce_wait(1000, 1000, 1100, 150, 2000), 50);
-  cr_expect_eq(watch_debounce_wait(1000, 1000, 1150, 150, 2000), 0);
-  cr_expect_eq(watch_debounce_wait(1000, 1000, 5000, 150, 2000), 0);
+  cr_expect_eq(burst_debounce_wait(1000, 1000, 1000, 150, 2000), 150);
+  cr_expect_eq(burst_debounce_wait(1000, 1000, 1100, 150, 2000), 50);
+  cr_expect_eq(burst_debounce_wait(1000, 1000, 1150, 150, 2000), 0);
+  cr_expect_eq(burst_debounce_wait(1000, 1000, 5000, 150, 2000), 0);
   /* A later change pushes the deadline. */
-  cr_expect_eq(watch_debounce_wait(1000, 1120, 1150, 150, 2000), 120);
+  cr_expect_eq(burst_debounce_wait(1000, 1120, 1150, 150, 2000), 120);
   /* ... but never past first + max_wait. */
-  cr_expect_eq(watch_debounce_wait(1000, 2950, 2960, 150, 2000), 40);
-  cr_expect_eq(watch_debounce_wait(1000, 2990, 3000, 150, 2000), 0);
+  cr_expect_eq(burst_debounce_wait(1000, 2950, 2960, 150, 2000), 40);
+  cr_expect_eq(burst_debounce_wait(1000, 2990, 3000, 150, 2000), 0);
   /* max_wait shorter than debounce caps even a single change. */
-  cr_expect_eq(watch_debounce_wait(1000, 1000, 1000, 500, 100), 100);
+  cr_expect_eq(burst_debounce_wait(1000, 1000, 1000, 500, 100), 100);
   /* No cap. */
-  cr_expect_eq(watch_debounce_wait(0, 100000, 100000, 150, 0), 150);
-  cr_expect_eq(watch_debounce_wait(0, 100000, 100000, 150, -1), 150);
+  cr_expect_eq(burst_debounce_wait(0, 100000, 100000, 150, 0), 150);
+  cr_expect_eq(burst_debounce_wait(0, 100000, 100000, 150, -1), 150);
   /* Debounce 0 fires at once. */
-  cr_expect_eq(watch_debounce_wait(1000, 1000, 1000, 0, 2000), 0);
+  cr_expect_eq(burst_debounce_wait(1000, 1000, 1000, 0, 2000), 0);
 }
 
 Test(watch_pure, loop_guard_counts_within_the_period)
 {
   int64_t t[] = {1000, 2000, 3000};
 
-  cr_expect(!watch_loop_tripped(t, 2, 3000, 2, 60000));
-  cr_expect(watch_loop_tripped(t, 3, 3000, 2, 60000));
+  cr_expect(!burst_loop_tripped(t, 2, 3000, 2, 60000));
+  cr_expect(burst_loop_tripped(t, 3, 3000, 2, 60000));
   /* Old restarts fall out of the window. */
-  cr_expect(!watch_loop_tripped(t, 3, 61500, 2, 60000));
-  cr_expect(!watch_loop_tripped(t, 3, 3000, 3, 60000));
+  cr_expect(!burst_loop_tripped(t, 3, 61500, 2, 60000));
+  cr_expect(!burst_loop_tripped(t, 3, 3000, 3, 60000));
   /* max 0: the guard is off. */
-  cr_expect(!watch_loop_tripped(t, 3, 3000, 0, 60000));
-  cr_expect(!watch_loop_tripped(NULL, 0, 3000, 1, 60000));
+  cr_expect(!burst_loop_tripped(t, 3, 3000, 0, 60000));
+  cr_expect(!burst_loop_tripped(NULL, 0, 3000, 1, 60000));
 }
 
 Test(watch_pure, a_burst_is_linked_when_it_follows_the_runner)
@@ -63,26 +64,26 @@ Test(watch_pure, a_burst_is_linked_when_it_follows_the_runner)
   int64_t exits[] = {8000};
 
   /* Right after a start: linked; long after: not. */
-  cr_expect(watch_burst_linked(1010, 1160, starts, 1, NULL, 0, 500));
-  cr_expect(watch_burst_linked(1500, 1650, starts, 1, NULL, 0, 500));
-  cr_expect(!watch_burst_linked(1501, 1651, starts, 1, NULL, 0, 500));
+  cr_expect(burst_linked(1010, 1160, starts, 1, NULL, 0, 500));
+  cr_expect(burst_linked(1500, 1650, starts, 1, NULL, 0, 500));
+  cr_expect(!burst_linked(1501, 1651, starts, 1, NULL, 0, 500));
   /* A change before a start does not follow it. */
-  cr_expect(!watch_burst_linked(900, 1050, starts, 1, NULL, 0, 500));
+  cr_expect(!burst_linked(900, 1050, starts, 1, NULL, 0, 500));
   /* Any of the starts counts. */
-  cr_expect(watch_burst_linked(5100, 5250, starts, 2, NULL, 0, 500));
+  cr_expect(burst_linked(5100, 5250, starts, 2, NULL, 0, 500));
   /* An autosave every 1.2 s restarting a server: the next save comes about
    * a second after the start it caused. */
   cr_expect(
-      !watch_burst_linked(2050, 2200, (int64_t[]){1150}, 1, NULL, 0, 500));
+      !burst_linked(2050, 2200, (int64_t[]){1150}, 1, NULL, 0, 500));
   /* A run that ended on its own while the burst collected. */
-  cr_expect(watch_burst_linked(7900, 8050, NULL, 0, exits, 1, 500));
-  cr_expect(watch_burst_linked(8000, 8150, NULL, 0, exits, 1, 500));
-  cr_expect(!watch_burst_linked(8001, 8150, NULL, 0, exits, 1, 500));
-  cr_expect(!watch_burst_linked(7000, 7990, NULL, 0, exits, 1, 500));
+  cr_expect(burst_linked(7900, 8050, NULL, 0, exits, 1, 500));
+  cr_expect(burst_linked(8000, 8150, NULL, 0, exits, 1, 500));
+  cr_expect(!burst_linked(8001, 8150, NULL, 0, exits, 1, 500));
+  cr_expect(!burst_linked(7000, 7990, NULL, 0, exits, 1, 500));
   /* follow 0: only a change in the same ms as the start. */
-  cr_expect(watch_burst_linked(1000, 1150, starts, 1, NULL, 0, 0));
-  cr_expect(!watch_burst_linked(1001, 1150, starts, 1, NULL, 0, 0));
-  cr_expect(!watch_burst_linked(1000, 1150, NULL, 0, NULL, 0, 500));
+  cr_expect(burst_linked(1000, 1150, starts, 1, NULL, 0, 0));
+  cr_expect(!burst_linked(1001, 1150, starts, 1, NULL, 0, 0));
+  cr_expect(!burst_linked(1000, 1150, NULL, 0, NULL, 0, 500));
 }
 
 Test(watch_pure, temp_paths_are_created_and_removed_in_the_burst)
@@ -90,34 +91,34 @@ Test(watch_pure, temp_paths_are_created_and_removed_in_the_burst)
   unsigned f;
 
   /* sed -i's temp: created, then renamed away. */
-  f = watch_path_fold(0, INOTIFY_CREATED, 0);
-  f = watch_path_fold(f, INOTIFY_MODIFIED, 0);
-  f = watch_path_fold(f, INOTIFY_MOVED, 1);
-  cr_expect(watch_path_transient(f));
+  f = burst_path_fold(0, INOTIFY_CREATED, 0);
+  f = burst_path_fold(f, INOTIFY_MODIFIED, 0);
+  f = burst_path_fold(f, INOTIFY_MOVED, 1);
+  cr_expect(burst_path_transient(f));
   /* The file it was renamed onto: appeared, still there. */
-  f = watch_path_fold(0, INOTIFY_MOVED, 0);
-  cr_expect(!watch_path_transient(f));
+  f = burst_path_fold(0, INOTIFY_MOVED, 0);
+  cr_expect(!burst_path_transient(f));
   /* Created and deleted. */
-  f = watch_path_fold(watch_path_fold(0, INOTIFY_CREATED, 0), INOTIFY_DELETED,
+  f = burst_path_fold(burst_path_fold(0, INOTIFY_CREATED, 0), INOTIFY_DELETED,
                       0);
-  cr_expect(watch_path_transient(f));
+  cr_expect(burst_path_transient(f));
   /* A file that existed: modified then deleted is a change. */
-  f = watch_path_fold(watch_path_fold(0, INOTIFY_MODIFIED, 0), INOTIFY_DELETED,
+  f = burst_path_fold(burst_path_fold(0, INOTIFY_MODIFIED, 0), INOTIFY_DELETED,
                       0);
-  cr_expect(!watch_path_transient(f));
-  cr_expect(!watch_path_transient(watch_path_fold(0, INOTIFY_DELETED, 0)));
+  cr_expect(!burst_path_transient(f));
+  cr_expect(!burst_path_transient(burst_path_fold(0, INOTIFY_DELETED, 0)));
   /* Renamed away from an existing name: a change (the old name is gone). */
-  cr_expect(!watch_path_transient(watch_path_fold(0, INOTIFY_MOVED, 1)));
+  cr_expect(!burst_path_transient(burst_path_fold(0, INOTIFY_MOVED, 1)));
   /* Created, deleted, created again: there now. */
-  f = watch_path_fold(0, INOTIFY_CREATED, 0);
-  f = watch_path_fold(f, INOTIFY_DELETED, 0);
-  f = watch_path_fold(f, INOTIFY_CREATED, 0);
-  cr_expect(!watch_path_transient(f));
+  f = burst_path_fold(0, INOTIFY_CREATED, 0);
+  f = burst_path_fold(f, INOTIFY_DELETED, 0);
+  f = burst_path_fold(f, INOTIFY_CREATED, 0);
+  cr_expect(!burst_path_transient(f));
   /* Deleted, re-created (git checkout), deleted again: a deletion. */
-  f = watch_path_fold(0, INOTIFY_DELETED, 0);
-  f = watch_path_fold(f, INOTIFY_CREATED, 0);
-  f = watch_path_fold(f, INOTIFY_DELETED, 0);
-  cr_expect(!watch_path_transient(f));
+  f = burst_path_fold(0, INOTIFY_DELETED, 0);
+  f = burst_path_fold(f, INOTIFY_CREATED, 0);
+  f = burst_path_fold(f, INOTIFY_DELETED, 0);
+  cr_expect(!burst_path_transient(f));
 }
 
 /* Returns the number of lines of s. */
@@ -137,7 +138,7 @@ Test(watch_pure, changed_paths_env_is_capped_with_a_marker)
   const char *three[] = {"/work/a_thirty_byte_path_1.c",
                          "/work/a_thirty_byte_path_2.c",
                          "/work/a_thirty_byte_path_3.c"};
-  char *j = watch_paths_join(three, 3), *v, *big;
+  char *j = burst_paths_join(three, 3), *v, *big;
   size_t len = 0;
   const char *last;
 
@@ -145,19 +146,19 @@ Test(watch_pure, changed_paths_env_is_capped_with_a_marker)
   cr_expect_str_eq(j, "/work/a_thirty_byte_path_1.c\n"
                       "/work/a_thirty_byte_path_2.c\n"
                       "/work/a_thirty_byte_path_3.c");
-  v = watch_paths_env(j, 4096);
+  v = burst_paths_env(j, 4096);
   cr_expect_str_eq(v, j, "a short list is passed as it is");
   free(v);
-  v = watch_paths_env(j, 87);
+  v = burst_paths_env(j, 87);
   cr_expect_str_eq(v, j, "exactly fits with its NUL");
   free(v);
   /* One byte less: cut at a whole line, with the marker (41 bytes). */
-  v = watch_paths_env(j, 86);
+  v = burst_paths_env(j, 86);
   cr_expect_str_eq(v, "/work/a_thirty_byte_path_1.c\n"
                       "...(2 more; see TEND_CHANGED_PATHS_FILE)");
   cr_expect_lt(strlen(v), 86);
   free(v);
-  v = watch_paths_env(j, 60);
+  v = burst_paths_env(j, 60);
   cr_expect_str_eq(v, "...(3 more; see TEND_CHANGED_PATHS_FILE)");
   free(v);
   free(j);
@@ -167,7 +168,7 @@ Test(watch_pure, changed_paths_env_is_capped_with_a_marker)
   for (int i = 0; i < 2000; i++)
     len += (size_t)sprintf(big + len, "%s/src/some/longish/file_%05d.c",
                            i ? "\n" : "", i);
-  v = watch_paths_env(big, WATCH_ENV_CAP);
+  v = burst_paths_env(big, WATCH_ENV_CAP);
   cr_expect_lt(strlen(v), WATCH_ENV_CAP);
   cr_expect_gt(strlen(v), WATCH_ENV_CAP - 200, "fills the cap");
   last = strrchr(v, '\n') + 1;
@@ -189,20 +190,20 @@ Test(watch_pure, include_and_exclude_globs)
   char *inc[] = {"**/*.c", "Makefile", "docs"};
   char *exc[] = {"build", "**/gen/**", "*.tmp.c"};
 
-  cr_expect(watch_path_selected("main.c", inc, 3, exc, 3));
-  cr_expect(watch_path_selected("src/deep/x.c", inc, 3, exc, 3));
-  cr_expect(watch_path_selected("Makefile", inc, 3, exc, 3));
-  cr_expect(watch_path_selected("docs/guide/a.md", inc, 3, exc, 3));
-  cr_expect(!watch_path_selected("src/x.h", inc, 3, exc, 3));
-  cr_expect(!watch_path_selected("sub/Makefile", inc, 3, exc, 3));
-  cr_expect(!watch_path_selected("build/x.c", inc, 3, exc, 3));
-  cr_expect(!watch_path_selected("build", inc, 3, exc, 3));
-  cr_expect(!watch_path_selected("src/gen/x.c", inc, 3, exc, 3));
-  cr_expect(!watch_path_selected("a.tmp.c", inc, 3, exc, 3));
+  cr_expect(burst_path_selected("main.c", inc, 3, exc, 3));
+  cr_expect(burst_path_selected("src/deep/x.c", inc, 3, exc, 3));
+  cr_expect(burst_path_selected("Makefile", inc, 3, exc, 3));
+  cr_expect(burst_path_selected("docs/guide/a.md", inc, 3, exc, 3));
+  cr_expect(!burst_path_selected("src/x.h", inc, 3, exc, 3));
+  cr_expect(!burst_path_selected("sub/Makefile", inc, 3, exc, 3));
+  cr_expect(!burst_path_selected("build/x.c", inc, 3, exc, 3));
+  cr_expect(!burst_path_selected("build", inc, 3, exc, 3));
+  cr_expect(!burst_path_selected("src/gen/x.c", inc, 3, exc, 3));
+  cr_expect(!burst_path_selected("a.tmp.c", inc, 3, exc, 3));
   /* No include globs: everything not excluded. */
-  cr_expect(watch_path_selected("anything/at/all", NULL, 0, exc, 3));
-  cr_expect(!watch_path_selected("build/y", NULL, 0, exc, 3));
-  cr_expect(watch_path_selected("x", NULL, 0, NULL, 0));
+  cr_expect(burst_path_selected("anything/at/all", NULL, 0, exc, 3));
+  cr_expect(!burst_path_selected("build/y", NULL, 0, exc, 3));
+  cr_expect(burst_path_selected("x", NULL, 0, NULL, 0));
 }
 
 /* --------------------------------------------------------- loop harness */
@@ -956,19 +957,19 @@ Test(watch, paths_file_is_written_atomically)
   struct stat st;
 
   snprintf(file, sizeof file, "%s/changed/srv.txt", tmp);
-  cr_assert_eq(watch_paths_file_write(file, "/a\n/b", &cause), 0, "%s",
+  cr_assert_eq(burst_paths_file_write(file, "/a\n/b", &cause), 0, "%s",
                cause ? cause : "");
   f = fopen(file, "re");
   cr_assert_not_null(f);
   cr_expect_eq(fread(buf, 1, sizeof buf - 1, f), 6);
   fclose(f);
   cr_expect_str_eq(buf, "/a\n/b\n");
-  cr_assert_eq(watch_paths_file_write(file, "/c", &cause), 0);
+  cr_assert_eq(burst_paths_file_write(file, "/c", &cause), 0);
   cr_assert_eq(stat(file, &st), 0);
   cr_expect_eq(st.st_size, 3);
   cr_expect_eq(st.st_mode & 0777, 0600);
   sh("test $(ls changed | wc -l) -eq 1"); /* no temp file left */
-  cr_expect_lt(watch_paths_file_write("/nonexistent/x/y.txt", "/a", &cause), 0);
+  cr_expect_lt(burst_paths_file_write("/nonexistent/x/y.txt", "/a", &cause), 0);
   cr_assert_not_null(cause);
   cr_expect(strstr(cause, "/nonexistent/x/y.txt") != NULL, "%s", cause);
   free(cause);
