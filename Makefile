@@ -106,9 +106,15 @@ build/gen/web_assets.c: ui/tools/embed.c $(WEB_FILES)
 	$(CC) -std=c11 -O1 -o build/gen/embed ui/tools/embed.c
 	build/gen/embed $@ $(WEB_FILES)
 
-$(B)/tests/%: tests/unit/%.c $(B)/libtend.a
+# Every unit test links tests/unit/helpers.c (scratch folders, leak checks).
+$(B)/tests/helpers.o: tests/unit/helpers.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(VFLAGS) -o $@ $< $(B)/libtend.a $(LIBS) -lcriterion
+	$(CC) $(CFLAGS_BASE) $(VFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/tests/helpers.o $(B)/libtend.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(VFLAGS) -o $@ $< $(B)/tests/helpers.o \
+	  $(B)/libtend.a $(LIBS) -lcriterion
 
 unit-bins: $(UNIT_BINS)
 

@@ -14,14 +14,8 @@
 #include <uv.h>
 
 #include "src/actor.h"
+#include "tests/unit/helpers.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-/* From the sanitizer runtime (its allocator_interface.h is not installed). */
-size_t __sanitizer_get_current_allocated_bytes(void);
-#else
-#include <malloc.h>
-#endif
 
 enum {
   T_PLAIN = 1,  /* record only */
@@ -132,18 +126,6 @@ setup(void)
   freed = 0;
 }
 
-/* Aborts (Criterion then reports the teardown as crashed and exits
- * non-zero) when LeakSanitizer finds a leak now: the worker reports its
- * result before LSan's own check at exit, which therefore fails nothing. */
-static void
-leak_check(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-  if (__lsan_do_recoverable_leak_check())
-    abort();
-#endif
-}
-
 static void
 teardown(void)
 {
@@ -152,20 +134,7 @@ teardown(void)
   /* every handle closed: anything else is a leak in the runtime */
   if (uv_loop_close(&loop) != 0)
     abort();
-  leak_check();
-}
-
-/* Returns the bytes currently allocated on the heap, to check that
- * long-running patterns do not grow memory without bound. */
-static size_t
-heap_bytes(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-  return __sanitizer_get_current_allocated_bytes();
-#else
-  struct mallinfo2 mi = mallinfo2();
-  return mi.uordblks + mi.hblkhd;
-#endif
+  helpers_leak_check();
 }
 
 TestSuite(actor, .init = setup, .fini = teardown, .timeout = 20);
@@ -721,13 +690,13 @@ Test(actor, short_lived_watchers_do_not_grow_a_long_lived_target)
     actor_monitor(w, t);
     actor_exit(w, ACTOR_REASON_NORMAL, NULL);
   }
-  before = heap_bytes();
+  before = helpers_heap_bytes();
   for (int i = 0; i < 200000; i++) {
     actor_id w = actor_spawn(probe_handler, &pw);
     actor_monitor(w, t);
     actor_exit(w, ACTOR_REASON_NORMAL, NULL);
   }
-  after = heap_bytes();
+  after = helpers_heap_bytes();
   cr_expect_lt(after, before + 64 * 1024, "heap grew by %zu bytes",
                after - before);
   /* the live watcher is still told */
@@ -749,12 +718,12 @@ Test(actor, register_unregister_cycles_do_not_grow)
     cr_assert_eq(actor_register("svc", a), 0);
     actor_unregister("svc");
   }
-  before = heap_bytes();
+  before = helpers_heap_bytes();
   for (int i = 0; i < 200000; i++) {
     cr_assert_eq(actor_register("svc", a), 0);
     actor_unregister("svc");
   }
-  after = heap_bytes();
+  after = helpers_heap_bytes();
   cr_expect_lt(after, before + 64 * 1024, "heap grew by %zu bytes",
                after - before);
   /* a name kept at exit is still released */

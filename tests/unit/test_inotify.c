@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <uv.h>
 
 #include "watchers/inotify.h"
+#include "tests/unit/helpers.h"
 
 #define WAIT_MS 5000
 
@@ -170,19 +170,7 @@ settle(struct rec *r, const char *rel)
 }
 
 /* Runs a shell command inside tmp. */
-static void
-sh(const char *fmt, ...)
-{
-  char cmd[4096];
-  int n;
-  va_list ap;
-
-  n = snprintf(cmd, sizeof cmd, "cd '%s' && ", tmp);
-  va_start(ap, fmt);
-  vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-  va_end(ap);
-  cr_assert_eq(system(cmd), 0, "command failed: %s", cmd);
-}
+#define sh(...) helpers_sh(tmp, __VA_ARGS__)
 
 /* Returns tmp + "/" + rel in a static buffer. */
 static const char *
@@ -608,20 +596,6 @@ Test(inotify, editor_save_by_rename)
   close_service(svc);
 }
 
-/* Writes value to a /proc file; returns 0 or -errno. */
-static int
-write_proc(const char *file, const char *value)
-{
-  int fd = open(file, O_WRONLY | O_CLOEXEC);
-  ssize_t n;
-
-  if (fd < 0)
-    return -errno;
-  n = write(fd, value, strlen(value));
-  close(fd);
-  return n < 0 ? -errno : 0;
-}
-
 Test(inotify, overflow_is_reported_and_rescanned)
 {
   const char *knob = "/proc/sys/fs/inotify/max_queued_events";
@@ -637,13 +611,13 @@ Test(inotify, overflow_is_reported_and_rescanned)
   fclose(f);
   /* The queue size is fixed when an instance is created: lower it for the
    * moment of inotify_init1 only, then restore it at once. */
-  set = write_proc(knob, "16");
+  set = helpers_write_proc(knob, "16");
   if (set < 0) {
     cr_skip_test("cannot lower %s (%s): overflow not provoked", knob,
                  strerror(-set));
   }
   svc = inotify_service_new(loopp, NULL);
-  cr_assert_eq(write_proc(knob, orig), 0, "could not restore %s", knob);
+  cr_assert_eq(helpers_write_proc(knob, orig), 0, "could not restore %s", knob);
   cr_assert_not_null(svc);
   sh("mkdir -p pre && echo 1 > pre/changed && echo 1 > pre/removed");
   sub = inotify_watch(svc, tmp, 1, rec_cb, NULL, &r, NULL);
@@ -689,11 +663,11 @@ enter_user_ns(void)
 
   if (unshare(CLONE_NEWUSER) != 0)
     return -errno;
-  if (write_proc("/proc/self/setgroups", "deny") < 0)
+  if (helpers_write_proc("/proc/self/setgroups", "deny") < 0)
     return -EPERM;
   snprintf(map, sizeof map, "0 0 1");
-  if (write_proc("/proc/self/uid_map", map) < 0 ||
-      write_proc("/proc/self/gid_map", map) < 0)
+  if (helpers_write_proc("/proc/self/uid_map", map) < 0 ||
+      helpers_write_proc("/proc/self/gid_map", map) < 0)
     return -EPERM;
   return 0;
 }
@@ -723,7 +697,7 @@ limit_child(void)
     fprintf(stderr, "no user namespace (%s)\n", strerror(-rc));
     return 77;
   }
-  rc = write_proc("/proc/sys/user/max_inotify_watches", "3");
+  rc = helpers_write_proc("/proc/sys/user/max_inotify_watches", "3");
   if (rc < 0) {
     fprintf(stderr, "cannot lower user.max_inotify_watches (%s)\n",
             strerror(-rc));

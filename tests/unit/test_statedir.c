@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,31 +16,21 @@
 #include "state/recover.h"
 #include "state/snapshot.h"
 #include "state/statedir.h"
+#include "tests/unit/helpers.h"
 
 static char scratch[64];
-
-/* Removes one entry of the scratch tree. */
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
 
 static void
 setup(void)
 {
-  strcpy(scratch, "/tmp/tend-statedir-XXXXXX");
-  cr_assert_not_null(mkdtemp(scratch));
+  helpers_scratch_new(scratch, sizeof scratch, "statedir");
 }
 
 static void
 teardown(void)
 {
   statedir_close();
-  nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  helpers_rm_tree(scratch);
 }
 
 TestSuite(statedir, .init = setup, .fini = teardown);

@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,24 +20,14 @@
 
 #include "state/jsonl.h"
 #include "state/store.h"
+#include "tests/unit/helpers.h"
 
 static char scratch[64];
-
-/* Removes one entry of the scratch tree. */
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-  (void)sb;
-  (void)flag;
-  (void)ftw;
-  return remove(path);
-}
 
 static void
 setup(void)
 {
-  strcpy(scratch, "/tmp/tend-store-XXXXXX");
-  cr_assert_not_null(mkdtemp(scratch));
+  helpers_scratch_new(scratch, sizeof scratch, "store");
 }
 
 static void
@@ -47,7 +36,7 @@ teardown(void)
   char mnt[128];
   snprintf(mnt, sizeof mnt, "%s/mnt", scratch);
   umount2(mnt, MNT_DETACH); /* when a mount test failed half-way */
-  nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  helpers_rm_tree(scratch);
 }
 
 TestSuite(store, .init = setup, .fini = teardown);

@@ -8,40 +8,10 @@
 #include <string.h>
 
 #include "src/strmap.h"
+#include "tests/unit/helpers.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-/* From the sanitizer runtime (its allocator_interface.h is not installed). */
-size_t __sanitizer_get_current_allocated_bytes(void);
-#else
-#include <malloc.h>
-#endif
 
-/* Aborts (Criterion then reports the teardown as crashed and exits
- * non-zero) when LeakSanitizer finds a leak now: the worker reports its
- * result before LSan's own check at exit, which therefore fails nothing. */
-static void
-leak_check(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-  if (__lsan_do_recoverable_leak_check())
-    abort();
-#endif
-}
-
-/* Returns the bytes currently allocated on the heap. */
-static size_t
-heap_bytes(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-  return __sanitizer_get_current_allocated_bytes();
-#else
-  struct mallinfo2 mi = mallinfo2();
-  return mi.uordblks + mi.hblkhd;
-#endif
-}
-
-TestSuite(strmap, .fini = leak_check);
+TestSuite(strmap, .fini = helpers_leak_check);
 
 #define V(i) ((void *)(uintptr_t)(i))
 
@@ -230,13 +200,13 @@ Test(strmap, distinct_key_churn_does_not_grow)
     strmap_set(m, key, V(1));
     strmap_del(m, key);
   }
-  before = heap_bytes();
+  before = helpers_heap_bytes();
   for (int i = 0; i < 1000000; i++) {
     snprintf(key, sizeof key, "sub-%d", i);
     strmap_set(m, key, V(1));
     strmap_del(m, key);
   }
-  after = heap_bytes();
+  after = helpers_heap_bytes();
   cr_expect_lt(after, before + 64 * 1024, "heap grew by %zu bytes",
                after - before);
   strmap_free(m);

@@ -9,25 +9,11 @@
 #include <stdlib.h>
 
 #include "src/sup_policy.h"
+#include "tests/unit/helpers.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/lsan_interface.h>
-#endif
 
-/* Aborts (Criterion then reports the teardown as crashed and exits
- * non-zero) when LeakSanitizer finds a leak now: the worker reports its
- * result before LSan's own check at exit, which therefore fails nothing. */
-static void
-leak_check(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-  if (__lsan_do_recoverable_leak_check())
-    abort();
-#endif
-}
-
-TestSuite(sup_decide, .fini = leak_check);
-TestSuite(sup_window, .fini = leak_check);
+TestSuite(sup_decide, .fini = helpers_leak_check);
+TestSuite(sup_window, .fini = helpers_leak_check);
 
 /* Where the ends of an expected restart range lie. */
 enum pos { P_EXITED, P_ZERO, P_LAST };

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 
 #include "watchers/burst.h"
 #include "watchers/watch.h"
+#include "tests/unit/helpers.h"
 
 #define WAIT_MS 5000
 
@@ -373,19 +373,7 @@ wait_fire(struct frec *r, const char *rel, int timeout_ms)
 }
 
 /* Runs a shell command inside tmp. */
-static void
-sh(const char *fmt, ...)
-{
-  char cmd[4096];
-  int n;
-  va_list ap;
-
-  n = snprintf(cmd, sizeof cmd, "cd '%s' && ", tmp);
-  va_start(ap, fmt);
-  vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-  va_end(ap);
-  cr_assert_eq(system(cmd), 0, "command failed: %s", cmd);
-}
+#define sh(...) helpers_sh(tmp, __VA_ARGS__)
 
 /* Touches the sentinel rel and waits for the fire naming it; returns that
  * fire's index. */
@@ -1071,20 +1059,6 @@ Test(watch, bad_config_is_refused_with_a_cause)
   uv_run(&loop, UV_RUN_DEFAULT);
 }
 
-/* Writes value to a /proc file; returns 0 or -errno. */
-static int
-write_proc(const char *file, const char *value)
-{
-  int fd = open(file, O_WRONLY | O_CLOEXEC);
-  ssize_t n;
-
-  if (fd < 0)
-    return -errno;
-  n = write(fd, value, strlen(value));
-  close(fd);
-  return n < 0 ? -errno : 0;
-}
-
 Test(watch, overflow_is_a_notice_and_the_rescan_fires)
 {
   const char *knob = "/proc/sys/fs/inotify/max_queued_events";
@@ -1102,11 +1076,11 @@ Test(watch, overflow_is_a_notice_and_the_rescan_fires)
   cr_assert_not_null(fgets(orig, sizeof orig, f));
   fclose(f);
   /* A tiny queue for this one instance only (fixed at inotify_init1). */
-  rc = write_proc(knob, "16");
+  rc = helpers_write_proc(knob, "16");
   if (rc < 0)
     cr_skip_test("cannot lower %s (%s)", knob, strerror(-rc));
   e.svc = inotify_service_new(&loop, &cause);
-  cr_assert_eq(write_proc(knob, orig), 0, "could not restore %s", knob);
+  cr_assert_eq(helpers_write_proc(knob, orig), 0, "could not restore %s", knob);
   cr_assert_not_null(e.svc);
   cfg_init(&c);
   c.w.debounce_ms = 50;
