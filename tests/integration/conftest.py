@@ -6,11 +6,13 @@ and offers polling helpers. Nothing here sleeps for a fixed time: every wait
 polls for a condition with a generous bound and fails with what it saw.
 """
 
+import base64
 import glob
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -51,6 +53,93 @@ def pid_alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
+
+
+# --- files and ports, shared by the test files --------------------------
+
+def lines(path):
+    """The non-empty lines of a text file (without '\\n'); [] while the
+    file does not exist."""
+    try:
+        with open(path) as f:
+            return [l.rstrip("\n") for l in f if l.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def free_port():
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_jsonl(path):
+    """The whole lines of a JSON-lines file that may be being written;
+    [] while it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return []
+    return [json.loads(l) for l in raw.split(b"\n")[:-1] if l.strip()]
+
+
+def read_jsonl_strict(path):
+    """Every line of a finished JSON-lines file, parsed; fails on any line
+    that does not parse, including a last line without '\\n'."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    assert raw == b"" or raw.endswith(b"\n"), (
+        f"{path}: torn last line {raw[-120:]!r}")
+    out = []
+    for k, line in enumerate(raw.split(b"\n")[:-1]):
+        try:
+            out.append(json.loads(line))
+        except ValueError as e:
+            raise AssertionError(f"{path}:{k + 1}: {e}: {line[:200]!r}")
+    return out
+
+
+def log_files(folder, name):
+    """A log's files, oldest first: name.jsonl.N ... name.jsonl.1, then
+    name.jsonl."""
+    rotated = []
+    prefix = name + ".jsonl."
+    for f in os.listdir(folder):
+        mid = f[len(prefix):] if f.startswith(prefix) else ""
+        if mid.isdigit():
+            rotated.append((int(mid), f))
+    files = [os.path.join(folder, f) for _, f in sorted(rotated,
+                                                        reverse=True)]
+    current = os.path.join(folder, name + ".jsonl")
+    return files + ([current] if os.path.exists(current) else [])
+
+
+def read_log(folder, name):
+    """Every line of a rotated log, oldest first, strictly parsed."""
+    out = []
+    for path in log_files(folder, name):
+        out += read_jsonl_strict(path)
+    return out
+
+
+def chunk_bytes(c):
+    """The bytes of one output chunk (text or base64)."""
+    if "data_b64" in c:
+        return base64.b64decode(c["data_b64"])
+    return c["data"].encode()
+
+
+def assert_contiguous(items, what, first=1):
+    """The items' seqs start at first (any start when None) and go up by
+    exactly one (no gap, no repeat)."""
+    seqs = [c["seq"] for c in items]
+    assert seqs, f"{what}: empty"
+    if first is not None:
+        assert seqs[0] == first, f"{what}: first seq {seqs[0]}, not {first}"
+    for a, b in zip(seqs, seqs[1:]):
+        assert b == a + 1, f"{what}: seq {a} followed by {b}"
 
 
 class Daemon:

@@ -7,7 +7,6 @@ Needs root (mount). The tmpfs is mounted on <dir>/.tend, which is also
 given as "state_dir", so the harness finds the token and state files.
 """
 
-import base64
 import errno
 import json
 import os
@@ -15,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import wait_for
+from conftest import assert_contiguous, chunk_bytes, read_jsonl, wait_for
 
 FLOOD = r"""
 import sys, time
@@ -27,35 +26,6 @@ while True:
     i += 25
     time.sleep(0.1)
 """
-
-
-def read_jsonl(path):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        return []
-    return [json.loads(l) for l in raw.split(b"\n")[:-1] if l.strip()]
-
-
-def read_jsonl_strict(path):
-    with open(path, "rb") as f:
-        raw = f.read()
-    assert raw.endswith(b"\n"), f"{path}: torn last line {raw[-120:]!r}"
-    return [json.loads(l) for l in raw.split(b"\n")[:-1]]
-
-
-def assert_contiguous(items, what):
-    seqs = [c["seq"] for c in items]
-    assert seqs and seqs[0] == 1, f"{what}: first seq {seqs[:1]}"
-    for a, b in zip(seqs, seqs[1:]):
-        assert b == a + 1, f"{what}: seq {a} followed by {b}"
-
-
-def chunk_bytes(c):
-    if "data_b64" in c:
-        return base64.b64decode(c["data_b64"])
-    return c["data"].encode()
 
 
 def api_events(d):

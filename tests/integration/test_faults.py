@@ -8,7 +8,6 @@ The random kill delays come from a seed printed on failure; set
 TEND_FAULT_SEED to replay one.
 """
 
-import base64
 import http.client
 import json
 import os
@@ -23,75 +22,13 @@ import uuid
 
 import pytest
 
-from conftest import SLOW, TEND_BIN, VALGRIND, pid_alive, wait_for
+from conftest import (SLOW, TEND_BIN, VALGRIND, assert_contiguous,
+                      chunk_bytes, lines, pid_alive, read_log, wait_for)
 
 ASAN = os.environ.get("TEND_VARIANT") == "asan"
 
 
 # --- helpers -------------------------------------------------------------
-
-def read_jsonl_strict(path):
-    """Every line of a finished JSON-lines file, parsed; fails on any line
-    that does not parse, including a last line without '\\n'."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    assert raw == b"" or raw.endswith(b"\n"), (
-        f"{path}: torn last line {raw[-120:]!r}")
-    out = []
-    for k, line in enumerate(raw.split(b"\n")[:-1]):
-        try:
-            out.append(json.loads(line))
-        except ValueError as e:
-            raise AssertionError(f"{path}:{k + 1}: {e}: {line[:200]!r}")
-    return out
-
-
-def log_files(folder, name):
-    """A log's files, oldest first: name.jsonl.N ... name.jsonl.1, then
-    name.jsonl."""
-    rotated = []
-    prefix = name + ".jsonl."
-    for f in os.listdir(folder):
-        mid = f[len(prefix):] if f.startswith(prefix) else ""
-        if mid.isdigit():
-            rotated.append((int(mid), f))
-    files = [os.path.join(folder, f) for _, f in sorted(rotated,
-                                                        reverse=True)]
-    current = os.path.join(folder, name + ".jsonl")
-    return files + ([current] if os.path.exists(current) else [])
-
-
-def read_log(folder, name):
-    """Every line of a rotated log, oldest first, strictly parsed."""
-    out = []
-    for path in log_files(folder, name):
-        out += read_jsonl_strict(path)
-    return out
-
-
-def assert_contiguous(items, what, first=None):
-    """seqs go up by exactly one (no gap, no repeat)."""
-    seqs = [c["seq"] for c in items]
-    assert seqs, f"{what}: empty"
-    if first is not None:
-        assert seqs[0] == first, f"{what}: first seq {seqs[0]}, not {first}"
-    for a, b in zip(seqs, seqs[1:]):
-        assert b == a + 1, f"{what}: seq {a} followed by {b}"
-
-
-def chunk_bytes(c):
-    if "data_b64" in c:
-        return base64.b64decode(c["data_b64"])
-    return c["data"].encode()
-
-
-def lines(path):
-    try:
-        with open(path) as f:
-            return [l.rstrip("\n") for l in f if l.strip()]
-    except FileNotFoundError:
-        return []
-
 
 def tagged_pids(tag):
     """Live (non-zombie) processes whose environment carries tag: every

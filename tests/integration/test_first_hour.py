@@ -13,15 +13,7 @@ import os
 import subprocess
 
 from apihelp import cli, tree_node as node
-from conftest import SLOW, TEND_BIN, pid_alive, wait_for
-
-
-def lines(path):
-    try:
-        with open(path) as f:
-            return [l.rstrip("\n") for l in f if l.strip()]
-    except FileNotFoundError:
-        return []
+from conftest import SLOW, TEND_BIN, lines, pid_alive, wait_for
 
 
 def status_rows(d):

@@ -10,28 +10,11 @@ restarts of the failing runner.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
-from conftest import SLOW, TEND_BIN, wait_for
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def lines(path):
-    try:
-        with open(path) as f:
-            return [l.rstrip("\n") for l in f if l.strip()]
-    except FileNotFoundError:
-        return []
+from conftest import SLOW, TEND_BIN, free_port, wait_for
 
 
 def holder(port):

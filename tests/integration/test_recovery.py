@@ -6,13 +6,13 @@ the processes themselves, the seq and run counters and the data, not only
 what tend says about them.
 """
 
-import base64
 import json
 import os
 
 import pytest
 
-from conftest import pid_alive, wait_for
+from conftest import (assert_contiguous, chunk_bytes, pid_alive,
+                      read_jsonl, read_jsonl_strict, wait_for)
 
 FLOOD = r"""
 import os, subprocess
@@ -28,32 +28,6 @@ while True:
     while block:
         block = block[os.write(1, block):]
 """
-
-
-def read_jsonl_strict(path):
-    """Every line of a JSON-lines file parsed; fails on any bad line,
-    including a last line without '\\n'."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    assert raw == b"" or raw.endswith(b"\n"), (
-        f"{path}: torn last line {raw[-120:]!r}")
-    out = []
-    for k, line in enumerate(raw.split(b"\n")[:-1]):
-        try:
-            out.append(json.loads(line))
-        except ValueError as e:
-            raise AssertionError(f"{path}:{k + 1}: {e}: {line[:200]!r}")
-    return out
-
-
-def read_jsonl(path):
-    """The whole lines of a file that may be being written."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        return []
-    return [json.loads(l) for l in raw.split(b"\n")[:-1] if l.strip()]
 
 
 def out_path(d, runner, i=0):
@@ -73,19 +47,6 @@ def all_chunks(d, runner, read=None, keep=3):
 
 def events_path(d):
     return os.path.join(d.state_dir, "events.jsonl")
-
-
-def chunk_bytes(c):
-    if "data_b64" in c:
-        return base64.b64decode(c["data_b64"])
-    return c["data"].encode()
-
-
-def assert_contiguous(items, what):
-    seqs = [c["seq"] for c in items]
-    assert seqs and seqs[0] == 1, f"{what}: first seq {seqs[:1]}"
-    for a, b in zip(seqs, seqs[1:]):
-        assert b == a + 1, f"{what}: seq {a} followed by {b}"
 
 
 def recorded_pids(d):

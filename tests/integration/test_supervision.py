@@ -12,15 +12,7 @@ import signal
 import subprocess
 import time
 
-from conftest import SLOW, TEND_BIN, pid_alive, wait_for
-
-
-def lines(path):
-    try:
-        with open(path) as f:
-            return [l.rstrip("\n") for l in f if l.strip()]
-    except FileNotFoundError:
-        return []
+from conftest import SLOW, TEND_BIN, free_port, lines, pid_alive, wait_for
 
 
 def recorder(name, body="sleep 1000", log="starts.log"):
@@ -259,15 +251,6 @@ def test_readiness_orders_the_start(tend_factory):
     assert order.index(("db", "ready")) < order.index(("app", "starting")) \
         if ("app", "starting") in order else \
         order.index(("db", "ready")) < order.index(("app", "running"))
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def backoff_delays(d, runner):

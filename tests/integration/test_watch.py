@@ -9,15 +9,7 @@ import os
 import subprocess
 import time
 
-from conftest import SLOW, wait_for
-
-
-def lines(path):
-    try:
-        with open(path) as f:
-            return [l.rstrip("\n") for l in f if l.strip()]
-    except FileNotFoundError:
-        return []
+from conftest import SLOW, lines, wait_for
 
 
 def pid_logger(name):
