@@ -9,20 +9,59 @@ import os
 import subprocess
 import time
 
-from conftest import SLOW, lines, wait_for
+from conftest import lines, wait_for
 
 
 def pid_logger(name):
     return f"echo $$ >> {name}.pids; exec sleep 1000"
 
 
-def quiet_for(d, path, count, seconds=0.8):
-    """Asserts the file keeps exactly count lines for a while (nothing
-    further fires). Bounded and short: it is the 'nothing happens' check."""
-    end = time.monotonic() + seconds * SLOW
-    while time.monotonic() < end:
+def fires(d, node):
+    """node's watch_fired events, oldest first."""
+    return [e for e in d.events()
+            if e.get("type") == "watch_fired" and e.get("node") == node]
+
+
+def nothing_more_fires(d, node, sentinel, path=None, count=None):
+    """The 'nothing else fires' check, without a fixed wait: writes the
+    sentinel file (in node's watched tree, passing its filters) and waits
+    for the fire naming it. Any burst left over from earlier changes fires
+    before it or with it, so the sentinel's must be node's only fire since
+    the call and name the sentinel alone. With path, that file had count
+    lines up to the sentinel's fire (which may add one)."""
+    n = len(fires(d, node))
+    if path is not None:
         assert len(lines(d.path(path))) == count, lines(d.path(path))
-        time.sleep(0.05)
+    sentinel = os.path.realpath(str(sentinel))
+    with open(sentinel, "w") as f:
+        f.write("sentinel\n")
+    wait_for(lambda: any(sentinel in e["paths"] for e in fires(d, node)), 10,
+             what=f"{node}'s fire naming {sentinel}")
+    late = fires(d, node)[n:]
+    assert [e["paths"] for e in late] == [[sentinel]], late
+
+
+def mark_runner(debounce_ms=150):
+    """A runner whose watch only serves as the sentinel of paused_quiet."""
+    return {"name": "mark", "cmd": "exec sleep 1000",
+            "watch": {"paths": ["mark"], "debounce_ms": debounce_ms}}
+
+
+def paused_quiet(d, node, path, count):
+    """The 'nothing else happens' check for a paused watch, which fires
+    nothing a sentinel of its own could name: the sentinel is a change in
+    the folder of mark_runner() (in the config), watched through the same
+    inotify service with a debounce as long as node's. By the time it
+    fires, a burst node collected before it would have fired too."""
+    n = len(fires(d, node))
+    assert len(lines(d.path(path))) == count, lines(d.path(path))
+    sentinel = os.path.realpath(d.path("mark", "zz"))
+    with open(sentinel, "w") as f:
+        f.write("sentinel\n")
+    wait_for(lambda: any(sentinel in e["paths"] for e in fires(d, "mark")),
+             10, what="the mark runner's fire")
+    assert fires(d, node)[n:] == []
+    assert len(lines(d.path(path))) == count, lines(d.path(path))
 
 
 def watched(extra=None, **watch):
@@ -41,8 +80,8 @@ def test_saving_a_watched_file_restarts_once(tend_factory, tmp_path):
     with open(d.path("src", "main.c"), "w") as f:
         f.write("int main;\n")
     wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
-    quiet_for(d, "srv.pids", 2)
     assert d.path("src", "main.c") in lines(d.path("changed"))
+    nothing_more_fires(d, "srv", tmp_path / "src" / "zz.c", "srv.pids", 2)
 
 
 def test_editor_style_rename_save_restarts_once(tend_factory, tmp_path):
@@ -65,7 +104,7 @@ def test_editor_style_rename_save_restarts_once(tend_factory, tmp_path):
     os.replace(os.path.join(src, "app.c.tmp"), os.path.join(src, "app.c"))
     os.unlink(os.path.join(src, "app.c~"))
     wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
-    quiet_for(d, "srv.pids", 2)
+    nothing_more_fires(d, "srv", tmp_path / "src" / "zz", "srv.pids", 2)
 
 
 def test_excluded_and_gitignored_paths_do_nothing(tend_factory, tmp_path):
@@ -78,8 +117,8 @@ def test_excluded_and_gitignored_paths_do_nothing(tend_factory, tmp_path):
     (tmp_path / "src" / "build" / "out.o").write_text("1")
     os.makedirs(tmp_path / "src" / ".git")
     (tmp_path / "src" / ".git" / "HEAD").write_text("ref")
-    quiet_for(d, "srv.pids", 1, 1.0)
-    (tmp_path / "src" / "real.c").write_text("1")
+    # real.c is the sentinel: the ignored changes fired nothing before it.
+    nothing_more_fires(d, "srv", tmp_path / "src" / "real.c", "srv.pids", 1)
     wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
 
 
@@ -89,7 +128,8 @@ def test_new_subdirectory_is_watched(tend_factory, tmp_path):
     wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
     os.makedirs(tmp_path / "src" / "a" / "b")
     wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
-    time.sleep(0.3 * SLOW)  # let the restart settle before the next change
+    # The restart has run its course before the next change.
+    d.wait_transition("srv", "running", count=2)
     n = len(lines(d.path("srv.pids")))
     (tmp_path / "src" / "a" / "b" / "deep.c").write_text("1")
     wait_for(lambda: len(lines(d.path("srv.pids"))) == n + 1, 10)
@@ -103,7 +143,7 @@ def test_burst_of_500_files_is_one_restart(tend_factory, tmp_path):
     for i in range(500):
         (tmp_path / "src" / f"f{i}.txt").write_text(str(i))
     wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
-    quiet_for(d, "srv.pids", 2, 1.0)
+    nothing_more_fires(d, "srv", tmp_path / "src" / "zz.txt", "srv.pids", 2)
 
 
 def test_loop_guard_pauses_and_resume(tend_factory, tmp_path):
@@ -112,14 +152,16 @@ def test_loop_guard_pauses_and_resume(tend_factory, tmp_path):
         {"name": "loop", "cmd": "echo $$ >> loop.pids; date +%N > src/stamp; "
                                 "exec sleep 1000",
          "watch": {"paths": ["src"], "debounce_ms": 200,
-                   "loop_limit": {"max_restarts": 3, "period_s": 60}}}]}
+                   "loop_limit": {"max_restarts": 3, "period_s": 60}}},
+        mark_runner(200)]}
+    os.makedirs(tmp_path / "mark")
     d = tend_factory(cfg, http=True)
     ev = wait_for(lambda: [e for e in d.events()
                            if e.get("type") == "watch_paused"], 20)
     assert any("stamp" in p for p in ev[0]["paths"])
     n = len(lines(d.path("loop.pids")))
     assert n <= 6
-    quiet_for(d, "loop.pids", n, 1.0)
+    paused_quiet(d, "loop", "loop.pids", n)
     status, body = d.api("GET", "/api/v1/runners/loop")
     assert status == 200 and body["watch"]["paused"] is True
     status, body = d.api("POST", "/api/v1/runners/loop/watch/resume")
@@ -145,7 +187,8 @@ def task_config(on_busy):
     return {"name": "r", "children": [
         {"name": "task", "restart": "temporary", "autostart": False,
          "on_busy": on_busy,
-         "cmd": "echo start >> task.log; sleep 1; echo end >> task.log",
+         "cmd": "echo \"${TEND_CHANGED_PATHS##*/}\" >> task.runs; "
+                "echo start >> task.log; sleep 1; echo end >> task.log",
          "watch": {"paths": ["src"], "debounce_ms": 10, "action": "start"}}]}
 
 
@@ -160,11 +203,15 @@ def test_on_busy_queue_runs_once_more(tend_factory, tmp_path):
     poke(tmp_path, "a")
     wait_for(lambda: lines(d.path("task.log")) == ["start"], 10)
     poke(tmp_path, "b")
-    time.sleep(0.1)
+    # c comes in a burst of its own, while b's run is already queued.
+    wait_for(lambda: fires(d, "task")[1:], 10, what="b's fire")
     poke(tmp_path, "c")
     wait_for(lambda: lines(d.path("task.log")).count("end") == 2, 10)
-    quiet_for(d, "task.log", 4, 1.2)
     assert lines(d.path("task.log")) == ["start", "end", "start", "end"]
+    # The sentinel's run is the third: none was queued twice.
+    nothing_more_fires(d, "task", tmp_path / "src" / "zz")
+    wait_for(lambda: "zz" in lines(d.path("task.runs")), 10)
+    assert len(lines(d.path("task.runs"))) == 3, lines(d.path("task.runs"))
 
 
 def test_on_busy_restart_kills_and_starts_over(tend_factory, tmp_path):
@@ -186,7 +233,10 @@ def test_on_busy_ignore_drops_the_change(tend_factory, tmp_path):
     wait_for(lambda: lines(d.path("task.log")) == ["start"], 10)
     poke(tmp_path, "b")
     wait_for(lambda: lines(d.path("task.log")).count("end") == 1, 10)
-    quiet_for(d, "task.log", 2, 1.2)
+    # The sentinel's run is the second: b's change started nothing.
+    nothing_more_fires(d, "task", tmp_path / "src" / "zz", "task.log", 2)
+    wait_for(lambda: "zz" in lines(d.path("task.runs")), 10)
+    assert lines(d.path("task.runs")) == ["a", "zz"]
 
 
 def after_config():
@@ -206,10 +256,20 @@ def test_after_success_restarts_and_failure_does_not(tend_factory, tmp_path):
     poke(tmp_path, "one")
     wait_for(lambda: len(lines(d.path("build.log"))) == 1, 10)
     d.wait_transition("build", "exited")
-    quiet_for(d, "server.pids", 1, 0.8)
     os.unlink(tmp_path / "broken")
     poke(tmp_path, "two")
+    d.wait_transition("build", "exited", count=2)
     wait_for(lambda: len(lines(d.path("server.pids"))) == 2, 10)
+    # The one restart came with the build that succeeded, not with the one
+    # that failed: the trigger is decided as the exit is handled, and the
+    # terminal shows it just before that exit's line.
+    def order():
+        return [("exit" if "build: running --exit--> exited" in l else
+                 "trigger") for l in d.stdout().splitlines()
+                if "build: running --exit--> exited" in l or
+                "server: triggered:" in l]
+    wait_for(lambda: "trigger" in order(), 10, what="the trigger shown")
+    assert order() == ["exit", "trigger", "exit"], d.stdout()
 
 
 # --- live config -----------------------------------------------------
@@ -225,9 +285,14 @@ def test_config_edit_restarts_only_the_changed_runner(tend_factory):
     wait_for(lambda: lines(d.path("a.pids")) and lines(d.path("b.pids")), 10)
     d.write_config(two_runners(foo="2"))
     wait_for(lambda: len(lines(d.path("a.pids"))) == 2, 10)
-    quiet_for(d, "b.pids", 1, 0.5)
-    ev = [e for e in d.events() if e["type"] == "config_applied"]
-    assert ev and ev[-1]["changes"]["change"] == ["a"]
+    ev = wait_for(lambda: [e for e in d.events()
+                           if e["type"] == "config_applied"], 10)
+    assert ev[-1]["changes"]["change"] == ["a"]
+    # a's restart is over: a stop of b, from the same change, would be in
+    # the log before it.
+    d.wait_transition("a", "running", count=2)
+    assert "stopping" not in [t[3] for t in d.transitions("b")]
+    assert len(lines(d.path("b.pids"))) == 1
 
 
 def test_config_syntax_error_changes_nothing(tend_factory):
@@ -238,11 +303,14 @@ def test_config_syntax_error_changes_nothing(tend_factory):
     ev = wait_for(lambda: [e for e in d.events()
                            if e["type"] == "config_error"], 10)
     assert any("tend.json:4:" in e for e in ev[-1]["errors"]), ev[-1]
-    quiet_for(d, "a.pids", 1, 0.5)
-    assert len(lines(d.path("b.pids"))) == 1
-    # A reload through the API reports the same errors with 400.
+    # A reload through the API reports the same errors with 400; it comes
+    # after the file's reload, so it is the sentinel too: neither changed
+    # anything.
     status, body = d.api("POST", "/api/v1/reload")
     assert status == 400, body
+    assert len(lines(d.path("a.pids"))) == 1
+    assert len(lines(d.path("b.pids"))) == 1
+    assert not [t for t in d.transitions() if t[3] == "stopping"]
     assert any("tend.json:4:" in e for e in body["errors"]), body
     # Fixing the file applies it.
     cfg = two_runners()
@@ -398,7 +466,7 @@ def test_git_checkout_of_250_files_lists_all_in_the_file(tend_factory,
     assert set(shown) <= set(want) and len(shown) < 250
     assert env_lines[-1] == (f"...({250 - len(shown)} more; see "
                              "TEND_CHANGED_PATHS_FILE)"), env_lines[-1]
-    quiet_for(d, "runs", 2, 1.0)
+    nothing_more_fires(d, "srv", repo / "zz.txt", "runs", 2)
 
 
 def test_autosave_every_1_2_s_never_pauses_the_watch(tend_factory, tmp_path):
@@ -427,17 +495,18 @@ def test_self_triggering_runner_is_paused_and_shown(tend_factory, tmp_path):
     says so, and resuming is an event with its reason."""
     from apihelp import cli
     os.makedirs(tmp_path / "src")
+    os.makedirs(tmp_path / "mark")
     d = tend_factory({"name": "r", "children": [
         {"name": "loop", "cmd": "echo $$ >> loop.pids; date +%N > src/stamp; "
                                 "exec sleep 1000",
-         "watch": {"paths": ["src"]}}]}, http=True)
+         "watch": {"paths": ["src"]}}, mark_runner()]}, http=True)
     ev = wait_for(lambda: [e for e in d.events()
                            if e.get("type") == "watch_paused"], 30)
     assert ev[0].get("reason"), ev[0]
     assert any("stamp" in p for p in ev[0]["paths"])
     n = len(lines(d.path("loop.pids")))
     assert n <= 15, n
-    quiet_for(d, "loop.pids", n, 1.0)
+    paused_quiet(d, "loop", "loop.pids", n)
     r = cli(d, "status", check_code=0)
     row = [l for l in r.stdout.splitlines() if l.split()[0] == "loop"][0]
     assert "running (watch paused)" in row, r.stdout
@@ -463,19 +532,21 @@ def test_max_wait_zero_waits_for_quiet(tend_factory, tmp_path):
         time.sleep(0.1)
         assert len(lines(d.path("srv.pids"))) == 1, "fired mid-stream"
     wait_for(lambda: len(lines(d.path("srv.pids"))) == 2, 10)
-    quiet_for(d, "srv.pids", 2)
+    nothing_more_fires(d, "srv", tmp_path / "src" / "zz", "srv.pids", 2)
 
 
 def test_postpone_starts_only_on_the_first_change(tend_factory, tmp_path):
     os.makedirs(tmp_path / "src")
     d = tend_factory(watched(postpone=True), http=True)
     d.wait_transition("r", "running")
-    quiet_for(d, "srv.pids", 0, 1.0)
     status, body = d.api("GET", "/api/v1/runners/srv")
     assert body["state"] == "stopped", body
-    (tmp_path / "src" / "first").write_text("1")
+    # The first change is the sentinel: nothing started srv before it.
+    nothing_more_fires(d, "srv", tmp_path / "src" / "first", "srv.pids", 0)
     wait_for(lambda: len(lines(d.path("srv.pids"))) == 1, 10)
     assert d.path("src", "first") in lines(d.path("changed"))
+    d.wait_transition("srv", "running")
+    assert len([t for t in d.transitions("srv") if t[3] == "running"]) == 1
 
 
 def test_postpone_is_checked(tmp_path):
@@ -499,6 +570,7 @@ def test_job_and_signal_loops_are_paused_too(tend_factory, tmp_path):
     output into its watched folder just before it exits, and a server that
     writes there when the watch's signal reaches it."""
     os.makedirs(tmp_path / "src")
+    os.makedirs(tmp_path / "mark")
     d = tend_factory({"name": "r", "children": [
         {"name": "job", "restart": "temporary",
          "cmd": "echo run >> job.runs; sleep 0.3; date +%N > src/job.out",
@@ -509,12 +581,12 @@ def test_job_and_signal_loops_are_paused_too(tend_factory, tmp_path):
                                "date +%N > src/sig.out; "
                                "while :; do sleep 0.05; done",
          "watch": {"paths": ["src"], "action": "signal:HUP",
-                   "exclude": ["job.out"]}}]})
+                   "exclude": ["job.out"]}}, mark_runner()]})
     paused = wait_for(lambda: {e["node"] for e in d.events()
                                if e.get("type") == "watch_paused"}
                       == {"job", "sig"} and True, 60)
     assert paused
     n = len(lines(d.path("job.runs")))
     assert n <= 15, n
-    quiet_for(d, "job.runs", n, 1.5)
+    paused_quiet(d, "job", "job.runs", n)
     assert len(lines(d.path("sig.pid"))) == 1, "signalled, never restarted"
