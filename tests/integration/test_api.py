@@ -695,7 +695,6 @@ def test_shutdown_ends_streams_cleanly(tend_factory):
         ["curl", "-sN", "-H", "Authorization: Bearer " + d.token(),
          url + "/api/v1/events/stream"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.3)
     wait_for(lambda: "tend_http_sse_subscribers 1" in
              request(d, "GET", "/metrics")[2].decode(), 5,
              what="the stream registered")

@@ -12,9 +12,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-from conftest import SLOW, TEND_BIN, free_port, wait_for
+from conftest import SLOW, TEND_BIN, chunk_bytes, free_port, lines, wait_for
 
 
 def holder(port):
@@ -152,9 +151,13 @@ def test_ready_exec_passes(tend_factory):
     # orphan reaping (which took it, and the check then never ended).
     d = tend_factory({"name": "r", "children": [
         {"name": "a", "cmd": "sleep 1000",
-         "ready": {"exec": "sleep 0.2; test -e go", "timeout_s": 30}},
+         "ready": {"exec": "echo check >> checks; sleep 0.2; test -e go",
+                   "timeout_s": 30}},
         {"name": "b", "cmd": "sleep 1000"}]})
-    time.sleep(0.5)
+    # A second check has begun: the first one failed and was reaped.
+    wait_for(lambda: len(lines(d.path("checks"))) >= 2, 20,
+             what="a second readiness check")
+    assert not started(d, "b")
     open(d.path("go"), "w").close()
     d.wait_transition("a", "ready", timeout=20)
     d.wait_transition("b", "running")
@@ -199,7 +202,11 @@ def test_ready_http_gates_the_dependant(tend_factory, tmp_path):
         d.api("GET", "/api/v1/runners/web")[1]["waiting"], 20,
         what="a waiting reason")
     assert why == f"GET http://127.0.0.1:{port}/health answered 404", why
-    time.sleep(0.5)
+    # A later check answered 404 too (the server logs each request), and
+    # the dependant still waits.
+    wait_for(lambda: sum(b'"GET /health HTTP/1.1" 404' in chunk_bytes(c)
+                         for c in d.jsonl("web")) >= 2, 20,
+             what="a second 404")
     assert not started(d, "app")
     (tmp_path / "www" / "health").write_text("ok\n")
     d.wait_transition("web", "ready", timeout=20)
@@ -348,10 +355,16 @@ def test_health_initial_delay_and_stop(tend_factory):
          "health": {"exec": "exit 1", "every_s": 0.1, "failures": 1,
                     "initial_delay_s": 2}}]}, http=True)
     d.wait_transition("w", "running")
-    time.sleep(1)
-    assert not events_of(d, "health_failed") and \
-        not events_of(d, "unhealthy")
     d.wait_transition("w", "exited", timeout=20)
+    # The first failed check came no earlier than initial_delay_s after
+    # the start (the event log's times, not a wait of the test's).
+    running = [e for e in d.events() if e.get("type") == "state" and
+               e.get("node") == "w" and e.get("to") == "running"][0]
+    failed = [e for e in d.events()
+              if e.get("type") in ("health_failed", "unhealthy") and
+              e.get("node") == "w"]
+    assert failed, d.events()
+    assert failed[0]["ts"] - running["ts"] >= 1900, (running, failed[0])
     assert "unhealthy" in [t for t in d.transitions("w")
                            if t[3] == "exited"][0][4]
     assert d.stop() == 0
