@@ -130,7 +130,12 @@ test('ui: the tree renders in config order with states, pids and uptime',
           await other.page.click('#nav-toggle');
           await other.page.waitForFunction(() => document.body.classList
             .contains('nav-open'), null, { timeout: T });
-          await other.page.waitForTimeout(250); // the drawer's slide-in
+          // The drawer's slide-in has ended: no transition left on it.
+          await other.page.waitForFunction(() => {
+            const bar = document.querySelector('.sidebar');
+            return bar.getAnimations().length === 0 &&
+              getComputedStyle(bar).transform === 'none';
+          }, null, { timeout: T });
           await shot(other.page, artifacts, file.replace('.png', '-tree.png'));
           // No horizontal overflow of the page itself at 360 px.
           const sw = await other.page.evaluate(() =>

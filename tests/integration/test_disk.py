@@ -318,7 +318,7 @@ def test_stop_while_held_back_loses_nothing(tend_factory, tmp_path):
         wait_for(stalled, 30, interval=0.05, what="the child held back")
 
         status, body = d.api("POST", "/api/v1/runners/fast/stop")
-        assert status in (200, 202), (status, body)
+        assert status == 200, (status, body)
         wait_for(lambda: d.api("GET", "/api/v1/runners/fast")[1]
                  .get("state") == "stopped", 20, what="fast stopped")
         written = progress(d)
