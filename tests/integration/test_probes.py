@@ -179,6 +179,52 @@ def test_ready_timeout_counts_as_a_failed_start(tend_factory):
     assert d.stop() == 0
 
 
+# --- ready.log -----------------------------------------------------------
+
+def test_ready_log_gates_the_dependant(tend_factory):
+    d = tend_factory({"name": "r", "children": [
+        {"name": "a", "cmd": "echo booting; echo 'ready in soon ms'; "
+                             "while [ ! -e go ]; do sleep 0.05; done; "
+                             "echo 'ready in 12 ms'; exec sleep 1000",
+         "ready": {"log": "ready in [0-9]+ ms", "timeout_s": 30}},
+        {"name": "b", "cmd": "sleep 1000"}]})
+    # Lines that do not match (the second one almost does) are on record,
+    # and the dependant still waits.
+    wait_for(lambda: "ready in soon ms" in d.output_lines("a"), 20,
+             what="a's first lines")
+    assert not [t for t in d.transitions("a") if t[3] == "ready"]
+    assert not started(d, "b")
+    open(d.path("go"), "w").close()
+    d.wait_transition("a", "ready", timeout=20)
+    d.wait_transition("b", "running")
+    ready = [t for t in d.transitions("a") if t[3] == "ready"][0]
+    assert ready[4] == "log line matched", ready
+    order = [(t[0], t[3]) for t in d.transitions() if t[0] in ("a", "b")]
+    assert order.index(("a", "ready")) < order.index(("b", "starting"))
+    # The terminal shows the matching line before b's start.
+    out = d.stdout().splitlines()
+    line = [i for i, l in enumerate(out) if l.endswith("| ready in 12 ms")]
+    start = [i for i, l in enumerate(out) if "b: stopped --start-->" in l]
+    assert line and start and line[0] < start[0], d.stdout()
+
+
+def test_ready_log_timeout_counts_as_a_failed_start(tend_factory):
+    d = tend_factory({"name": "r",
+                      "intensity": {"max_restarts": 1, "period_s": 60},
+                      "children": [
+        {"name": "a", "cmd": "echo starting up; exec sleep 1000",
+         "backoff": {"initial_ms": 100},
+         "ready": {"log": "^listening$", "timeout_s": 0.5}},
+        {"name": "b", "cmd": "sleep 1000"}]})
+    d.wait_transition("a", "exited", count=2, timeout=30)
+    ex = [t for t in d.transitions("a") if t[3] == "exited"]
+    want = "readiness check (log) timed out after 0.5 s"
+    assert ex[0][4].startswith(want), ex
+    d.wait_transition("r", "failed", timeout=30)
+    assert not started(d, "b")
+    assert d.stop() == 0
+
+
 # --- ready.http ----------------------------------------------------------
 
 def http_server(port, folder="www"):
