@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import SLOW, TEND_BIN, chunk_bytes, free_port, lines, wait_for
 
 
@@ -163,17 +165,21 @@ def test_ready_exec_passes(tend_factory):
     d.wait_transition("b", "running")
 
 
-def test_ready_timeout_counts_as_a_failed_start(tend_factory):
+@pytest.mark.parametrize("kind, ready", [
+    ("exec", {"exec": "exit 1"}),
+    ("log", {"log": "^listening$"})])
+def test_ready_timeout_counts_as_a_failed_start(tend_factory, kind, ready):
     d = tend_factory({"name": "r",
                       "intensity": {"max_restarts": 1, "period_s": 60},
                       "children": [
-        {"name": "a", "cmd": "sleep 1000",
+        {"name": "a", "cmd": "echo starting up; exec sleep 1000",
          "backoff": {"initial_ms": 100},
-         "ready": {"exec": "exit 1", "timeout_s": 0.5}},
+         "ready": dict(ready, timeout_s=0.5)},
         {"name": "b", "cmd": "sleep 1000"}]})
     d.wait_transition("a", "exited", count=2, timeout=30)
     ex = [t for t in d.transitions("a") if t[3] == "exited"]
-    assert "timed out" in ex[0][4], ex
+    want = f"readiness check ({kind}) timed out after 0.5 s"
+    assert ex[0][4].startswith(want), ex
     d.wait_transition("r", "failed", timeout=30)
     assert not started(d, "b")
     assert d.stop() == 0
@@ -206,23 +212,6 @@ def test_ready_log_gates_the_dependant(tend_factory):
     line = [i for i, l in enumerate(out) if l.endswith("| ready in 12 ms")]
     start = [i for i, l in enumerate(out) if "b: stopped --start-->" in l]
     assert line and start and line[0] < start[0], d.stdout()
-
-
-def test_ready_log_timeout_counts_as_a_failed_start(tend_factory):
-    d = tend_factory({"name": "r",
-                      "intensity": {"max_restarts": 1, "period_s": 60},
-                      "children": [
-        {"name": "a", "cmd": "echo starting up; exec sleep 1000",
-         "backoff": {"initial_ms": 100},
-         "ready": {"log": "^listening$", "timeout_s": 0.5}},
-        {"name": "b", "cmd": "sleep 1000"}]})
-    d.wait_transition("a", "exited", count=2, timeout=30)
-    ex = [t for t in d.transitions("a") if t[3] == "exited"]
-    want = "readiness check (log) timed out after 0.5 s"
-    assert ex[0][4].startswith(want), ex
-    d.wait_transition("r", "failed", timeout=30)
-    assert not started(d, "b")
-    assert d.stop() == 0
 
 
 # --- ready.http ----------------------------------------------------------
