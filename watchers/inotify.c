@@ -2,12 +2,9 @@
  *
  * DESIGN
  *
- * Table. Every watched folder is an entry of the wdtable (wdtable.h): its
- * wd, its absolute path, a snapshot of its entries and the generation of
- * the last scan that visited it, indexed by wd and by path. The kernel's wd
- * is the identity of a folder's inode: inotify_add_watch() on an inode
- * already watched returns the same wd, which is how a rescan notices that a
- * known folder now lives under another path.
+ * Table. The watched folders, their snapshots and the wd and path indexes
+ * are the wdtable's (wdtable.c, whose DESIGN block says why a wd identifies
+ * a folder's inode); this file decides when they change.
  *
  * Scans. scan_dir() adds (or re-adds) the watch of one folder, reads its
  * entries, reports the differences with its previous snapshot (everything is
