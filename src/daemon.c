@@ -588,8 +588,8 @@ daemon_up(const char *config_path)
   }
   /* Only a daemon that runs says so (not one whose port was taken). */
   d.started = 1;
-  events_note(EVENTS_DAEMON_STARTED, NULL, "tend %d on %s (config %s)", getpid(),
-              tend_config()->file, tend_config()->hash);
+  events_note(EVENTS_DAEMON_STARTED, NULL, "tend %d on %s (config %s)",
+              getpid(), tend_config()->file, tend_config()->hash);
   tend_start();
 run:
   uv_run(d.loop, UV_RUN_DEFAULT);

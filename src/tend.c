@@ -353,7 +353,8 @@ on_event(void *ctx, const struct tend_event *ev)
   if (ev->type != EVENTS_STATE)
     critical = 1;
   else if (ev->kind == EVENTS_KIND_GROUP)
-    critical = ev->to.group == SUP_FSM_FAILED || ev->to.group == SUP_FSM_STOPPED;
+    critical =
+        ev->to.group == SUP_FSM_FAILED || ev->to.group == SUP_FSM_STOPPED;
   else
     critical = ev->to.runner == FSM_EXITED || ev->to.runner == FSM_FAILED ||
                ev->to.runner == FSM_STOPPED;

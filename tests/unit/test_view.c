@@ -106,7 +106,8 @@ Test(view, restarts_backoff_and_the_history_cap)
 
   for (int run = 1; run <= 12; run++) {
     step(v, "w", FSM_BACKOFF, FSM_STARTING,
-         (struct tend_event){.run = run, .restarts = run - 1, .pid = 100 + run});
+         (struct tend_event){
+             .run = run, .restarts = run - 1, .pid = 100 + run});
     step(v, "w", FSM_STARTING, FSM_EXITED,
          (struct tend_event){.run = run,
                              .restarts = run - 1,
