@@ -88,16 +88,18 @@ finish(struct health *p, const char *why)
 
 /* Publishes a health event for the runner. */
 static void
-emit(struct health *p, const char *type, const char *error, const char *message)
+emit(struct health *p, enum events_type type, const char *error,
+     const char *message)
 {
-  json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "type", type, "node",
-                         p->spec->name, "runner", p->spec->name, "probe",
-                         config_probe_name(p->h->kind), "failures", p->failures,
-                         "of", p->h->failures);
-  if (error)
-    json_object_set_new(ev, "error", json_string(error));
-  json_object_set_new(ev, "message", json_string(message));
-  events_emit(ev);
+  struct tend_event ev = {.type = type,
+                          .node = p->spec->name,
+                          .runner = p->spec->name,
+                          .probe = config_probe_name(p->h->kind),
+                          .failures = p->failures,
+                          .of = p->h->failures,
+                          .error = error,
+                          .message = message};
+  events_emit(&ev);
 }
 
 static void on_next(uv_timer_t *t);
@@ -117,7 +119,7 @@ verdict(struct health *p, int ok, const char *error)
       p->failures = 0;
       p->passing = 1;
       snprintf(msg, sizeof msg, "health check passing");
-      emit(p, "health_ok", NULL, msg);
+      emit(p, EVENTS_HEALTH_OK, NULL, msg);
     }
     p->failures = 0;
   } else {
@@ -128,13 +130,13 @@ verdict(struct health *p, int ok, const char *error)
       snprintf(why, sizeof why, "unhealthy: %s (%d failed check%s in a row)",
                error, p->failures, p->failures == 1 ? "" : "s");
       snprintf(msg, sizeof msg, "%s", why + strlen("unhealthy: "));
-      emit(p, "unhealthy", error, msg);
+      emit(p, EVENTS_UNHEALTHY, error, msg);
       finish(p, why);
       return;
     }
     snprintf(msg, sizeof msg, "health check failed (%d of %d): %s", p->failures,
              p->h->failures, error);
-    emit(p, "health_failed", error, msg);
+    emit(p, EVENTS_HEALTH_FAILED, error, msg);
   }
   uv_timer_start(&p->next, on_next, (uint64_t)p->h->every_ms, 0);
 }

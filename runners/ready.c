@@ -108,17 +108,19 @@ on_deadline(uv_timer_t *t)
 static void
 note_waiting(struct ready *p, const char *why)
 {
-  json_t *ev;
+  struct tend_event ev = {.type = EVENTS_READY_WAITING,
+                          .node = p->spec->name,
+                          .runner = p->spec->name,
+                          .check = config_ready_name(p->spec->ready),
+                          .reason = why};
+  char *msg;
 
   if (strcmp(p->waiting, why) == 0)
     return;
   snprintf(p->waiting, sizeof p->waiting, "%s", why);
-  ev = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "ready_waiting", "node",
-                 p->spec->name, "runner", p->spec->name, "check",
-                 config_ready_name(p->spec->ready), "reason", why);
-  json_object_set_new(ev, "message",
-                      json_sprintf("not ready: %s", why));
-  events_emit(ev);
+  ev.message = msg = xasprintf("not ready: %s", why);
+  events_emit(&ev);
+  free(msg);
 }
 
 static void try_tcp(struct ready *p);

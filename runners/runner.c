@@ -179,7 +179,7 @@ emit_line(struct runner *r, const struct jsonl_chunk *chunk)
   rc = store_append_take(r->store, chunk->seq, line, len);
   if (rc < 0 && !r->store_error) {
     r->store_error = rc;
-    events_note("persist_error", r->spec->name,
+    events_note(EVENTS_PERSIST_ERROR, r->spec->name,
                 "cannot write output of %s: %s", r->spec->name,
                 strerror(-rc));
     if (!uv_is_active((uv_handle_t *)&r->retry_timer))
@@ -335,7 +335,7 @@ on_retry_timer(uv_timer_t *t)
     return;
   if (store_retry(r->store) == 0) {
     if (r->store_error)
-      events_note("persist_ok", r->spec->name,
+      events_note(EVENTS_PERSIST_OK, r->spec->name,
                   "output of %s is written again", r->spec->name);
     r->store_error = 0;
     resume_reading(r);
@@ -532,11 +532,15 @@ on_mem_timer(uv_timer_t *t)
   memory_format(r->spec->max_memory, limit, sizeof limit);
   r->limit_kill = xasprintf("memory: %s over max_memory %s for %d s", have,
                             limit, MEMORY_GRACE_MS / 1000);
-  events_emit(json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "type",
-                        "memory_limit", "node", r->spec->name, "runner",
-                        r->spec->name, "rss", (json_int_t)rss, "max_memory",
-                        (json_int_t)r->spec->max_memory, "message",
-                        r->limit_kill));
+  {
+    struct tend_event ev = {.type = EVENTS_MEMORY_LIMIT,
+                            .node = r->spec->name,
+                            .runner = r->spec->name,
+                            .rss = (int64_t)rss,
+                            .max_memory = (int64_t)r->spec->max_memory,
+                            .message = r->limit_kill};
+    events_emit(&ev);
+  }
   signal_group(run, r->spec->stop_timeout_ms == 0 ? SIGKILL
                                                    : r->spec->stop_signal);
   /* on_timer SIGKILLs a run that is still there in a live state. */
@@ -1004,35 +1008,30 @@ static void
 record_transition(struct runner *r, enum fsm_state from, enum fsm_event ev,
                   const char *reason)
 {
-  json_t *e;
+  struct tend_event e = {.type = EVENTS_STATE,
+                         .node = r->spec->name,
+                         .runner = r->spec->name,
+                         .kind = EVENTS_KIND_RUNNER,
+                         .from.runner = from,
+                         .to.runner = r->state,
+                         .event = fsm_event_name(ev),
+                         .run = (int64_t)r->runs,
+                         .restarts = r->restarts,
+                         .reason = reason};
 
   r->since_ms = events_now_ms();
-  e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:i}", "type", "state",
-                "node", r->spec->name, "kind", "runner", "from",
-                fsm_state_name(from), "to", fsm_state_name(r->state), "event",
-                fsm_event_name(ev), "run", (json_int_t)r->runs, "restarts",
-                r->restarts);
-  json_object_set_new(e, "runner", json_string(r->spec->name));
-  /* The new state's "can" travels with it, so a client that folds events
-   * into its tree needs no list of states of its own (ui/web/model.js). */
-  json_object_set_new(e, "can", fsm_can_json(r->state));
-  if (reason)
-    json_object_set_new(e, "reason", json_string(reason));
   if (r->run)
-    json_object_set_new(e, "pid", json_integer(r->run->pid));
-  if (ev == FSM_EV_SPAWN_FAILED && r->spawn_error)
-    json_object_set_new(e, "spawn_error", json_string(r->spawn_error));
-  if (ev == FSM_EV_EXIT) { /* a run ended: how */
-    if (r->has_last_exit && r->last_signal)
-      json_object_set_new(e, "signal",
-                          json_string(config_signal_name(r->last_signal)));
-    else if (r->has_last_exit)
-      json_object_set_new(e, "status", json_integer(r->last_status));
+    e.pid = r->run->pid;
+  if (ev == FSM_EV_SPAWN_FAILED)
+    e.spawn_error = r->spawn_error;
+  if (ev == FSM_EV_EXIT && r->has_last_exit) { /* a run ended: how */
+    e.signal = r->last_signal;
+    e.has_status = !r->last_signal;
+    e.status = r->last_status;
   }
   if (r->state == FSM_BACKOFF)
-    json_object_set_new(e, "next_start_ms",
-                        json_integer(events_now_ms() + r->pending_delay));
-  events_emit(e);
+    e.next_start_ms = events_now_ms() + r->pending_delay;
+  events_emit(&e);
 }
 
 /* Applies one event: the table gives the next state and the action. */
@@ -1137,15 +1136,20 @@ on_watch_fire(void *ctx, const char *const *paths, size_t n)
   struct runner *r = ctx;
   const struct config_watch *w = &r->spec->watch;
   int alive = fsm_state_alive(r->state);
-  json_t *ev, *list = json_array();
+  json_t *list = json_array();
+  char *msg = xasprintf("%zu path(s) changed", n);
+  struct tend_event ev = {.type = EVENTS_WATCH_FIRED,
+                          .node = r->spec->name,
+                          .paths = list,
+                          .total = (int64_t)n,
+                          .action = config_watch_action_name(w->action),
+                          .message = msg};
 
   for (size_t i = 0; i < n && i < WATCH_PATHS_MAX; i++)
     json_array_append_new(list, json_string(paths[i]));
-  ev = json_pack("{s:s, s:s, s:o, s:I, s:s}", "type", "watch_fired", "node",
-                 r->spec->name, "paths", list, "total", (json_int_t)n,
-                 "action", config_watch_action_name(w->action));
-  json_object_set_new(ev, "message", json_sprintf("%zu path(s) changed", n));
-  events_emit(ev);
+  events_emit(&ev);
+  json_decref(list);
+  free(msg);
   free(r->changed_paths);
   r->changed_paths = burst_paths_join(paths, n);
   switch (w->action) {
@@ -1182,13 +1186,19 @@ on_watch_paused(void *ctx, const char *const *paths, size_t n,
 {
   struct runner *r = ctx;
   json_t *list = json_array();
+  char *msg = xasprintf("watch of %s paused: %s; resume with `tend resume %s`",
+                        r->spec->name, reason, r->spec->name);
+  struct tend_event ev = {.type = EVENTS_WATCH_PAUSED,
+                          .node = r->spec->name,
+                          .paths = list,
+                          .reason = reason,
+                          .message = msg};
+
   for (size_t i = 0; i < n; i++)
     json_array_append_new(list, json_string(paths[i]));
-  events_emit(json_pack(
-      "{s:s, s:s, s:o, s:s, s:o}", "type", "watch_paused", "node",
-      r->spec->name, "paths", list, "reason", reason, "message",
-      json_sprintf("watch of %s paused: %s; resume with `tend resume %s`",
-                   r->spec->name, reason, r->spec->name)));
+  events_emit(&ev);
+  json_decref(list);
+  free(msg);
 }
 
 /* An inotify overflow or watch-limit notice. */
@@ -1196,9 +1206,11 @@ static void
 on_watch_notice(void *ctx, enum inotify_kind kind, const char *message)
 {
   struct runner *r = ctx;
-  events_emit(json_pack("{s:s, s:s, s:s, s:s}", "type", "watch_overflow",
-                        "node", r->spec->name, "kind",
-                        inotify_kind_name(kind), "message", message));
+  struct tend_event ev = {.type = EVENTS_WATCH_OVERFLOW,
+                          .node = r->spec->name,
+                          .notice_kind = inotify_kind_name(kind),
+                          .message = message};
+  events_emit(&ev);
 }
 
 /* Creates the runner's watch when its spec has one. */
@@ -1214,7 +1226,7 @@ watch_open(struct runner *r)
   r->watch = watch_new(r->loop, tend_inotify(), &r->spec->watch,
                        r->cfg->state_dir, &cbs, &cause);
   if (!r->watch) {
-    events_note("watch_error", r->spec->name, "watch of %s: %s",
+    events_note(EVENTS_WATCH_ERROR, r->spec->name, "watch of %s: %s",
                 r->spec->name, cause ? cause : "cannot watch");
     free(cause);
     return;
@@ -1238,11 +1250,14 @@ runner_rebind(struct runner *r, const struct config *cfg,
               const struct config_node *spec)
 {
   int watch_changed = strcmp(r->spec->spec_json, spec->spec_json) != 0;
-  if (watch_changed && r->watch && watch_is_paused(r->watch))
-    events_emit(json_pack("{s:s, s:s, s:s, s:s}", "type", "watch_resumed",
-                          "node", r->spec->name, "reason", "config changed",
-                          "message", "watch resumed: its runner's config "
-                          "changed"));
+  if (watch_changed && r->watch && watch_is_paused(r->watch)) {
+    struct tend_event ev = {.type = EVENTS_WATCH_RESUMED,
+                            .node = r->spec->name,
+                            .reason = "config changed",
+                            .message = "watch resumed: its runner's config "
+                                       "changed"};
+    events_emit(&ev);
+  }
   if (watch_changed)
     watch_drop(r);
   r->cfg = cfg;
@@ -1316,7 +1331,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
   r->store = store_open(dir, spec->name, spec->output.max_bytes,
                         spec->output.keep, &cause);
   if (!r->store) {
-    events_note("persist_error", spec->name, "output log of %s: %s",
+    events_note(EVENTS_PERSIST_ERROR, spec->name, "output log of %s: %s",
                 spec->name, cause ? cause : "cannot open");
     free(cause);
   } else {
@@ -1326,14 +1341,16 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
     if (store_truncated_bytes(r->store) > 0) {
       /* runner and bytes: the fields formats.md gives this event. */
       long long cut = (long long)store_truncated_bytes(r->store);
-      json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "type", "log_truncated",
-                             "node", spec->name, "runner", spec->name,
-                             "bytes", (json_int_t)cut);
-      json_object_set_new(ev, "message",
-                          json_sprintf("cut a torn last line (%lld bytes) "
-                                       "from the output log of %s",
-                                       cut, spec->name));
-      events_emit(ev);
+      char *msg = xasprintf("cut a torn last line (%lld bytes) from the "
+                            "output log of %s",
+                            cut, spec->name);
+      struct tend_event ev = {.type = EVENTS_LOG_TRUNCATED,
+                              .node = spec->name,
+                              .runner = spec->name,
+                              .bytes = cut,
+                              .message = msg};
+      events_emit(&ev);
+      free(msg);
     }
   }
   free(dir);

@@ -185,25 +185,29 @@ report_recovered(json_t *found, json_t *skipped)
   json_t *g;
 
   json_array_foreach(skipped, i, g) {
-    json_t *ev = json_pack(
-        "{s:s, s:O, s:O, s:o}", "type", "recovery_skipped", "node",
-        json_object_get(g, "runner"), "pgid", json_object_get(g, "pgid"),
-        "message",
-        json_sprintf("left process group %d alone although state.json "
-                     "names it: %s",
-                     (int)json_integer_value(json_object_get(g, "pgid")),
-                     json_string_value(json_object_get(g, "reason"))));
-    events_emit(ev);
+    char *msg = xasprintf(
+        "left process group %d alone although state.json names it: %s",
+        (int)json_integer_value(json_object_get(g, "pgid")),
+        json_string_value(json_object_get(g, "reason")));
+    struct tend_event ev = {
+        .type = EVENTS_RECOVERY_SKIPPED,
+        .node = json_string_value(json_object_get(g, "runner")),
+        .pgid = json_integer_value(json_object_get(g, "pgid")),
+        .message = msg};
+    events_emit(&ev);
+    free(msg);
   }
   json_decref(skipped);
 
   json_array_foreach(found, i, g) {
-    json_t *ev = json_pack(
-        "{s:s, s:O, s:O, s:O, s:s}", "type", "recovered", "node",
-        json_object_get(g, "runner"), "pgid", json_object_get(g, "pgid"),
-        "pids", json_object_get(g, "pids"), "message",
-        "stopped a process group left by a daemon that was killed");
-    events_emit(ev);
+    struct tend_event ev = {
+        .type = EVENTS_RECOVERED,
+        .node = json_string_value(json_object_get(g, "runner")),
+        .pgid = json_integer_value(json_object_get(g, "pgid")),
+        .pids = json_object_get(g, "pids"),
+        .message = "stopped a process group left by a daemon that was "
+                   "killed"};
+    events_emit(&ev);
   }
   json_decref(found);
 }
@@ -253,7 +257,7 @@ on_tree_stopped(void *ctx)
 {
   (void)ctx;
   if (d.started)
-    events_note("daemon_stopped", NULL, "every runner is stopped");
+    events_note(EVENTS_DAEMON_STOPPED, NULL, "every runner is stopped");
   notify_close(d.notify, NULL, NULL);
   d.notify = NULL;
   if (d.http)
@@ -269,7 +273,7 @@ begin_stop(const char *why)
   if (d.stopping)
     return;
   d.stopping = 1;
-  events_note("daemon_stopping", NULL, "%s", why);
+  events_note(EVENTS_DAEMON_STOPPING, NULL, "%s", why);
   notify_stopping(d.notify, NULL);
   tend_stop();
 }
@@ -299,7 +303,7 @@ on_signal(uv_signal_t *h, int signo)
 {
   (void)h;
   if (d.stopping && signo == SIGINT) {
-    events_note("daemon_stopping", NULL,
+    events_note(EVENTS_DAEMON_STOPPING, NULL,
                 "second interrupt: killing every process group");
     tend_kill_all();
     return;
@@ -412,28 +416,24 @@ status_text(void *ctx)
  * from the file watcher or the API is reported as RELOADING=1 and READY=1
  * back to back: nothing could have observed the moment in between. */
 static void
-on_event(void *ctx, const json_t *ev)
+on_event(void *ctx, const struct tend_event *ev)
 {
-  const char *type = json_string_value(json_object_get(ev, "type"));
   (void)ctx;
-  if (!d.notify || !type)
+  if (!d.notify)
     return;
-  if (strcmp(type, "state") == 0) {
-    const char *node = json_string_value(json_object_get(ev, "node"));
-    const char *kind = json_string_value(json_object_get(ev, "kind"));
-    const char *to = json_string_value(json_object_get(ev, "to"));
-    if (!d.ready && !d.stopping && node && kind && to &&
-        strcmp(kind, "group") == 0 &&
-        strcmp(node, tend_config()->root->name) == 0 &&
-        (strcmp(to, "running") == 0 || strcmp(to, "failed") == 0)) {
+  if (ev->type == EVENTS_STATE) {
+    if (!d.ready && !d.stopping && ev->node &&
+        ev->kind == EVENTS_KIND_GROUP &&
+        strcmp(ev->node, tend_config()->root->name) == 0 &&
+        (ev->to.group == SUP_FSM_RUNNING || ev->to.group == SUP_FSM_FAILED)) {
       d.ready = 1;
       notify_ready(d.notify);
     } else {
       notify_status_changed(d.notify);
     }
-  } else if (strcmp(type, "config_applied") == 0 ||
-             strcmp(type, "config_error") == 0) {
-    d.config_error = strcmp(type, "config_error") == 0;
+  } else if (ev->type == EVENTS_CONFIG_APPLIED ||
+             ev->type == EVENTS_CONFIG_ERROR) {
+    d.config_error = ev->type == EVENTS_CONFIG_ERROR;
     if (d.ready && !d.stopping && !d.reloading) {
       notify_reloading(d.notify);
       notify_ready(d.notify);
@@ -588,8 +588,8 @@ daemon_up(const char *config_path)
   }
   /* Only a daemon that runs says so (not one whose port was taken). */
   d.started = 1;
-  events_note("daemon_started", NULL, "tend %d on %s (config %s)", getpid(),
-              tend_config()->file, tend_config()->hash);
+  events_note(EVENTS_DAEMON_STARTED, NULL, "tend %d on %s (config %s)",
+              getpid(), tend_config()->file, tend_config()->hash);
   tend_start();
 run:
   uv_run(d.loop, UV_RUN_DEFAULT);

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "src/events.h"
 #include "src/xalloc.h"
 
 /* ------------------------------------------------------------------ text */
@@ -271,18 +272,17 @@ counts_find(const char *node)
 }
 
 void
-metrics_note_event(void *ctx, const json_t *ev)
+metrics_note_event(void *ctx, const struct tend_event *ev)
 {
-  const char *type = json_string_value(json_object_get(ev, "type"));
-  const char *node = json_string_value(json_object_get(ev, "node"));
+  const char *node = ev->node;
   struct watch_counts *c;
   int fired, paused;
 
   (void)ctx;
-  if (!type || !node)
+  if (!node)
     return;
-  fired = strcmp(type, "watch_fired") == 0;
-  paused = strcmp(type, "watch_paused") == 0;
+  fired = ev->type == EVENTS_WATCH_FIRED;
+  paused = ev->type == EVENTS_WATCH_PAUSED;
   if (!fired && !paused)
     return;
   c = counts_find(node);

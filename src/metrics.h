@@ -58,7 +58,8 @@ void metrics_process_text(char **buf, size_t *len,
 /* An events_listener (src/events.h) that counts "watch_fired" and
  * "watch_paused" events per node, for the daemon's lifetime (a watch that
  * is re-created by a restart or a reload does not reset them). */
-void metrics_note_event(void *ctx, const json_t *ev);
+struct tend_event;
+void metrics_note_event(void *ctx, const struct tend_event *ev);
 /* The counts of a runner's watch (0 when it never fired). */
 void metrics_watch_counts(const char *runner, uint64_t *fires,
                           uint64_t *pauses);

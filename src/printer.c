@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "src/events.h"
 #include "src/log.h"
 #include "src/pubsub.h"
 #include "state/jsonl.h"
@@ -196,48 +197,44 @@ emit_line(struct printer *p, char *line)
 
 /* Prints one event: transitions in s6 style, the rest as messages. */
 static void
-print_event(struct printer *p, json_t *ev)
+print_event(struct printer *p, const struct tend_event *ev)
 {
-  const char *type = json_string_value(json_object_get(ev, "type"));
-  const char *node = json_string_value(json_object_get(ev, "node"));
-  const char *reason = json_string_value(json_object_get(ev, "reason"));
-  const char *msg = json_string_value(json_object_get(ev, "message"));
   const char *dim = p->colour ? "\033[1m" : "";
   const char *off = p->colour ? "\033[0m" : "";
-  char *line;
+  char *line = printer_event_text(ev);
+  size_t i;
+  json_t *e;
 
-  if (!type)
+  if (!line)
     return;
-  if (strcmp(type, "state") == 0) {
-    const char *from = json_string_value(json_object_get(ev, "from"));
-    const char *to = json_string_value(json_object_get(ev, "to"));
+  emit_line(p, xasprintf("%s%-*s%s | %s\n", dim, p->width, "tend", off, line));
+  free(line);
+  if (ev->type == EVENTS_STATE)
+    return;
+  json_array_foreach(ev->errors, i, e) {
+    emit_line(p, xasprintf("%s%-*s%s |   %s\n", dim, p->width, "tend", off,
+                           json_string_value(e)));
+  }
+}
+
+char *
+printer_event_text(const struct tend_event *ev)
+{
+  if (ev->type == EVENTS_STATE) {
+    const char *from = events_state_name(ev->kind, ev->from);
+    const char *to = events_state_name(ev->kind, ev->to);
     /* A step inside one state (starting --spawned_probe--> starting) is
      * for the event log, not for a person watching the terminal. */
-    if (from && to && strcmp(from, to) == 0)
-      return;
-    line = xasprintf(
-        "%s%-*s%s | %s: %s --%s--> %s%s%s%s\n", dim, p->width, "tend", off,
-        node ? node : "?",
-        json_string_value(json_object_get(ev, "from")),
-        json_string_value(json_object_get(ev, "event")),
-        json_string_value(json_object_get(ev, "to")), reason ? " (" : "",
-        reason ? reason : "", reason ? ")" : "");
-  } else {
-    json_t *errors = json_object_get(ev, "errors");
-    size_t i;
-    json_t *e;
-    line = xasprintf("%s%-*s%s | %s%s%s%s%s\n", dim, p->width, "tend", off,
-                     node ? node : "", node ? ": " : "", type,
-                     msg ? ": " : "", msg ? msg : "");
-    emit_line(p, line);
-    json_array_foreach(errors, i, e) {
-      line = xasprintf("%s%-*s%s |   %s\n", dim, p->width, "tend", off,
-                       json_string_value(e));
-      emit_line(p, line);
-    }
-    return;
+    if (strcmp(from, to) == 0)
+      return NULL;
+    return xasprintf("%s: %s --%s--> %s%s%s%s", ev->node ? ev->node : "?",
+                     from, ev->event ? ev->event : "?", to,
+                     ev->reason ? " (" : "", ev->reason ? ev->reason : "",
+                     ev->reason ? ")" : "");
   }
-  emit_line(p, line);
+  return xasprintf("%s%s%s%s%s", ev->node ? ev->node : "",
+                   ev->node ? ": " : "", events_type_name(ev->type),
+                   ev->message ? ": " : "", ev->message ? ev->message : "");
 }
 
 /* Says how much output the CPU budget kept off the terminal. */
@@ -261,6 +258,7 @@ on_idle(uv_idle_t *idle)
   int rc, budget = DRAIN_BUDGET;
 
   while (budget-- > 0 && (rc = pubsub_take(p->sub, &item)) != 0) {
+    struct tend_event ev;
     json_t *obj;
     if (rc < 0) {
       p->skipped++;
@@ -283,8 +281,9 @@ on_idle(uv_idle_t *idle)
       continue;
     }
     obj = json_loadb(item.json, item.len, 0, NULL);
-    if (obj && strcmp(item.topic, "events") == 0)
-      print_event(p, obj);
+    if (obj && strcmp(item.topic, "events") == 0 &&
+        events_from_json(obj, &ev) == 0)
+      print_event(p, &ev);
     json_decref(obj);
   }
   if (budget >= 0)

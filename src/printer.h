@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "src/config.h"
+#include "src/events.h"
 
 struct printer;
 
@@ -28,6 +29,12 @@ void printer_close(struct printer *p, void (*cb)(void *arg), void *arg);
  * default); any other value counts as "auto" and sets *bad. */
 int printer_colour_wanted(int is_tty, const char *tend_color,
                           const char *no_color, int *bad);
+
+/* The terminal's text of one event (after "tend | "), a new string, or
+ * NULL for an event the terminal leaves out (a step inside one state):
+ * "api: running --exit--> exited (exited with status 1)" for a transition,
+ * "[node: ]type: message" for the rest. */
+char *printer_event_text(const struct tend_event *ev);
 
 /* Removes terminal controls from s in place, for a view without colour:
  * escape sequences (CSI such as colours and cursor moves, OSC such as

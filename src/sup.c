@@ -126,17 +126,17 @@ static void
 publish(struct sup *s, enum sup_fsm_state to, const char *event,
         const char *reason)
 {
-  json_t *ev;
+  struct tend_event ev = {.type = EVENTS_STATE,
+                           .node = s->spec->name,
+                           .kind = EVENTS_KIND_GROUP,
+                           .from.group = s->shown,
+                           .to.group = to,
+                           .event = event,
+                           .reason = reason,
+                           .restarts = s->restarts};
 
-  ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "state", "node",
-                 s->spec->name, "kind", "group", "from",
-                 sup_fsm_state_name(s->shown), "to", sup_fsm_state_name(to),
-                 "event", event ? event : "?");
-  if (reason)
-    json_object_set_new(ev, "reason", json_string(reason));
-  json_object_set_new(ev, "restarts", json_integer(s->restarts));
   s->shown = to;
-  events_emit(ev);
+  events_emit(&ev);
 }
 
 struct sup *
@@ -607,7 +607,7 @@ report_failed(struct sup *s, const char *why)
   for (size_t i = 0; i < s->n_children; i++)
     if (s->children[i].runner)
       actor_send(s->children[i].id, SUP_MSG_FAIL, s->self, 0, NULL, NULL);
-  events_note("give_up", s->spec->name, "%s", why ? why : "");
+  events_note(EVENTS_GIVE_UP, s->spec->name, "%s", why ? why : "");
   tell_parent(s, SUP_MSG_EXITED, SUP_EXIT_ABNORMAL, why);
 }
 

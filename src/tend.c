@@ -24,6 +24,7 @@
 #include "runners/fsm.h"
 #include "runners/pty.h"
 #include "src/actor.h"
+#include "src/after.h"
 #include "src/config.h"
 #include "src/events.h"
 #include "src/log.h"
@@ -297,48 +298,6 @@ snapshot_touch(int critical)
   }
 }
 
-struct after_ctx {
-  const char *exited;
-  int success;
-};
-
-/* Starts or restarts one runner whose "after" names the runner that just
- * exited (for_each_runner). */
-static void
-fire_after(const struct config_node *n, void *arg)
-{
-  struct after_ctx *a = arg;
-  enum fsm_state st;
-
-  if (!n->after.runner || strcmp(n->after.runner, a->exited) != 0)
-    return;
-  if (n->after.on == CONFIG_AFTER_SUCCESS && !a->success)
-    return;
-  st = runner_state(n->name);
-  events_note("triggered", n->name, "%s %s after %s %s", n->name,
-              fsm_state_alive(st) ? "restarts" : "starts", a->exited,
-              a->success ? "succeeded" : "exited");
-  send_user_cmd(n->parent, n->name,
-                fsm_state_alive(st) ? TEND_CMD_RESTART : TEND_CMD_START);
-}
-
-/* Runs the "after" triggers of a runner's exit event. */
-static void
-run_after_triggers(const json_t *ev)
-{
-  const char *kind = json_string_value(json_object_get(ev, "kind"));
-  const char *to = json_string_value(json_object_get(ev, "to"));
-  const json_t *status = json_object_get(ev, "status");
-  struct after_ctx a;
-
-  if (!kind || strcmp(kind, "runner") != 0 || !to || strcmp(to, "exited"))
-    return;
-  a.exited = json_string_value(json_object_get(ev, "node"));
-  a.success = json_is_integer(status) && json_integer_value(status) == 0;
-  if (a.exited)
-    for_each_runner(t.cfg->root, fire_after, &a);
-}
-
 /* Seeds the read model from the previous daemon's state.json: every node
  * of the saved tree that is still in the config, with the same kind, keeps
  * its counters and last exit (view_restore). */
@@ -383,21 +342,22 @@ tend_node_status(const char *name)
 
 /* Read-model listener: folds each event and schedules the snapshot. */
 static void
-on_event(void *ctx, const json_t *ev)
+on_event(void *ctx, const struct tend_event *ev)
 {
-  const char *type = json_string_value(json_object_get(ev, "type"));
-  const char *to = json_string_value(json_object_get(ev, "to"));
   int critical;
 
   (void)ctx;
   view_apply(t.view, ev);
-  if (!type || !t.cfg)
+  if (!t.cfg)
     return;
-  if (strcmp(type, "state") == 0)
-    run_after_triggers(ev);
-  critical = strcmp(type, "state") != 0 ||
-             (to && (!strcmp(to, "exited") || !strcmp(to, "failed") ||
-                     !strcmp(to, "stopped")));
+  if (ev->type != EVENTS_STATE)
+    critical = 1;
+  else if (ev->kind == EVENTS_KIND_GROUP)
+    critical =
+        ev->to.group == SUP_FSM_FAILED || ev->to.group == SUP_FSM_STOPPED;
+  else
+    critical = ev->to.runner == FSM_EXITED || ev->to.runner == FSM_FAILED ||
+               ev->to.runner == FSM_STOPPED;
   snapshot_touch(critical);
 }
 
@@ -465,14 +425,17 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
     return -EIO;
   events_init(t.event_log);
   events_listen(on_event, NULL);
+  events_listen(after_on_event, NULL); /* after the read model */
   events_listen(metrics_note_event, NULL);
-  if (store_truncated_bytes(t.event_log) > 0)
-    events_emit(json_pack("{s:s, s:s, s:I, s:s}", "type", "log_truncated",
-                          "runner", "events", "bytes",
-                          (json_int_t)store_truncated_bytes(t.event_log),
-                          "message",
-                          "cut a torn last line from events.jsonl (the "
-                          "daemon was killed mid-write)"));
+  if (store_truncated_bytes(t.event_log) > 0) {
+    struct tend_event ev = {
+        .type = EVENTS_LOG_TRUNCATED,
+        .runner = "events",
+        .bytes = (int64_t)store_truncated_bytes(t.event_log),
+        .message = "cut a torn last line from events.jsonl (the daemon was "
+                   "killed mid-write)"};
+    events_emit(&ev);
+  }
   if (t.inotify) {
     char *why = NULL;
     t.reload = reload_new(loop, t.inotify, cfg->file, cfg->include_dir,
@@ -1108,10 +1071,14 @@ report_config_error(const char *errors)
        line = strtok_r(NULL, "\n", &save))
     json_array_append_new(list, json_string(line));
   free(copy);
-  events_emit(json_pack("{s:s, s:o, s:s}", "type", "config_error", "errors",
-                        list, "message",
-                        "the config file has errors; the running tree is "
-                        "unchanged"));
+  {
+    struct tend_event ev = {.type = EVENTS_CONFIG_ERROR,
+                            .errors = list,
+                            .message = "the config file has errors; the "
+                                       "running tree is unchanged"};
+    events_emit(&ev);
+  }
+  json_decref(list);
   free(t.config_error);
   t.config_error = xstrdup(errors);
 }
@@ -1144,7 +1111,8 @@ tend_reload(char **cause)
   struct config_change *changes = NULL;
   char *errors = NULL;
   size_t n;
-  json_t *ev;
+  json_t *diff;
+  char *msg;
 
   if (config_load(t.cfg->file, &next, &errors) != 0) {
     report_config_error(errors ? errors : "cannot load the config");
@@ -1163,8 +1131,7 @@ tend_reload(char **cause)
     return 0;
   }
   n = config_diff(t.cfg, next, &changes);
-  ev = json_pack("{s:s, s:s, s:o}", "type", "config_applied", "hash",
-                 next->hash, "changes", diff_json(changes, n));
+  diff = diff_json(changes, n);
   free(changes);
   /* Specs of the old config may still be referenced (queued steps, a
    * probe in flight): retire it rather than free it. */
@@ -1182,11 +1149,18 @@ tend_reload(char **cause)
     }
     reload_refresh(t.reload);
   }
-  json_object_set_new(ev, "message",
-                      json_sprintf("config %s applied", next->hash));
-  events_emit(ev);
+  msg = xasprintf("config %s applied", next->hash);
+  {
+    struct tend_event ev = {.type = EVENTS_CONFIG_APPLIED,
+                            .hash = next->hash,
+                            .changes = diff,
+                            .message = msg};
+    events_emit(&ev);
+  }
+  json_decref(diff);
+  free(msg);
   if (http_note) {
-    events_note("config_warning", NULL, "%s", http_note);
+    events_note(EVENTS_CONFIG_WARNING, NULL, "%s", http_note);
     free(http_note);
   }
   return 0;
@@ -1217,10 +1191,15 @@ tend_watch_resume(const char *name, char **cause)
     return -EBUSY;
   }
   watch_resume(w);
-  events_emit(json_pack("{s:s, s:s, s:s, s:o}", "type", "watch_resumed",
-                        "node", name, "reason", "resumed by request",
-                        "message",
-                        json_sprintf("watch of %s resumed by request", name)));
+  {
+    char *msg = xasprintf("watch of %s resumed by request", name);
+    struct tend_event ev = {.type = EVENTS_WATCH_RESUMED,
+                            .node = name,
+                            .reason = "resumed by request",
+                            .message = msg};
+    events_emit(&ev);
+    free(msg);
+  }
   return 0;
 }
 

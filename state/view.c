@@ -1,9 +1,11 @@
 /* view: the read model behind state/view.h. One status object per node
- * name, updated in place by each "state" event. */
+ * name, updated in place by each "state" event (and the probes' events),
+ * folded from the typed event: no JSON is parsed here. */
 #include "state/view.h"
 
 #include <string.h>
 
+#include "src/config.h"
 #include "src/xalloc.h"
 
 #define VIEW_HISTORY 10
@@ -29,15 +31,6 @@ view_free(struct view *v)
   free(v);
 }
 
-/* Copies key from ev to status when present in ev. */
-static void
-copy_field(json_t *status, const json_t *ev, const char *key)
-{
-  json_t *val = json_object_get(ev, key);
-  if (val)
-    json_object_set(status, key, val);
-}
-
 /* Keeps the last VIEW_HISTORY runs that ended on their own (the restart
  * history of state.json and the API). */
 static void
@@ -58,86 +51,106 @@ remember_exit(json_t *status, json_t *last)
  * unhealthy, with the last error). Both belong to one run: the next
  * transition clears "waiting", a new run clears "health". */
 static void
-apply_probe(struct view *v, const char *type, const char *name,
-            const json_t *ev)
+apply_probe(struct view *v, const struct tend_event *ev)
 {
-  json_t *status = json_object_get(v->nodes, name);
-  json_t *health;
+  json_t *status = json_object_get(v->nodes, ev->node);
+  json_t *health, *last_error;
   const char *state;
 
   if (!status)
     return;
-  if (strcmp(type, "ready_waiting") == 0) {
-    json_object_set(status, "waiting", json_object_get(ev, "reason"));
+  if (ev->type == EVENTS_READY_WAITING) {
+    if (ev->reason)
+      json_object_set_new(status, "waiting", json_string(ev->reason));
     return;
   }
-  state = strcmp(type, "health_ok") == 0       ? "ok"
-          : strcmp(type, "health_failed") == 0 ? "failing"
-                                               : "unhealthy";
-  health = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?}", "state", state,
-                     "failures", json_object_get(ev, "failures"), "of",
-                     json_object_get(ev, "of"), "last_error",
-                     json_object_get(ev, "error"), "since",
-                     json_object_get(ev, "ts"));
-  if (!json_object_get(ev, "error")) {
+  state = ev->type == EVENTS_HEALTH_OK       ? "ok"
+          : ev->type == EVENTS_HEALTH_FAILED ? "failing"
+                                             : "unhealthy";
+  if (ev->error) {
+    last_error = json_string(ev->error);
+  } else {
     /* A passing check keeps the last error of the previous failures. */
     json_t *old = json_object_get(status, "health");
-    json_object_set(health, "last_error",
-                    old ? json_object_get(old, "last_error") : json_null());
+    last_error = json_incref(old ? json_object_get(old, "last_error") : NULL);
+    if (!last_error)
+      last_error = json_null();
   }
+  health = json_pack("{s:s, s:i, s:i, s:o, s:I}", "state", state, "failures",
+                     ev->failures, "of", ev->of, "last_error", last_error,
+                     "since", (json_int_t)ev->ts);
   json_object_set_new(status, "health", health);
 }
 
-void
-view_apply(struct view *v, const json_t *ev)
+/* The last_exit object of a transition that tells how a run ended, or
+ * NULL: {"status"|"signal"|"spawn_error", "reason", "ts"}. */
+static json_t *
+last_exit_of(const struct tend_event *ev)
 {
-  const char *type = json_string_value(json_object_get(ev, "type"));
-  const char *name = json_string_value(json_object_get(ev, "node"));
-  const char *to = json_string_value(json_object_get(ev, "to"));
-  json_t *status;
+  json_t *last;
 
-  if (type && name &&
-      (!strcmp(type, "ready_waiting") || !strcmp(type, "health_ok") ||
-       !strcmp(type, "health_failed") || !strcmp(type, "unhealthy"))) {
-    apply_probe(v, type, name, ev);
+  if (!ev->has_status && !ev->signal && !ev->spawn_error)
+    return NULL;
+  last = json_object();
+  if (ev->has_status && !ev->signal)
+    json_object_set_new(last, "status", json_integer(ev->status));
+  if (ev->signal)
+    json_object_set_new(last, "signal",
+                        json_string(config_signal_name(ev->signal)));
+  if (ev->spawn_error)
+    json_object_set_new(last, "spawn_error", json_string(ev->spawn_error));
+  if (ev->reason)
+    json_object_set_new(last, "reason", json_string(ev->reason));
+  json_object_set_new(last, "ts", json_integer((json_int_t)ev->ts));
+  return last;
+}
+
+void
+view_apply(struct view *v, const struct tend_event *ev)
+{
+  int runner = ev->kind == EVENTS_KIND_RUNNER;
+  json_t *status, *last;
+
+  if (!ev->node)
+    return;
+  if (ev->type == EVENTS_READY_WAITING || ev->type == EVENTS_HEALTH_OK ||
+      ev->type == EVENTS_HEALTH_FAILED || ev->type == EVENTS_UNHEALTHY) {
+    apply_probe(v, ev);
     return;
   }
-  if (!type || strcmp(type, "state") != 0 || !name || !to)
+  if (ev->type != EVENTS_STATE)
     return;
-  status = json_object_get(v->nodes, name);
+  status = json_object_get(v->nodes, ev->node);
   if (!status) {
     status = json_pack("{s:n, s:i, s:i, s:n, s:n}", "pid", "run", 0,
                        "restarts", 0, "last_exit", "next_start_ms");
-    json_object_set_new(v->nodes, name, status);
+    json_object_set_new(v->nodes, ev->node, status);
   }
-  json_object_set_new(status, "state", json_string(to));
+  json_object_set_new(status, "state",
+                      json_string(events_state_name(ev->kind, ev->to)));
   json_object_del(status, "waiting");
-  if (!strcmp(to, "starting") &&
-      strcmp(json_string_value(json_object_get(ev, "from")) ?: "", "starting"))
+  if (runner && ev->to.runner == FSM_STARTING &&
+      ev->from.runner != FSM_STARTING)
     json_object_del(status, "health"); /* a new run: no verdict yet */
-  json_object_set(status, "since", json_object_get(ev, "ts"));
-  copy_field(status, ev, "run");
-  copy_field(status, ev, "restarts");
-  copy_field(status, ev, "reason");
-  if (!strcmp(to, "starting") || !strcmp(to, "running") ||
-      !strcmp(to, "ready") || !strcmp(to, "stopping"))
-    copy_field(status, ev, "pid");
-  else
+  json_object_set_new(status, "since", json_integer((json_int_t)ev->ts));
+  if (runner)
+    json_object_set_new(status, "run", json_integer((json_int_t)ev->run));
+  json_object_set_new(status, "restarts", json_integer(ev->restarts));
+  if (ev->reason)
+    json_object_set_new(status, "reason", json_string(ev->reason));
+  if (!runner || !fsm_state_alive(ev->to.runner))
     json_object_set_new(status, "pid", json_null());
-  if (!strcmp(to, "backoff"))
-    copy_field(status, ev, "next_start_ms");
-  else
+  else if (ev->pid > 0)
+    json_object_set_new(status, "pid", json_integer(ev->pid));
+  if (runner && ev->to.runner == FSM_BACKOFF && ev->next_start_ms > 0)
+    json_object_set_new(status, "next_start_ms",
+                        json_integer((json_int_t)ev->next_start_ms));
+  else if (!runner || ev->to.runner != FSM_BACKOFF)
     json_object_set_new(status, "next_start_ms", json_null());
-  if (json_object_get(ev, "status") || json_object_get(ev, "signal") ||
-      json_object_get(ev, "spawn_error")) {
-    json_t *last = json_object();
-    copy_field(last, ev, "status");
-    copy_field(last, ev, "signal");
-    copy_field(last, ev, "spawn_error");
-    copy_field(last, ev, "reason");
-    json_object_set(last, "ts", json_object_get(ev, "ts"));
+  last = last_exit_of(ev);
+  if (last) {
     json_object_set_new(status, "last_exit", last);
-    if (!strcmp(to, "exited"))
+    if (runner && ev->to.runner == FSM_EXITED)
       remember_exit(status, last);
   }
 }

@@ -1,11 +1,13 @@
 /* view: the read model. It folds the event stream into the current status
  * of every node (state, pid, run, restarts, last exit, ...), which the API,
- * the CLI and state.json show. The projection is pure: events in, plain
- * JSON status objects out. */
+ * the CLI and state.json show. The projection is pure: typed events
+ * (struct tend_event) in, plain JSON status objects out. */
 #ifndef TEND_VIEW_H
 #define TEND_VIEW_H
 
 #include <jansson.h>
+
+#include "src/events.h"
 
 struct view;
 
@@ -14,7 +16,7 @@ struct view *view_new(void);
 /* Frees it (NULL is a no-op). */
 void view_free(struct view *v);
 /* Folds one event into the model (events of other types are ignored). */
-void view_apply(struct view *v, const json_t *ev);
+void view_apply(struct view *v, const struct tend_event *ev);
 /* The status object of a node (borrowed; NULL when nothing is known);
  * last_exit is {"status"|"signal"|"spawn_error", "reason", "ts"}:
  * {"state","pid","run","restarts","since","last_exit","next_start_ms",

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/events.h"
 #include "src/metrics.h"
 
 Test(metrics, family_and_samples)
@@ -93,9 +94,11 @@ Test(metrics, process_read_is_sane)
 Test(metrics, watch_counts_from_events)
 {
   uint64_t fires, pauses;
-  json_t *fire = json_pack("{s:s,s:s}", "type", "watch_fired", "node", "api");
-  json_t *pause = json_pack("{s:s,s:s}", "type", "watch_paused", "node", "api");
-  json_t *other = json_pack("{s:s,s:s}", "type", "state", "node", "api");
+  struct tend_event fire_ev = {.type = EVENTS_WATCH_FIRED, .node = "api"};
+  struct tend_event pause_ev = {.type = EVENTS_WATCH_PAUSED, .node = "api"};
+  struct tend_event other_ev = {.type = EVENTS_STATE, .node = "api"};
+  const struct tend_event *fire = &fire_ev, *pause = &pause_ev;
+  const struct tend_event *other = &other_ev;
 
   metrics_note_event(NULL, fire);
   metrics_note_event(NULL, fire);
@@ -110,7 +113,4 @@ Test(metrics, watch_counts_from_events)
   metrics_reset();
   metrics_watch_counts("api", &fires, &pauses);
   cr_assert_eq(fires, 0);
-  json_decref(fire);
-  json_decref(pause);
-  json_decref(other);
 }

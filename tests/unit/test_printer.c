@@ -1,6 +1,6 @@
 /* Unit tests for src/printer.c's pure helpers: the colour decision
- * (TEND_COLOR, NO_COLOR, a terminal or not) and the stripping of terminal
- * controls from the plain view. */
+ * (TEND_COLOR, NO_COLOR, a terminal or not), the stripping of terminal
+ * controls from the plain view, and the text of a typed event. */
 #include <criterion/criterion.h>
 
 #include "src/printer.h"
@@ -104,4 +104,57 @@ Test(printer_strip, carriage_return_keeps_the_last_state)
   STRIPS_TO("10%\r50%\r100%\n", "100%\n");
   STRIPS_TO("one\ntwo\rTWO\nthree\n", "one\nTWO\nthree\n");
   STRIPS_TO("a\r\r\nb\n", "a\nb\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* The terminal's text of a typed event                                 */
+
+Test(printer_event, transition_in_s6_style)
+{
+  struct tend_event ev = {.type = EVENTS_STATE,
+                          .node = "api",
+                          .kind = EVENTS_KIND_RUNNER,
+                          .from.runner = FSM_RUNNING,
+                          .to.runner = FSM_EXITED,
+                          .event = "exit",
+                          .reason = "exited with status 1"};
+  char *s = printer_event_text(&ev);
+
+  cr_assert_str_eq(s, "api: running --exit--> exited (exited with status 1)");
+  free(s);
+  ev.reason = NULL;
+  ev.kind = EVENTS_KIND_GROUP;
+  ev.from.group = SUP_FSM_STARTING;
+  ev.to.group = SUP_FSM_RUNNING;
+  ev.event = "started";
+  s = printer_event_text(&ev);
+  cr_assert_str_eq(s, "api: starting --started--> running");
+  free(s);
+}
+
+Test(printer_event, a_step_inside_one_state_is_left_out)
+{
+  struct tend_event ev = {.type = EVENTS_STATE,
+                          .node = "api",
+                          .kind = EVENTS_KIND_RUNNER,
+                          .from.runner = FSM_STARTING,
+                          .to.runner = FSM_STARTING,
+                          .event = "spawned_probe"};
+
+  cr_assert_null(printer_event_text(&ev));
+}
+
+Test(printer_event, other_types_say_their_message)
+{
+  struct tend_event give_up = {.type = EVENTS_GIVE_UP,
+                               .node = "web",
+                               .message = "too many restarts"};
+  struct tend_event started = {.type = EVENTS_DAEMON_STARTED};
+  char *s = printer_event_text(&give_up);
+
+  cr_assert_str_eq(s, "web: give_up: too many restarts");
+  free(s);
+  s = printer_event_text(&started);
+  cr_assert_str_eq(s, "daemon_started");
+  free(s);
 }

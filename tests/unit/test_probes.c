@@ -353,8 +353,10 @@ apply_j(struct view *v, const char *text)
   char *s = J(text);
   json_error_t e;
   json_t *ev = json_loads(s, 0, &e);
+  struct tend_event te;
   cr_assert_not_null(ev, "%s: %s", s, e.text);
-  view_apply(v, ev);
+  cr_assert_eq(events_from_json(ev, &te), 0, "%s", s);
+  view_apply(v, &te);
   json_decref(ev);
   free(s);
 }

@@ -4,9 +4,6 @@
 
 import { fmtDuration } from './lines.js';
 
-export const RUNNER_STATES = ['stopped', 'starting', 'running', 'ready',
-  'stopping', 'exited', 'backoff', 'failed'];
-
 // Flattens the tree in config order: [{node, depth, parent (name|null)}].
 export function flatten(root) {
   const out = [];
