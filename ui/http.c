@@ -41,6 +41,7 @@
 #include "ui/sse.h"
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -353,6 +354,38 @@ add_common_headers(struct MHD_Response *r)
   MHD_add_response_header(r, "X-Frame-Options", "DENY");
 }
 
+/* Every response MHD queues passes here, ours and the error pages that
+ * libmicrohttpd builds inside itself (a request line or a header it cannot
+ * parse, an HTTP version it does not speak, a head too large for its
+ * buffer), which no callback of ours ever sees: this definition interposes
+ * the library's exported MHD_queue_response (the library calls it through
+ * its PLT), adds the common headers to a response that lacks them, and
+ * calls the library's own. tests/integration/test_security_web.py checks
+ * the library's pages, so a build that bypasses this shows there. */
+enum MHD_Result
+MHD_queue_response(struct MHD_Connection *conn, unsigned int status,
+                   struct MHD_Response *r)
+{
+  typedef enum MHD_Result (*queue_fn)(struct MHD_Connection *, unsigned int,
+                                      struct MHD_Response *);
+  static queue_fn real;
+
+  if (!real) {
+    void *sym = dlsym(RTLD_NEXT, "MHD_queue_response");
+    if (!sym)
+      abort(); /* no libmicrohttpd under us: a broken link */
+    memcpy(&real, &sym, sizeof real);
+  }
+  if (r && !MHD_get_response_header(r, "X-Content-Type-Options")) {
+    add_common_headers(r);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (!MHD_get_response_header(r, "Content-Type"))
+      MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8");
+    routes_count_status((int)status);
+  }
+  return real(conn, status, r);
+}
+
 /* Events are small writes that must leave at once: without TCP_NODELAY,
  * Nagle's algorithm holds one back until the peer's delayed ACK (40 ms). */
 static void
@@ -446,6 +479,35 @@ send_error(struct http_server *srv, struct MHD_Connection *conn, int status,
   return send_reply(srv, conn, &out);
 }
 
+/* Adds one header's or query argument's size to a running total. */
+static enum MHD_Result
+add_value_size(void *cls, enum MHD_ValueKind kind, const char *key,
+               const char *value)
+{
+  size_t *total = cls;
+
+  (void)kind;
+  *total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": ", CRLF */
+  return MHD_YES;
+}
+
+/* Checks the request head against our bounds (MHD's buffer is larger, so
+ * that these answers are ours): the target (path and query) within
+ * HTTP_MAX_TARGET bytes, else 414; the header block within
+ * HTTP_MAX_HEADERS bytes, else 431. Returns 0 or the status. */
+static int
+head_too_large(struct MHD_Connection *conn, const char *url)
+{
+  size_t target = strlen(url), headers = 0;
+
+  MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_value_size,
+                            &target);
+  if (target > HTTP_MAX_TARGET)
+    return 414;
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, add_value_size, &headers);
+  return headers > HTTP_MAX_HEADERS ? 431 : 0;
+}
+
 /* Returns 1 when a declared Content-Length is over the body limit. */
 static int
 declared_too_large(struct MHD_Connection *conn)
@@ -472,6 +534,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   struct http_req *rq = *con_cls;
   struct routes_req req;
   struct routes_reply out;
+  int big;
 
   (void)version;
   req = (struct routes_req){
@@ -492,6 +555,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     if (srv->closing) {
       rq->replied = 1;
       return send_error(srv, conn, 503, "the daemon is shutting down");
+    }
+    big = head_too_large(conn, url);
+    if (big) {
+      rq->replied = 1;
+      return send_error(srv, conn, big,
+                        big == 414 ? "the request target is over 8 KiB"
+                                   : "the request headers are over 32 KiB");
     }
     /* Host, path and credentials are decided on the headers: a refused
      * request never has its body read. */
@@ -970,6 +1040,7 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
       env_seconds("TEND_HTTP_TIMEOUT_S", HTTP_IDLE_TIMEOUT_S),
       MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_PER_IP_LIMIT,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
       MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
