@@ -36,6 +36,7 @@
 #include "src/log.h"
 #include "src/xalloc.h"
 #include "ui/auth.h"
+#include "ui/page.h"
 #include "ui/portowner.h"
 #include "ui/routes.h"
 #include "ui/sse.h"
@@ -399,6 +400,24 @@ stream_nodelay(struct MHD_Connection *conn)
     setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* MHD asks for more of a page: one batch at most per call. */
+static ssize_t
+page_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  size_t n;
+
+  (void)pos;
+  n = page_read(cls, buf, max);
+  return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* The page's response is gone. */
+static void
+page_done(void *cls)
+{
+  page_free(cls);
+}
+
 /* Turns a routes reply into an MHD response and queues it. */
 static enum MHD_Result
 send_reply(struct http_server *srv, struct MHD_Connection *conn,
@@ -430,6 +449,11 @@ send_reply(struct http_server *srv, struct MHD_Connection *conn,
     /* Exempt from the idle timeout while suspended; dropped when stuck. */
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                               (unsigned int)HTTP_STREAM_STALL_S);
+  } else if (out->page) {
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                          page_reader, out->page, page_done);
+    if (r)
+      out->page = NULL; /* MHD frees it */
   } else if (out->static_body) {
     r = MHD_create_response_from_buffer(out->len, (void *)out->static_body,
                                         MHD_RESPMEM_PERSISTENT);

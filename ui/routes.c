@@ -31,6 +31,7 @@
 #include "state/jsonl.h"
 #include "ui/assets.h"
 #include "ui/auth.h"
+#include "ui/page.h"
 #include "ui/sse.h"
 
 #include <ctype.h>
@@ -508,6 +509,7 @@ routes_reply_clean(struct routes_reply *out)
   free(out->location);
   free(out->set_cookie);
   sse_stream_free(out->stream);
+  page_free(out->page);
   memset(out, 0, sizeof *out);
 }
 
@@ -1113,31 +1115,14 @@ page_args(const struct routes_req *rq, uint64_t *after, size_t *limit,
   return 0;
 }
 
-/* Ends a page of items (read after seq `after` of a log whose newest seq
- * is last) before its first inner hole, moves *next to its new end, and
- * returns the "gap" field: {"from","first_available"} for a hole in front
- * of the page (rotated-away seqs), else null. */
-static json_t *
-page_gap(json_t *items, uint64_t after, uint64_t last, uint64_t *next)
+/* Replies with a page produced as it is sent (ui/page.c). */
+static void
+reply_page(struct routes_reply *out, struct page *page)
 {
-  size_t n = json_array_size(items), keep;
-  uint64_t *seqs = xmalloc((n ? n : 1) * sizeof *seqs);
-  struct sse_gap gap;
-
-  for (size_t i = 0; i < n; i++) {
-    json_t *seq = json_object_get(json_array_get(items, i), "seq");
-    seqs[i] = json_is_integer(seq) ? (uint64_t)json_integer_value(seq) : 0;
-  }
-  keep = sse_gap_check(after, seqs, n, last, &gap);
-  while (json_array_size(items) > keep)
-    json_array_remove(items, json_array_size(items) - 1);
-  if (keep > 0)
-    *next = seqs[keep - 1];
-  free(seqs);
-  if (gap.from == 0)
-    return json_null();
-  return json_pack("{s:I,s:I}", "from", (json_int_t)gap.from, "first_available",
-                   (json_int_t)gap.first_available);
+  out->status = 200;
+  out->content_type = "application/json";
+  out->cache_control = "no-store";
+  out->page = page;
 }
 
 /* GET /api/v1/runners/{name}/output?after=&limit=. */
@@ -1145,30 +1130,22 @@ static void
 h_output(const struct routes_req *rq, const char *name,
          struct routes_reply *out)
 {
-  uint64_t after, next = 0, last = 0;
+  uint64_t after, last;
   size_t limit;
-  json_t *chunks = NULL, *gap;
   int r;
 
   if (page_args(rq, &after, &limit, out) < 0)
     return;
-  r = tend_output_after(name, after, limit, ROUTES_PAGE_BYTES, &chunks, &next);
-  if (r == 0)
-    r = tend_output_last_seq(name, &last);
-  if (r < 0) {
-    json_decref(chunks);
-    if (r == -ENOENT)
-      reply_errorf(out, 404, "no runner named \"%s\"", name);
-    else
-      reply_door_error(out, r, NULL);
+  r = tend_output_last_seq(name, &last);
+  if (r == -ENOENT) {
+    reply_errorf(out, 404, "no runner named \"%s\"", name);
     return;
   }
-  if (!chunks)
-    chunks = json_array();
-  gap = page_gap(chunks, after, last, &next);
-  reply_json(out, 200,
-             json_pack("{s:o,s:I,s:I,s:o}", "chunks", chunks, "next",
-                       (json_int_t)next, "last", (json_int_t)last, "gap", gap));
+  if (r < 0) {
+    reply_door_error(out, r, NULL);
+    return;
+  }
+  reply_page(out, page_new(name, after, limit, ROUTES_PAGE_BYTES));
 }
 
 /* GET /api/v1/events?after=&limit=. */
@@ -1176,26 +1153,13 @@ static void
 h_events(const struct routes_req *rq, const char *name,
          struct routes_reply *out)
 {
-  uint64_t after, next = 0, last = tend_events_last_seq();
+  uint64_t after;
   size_t limit;
-  json_t *events = NULL, *gap;
-  int r;
 
   (void)name;
   if (page_args(rq, &after, &limit, out) < 0)
     return;
-  r = tend_events_after(after, limit, ROUTES_PAGE_BYTES, &events, &next);
-  if (r < 0) {
-    json_decref(events);
-    reply_door_error(out, r, NULL);
-    return;
-  }
-  if (!events)
-    events = json_array();
-  gap = page_gap(events, after, last, &next);
-  reply_json(out, 200,
-             json_pack("{s:o,s:I,s:I,s:o}", "events", events, "next",
-                       (json_int_t)next, "last", (json_int_t)last, "gap", gap));
+  reply_page(out, page_new(NULL, after, limit, ROUTES_PAGE_BYTES));
 }
 
 /* ----------------------------------------------------- stream sources */

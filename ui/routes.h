@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct page;
 struct sse_stream;
 
 /* Largest request body accepted (bigger ones get 413). */
@@ -19,8 +20,9 @@ struct sse_stream;
 /* Output/events pages: default and largest limit. */
 #define ROUTES_LIMIT_DEFAULT 1000
 #define ROUTES_LIMIT_MAX 10000
-/* Stored JSON per output or events page: a page ends before the chunk
- * that would take it over (its "next" says where to go on). */
+/* JSON of the items of an output or events page: a page ends before the
+ * item that would take it over (its "next" says where to go on). The page
+ * is produced batch by batch as it is sent (ui/page.c), never whole. */
 #define ROUTES_PAGE_BYTES ((size_t)4 << 20)
 /* Stored JSON per batch a stream reads from the store. */
 #define ROUTES_STREAM_BATCH_BYTES ((size_t)1 << 20)
@@ -55,6 +57,7 @@ struct routes_reply {
   const char *cache_control;        /* static */
   int challenge;                    /* add WWW-Authenticate (401) */
   struct sse_stream *stream;        /* owned: stream this instead of body */
+  struct page *page;                /* owned: send this instead of body */
 };
 
 /* Binds the routes to the daemon's token and port (copied). Forgets every
@@ -83,8 +86,8 @@ int routes_precheck(const struct routes_req *req, struct routes_reply *out);
 
 /* Handles one request completely (routes_precheck included). */
 void routes_handle(const struct routes_req *req, struct routes_reply *out);
-/* Frees what a reply owns (not a stream taken by the caller: set
- * out->stream to NULL after taking it). */
+/* Frees what a reply owns (not a stream or page taken by the caller: set
+ * out->stream or out->page to NULL after taking it). */
 void routes_reply_clean(struct routes_reply *out);
 /* Fills a JSON error reply {"error": msg} with status. */
 void routes_reply_error(struct routes_reply *out, int status, const char *msg);
