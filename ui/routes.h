@@ -1,4 +1,5 @@
-/* routes: the HTTP API's route table and handlers (issue 4, docs/api.md).
+/* routes: the HTTP API's route table and its gate (issue 4, docs/api.md);
+ * the handlers are in ui/views.c, ui/cmds.c and ui/logs.c.
  *
  * routes_handle turns one request (method, raw path, headers, query, body)
  * into one reply (status, headers, body, or an SSE stream) without knowing
@@ -92,8 +93,12 @@ void routes_reply_clean(struct routes_reply *out);
 /* Fills a JSON error reply {"error": msg} with status. */
 void routes_reply_error(struct routes_reply *out, int status, const char *msg);
 
+/* Milliseconds of a monotonic clock (login codes, the tree cache). */
+int64_t routes_mono_ms(void);
 /* Counts a response by status for /metrics. */
 void routes_count_status(int status);
+/* How many responses went out with status (for /metrics). */
+uint64_t routes_status_count(int status);
 
 /* ------------------------------------------------------------- pure core */
 
@@ -123,6 +128,9 @@ int routes_parse_u64(const char *s, uint64_t *out);
 /* Parses a seq (after=, Last-Event-ID): routes_parse_u64 limited to
  * INT64_MAX, the largest seq JSON carries exactly. */
 int routes_parse_seq(const char *s, uint64_t *out);
+/* Decodes a raw query value (%xx once) and parses it with
+ * routes_parse_seq: 0 or -EINVAL. */
+int routes_parse_query_u64(const char *raw, uint64_t *out);
 /* Parses a limit query value: absent -> ROUTES_LIMIT_DEFAULT, above
  * ROUTES_LIMIT_MAX -> ROUTES_LIMIT_MAX, 0 or not a number -> -EINVAL. */
 int routes_parse_limit(const char *raw, size_t *out);
