@@ -648,6 +648,11 @@ def test_a_big_page_streams_while_the_api_answers(tend_factory):
     pid = d.daemon_json()["pid"]
     assert request(d, "GET", "/api/v1/runners/big/output?limit=1")[0] == 200
     before = rss_kib(pid)
+    base = 0.0
+    for _ in range(10):
+        t0 = time.monotonic()
+        assert request(d, "GET", "/healthz", token=False)[0] == 200
+        base = max(base, time.monotonic() - t0)
     readers = []
     for _ in range(2):
         s = socket.socket()
@@ -665,7 +670,10 @@ def test_a_big_page_streams_while_the_api_answers(tend_factory):
         assert request(d, "GET", "/healthz", token=False)[0] == 200
         slowest = max(slowest, time.monotonic() - t0)
     peak = rss_kib(pid)
-    assert slowest < 1.0 * SLOW, f"/healthz took {slowest:.2f}s"
+    print(f"slowest /healthz: {slowest:.3f}s (before the pages: {base:.3f}s)")
+    # Generous: the machine may be loaded (the pages cost CPU, one store
+    # batch per reader per loop turn, never a whole page at once).
+    assert slowest < 2.0 * SLOW, f"/healthz took {slowest:.2f}s"
     for r in readers:
         while True:
             chunk = r[0].recv(1 << 16)
