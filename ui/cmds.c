@@ -37,14 +37,16 @@ runner_cmd(const struct routes_req *rq, const char *name, enum tend_cmd cmd,
 
 /* POST /api/v1/runners/{name}/start. */
 void
-cmds_start(const struct routes_req *rq, const char *name, struct routes_reply *out)
+cmds_start(const struct routes_req *rq, const char *name,
+           struct routes_reply *out)
 {
   runner_cmd(rq, name, TEND_CMD_START, out);
 }
 
 /* POST /api/v1/runners/{name}/stop. */
 void
-cmds_stop(const struct routes_req *rq, const char *name, struct routes_reply *out)
+cmds_stop(const struct routes_req *rq, const char *name,
+          struct routes_reply *out)
 {
   runner_cmd(rq, name, TEND_CMD_STOP, out);
 }

@@ -716,8 +716,10 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
   uv_unref((uv_handle_t *)&srv->sweep);
 
-  listener_format_addr((struct sockaddr *)&ss, port, 0, listen_s, sizeof listen_s);
-  listener_format_addr((struct sockaddr *)&ss, port, 1, url_host, sizeof url_host);
+  listener_format_addr((struct sockaddr *)&ss, port, 0, listen_s,
+                       sizeof listen_s);
+  listener_format_addr((struct sockaddr *)&ss, port, 1, url_host,
+                       sizeof url_host);
   scheme = cfg->http.tls_cert ? "https" : "http";
   url = xasprintf("%s://%s", scheme, url_host);
   code = routes_login_code();

@@ -145,7 +145,8 @@ bind_error(const struct sockaddr_storage *ss, int port, int err)
   char where[INET6_ADDRSTRLEN + 16];
   char *owner, *msg;
 
-  listener_format_addr((const struct sockaddr *)ss, port, 0, where, sizeof where);
+  listener_format_addr((const struct sockaddr *)ss, port, 0, where,
+                       sizeof where);
   if (err != -EADDRINUSE)
     return xasprintf("%s: %s", where, strerror(-err));
   owner = portowner_describe(port);

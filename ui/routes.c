@@ -250,7 +250,9 @@ static const struct route route_table[] = {
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/start",
      .fn = cmds_start},
-    {.method = "POST", .pattern = "/api/v1/runners/{name}/stop", .fn = cmds_stop},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/stop",
+     .fn = cmds_stop},
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/restart",
      .fn = cmds_restart},
@@ -260,7 +262,9 @@ static const struct route route_table[] = {
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/watch/resume",
      .fn = cmds_resume},
-    {.method = "POST", .pattern = "/api/v1/runners/{name}/input", .fn = cmds_input},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/input",
+     .fn = cmds_input},
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/resize",
      .fn = cmds_resize},
@@ -274,7 +278,9 @@ static const struct route route_table[] = {
      .pattern = "/api/v1/groups/{name}/stop",
      .fn = cmds_group_stop},
     {.method = "POST", .pattern = "/api/v1/reload", .fn = cmds_reload},
-    {.method = "POST", .pattern = "/api/v1/daemon/stop", .fn = cmds_daemon_stop},
+    {.method = "POST",
+     .pattern = "/api/v1/daemon/stop",
+     .fn = cmds_daemon_stop},
     {.method = "POST", .pattern = "/api/v1/ui/login", .fn = h_login_code},
     {.method = "GET",
      .pattern = "/api/v1/runners/{name}/output",
@@ -675,7 +681,8 @@ static int
 has_session(const struct routes_req *rq)
 {
   size_t len = 0;
-  const char *c = auth_cookie_find(reply_header(rq, "Cookie"), the_cookie, &len);
+  const char *c =
+      auth_cookie_find(reply_header(rq, "Cookie"), the_cookie, &len);
 
   return c && auth_session_valid(&the_sessions, c, len, routes_mono_ms());
 }

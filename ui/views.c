@@ -119,7 +119,8 @@ views_shutdown(void)
 
 /* GET /api/v1/tree. */
 void
-views_tree(const struct routes_req *rq, const char *name, struct routes_reply *out)
+views_tree(const struct routes_req *rq, const char *name,
+           struct routes_reply *out)
 {
   int64_t now = routes_mono_ms(), age = now - tree_built_ms;
 
@@ -191,7 +192,8 @@ views_runner(const struct routes_req *rq, const char *name,
 
 /* GET /api/v1/groups/{name}. */
 void
-views_group(const struct routes_req *rq, const char *name, struct routes_reply *out)
+views_group(const struct routes_req *rq, const char *name,
+            struct routes_reply *out)
 {
   json_t *g = tend_group_json(name);
 
