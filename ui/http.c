@@ -18,12 +18,14 @@
  *    short deadline passes) before MHD_stop_daemon, which must never see a
  *    suspended connection (pitfall 4). The poll handle stops before MHD
  *    closes its epoll fd.
- *  - We bind the listening socket ourselves so that "address in use" is our
- *    own clear error (naming the holder, ui/portowner.c), and hand it to
- *    MHD (MHD_OPTION_LISTEN_SOCKET). Without "listen" in the config the
- *    first free port from 7070 up is taken, so that two projects' daemons
- *    run side by side; the port is bound once, at start-up, so a reload
- *    never moves it (daemon.json, which clients read, stays true).
+ *  - We bind the listening socket ourselves (ui/listener.c) so that
+ *    "address in use" is our own clear error, and hand it to MHD
+ *    (MHD_OPTION_LISTEN_SOCKET); the port is bound once, at start-up, so a
+ *    reload never moves it (daemon.json, which clients read, stays true).
+ *  - Every response carries the same security headers, libmicrohttpd's own
+ *    error pages included, and request heads past our bounds get our own
+ *    414/431 (ui/respond.c); output and events pages are sent as they are
+ *    read from the store (ui/page.c), never built whole.
  *  - The unescape callback is a no-op: routes.c decodes each path segment
  *    once itself, so "%2f" inside a name stays distinguishable from "/".
  *
@@ -36,24 +38,21 @@
 #include "src/log.h"
 #include "src/xalloc.h"
 #include "ui/auth.h"
-#include "ui/portowner.h"
+#include "ui/listener.h"
+#include "ui/respond.h"
 #include "ui/routes.h"
 #include "ui/sse.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -64,12 +63,6 @@
 /* Memory goes back to the system once this many connections closed (and
  * few are left open). */
 #define HTTP_TRIM_AFTER 256
-
-static const char csp[] =
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; connect-src 'self'; font-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; "
-    "frame-ancestors 'none'";
 
 struct conn_stream;
 struct conn_info;
@@ -329,43 +322,6 @@ on_heartbeat(uv_timer_t *h)
 
 /* --------------------------------------------------------------- requests */
 
-/* Looks a header up for routes.c. */
-static const char *
-req_header(void *ctx, const char *name)
-{
-  return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
-}
-
-/* Looks a raw query argument up for routes.c. */
-static const char *
-req_query(void *ctx, const char *name)
-{
-  return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
-}
-
-/* Headers every response carries. */
-static void
-add_common_headers(struct MHD_Response *r)
-{
-  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(r, "Content-Security-Policy", csp);
-  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-  MHD_add_response_header(r, "X-Frame-Options", "DENY");
-}
-
-/* Events are small writes that must leave at once: without TCP_NODELAY,
- * Nagle's algorithm holds one back until the peer's delayed ACK (40 ms). */
-static void
-stream_nodelay(struct MHD_Connection *conn)
-{
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-  int one = 1;
-
-  if (ci)
-    setsockopt(ci->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 /* Turns a routes reply into an MHD response and queues it. */
 static enum MHD_Result
 send_reply(struct http_server *srv, struct MHD_Connection *conn,
@@ -393,10 +349,14 @@ send_reply(struct http_server *srv, struct MHD_Connection *conn,
       return MHD_NO;
     }
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    stream_nodelay(conn);
+    respond_nodelay(conn);
     /* Exempt from the idle timeout while suspended; dropped when stuck. */
     MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT,
                               (unsigned int)HTTP_STREAM_STALL_S);
+  } else if (out->page) {
+    r = respond_page(out->page);
+    if (r)
+      out->page = NULL; /* MHD frees it */
   } else if (out->static_body) {
     r = MHD_create_response_from_buffer(out->len, (void *)out->static_body,
                                         MHD_RESPMEM_PERSISTENT);
@@ -412,7 +372,7 @@ send_reply(struct http_server *srv, struct MHD_Connection *conn,
     routes_reply_clean(out);
     return MHD_NO;
   }
-  add_common_headers(r);
+  respond_add_common_headers(r);
   if (out->content_type)
     MHD_add_response_header(r, "Content-Type", out->content_type);
   if (out->cache_control)
@@ -446,22 +406,6 @@ send_error(struct http_server *srv, struct MHD_Connection *conn, int status,
   return send_reply(srv, conn, &out);
 }
 
-/* Returns 1 when a declared Content-Length is over the body limit. */
-static int
-declared_too_large(struct MHD_Connection *conn)
-{
-  const char *cl =
-      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-  char *end;
-  unsigned long long v;
-
-  if (!cl)
-    return 0;
-  errno = 0;
-  v = strtoull(cl, &end, 10);
-  return errno != 0 || v > ROUTES_MAX_BODY;
-}
-
 /* MHD's access handler: first call (headers), body pieces, last call. */
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -472,13 +416,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   struct http_req *rq = *con_cls;
   struct routes_req req;
   struct routes_reply out;
+  int big;
 
   (void)version;
   req = (struct routes_req){
       .method = method,
       .path = url,
-      .header = req_header,
-      .query = req_query,
+      .header = respond_req_header,
+      .query = respond_req_query,
       .ctx = conn,
   };
   if (!rq) {
@@ -493,13 +438,20 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
       rq->replied = 1;
       return send_error(srv, conn, 503, "the daemon is shutting down");
     }
+    big = respond_head_too_large(conn, url);
+    if (big) {
+      rq->replied = 1;
+      return send_error(srv, conn, big,
+                        big == 414 ? "the request target is over 8 KiB"
+                                   : "the request headers are over 32 KiB");
+    }
     /* Host, path and credentials are decided on the headers: a refused
      * request never has its body read. */
     if (routes_precheck(&req, &out)) {
       rq->replied = 1;
       return send_reply(srv, conn, &out);
     }
-    if (declared_too_large(conn)) {
+    if (respond_body_too_large(conn)) {
       char msg[64];
       snprintf(msg, sizeof msg, "the request body is over %d bytes",
                ROUTES_MAX_BODY);
@@ -583,187 +535,6 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---------------------------------------------------------------- start-up */
 
-/* Returns 1 for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
-static int
-is_loopback(const struct sockaddr *sa)
-{
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-  }
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-      return 1;
-    return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
-           in6->sin6_addr.s6_addr[12] == 127;
-  }
-  return 0;
-}
-
-/* Formats an address as "host:port" ("[::1]:7070" for IPv6); a wildcard
- * address becomes the loopback one when for_url. */
-static void
-format_addr(const struct sockaddr *sa, int port, int for_url, char *out,
-            size_t cap)
-{
-  char host[INET6_ADDRSTRLEN] = "?";
-
-  if (sa->sa_family == AF_INET) {
-    struct in_addr a = ((const struct sockaddr_in *)sa)->sin_addr;
-    if (for_url && a.s_addr == htonl(INADDR_ANY))
-      a.s_addr = htonl(INADDR_LOOPBACK);
-    inet_ntop(AF_INET, &a, host, sizeof host);
-    snprintf(out, cap, "%s:%d", host, port);
-  } else {
-    struct in6_addr a = ((const struct sockaddr_in6 *)sa)->sin6_addr;
-    if (for_url && IN6_IS_ADDR_UNSPECIFIED(&a))
-      a = in6addr_loopback;
-    inet_ntop(AF_INET6, &a, host, sizeof host);
-    snprintf(out, cap, "[%s]:%d", host, port);
-  }
-}
-
-/* Resolves the configured host (IPv4 preferred) into *ss (port 0) and
- * checks that it may be served; errors name the config key. */
-static int
-resolve_listen(const struct config_http *h, struct sockaddr_storage *ss,
-               socklen_t *sl, char **cause)
-{
-  struct addrinfo hints, *res = NULL, *ai, *pick = NULL;
-  int r;
-
-  memset(&hints, 0, sizeof hints);
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  r = getaddrinfo(h->host, "0", &hints, &res);
-  if (r != 0) {
-    *cause =
-        xasprintf("http.listen: %s:%d: %s", h->host, h->port, gai_strerror(r));
-    return -EINVAL;
-  }
-  for (ai = res; ai && !pick; ai = ai->ai_next)
-    if (ai->ai_family == AF_INET)
-      pick = ai;
-  for (ai = res; ai && !pick; ai = ai->ai_next)
-    if (ai->ai_family == AF_INET6)
-      pick = ai;
-  if (!pick) {
-    freeaddrinfo(res);
-    *cause = xasprintf("http.listen: %s:%d: no IPv4 or IPv6 address", h->host,
-                       h->port);
-    return -EINVAL;
-  }
-  memset(ss, 0, sizeof *ss);
-  memcpy(ss, pick->ai_addr, pick->ai_addrlen);
-  *sl = pick->ai_addrlen;
-  freeaddrinfo(res);
-  if (!is_loopback((struct sockaddr *)ss) && !h->allow_remote) {
-    *cause = xasprintf("http.listen: %s:%d: not a loopback address; set "
-                       "\"http\": {\"allow_remote\": true} to serve other "
-                       "hosts (anyone who can reach it needs only the token)",
-                       h->host, h->port);
-    return -EINVAL;
-  }
-  return 0;
-}
-
-/* Sets the port of an IPv4 or IPv6 address. */
-static void
-set_port(struct sockaddr_storage *ss, int port)
-{
-  if (ss->ss_family == AF_INET)
-    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
-  else
-    ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
-}
-
-/* Binds and listens on ss; returns the socket or -errno. */
-static int
-listen_on(const struct sockaddr_storage *ss, socklen_t sl)
-{
-  int fd, one = 1, r;
-
-  fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return -errno;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, (const struct sockaddr *)ss, sl) != 0 ||
-      listen(fd, SOMAXCONN) != 0) {
-    r = -errno;
-    close(fd);
-    return r;
-  }
-  return fd;
-}
-
-/* Words a bind failure on ss:port, naming the holder of a busy port when
- * /proc tells (another tend daemon, most often). New string. */
-static char *
-bind_error(const struct sockaddr_storage *ss, int port, int err)
-{
-  char where[INET6_ADDRSTRLEN + 16];
-  char *owner, *msg;
-
-  format_addr((const struct sockaddr *)ss, port, 0, where, sizeof where);
-  if (err != -EADDRINUSE)
-    return xasprintf("%s: %s", where, strerror(-err));
-  owner = portowner_describe(port);
-  msg = xasprintf("%s: address already in use%s", where, owner ? owner : "");
-  free(owner);
-  return msg;
-}
-
-/* Binds the listening socket. With "listen" in the config, exactly that
- * address (port 0: any free port); without it, the first free port of
- * HTTP_AUTO_PORTS from the default one up, so that several projects' tend
- * daemons run side by side. Returns the socket with the address bound in
- * *ss and its port in *port, or -errno with *cause. */
-static int
-bind_listen(const struct config_http *h, struct sockaddr_storage *ss, int *port,
-            char **cause)
-{
-  socklen_t sl;
-  int fd = -EADDRINUSE, r, tries = h->listen_set ? 1 : HTTP_AUTO_PORTS;
-  char *first_busy = NULL;
-
-  r = resolve_listen(h, ss, &sl, cause);
-  if (r != 0)
-    return r;
-  for (int i = 0; i < tries && h->port + i <= 65535; i++) {
-    set_port(ss, h->port + i);
-    fd = listen_on(ss, sl);
-    if (fd != -EADDRINUSE || h->listen_set)
-      break;
-    if (!first_busy)
-      first_busy = bind_error(ss, h->port, fd);
-  }
-  if (fd < 0) {
-    char *why = bind_error(ss, h->port, fd);
-    if (h->listen_set)
-      *cause = xasprintf("http.listen: %s", why);
-    else if (fd == -EADDRINUSE)
-      *cause = xasprintf("http: ports %d to %d on %s are all in use; set "
-                         "\"http\": {\"listen\": \"%s:PORT\"} (port 0 "
-                         "takes any free port)",
-                         h->port, h->port + tries - 1, h->host, h->host);
-    else
-      *cause = xasprintf("http: %s", why);
-    free(why);
-    free(first_busy);
-    return fd;
-  }
-  sl = sizeof *ss;
-  getsockname(fd, (struct sockaddr *)ss, &sl);
-  *port =
-      ntohs(ss->ss_family == AF_INET ? ((struct sockaddr_in *)ss)->sin_port
-                                     : ((struct sockaddr_in6 *)ss)->sin6_port);
-  if (first_busy)
-    fprintf(stderr, "tend: %s; took port %d instead\n", first_busy, *port);
-  free(first_busy);
-  return fd;
-}
-
 /* Writes daemon.json: temp file in the same folder, fsync, rename. */
 static int
 write_daemon_json(const char *path, json_t *doc)
@@ -798,31 +569,6 @@ write_daemon_json(const char *path, json_t *doc)
   return 0;
 }
 
-/* Room for many connections: raise the soft fd limit toward the hard one
- * (idle clients must not starve others), and size MHD's limit to it. */
-static unsigned int
-connection_limit(void)
-{
-  struct rlimit rl;
-  rlim_t want = 65536;
-
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-    return 512;
-  if (rl.rlim_cur < want && rl.rlim_cur != RLIM_INFINITY) {
-    rlim_t raised =
-        rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-    if (raised > rl.rlim_cur) {
-      rl.rlim_cur = raised;
-      if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-  }
-  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 4096 + 512)
-    return 4096;
-  return rl.rlim_cur > 1024 ? (unsigned int)(rl.rlim_cur - 512)
-                            : (unsigned int)(rl.rlim_cur / 2);
-}
-
 /* Reads a number of seconds (1..3600) from the environment variable var
  * (for tests), else returns def. */
 static unsigned int
@@ -840,44 +586,6 @@ env_seconds(const char *var, unsigned int def)
     return def;
   }
   return (unsigned int)v;
-}
-
-/* Reads a whole PEM file (at most 1 MiB) for MHD's TLS options. Returns a
- * new string, or NULL with *cause. */
-static char *
-read_pem(const char *key, const char *path, char **cause)
-{
-  FILE *f = fopen(path, "re");
-  char *buf;
-  size_t n;
-
-  if (!f) {
-    *cause = xasprintf("http.tls.%s: %s: %s", key, path, strerror(errno));
-    return NULL;
-  }
-  buf = xmalloc((1 << 20) + 1);
-  n = fread(buf, 1, 1 << 20, f);
-  if (ferror(f) || !feof(f) || n == 0) {
-    *cause = xasprintf("http.tls.%s: %s: %s", key, path,
-                       ferror(f) ? strerror(errno)
-                       : n == 0  ? "empty file"
-                                 : "larger than 1 MiB");
-    fclose(f);
-    free(buf);
-    return NULL;
-  }
-  fclose(f);
-  buf[n] = '\0';
-  return buf;
-}
-
-/* Returns 1 for a wildcard listen host ("0.0.0.0", "::"): not a name any
- * browser should use (and "0.0.0.0" reaches loopback on some systems). */
-static int
-is_wildcard_host(const char *host)
-{
-  return !host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ||
-         strcmp(host, "[::]") == 0;
 }
 
 /* Counts a closed handle; the last one frees the server. */
@@ -924,7 +632,7 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
     free(srv);
     return r;
   }
-  fd = bind_listen(&cfg->http, &ss, &port, cause);
+  fd = listener_bind(&cfg->http, &ss, &port, cause);
   if (fd < 0) {
     free(srv->token);
     free(srv);
@@ -934,8 +642,8 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   srv->header_timeout_ms =
       1000u * env_seconds("TEND_HTTP_HEADER_TIMEOUT_S", HTTP_HEADER_TIMEOUT_S);
   if (cfg->http.tls_cert) {
-    cert = read_pem("cert", cfg->http.tls_cert, cause);
-    key = cert ? read_pem("key", cfg->http.tls_key, cause) : NULL;
+    cert = listener_read_pem("cert", cfg->http.tls_cert, cause);
+    key = cert ? listener_read_pem("key", cfg->http.tls_key, cause) : NULL;
     if (!key) {
       free(cert);
       close(fd);
@@ -954,7 +662,7 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
     routes_set_session_file(sessions);
     free(sessions);
   }
-  if (!is_wildcard_host(cfg->http.host))
+  if (!listener_is_wildcard(cfg->http.host))
     routes_allow_host(cfg->http.host);
   for (size_t i = 0; i < cfg->http.n_hosts; i++)
     routes_allow_host(cfg->http.hosts[i]);
@@ -968,8 +676,9 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
       flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_LISTEN_SOCKET, fd,
       MHD_OPTION_CONNECTION_TIMEOUT,
       env_seconds("TEND_HTTP_TIMEOUT_S", HTTP_IDLE_TIMEOUT_S),
-      MHD_OPTION_CONNECTION_LIMIT, connection_limit(),
+      MHD_OPTION_CONNECTION_LIMIT, listener_connection_limit(),
       MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)HTTP_PER_IP_LIMIT,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
       MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
       MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
@@ -1007,8 +716,10 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
   uv_timer_start(&srv->sweep, on_sweep, 1000, 1000);
   uv_unref((uv_handle_t *)&srv->sweep);
 
-  format_addr((struct sockaddr *)&ss, port, 0, listen_s, sizeof listen_s);
-  format_addr((struct sockaddr *)&ss, port, 1, url_host, sizeof url_host);
+  listener_format_addr((struct sockaddr *)&ss, port, 0, listen_s,
+                       sizeof listen_s);
+  listener_format_addr((struct sockaddr *)&ss, port, 1, url_host,
+                       sizeof url_host);
   scheme = cfg->http.tls_cert ? "https" : "http";
   url = xasprintf("%s://%s", scheme, url_host);
   code = routes_login_code();
@@ -1027,7 +738,7 @@ http_start(uv_loop_t *loop, const struct config *cfg, struct http_server **out,
             listen_s, ui_url);
   else
     fprintf(stderr, "tend: API on %s/ (UI: %s)\n", url, ui_url);
-  if (!is_loopback((struct sockaddr *)&ss) && !cfg->http.tls_cert)
+  if (!listener_is_loopback((struct sockaddr *)&ss) && !cfg->http.tls_cert)
     log_warn("http.listen: %s is not a loopback address and http.tls is not "
              "set: the token and the session cookie cross the network in "
              "clear text",

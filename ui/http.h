@@ -21,6 +21,11 @@ struct http_server;
  * connection opened or its previous request ended, however slowly they
  * trickle in; TEND_HTTP_HEADER_TIMEOUT_S overrides it (tests). */
 #define HTTP_HEADER_TIMEOUT_S 10
+/* libmicrohttpd's buffer per connection: room for a head over our bounds,
+ * so that the answer is ours. Touched memory only: the pool is mapped. A
+ * head that overflows even this gets the library's own 431 (with our
+ * headers, see MHD_queue_response in ui/respond.c). */
+#define HTTP_CONN_MEMORY (128 * 1024)
 /* Connections at once from one IP address (others are refused at once). */
 #define HTTP_PER_IP_LIMIT 256
 /* An SSE connection is exempt from the idle timeout while it waits for

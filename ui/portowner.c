@@ -18,28 +18,22 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "runners/procnet.h"
 #include "src/xalloc.h"
 
+/* The line format is procnet's (runners/procnet.c), shared with the
+ * runners' port probe. */
 int
 portowner_parse_line(const char *line, unsigned *port, unsigned *state,
                      unsigned long *inode)
 {
-  char local[72], remote[72];
-  unsigned lport, rport, st, uid, timeout;
-  unsigned long ino;
-  int n;
+  struct procnet_sock sock;
 
-  /* "  0: 0100007F:1BA6 00000000:0000 0A 00000000:00000000 00:00000000
-   *  00000000  1000  0 123456 ..." (tcp6: 32 hex digits per address) */
-  n = sscanf(line,
-             " %*u: %71[0-9A-Fa-f]:%x %71[0-9A-Fa-f]:%x %x %*x:%*x "
-             "%*x:%*x %*x %u %u %lu",
-             local, &lport, remote, &rport, &st, &uid, &timeout, &ino);
-  if (n != 8 || lport > 65535)
+  if (procnet_parse_line(line, &sock) < 0)
     return -EINVAL;
-  *port = lport;
-  *state = st;
-  *inode = ino;
+  *port = (unsigned)sock.port;
+  *state = (unsigned)sock.state;
+  *inode = sock.inode;
   return 0;
 }
 
@@ -67,11 +61,10 @@ listen_inode(const char *table, int port)
   if (!f)
     return 0;
   while (!found && fgets(line, sizeof line, f)) {
-    unsigned p, st;
-    unsigned long ino;
-    if (portowner_parse_line(line, &p, &st, &ino) == 0 && (int)p == port &&
-        st == PORTOWNER_TCP_LISTEN && ino != 0)
-      found = ino;
+    struct procnet_sock sock;
+    if (procnet_parse_line(line, &sock) == 0 && sock.port == port &&
+        sock.state == PROCNET_LISTEN && sock.inode != 0)
+      found = sock.inode;
   }
   fclose(f);
   return found;

@@ -11,12 +11,14 @@
 #ifndef TEND_PORTOWNER_H
 #define TEND_PORTOWNER_H
 
+#include "runners/procnet.h"
+
 /* Socket state "listen" in /proc/net/tcp. */
-#define PORTOWNER_TCP_LISTEN 0x0A
+#define PORTOWNER_TCP_LISTEN PROCNET_LISTEN
 
 /* Parses one line of /proc/net/tcp or /proc/net/tcp6 into the local port,
- * the socket state and its inode. Returns 0, or -EINVAL for the header
- * line and anything malformed. */
+ * the socket state and its inode, with procnet_parse_line. Returns 0, or
+ * -EINVAL for the header line and anything malformed. */
 int portowner_parse_line(const char *line, unsigned *port, unsigned *state,
                          unsigned long *inode);
 

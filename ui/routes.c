@@ -1,5 +1,7 @@
-/* routes: the API's route table, its request rules and its handlers
- * (issue 4; the reference is docs/api.md).
+/* routes: the API's route table and its request rules (issue 4; the
+ * reference is docs/api.md). The handlers live by subject in ui/views.c
+ * (reads), ui/cmds.c (commands) and ui/logs.c (output, events, streams),
+ * and build their replies with ui/reply.c.
  *
  * DESIGN. One static table maps (method, path pattern) to a handler; a
  * pattern segment "{name}" captures a runner or group name. Every request
@@ -14,38 +16,31 @@
  *   3. no route -> a UI asset (ui/assets.h) or 404; wrong method -> 405;
  *   4. a body over 64 KiB -> 413; then the handler.
  * Handlers talk to the daemon through src/tend.h only, and turn its errors
- * into statuses: -ENOENT 404, -EINVAL 400, -EBUSY 409.
- *
- * Streams: a handler for .../stream subscribes to the pubsub topic first and
- * only then reads the live position, so nothing published in between is
- * lost; the SSE engine (ui/sse.c) does the rest. The source context below
- * binds the engine to tend_output_after / tend_events_after and pubsub. */
+ * into statuses: -ENOENT 404, -EINVAL 400, -EBUSY 409. */
 #include "ui/routes.h"
 
 #include "src/config.h"
 #include "src/log.h"
-#include "src/metrics.h"
-#include "src/pubsub.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
-#include "state/jsonl.h"
 #include "ui/assets.h"
 #include "ui/auth.h"
+#include "ui/cmds.h"
+#include "ui/logs.h"
+#include "ui/page.h"
+#include "ui/reply.h"
 #include "ui/sse.h"
+#include "ui/views.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-/* Items queued per stream subscriber before pubsub reports a gap (which the
- * stream then fills from the store). */
-#define ROUTES_SUB_QUEUE 1024
 
 static char *the_token;
 static char the_cookie[48];
@@ -159,8 +154,8 @@ routes_parse_seq(const char *s, uint64_t *out)
 }
 
 /* Decodes a raw query value and parses it as a seq-sized u64. */
-static int
-query_u64(const char *raw, uint64_t *out)
+int
+routes_parse_query_u64(const char *raw, uint64_t *out)
 {
   char buf[32];
 
@@ -179,7 +174,7 @@ routes_parse_limit(const char *raw, size_t *out)
     *out = ROUTES_LIMIT_DEFAULT;
     return 0;
   }
-  if (query_u64(raw, &v) < 0 || v == 0)
+  if (routes_parse_query_u64(raw, &v) < 0 || v == 0)
     return -EINVAL;
   *out = v > ROUTES_LIMIT_MAX ? ROUTES_LIMIT_MAX : (size_t)v;
   return 0;
@@ -239,103 +234,64 @@ struct route {
   unsigned flags;
 };
 
-static void h_healthz(const struct routes_req *, const char *,
-                      struct routes_reply *);
-static void h_metrics(const struct routes_req *, const char *,
-                      struct routes_reply *);
-static void h_tree(const struct routes_req *, const char *,
-                   struct routes_reply *);
-static void h_daemon(const struct routes_req *, const char *,
-                     struct routes_reply *);
-static void h_runner(const struct routes_req *, const char *,
-                     struct routes_reply *);
-static void h_group(const struct routes_req *, const char *,
-                    struct routes_reply *);
-static void h_start(const struct routes_req *, const char *,
-                    struct routes_reply *);
-static void h_stop(const struct routes_req *, const char *,
-                   struct routes_reply *);
-static void h_restart(const struct routes_req *, const char *,
-                      struct routes_reply *);
-static void h_signal(const struct routes_req *, const char *,
-                     struct routes_reply *);
-static void h_resume(const struct routes_req *, const char *,
-                     struct routes_reply *);
-static void h_group_restart(const struct routes_req *, const char *,
-                            struct routes_reply *);
-static void h_reload(const struct routes_req *, const char *,
-                     struct routes_reply *);
-static void h_output(const struct routes_req *, const char *,
-                     struct routes_reply *);
-static void h_output_stream(const struct routes_req *, const char *,
-                            struct routes_reply *);
-static void h_events(const struct routes_req *, const char *,
-                     struct routes_reply *);
-static void h_events_stream(const struct routes_req *, const char *,
-                            struct routes_reply *);
-
-static void h_daemon_stop(const struct routes_req *, const char *,
-                          struct routes_reply *);
-static void h_input(const struct routes_req *, const char *,
-                    struct routes_reply *);
-static void h_resize(const struct routes_req *, const char *,
-                     struct routes_reply *);
-static void h_group_start(const struct routes_req *, const char *,
-                          struct routes_reply *);
-static void h_group_stop(const struct routes_req *, const char *,
-                         struct routes_reply *);
 static void h_login_code(const struct routes_req *, const char *,
                          struct routes_reply *);
 
 static const struct route route_table[] = {
     {.method = "GET",
      .pattern = "/healthz",
-     .fn = h_healthz,
+     .fn = views_healthz,
      .flags = ROUTE_PUBLIC},
-    {.method = "GET", .pattern = "/metrics", .fn = h_metrics},
-    {.method = "GET", .pattern = "/api/v1/tree", .fn = h_tree},
-    {.method = "GET", .pattern = "/api/v1/daemon", .fn = h_daemon},
-    {.method = "GET", .pattern = "/api/v1/runners/{name}", .fn = h_runner},
-    {.method = "GET", .pattern = "/api/v1/groups/{name}", .fn = h_group},
+    {.method = "GET", .pattern = "/metrics", .fn = views_metrics},
+    {.method = "GET", .pattern = "/api/v1/tree", .fn = views_tree},
+    {.method = "GET", .pattern = "/api/v1/daemon", .fn = views_daemon},
+    {.method = "GET", .pattern = "/api/v1/runners/{name}", .fn = views_runner},
+    {.method = "GET", .pattern = "/api/v1/groups/{name}", .fn = views_group},
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/start",
-     .fn = h_start},
-    {.method = "POST", .pattern = "/api/v1/runners/{name}/stop", .fn = h_stop},
+     .fn = cmds_start},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/stop",
+     .fn = cmds_stop},
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/restart",
-     .fn = h_restart},
+     .fn = cmds_restart},
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/signal",
-     .fn = h_signal},
+     .fn = cmds_signal},
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/watch/resume",
-     .fn = h_resume},
-    {.method = "POST", .pattern = "/api/v1/runners/{name}/input", .fn = h_input},
+     .fn = cmds_resume},
+    {.method = "POST",
+     .pattern = "/api/v1/runners/{name}/input",
+     .fn = cmds_input},
     {.method = "POST",
      .pattern = "/api/v1/runners/{name}/resize",
-     .fn = h_resize},
+     .fn = cmds_resize},
     {.method = "POST",
      .pattern = "/api/v1/groups/{name}/restart",
-     .fn = h_group_restart},
+     .fn = cmds_group_restart},
     {.method = "POST",
      .pattern = "/api/v1/groups/{name}/start",
-     .fn = h_group_start},
+     .fn = cmds_group_start},
     {.method = "POST",
      .pattern = "/api/v1/groups/{name}/stop",
-     .fn = h_group_stop},
-    {.method = "POST", .pattern = "/api/v1/reload", .fn = h_reload},
-    {.method = "POST", .pattern = "/api/v1/daemon/stop", .fn = h_daemon_stop},
+     .fn = cmds_group_stop},
+    {.method = "POST", .pattern = "/api/v1/reload", .fn = cmds_reload},
+    {.method = "POST",
+     .pattern = "/api/v1/daemon/stop",
+     .fn = cmds_daemon_stop},
     {.method = "POST", .pattern = "/api/v1/ui/login", .fn = h_login_code},
     {.method = "GET",
      .pattern = "/api/v1/runners/{name}/output",
-     .fn = h_output},
+     .fn = logs_output},
     {.method = "GET",
      .pattern = "/api/v1/runners/{name}/output/stream",
-     .fn = h_output_stream},
-    {.method = "GET", .pattern = "/api/v1/events", .fn = h_events},
+     .fn = logs_output_stream},
+    {.method = "GET", .pattern = "/api/v1/events", .fn = logs_events},
     {.method = "GET",
      .pattern = "/api/v1/events/stream",
-     .fn = h_events_stream},
+     .fn = logs_events_stream},
 };
 #define N_ROUTES ((int)(sizeof route_table / sizeof route_table[0]))
 
@@ -500,6 +456,13 @@ routes_count_status(int status)
     status_counts[status]++;
 }
 
+/* Responses sent with a status so far. */
+uint64_t
+routes_status_count(int status)
+{
+  return status >= 100 && status < 600 ? status_counts[status] : 0;
+}
+
 /* Frees what a reply owns. */
 void
 routes_reply_clean(struct routes_reply *out)
@@ -508,27 +471,8 @@ routes_reply_clean(struct routes_reply *out)
   free(out->location);
   free(out->set_cookie);
   sse_stream_free(out->stream);
+  page_free(out->page);
   memset(out, 0, sizeof *out);
-}
-
-/* Steals a JSON value into a reply (compact, with a final newline). */
-static void
-reply_json(struct routes_reply *out, int status, json_t *value)
-{
-  char *text = json_dumps(value, JSON_COMPACT);
-  size_t n = text ? strlen(text) : 0;
-
-  json_decref(value);
-  out->status = status;
-  out->content_type = "application/json";
-  out->cache_control = "no-store";
-  free(out->body);
-  out->body = xmalloc(n + 2);
-  memcpy(out->body, text ? text : "", n);
-  out->body[n] = '\n';
-  out->body[n + 1] = '\0';
-  out->len = n + 1;
-  free(text);
 }
 
 /* {"error": msg}. A message that quotes the request (a method, a cut
@@ -548,828 +492,6 @@ routes_reply_error(struct routes_reply *out, int status, const char *msg)
     free(ascii);
   }
   reply_json(out, status, v);
-}
-
-/* Formats an error message. */
-static void __attribute__((format(printf, 3, 4)))
-reply_errorf(struct routes_reply *out, int status, const char *fmt, ...)
-{
-  va_list ap;
-  char msg[512];
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  routes_reply_error(out, status, msg);
-}
-
-/* Maps a door error to a status; takes cause. */
-static void
-reply_door_error(struct routes_reply *out, int r, char *cause)
-{
-  int status = r == -ENOENT   ? 404
-               : r == -EINVAL ? 400
-               : r == -EBUSY  ? 409
-                              : 500;
-  routes_reply_error(out, status, cause ? cause : strerror(-r));
-  free(cause);
-}
-
-/* {"ok": true}. */
-static void
-reply_ok(struct routes_reply *out)
-{
-  reply_json(out, 200, json_pack("{s:b}", "ok", 1));
-}
-
-/* Parses the body as a JSON object; an empty body is {}. Replies 400 and
- * returns NULL when it is not. */
-static json_t *
-body_object(const struct routes_req *rq, struct routes_reply *out)
-{
-  json_error_t err;
-  json_t *v;
-
-  if (rq->body_len == 0)
-    return json_object();
-  v = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
-  if (!v) {
-    reply_errorf(out, 400, "bad JSON body: %d:%d: %s", err.line, err.column,
-                 err.text);
-    return NULL;
-  }
-  if (!json_is_object(v)) {
-    json_decref(v);
-    routes_reply_error(out, 400, "the body must be a JSON object");
-    return NULL;
-  }
-  return v;
-}
-
-/* Reads a query argument (raw) through the request. */
-static const char *
-query(const struct routes_req *rq, const char *name)
-{
-  return rq->query ? rq->query(rq->ctx, name) : NULL;
-}
-
-/* Reads a header through the request. */
-static const char *
-header(const struct routes_req *rq, const char *name)
-{
-  return rq->header ? rq->header(rq->ctx, name) : NULL;
-}
-
-/* --------------------------------------------------------------- handlers */
-
-/* GET /healthz: liveness without auth, and nothing secret. */
-static void
-h_healthz(const struct routes_req *rq, const char *name,
-          struct routes_reply *out)
-{
-  json_t *d = tend_daemon_json();
-  json_t *v = json_object_get(d, "version");
-
-  (void)rq;
-  (void)name;
-  reply_json(out, 200, json_pack("{s:b,s:O?}", "ok", 1, "version", v));
-  json_decref(d);
-}
-
-/* GET /metrics: the door's metrics plus the HTTP layer's own. */
-static void
-h_metrics(const struct routes_req *rq, const char *name,
-          struct routes_reply *out)
-{
-  char *buf = NULL;
-  size_t len = 0;
-
-  (void)rq;
-  (void)name;
-  tend_metrics_text(&buf, &len);
-  metrics_family(&buf, &len, "tend_http_requests_total", "counter",
-                 "HTTP responses sent, by status code.");
-  for (int s = 100; s < 600; s++) {
-    char code[16];
-    if (!status_counts[s])
-      continue;
-    snprintf(code, sizeof code, "%d", s);
-    metrics_sample(&buf, &len, "tend_http_requests_total",
-                   (const char *[]){"code", code, NULL},
-                   (double)status_counts[s]);
-  }
-  metrics_family(&buf, &len, "tend_http_sse_subscribers", "gauge",
-                 "Open HTTP Server-Sent Events streams (output and "
-                 "events).");
-  metrics_sample(&buf, &len, "tend_http_sse_subscribers", NULL,
-                 (double)sse_stream_count());
-  out->status = 200;
-  out->content_type = "text/plain; version=0.0.4; charset=utf-8";
-  out->cache_control = "no-store";
-  out->body = buf;
-  out->len = len;
-}
-
-/* The tree's serialised form, cached: building and dumping a 100-runner
- * tree costs about 1.5 ms, and polling clients ask for it often. Every
- * change to the tree is published: state changes on "events" make the cache
- * stale at once; output chunks (they move output_seq, maybe 1000 times a
- * second across many runners) make it stale after TREE_OUTPUT_LAG_MS, so
- * that chatty runners cannot turn every request into a rebuild. An age
- * limit bounds the damage of a change that is not published at all. */
-#define TREE_OUTPUT_LAG_MS 100
-#define TREE_CACHE_MAX_AGE_MS 1000
-
-static struct pubsub_sub *tree_events_sub, *tree_output_sub;
-static int tree_stale = 1, tree_output_stale;
-static char *tree_text;
-static size_t tree_len;
-static int64_t tree_built_ms;
-
-/* A state event: the cached tree is out of date. */
-static void
-tree_events_notify(void *ctx)
-{
-  (void)ctx;
-  tree_stale = 1;
-}
-
-/* An output chunk: the cached output_seq is behind. */
-static void
-tree_output_notify(void *ctx)
-{
-  (void)ctx;
-  tree_output_stale = 1;
-}
-
-/* Milliseconds of a monotonic clock. */
-static int64_t
-mono_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Empties a subscription's queue, so that the next publish notifies. */
-static void
-drain(struct pubsub_sub *sub)
-{
-  struct pubsub_item it;
-
-  while (pubsub_take(sub, &it) != 0)
-    ;
-}
-
-/* Drops the cached tree and its subscriptions. */
-static void
-tree_cache_free(void)
-{
-  pubsub_unsubscribe(tree_events_sub);
-  pubsub_unsubscribe(tree_output_sub);
-  tree_events_sub = tree_output_sub = NULL;
-  free(tree_text);
-  tree_text = NULL;
-  tree_len = 0;
-  tree_stale = 1;
-  tree_output_stale = 0;
-}
-
-/* GET /api/v1/tree. */
-static void
-h_tree(const struct routes_req *rq, const char *name, struct routes_reply *out)
-{
-  int64_t now = mono_ms(), age = now - tree_built_ms;
-
-  (void)rq;
-  (void)name;
-  if (!tree_events_sub) {
-    tree_events_sub = pubsub_subscribe("events", 1, tree_events_notify, NULL);
-    tree_output_sub = pubsub_subscribe("output/*", 1, tree_output_notify, NULL);
-  }
-  if (tree_stale || !tree_text || age > TREE_CACHE_MAX_AGE_MS ||
-      (tree_output_stale && age >= TREE_OUTPUT_LAG_MS)) {
-    json_t *t;
-    drain(tree_events_sub);
-    drain(tree_output_sub);
-    tree_stale = tree_output_stale = 0;
-    t = tend_tree_json();
-    if (!t) {
-      routes_reply_error(out, 503, "the tree is not loaded yet");
-      return;
-    }
-    reply_json(out, 200, t);
-    free(tree_text);
-    tree_text = xmalloc(out->len + 1);
-    memcpy(tree_text, out->body, out->len + 1);
-    tree_len = out->len;
-    tree_built_ms = now;
-    return;
-  }
-  /* A copy: MHD may still be sending an older reply when this one is
-   * rebuilt. */
-  out->status = 200;
-  out->content_type = "application/json";
-  out->cache_control = "no-store";
-  out->body = xmalloc(tree_len + 1);
-  memcpy(out->body, tree_text, tree_len + 1);
-  out->len = tree_len;
-}
-
-/* GET /api/v1/daemon. */
-static void
-h_daemon(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
-{
-  json_t *d = tend_daemon_json();
-
-  (void)rq;
-  (void)name;
-  if (!d) {
-    routes_reply_error(out, 503, "not ready");
-    return;
-  }
-  reply_json(out, 200, d);
-}
-
-/* GET /api/v1/runners/{name}. */
-static void
-h_runner(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
-{
-  json_t *r = tend_runner_json(name);
-
-  (void)rq;
-  if (!r) {
-    reply_errorf(out, 404, "no runner named \"%s\"", name);
-    return;
-  }
-  reply_json(out, 200, r);
-}
-
-/* GET /api/v1/groups/{name}. */
-static void
-h_group(const struct routes_req *rq, const char *name, struct routes_reply *out)
-{
-  json_t *g = tend_group_json(name);
-
-  (void)rq;
-  if (!g) {
-    reply_errorf(out, 404, "no group named \"%s\"", name);
-    return;
-  }
-  reply_json(out, 200, g);
-}
-
-/* Runs a command on a runner; a body, when given, must be JSON. */
-static void
-runner_cmd(const struct routes_req *rq, const char *name, enum tend_cmd cmd,
-           struct routes_reply *out)
-{
-  json_t *body = body_object(rq, out);
-  char *cause = NULL;
-  int r;
-
-  if (!body)
-    return;
-  json_decref(body);
-  r = tend_runner_cmd(name, cmd, 0, &cause);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
-}
-
-/* POST /api/v1/runners/{name}/start. */
-static void
-h_start(const struct routes_req *rq, const char *name, struct routes_reply *out)
-{
-  runner_cmd(rq, name, TEND_CMD_START, out);
-}
-
-/* POST /api/v1/runners/{name}/stop. */
-static void
-h_stop(const struct routes_req *rq, const char *name, struct routes_reply *out)
-{
-  runner_cmd(rq, name, TEND_CMD_STOP, out);
-}
-
-/* POST /api/v1/runners/{name}/restart. */
-static void
-h_restart(const struct routes_req *rq, const char *name,
-          struct routes_reply *out)
-{
-  runner_cmd(rq, name, TEND_CMD_RESTART, out);
-}
-
-/* POST /api/v1/runners/{name}/signal {"signal": "HUP"}: names with or
- * without "SIG", any case. */
-static void
-h_signal(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
-{
-  json_t *body = body_object(rq, out);
-  const char *sig;
-  char up[16];
-  size_t i;
-  int signo, r;
-  char *cause = NULL;
-
-  if (!body)
-    return;
-  sig = json_string_value(json_object_get(body, "signal"));
-  if (!sig) {
-    json_decref(body);
-    routes_reply_error(out, 400, "the body must be {\"signal\": \"NAME\"}");
-    return;
-  }
-  for (i = 0; sig[i] && i + 1 < sizeof up; i++)
-    up[i] = (char)toupper((unsigned char)sig[i]);
-  up[i] = '\0';
-  signo = sig[i]
-              ? -EINVAL
-              : config_signal_parse(strncmp(up, "SIG", 3) == 0 ? up + 3 : up);
-  if (signo <= 0) {
-    reply_errorf(out, 400, "unknown signal \"%.32s\"", sig);
-    json_decref(body);
-    return;
-  }
-  json_decref(body);
-  r = tend_runner_cmd(name, TEND_CMD_SIGNAL, signo, &cause);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
-}
-
-/* POST /api/v1/runners/{name}/input: bytes for a pty runner's terminal.
- * A JSON body (Content-Type application/json) is {"data": "text"} or
- * {"data_b64": "..."}; any other body is the raw bytes themselves. */
-static void
-h_input(const struct routes_req *rq, const char *name,
-        struct routes_reply *out)
-{
-  const char *type = header(rq, "Content-Type");
-  const char *data = rq->body;
-  size_t len = rq->body_len;
-  char *decoded = NULL, *cause = NULL;
-  json_t *body = NULL, *v;
-  int r;
-
-  if (type && strncasecmp(type, "application/json", 16) == 0) {
-    body = body_object(rq, out);
-    if (!body)
-      return;
-    if ((v = json_object_get(body, "data")) && json_is_string(v)) {
-      data = json_string_value(v);
-      len = json_string_length(v);
-    } else if ((v = json_object_get(body, "data_b64")) && json_is_string(v)) {
-      decoded = xmalloc(json_string_length(v) / 4 * 3 + 3);
-      if (jsonl_base64_decode(json_string_value(v), json_string_length(v),
-                              decoded, &len) < 0) {
-        free(decoded);
-        json_decref(body);
-        routes_reply_error(out, 400, "data_b64: not valid base64");
-        return;
-      }
-      data = decoded;
-    } else {
-      json_decref(body);
-      routes_reply_error(out, 400,
-                         "the body must be {\"data\": \"text\"} or "
-                         "{\"data_b64\": \"...\"} (or raw bytes with "
-                         "another Content-Type)");
-      return;
-    }
-  }
-  r = tend_runner_input(name, data ? data : "", data ? len : 0, &cause);
-  free(decoded);
-  json_decref(body);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_json(out, 200, json_pack("{s:b, s:I}", "ok", 1, "bytes",
-                                   (json_int_t)(data ? len : 0)));
-}
-
-/* POST /api/v1/runners/{name}/resize {"cols": C, "rows": R}. */
-static void
-h_resize(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
-{
-  json_t *body = body_object(rq, out);
-  json_t *c, *rw;
-  char *cause = NULL;
-  int r;
-
-  if (!body)
-    return;
-  c = json_object_get(body, "cols");
-  rw = json_object_get(body, "rows");
-  if (!json_is_integer(c) || !json_is_integer(rw) ||
-      json_integer_value(c) < 1 || json_integer_value(c) > 1000 ||
-      json_integer_value(rw) < 1 || json_integer_value(rw) > 1000) {
-    json_decref(body);
-    routes_reply_error(out, 400,
-                       "the body must be {\"cols\": C, \"rows\": R}, "
-                       "integers from 1 to 1000");
-    return;
-  }
-  r = tend_runner_resize(name, (int)json_integer_value(c),
-                         (int)json_integer_value(rw), &cause);
-  json_decref(body);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
-}
-
-/* A POST whose empty-object body asks one door function about a name. */
-static void
-post_to_door(const struct routes_req *rq, const char *name,
-             struct routes_reply *out, int (*door)(const char *, char **))
-{
-  json_t *body = body_object(rq, out);
-  char *cause = NULL;
-  int r;
-
-  if (!body)
-    return;
-  json_decref(body);
-  r = door(name, &cause);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
-}
-
-/* POST /api/v1/runners/{name}/watch/resume. */
-static void
-h_resume(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
-{
-  post_to_door(rq, name, out, tend_watch_resume);
-}
-
-/* POST /api/v1/groups/{name}/restart. */
-static void
-h_group_restart(const struct routes_req *rq, const char *name,
-                struct routes_reply *out)
-{
-  post_to_door(rq, name, out, tend_group_restart);
-}
-
-/* POST /api/v1/daemon/stop: the tree stops in reverse order, then the
- * daemon exits; the reply comes at once (202). */
-static void
-h_daemon_stop(const struct routes_req *rq, const char *name,
-              struct routes_reply *out)
-{
-  json_t *body = body_object(rq, out);
-
-  (void)name;
-  if (!body)
-    return;
-  json_decref(body);
-  if (tend_daemon_stop("stop requested through the API (tend down)") != 0) {
-    reply_json(out, 409, json_pack("{s:s}", "error", "not a daemon"));
-    return;
-  }
-  reply_json(out, 202, json_pack("{s:b}", "stopping", 1));
-}
-
-/* POST /api/v1/groups/{name}/start. */
-static void
-h_group_start(const struct routes_req *rq, const char *name,
-              struct routes_reply *out)
-{
-  post_to_door(rq, name, out, tend_group_start);
-}
-
-/* POST /api/v1/groups/{name}/stop. */
-static void
-h_group_stop(const struct routes_req *rq, const char *name,
-             struct routes_reply *out)
-{
-  post_to_door(rq, name, out, tend_group_stop);
-}
-
-/* POST /api/v1/reload: config errors come back one per line in "errors". */
-static void
-h_reload(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
-{
-  json_t *body = body_object(rq, out);
-  char *cause = NULL;
-  int r;
-
-  (void)name;
-  if (!body)
-    return;
-  json_decref(body);
-  r = tend_reload(&cause);
-  if (r == -EINVAL) {
-    json_t *errors = json_array();
-    char *line = cause, *nl;
-    while (line && *line) {
-      nl = strchr(line, '\n');
-      if (nl)
-        *nl = '\0';
-      if (*line)
-        json_array_append_new(errors, json_string(line));
-      line = nl ? nl + 1 : NULL;
-    }
-    reply_json(out, 400,
-               json_pack("{s:s,s:o}", "error",
-                         "the config has errors; nothing changed", "errors",
-                         errors));
-    free(cause);
-    return;
-  }
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
-}
-
-/* Reads ?after (default 0) and ?limit; replies 400 on bad values. */
-static int
-page_args(const struct routes_req *rq, uint64_t *after, size_t *limit,
-          struct routes_reply *out)
-{
-  const char *a = query(rq, "after");
-
-  *after = 0;
-  if (a && query_u64(a, after) < 0) {
-    routes_reply_error(out, 400,
-                       "after: not an integer from 0 to 9223372036854775807");
-    return -1;
-  }
-  if (routes_parse_limit(query(rq, "limit"), limit) < 0) {
-    reply_errorf(out, 400, "limit: an integer from 1 to %d", ROUTES_LIMIT_MAX);
-    return -1;
-  }
-  return 0;
-}
-
-/* Ends a page of items (read after seq `after` of a log whose newest seq
- * is last) before its first inner hole, moves *next to its new end, and
- * returns the "gap" field: {"from","first_available"} for a hole in front
- * of the page (rotated-away seqs), else null. */
-static json_t *
-page_gap(json_t *items, uint64_t after, uint64_t last, uint64_t *next)
-{
-  size_t n = json_array_size(items), keep;
-  uint64_t *seqs = xmalloc((n ? n : 1) * sizeof *seqs);
-  struct sse_gap gap;
-
-  for (size_t i = 0; i < n; i++) {
-    json_t *seq = json_object_get(json_array_get(items, i), "seq");
-    seqs[i] = json_is_integer(seq) ? (uint64_t)json_integer_value(seq) : 0;
-  }
-  keep = sse_gap_check(after, seqs, n, last, &gap);
-  while (json_array_size(items) > keep)
-    json_array_remove(items, json_array_size(items) - 1);
-  if (keep > 0)
-    *next = seqs[keep - 1];
-  free(seqs);
-  if (gap.from == 0)
-    return json_null();
-  return json_pack("{s:I,s:I}", "from", (json_int_t)gap.from, "first_available",
-                   (json_int_t)gap.first_available);
-}
-
-/* GET /api/v1/runners/{name}/output?after=&limit=. */
-static void
-h_output(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
-{
-  uint64_t after, next = 0, last = 0;
-  size_t limit;
-  json_t *chunks = NULL, *gap;
-  int r;
-
-  if (page_args(rq, &after, &limit, out) < 0)
-    return;
-  r = tend_output_after(name, after, limit, ROUTES_PAGE_BYTES, &chunks, &next);
-  if (r == 0)
-    r = tend_output_last_seq(name, &last);
-  if (r < 0) {
-    json_decref(chunks);
-    if (r == -ENOENT)
-      reply_errorf(out, 404, "no runner named \"%s\"", name);
-    else
-      reply_door_error(out, r, NULL);
-    return;
-  }
-  if (!chunks)
-    chunks = json_array();
-  gap = page_gap(chunks, after, last, &next);
-  reply_json(out, 200,
-             json_pack("{s:o,s:I,s:I,s:o}", "chunks", chunks, "next",
-                       (json_int_t)next, "last", (json_int_t)last, "gap", gap));
-}
-
-/* GET /api/v1/events?after=&limit=. */
-static void
-h_events(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
-{
-  uint64_t after, next = 0, last = tend_events_last_seq();
-  size_t limit;
-  json_t *events = NULL, *gap;
-  int r;
-
-  (void)name;
-  if (page_args(rq, &after, &limit, out) < 0)
-    return;
-  r = tend_events_after(after, limit, ROUTES_PAGE_BYTES, &events, &next);
-  if (r < 0) {
-    json_decref(events);
-    reply_door_error(out, r, NULL);
-    return;
-  }
-  if (!events)
-    events = json_array();
-  gap = page_gap(events, after, last, &next);
-  reply_json(out, 200,
-             json_pack("{s:o,s:I,s:I,s:o}", "events", events, "next",
-                       (json_int_t)next, "last", (json_int_t)last, "gap", gap));
-}
-
-/* ----------------------------------------------------- stream sources */
-
-/* One stream's binding to the door and to pubsub. */
-struct live_src {
-  struct pubsub_sub *sub;
-  struct sse_stream *stream; /* borrowed: the stream owns this */
-  char *runner;              /* NULL for the event log */
-};
-
-/* pubsub says the queue has something (or a gap): wake the stream. */
-static void
-live_notify(void *ctx)
-{
-  struct live_src *l = ctx;
-
-  if (l->stream)
-    sse_stream_wake(l->stream);
-}
-
-/* Store side of an output stream. */
-static int
-output_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
-{
-  struct live_src *l = ctx;
-  uint64_t next;
-
-  return tend_output_after(l->runner, after, limit, ROUTES_STREAM_BATCH_BYTES,
-                           items, &next);
-}
-
-/* Store side of the event stream. */
-static int
-events_fetch(void *ctx, uint64_t after, size_t limit, json_t **items)
-{
-  uint64_t next;
-
-  (void)ctx;
-  return tend_events_after(after, limit, ROUTES_STREAM_BATCH_BYTES, items,
-                           &next);
-}
-
-/* Live side of both. */
-static int
-live_take(void *ctx, uint64_t *seq, const char **json, size_t *len)
-{
-  struct live_src *l = ctx;
-  struct pubsub_item it;
-  int r = pubsub_take(l->sub, &it);
-
-  if (r == 1) {
-    *seq = it.seq;
-    *json = it.json;
-    *len = it.len;
-  }
-  return r;
-}
-
-/* Ends the subscription with the stream. */
-static void
-live_free(void *ctx)
-{
-  struct live_src *l = ctx;
-
-  pubsub_unsubscribe(l->sub);
-  free(l->runner);
-  free(l);
-}
-
-/* An output stream's runner still exists (it may be removed by a reload). */
-static int
-output_alive(void *ctx)
-{
-  struct live_src *l = ctx;
-  uint64_t seq;
-
-  return tend_output_last_seq(l->runner, &seq) != -ENOENT;
-}
-
-static const struct sse_source output_source = {.fetch = output_fetch,
-                                                .take = live_take,
-                                                .free_ctx = live_free,
-                                                .alive = output_alive};
-static const struct sse_source events_source = {
-    .fetch = events_fetch, .take = live_take, .free_ctx = live_free};
-
-/* The resume point: Last-Event-ID wins over ?after (EventSource resends
- * the original URL when it reconnects). Returns 1 when one was given, 0
- * when not, -1 after a 400 reply. */
-static int
-stream_after(const struct routes_req *rq, uint64_t *after,
-             struct routes_reply *out)
-{
-  const char *id = header(rq, "Last-Event-ID");
-  const char *a = query(rq, "after");
-
-  if (id) {
-    if (routes_parse_seq(id, after) < 0) {
-      routes_reply_error(out, 400, "Last-Event-ID: not an integer from 0 "
-                                   "to 9223372036854775807");
-      return -1;
-    }
-    return 1;
-  }
-  if (a) {
-    if (query_u64(a, after) < 0) {
-      routes_reply_error(out, 400,
-                       "after: not an integer from 0 to 9223372036854775807");
-      return -1;
-    }
-    return 1;
-  }
-  return 0;
-}
-
-/* Makes the reply an event stream. */
-static void
-reply_stream(struct routes_reply *out, const struct sse_source *src,
-             struct live_src *l, uint64_t after)
-{
-  out->stream = sse_stream_new(src, l, after);
-  l->stream = out->stream;
-  out->status = 200;
-  out->content_type = "text/event-stream";
-  out->cache_control = "no-cache";
-}
-
-/* GET /api/v1/runners/{name}/output/stream. */
-static void
-h_output_stream(const struct routes_req *rq, const char *name,
-                struct routes_reply *out)
-{
-  uint64_t after = 0, last = 0;
-  int given = stream_after(rq, &after, out);
-  struct live_src *l;
-  char *topic;
-  int r;
-
-  if (given < 0)
-    return;
-  l = xcalloc(1, sizeof *l);
-  l->runner = xstrdup(name);
-  topic = xasprintf("output/%s", name);
-  /* Subscribe before reading the live position: nothing falls between. */
-  l->sub = pubsub_subscribe(topic, ROUTES_SUB_QUEUE, live_notify, l);
-  free(topic);
-  r = tend_output_last_seq(name, &last);
-  if (r < 0) {
-    live_free(l);
-    if (r == -ENOENT)
-      reply_errorf(out, 404, "no runner named \"%s\"", name);
-    else
-      reply_door_error(out, r, NULL);
-    return;
-  }
-  reply_stream(out, &output_source, l, given ? after : last);
-}
-
-/* GET /api/v1/events/stream. */
-static void
-h_events_stream(const struct routes_req *rq, const char *name,
-                struct routes_reply *out)
-{
-  uint64_t after = 0;
-  int given = stream_after(rq, &after, out);
-  struct live_src *l;
-
-  (void)name;
-  if (given < 0)
-    return;
-  l = xcalloc(1, sizeof *l);
-  l->sub = pubsub_subscribe("events", ROUTES_SUB_QUEUE, live_notify, l);
-  reply_stream(out, &events_source, l, given ? after : tend_events_last_seq());
 }
 
 /* ---------------------------------------------------------------- assets */
@@ -1420,7 +542,7 @@ serve_asset(const struct routes_req *rq, struct routes_reply *out)
     out->etag = etag;
     out->cache_control = "no-cache";
     out->content_type = routes_content_type(want);
-    if (routes_etag_match(header(rq, "If-None-Match"), etag)) {
+    if (routes_etag_match(reply_header(rq, "If-None-Match"), etag)) {
       out->status = 304;
       return 1;
     }
@@ -1464,7 +586,7 @@ routes_shutdown(void)
   free(asset_etags);
   asset_etags = NULL;
   n_assets = 0;
-  tree_cache_free();
+  views_shutdown();
 }
 
 /* Adds a Host name. */
@@ -1494,6 +616,16 @@ routes_set_secure(int secure)
   the_secure = secure;
 }
 
+/* Milliseconds of a monotonic clock. */
+int64_t
+routes_mono_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Mints and remembers a login code. */
 char *
 routes_login_code(void)
@@ -1502,7 +634,7 @@ routes_login_code(void)
 
   if (auth_random_hex(code, AUTH_SECRET_BYTES) < 0)
     return NULL;
-  auth_code_add(&the_codes, code, mono_ms());
+  auth_code_add(&the_codes, code, routes_mono_ms());
   return xstrdup(code);
 }
 
@@ -1528,7 +660,7 @@ h_login_code(const struct routes_req *rq, const char *name,
   char *code;
 
   (void)name;
-  if (!header(rq, "Authorization")) {
+  if (!reply_header(rq, "Authorization")) {
     routes_reply_error(out, 403, "login codes are given to the Bearer token "
                                  "only");
     return;
@@ -1549,9 +681,10 @@ static int
 has_session(const struct routes_req *rq)
 {
   size_t len = 0;
-  const char *c = auth_cookie_find(header(rq, "Cookie"), the_cookie, &len);
+  const char *c =
+      auth_cookie_find(reply_header(rq, "Cookie"), the_cookie, &len);
 
-  return c && auth_session_valid(&the_sessions, c, len, mono_ms());
+  return c && auth_session_valid(&the_sessions, c, len, routes_mono_ms());
 }
 
 /* GET /?code=...: trade a one-time login code for a session cookie, and
@@ -1560,9 +693,9 @@ has_session(const struct routes_req *rq)
 static int
 code_login(const struct routes_req *rq, struct routes_reply *out)
 {
-  const char *raw = query(rq, "code");
+  const char *raw = reply_query(rq, "code");
   char code[300], sid[AUTH_SECRET_HEX + 1];
-  int64_t now = mono_ms();
+  int64_t now = routes_mono_ms();
 
   if (!raw || strcmp(rq->path, "/") != 0 ||
       (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0))
@@ -1605,17 +738,17 @@ static int
 authorized(const struct routes_req *rq, struct routes_reply *out)
 {
   struct auth_input in = {
-      .authorization = header(rq, "Authorization"),
-      .cookie = header(rq, "Cookie"),
-      .origin = header(rq, "Origin"),
-      .host = header(rq, "Host"),
-      .sec_fetch_site = header(rq, "Sec-Fetch-Site"),
+      .authorization = reply_header(rq, "Authorization"),
+      .cookie = reply_header(rq, "Cookie"),
+      .origin = reply_header(rq, "Origin"),
+      .host = reply_header(rq, "Host"),
+      .sec_fetch_site = reply_header(rq, "Sec-Fetch-Site"),
       .state_changing =
           strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0,
       .secure = the_secure,
   };
   enum auth_result r =
-      auth_check(the_token, the_cookie, &the_sessions, &in, mono_ms());
+      auth_check(the_token, the_cookie, &the_sessions, &in, routes_mono_ms());
 
   switch (r) {
   case AUTH_OK:
@@ -1649,7 +782,7 @@ routes_precheck(const struct routes_req *rq, struct routes_reply *out)
   enum routes_match m;
 
   memset(out, 0, sizeof *out);
-  if (!host_ok(header(rq, "Host"))) {
+  if (!host_ok(reply_header(rq, "Host"))) {
     routes_reply_error(out, 421,
                        "misdirected request: this daemon does not answer to "
                        "that Host (add the name to http.hosts in tend.json)");

@@ -1,4 +1,5 @@
-/* routes: the HTTP API's route table and handlers (issue 4, docs/api.md).
+/* routes: the HTTP API's route table and its gate (issue 4, docs/api.md);
+ * the handlers are in ui/views.c, ui/cmds.c and ui/logs.c.
  *
  * routes_handle turns one request (method, raw path, headers, query, body)
  * into one reply (status, headers, body, or an SSE stream) without knowing
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct page;
 struct sse_stream;
 
 /* Largest request body accepted (bigger ones get 413). */
@@ -19,8 +21,9 @@ struct sse_stream;
 /* Output/events pages: default and largest limit. */
 #define ROUTES_LIMIT_DEFAULT 1000
 #define ROUTES_LIMIT_MAX 10000
-/* Stored JSON per output or events page: a page ends before the chunk
- * that would take it over (its "next" says where to go on). */
+/* JSON of the items of an output or events page: a page ends before the
+ * item that would take it over (its "next" says where to go on). The page
+ * is produced batch by batch as it is sent (ui/page.c), never whole. */
 #define ROUTES_PAGE_BYTES ((size_t)4 << 20)
 /* Stored JSON per batch a stream reads from the store. */
 #define ROUTES_STREAM_BATCH_BYTES ((size_t)1 << 20)
@@ -55,6 +58,7 @@ struct routes_reply {
   const char *cache_control;        /* static */
   int challenge;                    /* add WWW-Authenticate (401) */
   struct sse_stream *stream;        /* owned: stream this instead of body */
+  struct page *page;                /* owned: send this instead of body */
 };
 
 /* Binds the routes to the daemon's token and port (copied). Forgets every
@@ -83,14 +87,18 @@ int routes_precheck(const struct routes_req *req, struct routes_reply *out);
 
 /* Handles one request completely (routes_precheck included). */
 void routes_handle(const struct routes_req *req, struct routes_reply *out);
-/* Frees what a reply owns (not a stream taken by the caller: set
- * out->stream to NULL after taking it). */
+/* Frees what a reply owns (not a stream or page taken by the caller: set
+ * out->stream or out->page to NULL after taking it). */
 void routes_reply_clean(struct routes_reply *out);
 /* Fills a JSON error reply {"error": msg} with status. */
 void routes_reply_error(struct routes_reply *out, int status, const char *msg);
 
+/* Milliseconds of a monotonic clock (login codes, the tree cache). */
+int64_t routes_mono_ms(void);
 /* Counts a response by status for /metrics. */
 void routes_count_status(int status);
+/* How many responses went out with status (for /metrics). */
+uint64_t routes_status_count(int status);
 
 /* ------------------------------------------------------------- pure core */
 
@@ -120,6 +128,9 @@ int routes_parse_u64(const char *s, uint64_t *out);
 /* Parses a seq (after=, Last-Event-ID): routes_parse_u64 limited to
  * INT64_MAX, the largest seq JSON carries exactly. */
 int routes_parse_seq(const char *s, uint64_t *out);
+/* Decodes a raw query value (%xx once) and parses it with
+ * routes_parse_seq: 0 or -EINVAL. */
+int routes_parse_query_u64(const char *raw, uint64_t *out);
 /* Parses a limit query value: absent -> ROUTES_LIMIT_DEFAULT, above
  * ROUTES_LIMIT_MAX -> ROUTES_LIMIT_MAX, 0 or not a number -> -EINVAL. */
 int routes_parse_limit(const char *raw, size_t *out);
