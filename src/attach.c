@@ -25,9 +25,10 @@
  * tcsetattr, which is async-signal-safe, then re-raises). */
 #include "src/attach.h"
 
+#include "src/buf.h"
 #include "src/cli.h"
+#include "src/codec.h"
 #include "src/xalloc.h"
-#include "state/jsonl.h"
 #include "ui/sse.h"
 
 #include <curl/curl.h>
@@ -49,11 +50,6 @@
 #define RETRY_MAX_MS 5000
 /* Keys buffered while the daemon does not take them (then dropped). */
 #define PENDING_MAX (64 * 1024)
-
-struct buf {
-  char *p;
-  size_t n, cap;
-};
 
 /* One request in flight. */
 struct req {
@@ -244,8 +240,8 @@ attach_chunk_bytes(const json_t *chunk, const char *name, size_t *len,
     }
     if (json_is_string(b64)) {
       size_t n = json_string_length(b64);
-      out = xmalloc(n / 4 * 3 + 3);
-      if (jsonl_base64_decode(json_string_value(b64), n, out, len) < 0 ||
+      out = xmalloc(CODEC_BASE64_DECODED_MAX(n));
+      if (codec_base64_decode(json_string_value(b64), n, out, len) < 0 ||
           *len == 0) {
         free(out);
         *len = 0;
@@ -268,19 +264,6 @@ attach_chunk_bytes(const json_t *chunk, const char *name, size_t *len,
 
 /* ------------------------------------------------------------ requests */
 
-/* Appends bytes to a buffer. */
-static void
-buf_add(struct buf *b, const char *p, size_t n)
-{
-  if (b->n + n + 1 > b->cap) {
-    b->cap = (b->n + n + 1) * 2;
-    b->p = xrealloc(b->p, b->cap);
-  }
-  memcpy(b->p + b->n, p, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
 /* libcurl write callback: a stream's events, or a body. */
 static size_t
 on_data(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -292,7 +275,7 @@ on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
   if (r->parser && r->status == 200)
     sse_parser_feed(r->parser, ptr, n);
-  else if (r->body.n < 1024 * 1024)
+  else if (r->body.len < 1024 * 1024)
     buf_add(&r->body, ptr, n);
   return n;
 }
@@ -330,7 +313,7 @@ req_free(struct att *a, struct req *r)
   curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->headers);
   sse_parser_free(r->parser);
-  free(r->body.p);
+  buf_free(&r->body);
   free(r);
 }
 
@@ -346,7 +329,7 @@ req_start(struct att *a, struct req *r)
 static char *
 refusal(const struct req *r)
 {
-  json_t *v = r->body.p ? json_loads(r->body.p, 0, NULL) : NULL;
+  json_t *v = r->body.data ? json_loads(r->body.data, 0, NULL) : NULL;
   const char *e = json_string_value(json_object_get(v, "error"));
   char *s = e ? xstrdup(e) : xasprintf("HTTP %ld", r->status);
   json_decref(v);
@@ -389,12 +372,12 @@ send_input(struct att *a)
 {
   char *path;
 
-  if (a->in || a->pending.n == 0)
+  if (a->in || a->pending.len == 0)
     return;
   path = xasprintf("/api/v1/runners/%s/input", a->esc);
-  a->in = req_new(a, path, a->pending.p, a->pending.n, 0);
+  a->in = req_new(a, path, a->pending.data, a->pending.len, 0);
   free(path);
-  a->pending.n = 0;
+  a->pending.len = 0;
   req_start(a, a->in);
 }
 
@@ -518,7 +501,7 @@ keys(struct att *a)
     n = at;
     a->quit = 1;
   }
-  if (a->pending.n + (size_t)n <= PENDING_MAX)
+  if (a->pending.len + (size_t)n <= PENDING_MAX)
     buf_add(&a->pending, buf, (size_t)n);
 }
 
@@ -537,18 +520,18 @@ flush_input(struct att *a)
     if (a->in)
       curl_multi_poll(a->multi, NULL, 0, 100, NULL);
   }
-  if (a->pending.n == 0)
+  if (a->pending.len == 0)
     return;
   path = xasprintf("/api/v1/runners/%s/input", a->esc);
-  r = req_new(a, path, a->pending.p, a->pending.n, 0);
+  r = req_new(a, path, a->pending.data, a->pending.len, 0);
   free(path);
   curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
   curl_easy_perform(r->easy);
-  a->pending.n = 0;
+  a->pending.len = 0;
   curl_easy_cleanup(r->easy);
   r->easy = NULL;
   curl_slist_free_all(r->headers);
-  free(r->body.p);
+  buf_free(&r->body);
   free(r);
 }
 
@@ -582,7 +565,7 @@ check_runner(struct att *a)
     code = CLI_REFUSED;
     goto done;
   }
-  v = json_loads(r->body.p ? r->body.p : "", 0, NULL);
+  v = json_loads(r->body.data ? r->body.data : "", 0, NULL);
   if (!json_is_object(json_object_get(v, "pty"))) {
     fprintf(stderr,
             "tend attach: %s does not run on a terminal: attach needs "
@@ -642,7 +625,7 @@ att_free(struct att *a)
   req_free(a, a->size);
   if (a->multi)
     curl_multi_cleanup(a->multi);
-  free(a->pending.p);
+  buf_free(&a->pending);
   free(a->url);
   free(a->token);
   free(a->esc);

@@ -13,6 +13,7 @@
  * 2 usage, 3 no daemon reachable. */
 #include "src/cli.h"
 
+#include "src/buf.h"
 #include "src/config.h"
 #include "src/locator.h"
 #include "src/printer.h"
@@ -214,53 +215,6 @@ static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
-}
-
-struct buf {
-  char *p;
-  size_t n, cap;
-};
-
-/* Appends n bytes. */
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-  if (b->n + n + 1 > b->cap) {
-    b->cap = b->cap ? b->cap : 256;
-    while (b->n + n + 1 > b->cap)
-      b->cap *= 2;
-    b->p = xrealloc(b->p, b->cap);
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
-/* Appends formatted text. */
-static void __attribute__((format(printf, 2, 3)))
-buf_addf(struct buf *b, const char *fmt, ...)
-{
-  va_list ap;
-  char small[256];
-  int n;
-
-  va_start(ap, fmt);
-  n = vsnprintf(small, sizeof small, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return;
-  if ((size_t)n < sizeof small) {
-    buf_add(b, small, (size_t)n);
-    return;
-  }
-  {
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    buf_add(b, big, (size_t)n);
-    free(big);
-  }
 }
 
 /* Reads a small text file, trimmed; NULL when unreadable. */
@@ -523,7 +477,7 @@ static int
 call_ex(struct cli *c, const char *method, const char *path, const char *body,
         json_t **out, long *refused_out)
 {
-  struct buf b = {0};
+  struct buf b = BUF_ZERO;
   struct curl_slist *h = setup(c, method, path, body, NULL);
   long status = 0;
   CURLcode rc;
@@ -536,22 +490,22 @@ call_ex(struct cli *c, const char *method, const char *path, const char *body,
   curl_slist_free_all(h);
   if (rc != CURLE_OK) {
     say("no daemon reachable at %s: %s", c->url, curl_easy_strerror(rc));
-    free(b.p);
+    buf_free(&b);
     return CLI_UNREACHABLE;
   }
   curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 400) {
     if (refused_out) {
       *refused_out = status;
-      *out = json_loadb(b.p ? b.p : "", b.n, JSON_ALLOW_NUL, NULL);
+      *out = json_loadb(b.data ? b.data : "", b.len, JSON_ALLOW_NUL, NULL);
     } else {
-      print_refusal(status, b.p, b.n);
+      print_refusal(status, b.data, b.len);
     }
-    free(b.p);
+    buf_free(&b);
     return CLI_REFUSED;
   }
-  *out = json_loadb(b.p ? b.p : "", b.n, JSON_ALLOW_NUL, NULL);
-  free(b.p);
+  *out = json_loadb(b.data ? b.data : "", b.len, JSON_ALLOW_NUL, NULL);
+  buf_free(&b);
   return CLI_OK;
 }
 
@@ -870,7 +824,7 @@ cmd_stop(struct cli *c)
 static long
 probe(struct cli *c, const char *path)
 {
-  struct buf b = {0};
+  struct buf b = BUF_ZERO;
   struct curl_slist *h = setup(c, "GET", path, NULL, NULL);
   long status = 0;
   CURLcode rc;
@@ -880,7 +834,7 @@ probe(struct cli *c, const char *path)
   curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
   rc = curl_easy_perform(c->curl);
   curl_slist_free_all(h);
-  free(b.p);
+  buf_free(&b);
   if (rc != CURLE_OK) {
     say("no daemon reachable at %s: %s", c->url, curl_easy_strerror(rc));
     return -1;
@@ -995,38 +949,6 @@ cmd_reload(struct cli *c)
 
 /* ------------------------------------------------------ output and events */
 
-/* Decodes standard base64 (padding and whitespace ignored). */
-static void
-base64_decode(struct buf *out, const char *s)
-{
-  unsigned int acc = 0;
-  int bits = 0;
-
-  for (; *s; s++) {
-    int v;
-    char c = *s;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '+')
-      v = 62;
-    else if (c == '/')
-      v = 63;
-    else
-      continue;
-    acc = (acc << 6) | (unsigned int)v;
-    bits += 6;
-    if (bits >= 8) {
-      char byte = (char)((acc >> (bits - 8)) & 0xff);
-      bits -= 8;
-      buf_add(out, &byte, 1);
-    }
-  }
-}
-
 /* Colours for runner prefixes when several runners are merged. */
 static const char *const prefix_colours[] = {
     "\033[36m", "\033[33m", "\033[35m", "\033[32m", "\033[34m",
@@ -1080,21 +1002,21 @@ render_lines(struct cli *c, struct buf *o, json_t *chunk, const char *bytes,
 static int
 chunk_matches(struct cli *c, const char *data, const char *b64)
 {
-  struct buf raw = {0};
+  struct buf raw = BUF_ZERO;
   int hit = 0;
 
   if (data)
     buf_add(&raw, data, strlen(data));
   else if (b64)
-    base64_decode(&raw, b64);
+    buf_add_base64(&raw, b64, strlen(b64));
   buf_add(&raw, "", 1);
-  for (char *line = raw.p, *nl; line && !hit; line = nl ? nl + 1 : NULL) {
+  for (char *line = raw.data, *nl; line && !hit; line = nl ? nl + 1 : NULL) {
     nl = strchr(line, '\n');
     if (nl)
       *nl = '\0';
     hit = regexec(&c->grep, line, 0, NULL, 0) == 0;
   }
-  free(raw.p);
+  buf_free(&raw);
   return hit;
 }
 
@@ -1127,13 +1049,13 @@ render_chunk(struct cli *c, struct buf *o, json_t *chunk)
     return;
   }
   if (c->prefix || c->has_grep || c->timestamps) {
-    struct buf raw = {0};
+    struct buf raw = BUF_ZERO;
     if (data)
       buf_add(&raw, data, json_string_length(json_object_get(chunk, "data")));
     else if (b64)
-      base64_decode(&raw, b64);
-    render_lines(c, o, chunk, raw.p ? raw.p : "", raw.n, is_tend, is_err);
-    free(raw.p);
+      buf_add_base64(&raw, b64, strlen(b64));
+    render_lines(c, o, chunk, raw.data ? raw.data : "", raw.len, is_tend, is_err);
+    buf_free(&raw);
     return;
   }
   if (c->tty && (is_tend || is_err))
@@ -1143,7 +1065,7 @@ render_chunk(struct cli *c, struct buf *o, json_t *chunk)
   if (data)
     buf_add(o, data, json_string_length(json_object_get(chunk, "data")));
   else if (b64)
-    base64_decode(o, b64);
+    buf_add_base64(o, b64, strlen(b64));
   if (c->tty && (is_tend || is_err))
     buf_add(o, "\033[0m", 4);
 }
@@ -1215,32 +1137,32 @@ typedef void (*render_fn)(struct cli *c, struct buf *o, json_t *item);
 static void
 emit(struct buf *o)
 {
-  if (o->n)
-    fwrite(o->p, 1, o->n, stdout);
+  if (o->len)
+    fwrite(o->data, 1, o->len, stdout);
   fflush(stdout);
-  o->n = 0;
+  o->len = 0;
 }
 
 /* Keeps only the last n lines of a rendered buffer. */
 static void
 keep_last_lines(struct buf *o, long n)
 {
-  size_t i = o->n;
+  size_t i = o->len;
   long seen = 0;
 
   if (n <= 0) {
-    o->n = 0;
+    o->len = 0;
     return;
   }
-  if (i > 0 && o->p[i - 1] == '\n')
+  if (i > 0 && o->data[i - 1] == '\n')
     i--;
   while (i > 0) {
-    if (o->p[i - 1] == '\n' && ++seen == n)
+    if (o->data[i - 1] == '\n' && ++seen == n)
       break;
     i--;
   }
-  memmove(o->p, o->p + i, o->n - i);
-  o->n -= i;
+  memmove(o->data, o->data + i, o->len - i);
+  o->len -= i;
 }
 
 /* Says on stderr that a log's seqs are gone ({"from","first_available"},
@@ -1424,7 +1346,7 @@ follow(struct cli *c, const char *path, render_fn render, uint64_t after)
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
     f.parser = sse_parser_new(on_sse_event, &f);
     f.status = 0;
-    f.err.n = 0;
+    f.err.len = 0;
     f.got = 0;
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_stream);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &f);
@@ -1447,9 +1369,9 @@ follow(struct cli *c, const char *path, render_fn render, uint64_t after)
       free(before);
     }
     if (rc == CURLE_OK && f.status >= 400) {
-      print_refusal(f.status, f.err.p, f.err.n);
-      free(f.err.p);
-      free(f.out.p);
+      print_refusal(f.status, f.err.data, f.err.len);
+      buf_free(&f.err);
+      buf_free(&f.out);
       return CLI_REFUSED;
     }
     if (f.got) {
@@ -1490,7 +1412,7 @@ stream_start(struct cli *c, CURLM *multi, struct follow *f)
   curl_easy_setopt(f->easy, CURLOPT_PRIVATE, f);
   f->parser = sse_parser_new(on_sse_event, f);
   f->status = 0;
-  f->err.n = 0;
+  f->err.len = 0;
   f->got = 0;
   f->retry_at = 0;
   curl_multi_add_handle(multi, f->easy);
@@ -1537,7 +1459,7 @@ follow_many(struct cli *c, struct follow *fs, size_t n)
       stream_end(multi, f);
       if (rc == CURLE_OK && f->status >= 400 && f->status != 401) {
         fprintf(stderr, "tend: %s: ", f->prefix);
-        print_refusal(f->status, f->err.p, f->err.n);
+        print_refusal(f->status, f->err.data, f->err.len);
         f->dead = 1;
         dead++;
         continue;
@@ -1637,7 +1559,7 @@ logs_merged(struct cli *c)
   struct merged *recs = NULL;
   size_t n_recs = 0, i;
   struct follow *fs = NULL;
-  struct buf o = {0};
+  struct buf o = BUF_ZERO;
   int r = call(c, "GET", "/api/v1/tree", NULL, &tree);
 
   if (r != CLI_OK)
@@ -1706,7 +1628,7 @@ done:
   for (i = 0; fs && i < json_array_size(names); i++)
     free(fs[i].path);
   free(fs);
-  free(o.p);
+  buf_free(&o);
   json_decref(names);
   json_decref(tree);
   return r;
@@ -1736,7 +1658,7 @@ cmd_logs(struct cli *c)
     return logs_merged(c);
   char *esc = escape(c, c->args[0]);
   char *path = xasprintf("/api/v1/runners/%s/output", esc);
-  struct buf o = {0};
+  struct buf o = BUF_ZERO;
   uint64_t after = 0;
   int r = CLI_OK;
 
@@ -1748,7 +1670,7 @@ cmd_logs(struct cli *c)
     keep_last_lines(&o, c->lines);
     emit(&o);
   }
-  free(o.p);
+  buf_free(&o);
   if (r == CLI_OK && c->follow) {
     char *spath = xasprintf("/api/v1/runners/%s/output/stream", esc);
     r = follow(c, spath, render_chunk, after);
@@ -1787,7 +1709,7 @@ logs_offline(struct cli *c)
 {
   char *state = state_dir_of(c->config ? c->config : "tend.json");
   char *cur = xasprintf("%s/output/%s.jsonl", state, c->args[0]);
-  struct buf o = {0};
+  struct buf o = BUF_ZERO;
   int found = 0;
 
   say("reading %s instead", cur);
@@ -1804,7 +1726,7 @@ logs_offline(struct cli *c)
   if (c->lines >= 0)
     keep_last_lines(&o, c->lines);
   emit(&o);
-  free(o.p);
+  buf_free(&o);
   free(cur);
   free(state);
   if (found && c->follow)
@@ -1816,7 +1738,7 @@ logs_offline(struct cli *c)
 static int
 cmd_events(struct cli *c)
 {
-  struct buf o = {0};
+  struct buf o = BUF_ZERO;
   uint64_t after = 0;
   int r = CLI_OK;
 
@@ -1828,7 +1750,7 @@ cmd_events(struct cli *c)
     keep_last_lines(&o, c->lines);
     emit(&o);
   }
-  free(o.p);
+  buf_free(&o);
   if (r == CLI_OK && c->follow)
     r = follow(c, "/api/v1/events/stream", render_event, after);
   return r;

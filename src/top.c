@@ -29,6 +29,7 @@
  * the default core dump). */
 #include "src/top.h"
 
+#include "src/buf.h"
 #include "src/cli.h"
 #include "src/top_view.h"
 #include "src/xalloc.h"
@@ -67,11 +68,6 @@
 #define RETRY_MAX_MS 5000
 
 enum req_kind { REQ_TREE, REQ_PAGE, REQ_ACTION, REQ_EVENTS, REQ_OUTPUT };
-
-struct buf {
-  char *p;
-  size_t n, cap;
-};
 
 /* One request in flight on the multi handle. */
 struct req {
@@ -293,44 +289,6 @@ wall_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Appends n bytes. */
-static void
-buf_add(struct buf *b, const char *s, size_t n)
-{
-  if (b->n + n + 1 > b->cap) {
-    b->cap = b->cap ? b->cap : 256;
-    while (b->n + n + 1 > b->cap)
-      b->cap *= 2;
-    b->p = xrealloc(b->p, b->cap);
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
-/* Decodes standard base64 into out (padding and junk skipped). */
-static void
-base64_decode(struct buf *out, const char *s)
-{
-  unsigned int acc = 0;
-  int bits = 0;
-
-  for (; *s; s++) {
-    const char *digits =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const char *p = strchr(digits, *s);
-    if (!p || !*s)
-      continue;
-    acc = (acc << 6) | (unsigned int)(p - digits);
-    bits += 6;
-    if (bits >= 8) {
-      char byte = (char)((acc >> (bits - 8)) & 0xff);
-      bits -= 8;
-      buf_add(out, &byte, 1);
-    }
-  }
-}
-
 /* Sets the status line (printf-style). */
 static void __attribute__((format(printf, 3, 4)))
 say(struct top *t, int err, const char *fmt, ...)
@@ -368,7 +326,7 @@ on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
   if (r->parser && r->status == 200)
     sse_parser_feed(r->parser, ptr, n);
-  else if (r->body.n < 64u * 1024 * 1024)
+  else if (r->body.len < 64u * 1024 * 1024)
     buf_add(&r->body, ptr, n);
   return n;
 }
@@ -426,7 +384,7 @@ req_free(struct top *t, struct req *r)
   curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->headers);
   sse_parser_free(r->parser);
-  free(r->body.p);
+  buf_free(&r->body);
   free(r->what);
   if (r->prev)
     r->prev->next = r->next;
@@ -456,7 +414,7 @@ refusal(struct req *r, CURLcode rc, char *out, size_t cap)
              curl_easy_strerror(rc));
     return;
   }
-  j = json_loadb(r->body.p ? r->body.p : "", r->body.n, 0, NULL);
+  j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
   if (json_is_string(json_object_get(j, "error")))
     snprintf(out, cap, "%s", json_string_value(json_object_get(j, "error")));
   else
@@ -492,10 +450,10 @@ chunk_show(struct top *t, json_t *chunk)
     top_out_feed(t->out, data,
                  json_string_length(json_object_get(chunk, "data")));
   } else if (b64) {
-    struct buf raw = {0};
-    base64_decode(&raw, b64);
-    top_out_feed(t->out, raw.p ? raw.p : "", raw.n);
-    free(raw.p);
+    struct buf raw = BUF_ZERO;
+    if (buf_add_base64(&raw, b64, strlen(b64)) == 0)
+      top_out_feed(t->out, raw.data ? raw.data : "", raw.len);
+    buf_free(&raw);
   }
   t->dirty = 1;
 }
@@ -586,7 +544,7 @@ output_page_done(struct top *t, struct req *r, CURLcode rc)
       t->out_delay *= 2;
     return;
   }
-  page = json_loadb(r->body.p ? r->body.p : "", r->body.n, 0, NULL);
+  page = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
   chunks = json_object_get(page, "chunks");
   n = json_array_size(chunks);
   for (i = 0; i < n; i++) /* not json_array_foreach: cppcheck */
@@ -673,7 +631,7 @@ tree_done(struct top *t, struct req *r, CURLcode rc)
     say(t, 1, "%s", why);
     return;
   }
-  tree = json_loadb(r->body.p ? r->body.p : "", r->body.n, 0, NULL);
+  tree = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
   if (!json_is_object(tree)) {
     json_decref(tree);
     say(t, 1, "the daemon sent a tree that is not JSON");
