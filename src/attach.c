@@ -27,6 +27,7 @@
 
 #include "src/buf.h"
 #include "src/cli.h"
+#include "src/cli_conn.h"
 #include "src/codec.h"
 #include "src/xalloc.h"
 #include "ui/sse.h"
@@ -287,7 +288,7 @@ req_new(struct att *a, const char *path, const char *body, size_t len, int json)
 {
   struct req *r = xcalloc(1, sizeof *r);
 
-  r->easy = cli_easy_new(a->url, path, a->token, &r->headers);
+  r->easy = cli_conn_easy_new(a->url, path, a->token, &r->headers);
   if (body) {
     r->headers = curl_slist_append(
         r->headers, json ? "Content-Type: application/json"
@@ -590,19 +591,10 @@ parse_args(int argc, char **argv, const char **config, const char **url,
 {
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
-    if ((!strcmp(s, "-c") || !strcmp(s, "--config")) && i + 1 < argc)
-      *config = argv[++i];
-    else if (!strncmp(s, "--config=", 9))
-      *config = s + 9;
-    else if (!strcmp(s, "--url") && i + 1 < argc)
-      *url = argv[++i];
-    else if (!strncmp(s, "--url=", 6))
-      *url = s + 6;
-    else if (!strcmp(s, "--token") && i + 1 < argc)
-      *token = argv[++i];
-    else if (!strncmp(s, "--token=", 8))
-      *token = s + 8;
-    else if (s[0] != '-' && !*name)
+    int taken = cli_conn_parse_opt(argc, argv, &i, config, url, token);
+    if (taken > 0)
+      continue;
+    if (taken == 0 && s[0] != '-' && !*name)
       *name = s;
     else {
       fprintf(stderr, "tend attach: unexpected argument \"%s\"\n", s);
@@ -645,7 +637,7 @@ attach_main(int argc, char **argv)
   memset(&a, 0, sizeof a);
   a.delay = RETRY_MIN_MS;
   a.name = (char *)name;
-  r = cli_connect(config, url, token, &a.url, &a.token);
+  r = cli_conn_connect(config, url, token, &a.url, &a.token);
   if (r != CLI_OK)
     return r;
   curl_global_init(CURL_GLOBAL_DEFAULT);

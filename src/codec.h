@@ -23,8 +23,7 @@ size_t codec_base64_encode(char *out, const void *in, size_t len);
  * CODEC_BASE64_DECODED_MAX(len) bytes; *out_len gets the byte count.
  * Returns 0, or -EINVAL on a character outside the alphabet or a bad
  * length (out may then hold part of the bytes). */
-int codec_base64_decode(const char *in, size_t len, void *out,
-                        size_t *out_len);
+int codec_base64_decode(const char *in, size_t len, void *out, size_t *out_len);
 
 /* Returns the value of hex digit c (either case), or -1. */
 int codec_hex_digit(int c);

@@ -31,6 +31,8 @@
 
 #include "src/buf.h"
 #include "src/cli.h"
+#include "src/cli_conn.h"
+#include "src/events.h"
 #include "src/top_view.h"
 #include "src/xalloc.h"
 #include "runners/fsm.h"
@@ -271,21 +273,13 @@ term_start(struct top *t)
 
 /* ---------------------------------------------------------------- helpers */
 
+/* Monotonic milliseconds, for timers (wall time: events_now_ms). */
 static int64_t
 now_ms(void)
 {
   struct timespec ts;
 
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-wall_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -343,7 +337,7 @@ req_start(struct top *t, enum req_kind kind, const char *method,
   r->t = t;
   r->kind = kind;
   r->parser = parser;
-  r->easy = cli_easy_new(t->url, path, t->token, &r->headers);
+  r->easy = cli_conn_easy_new(t->url, path, t->token, &r->headers);
   if (parser) {
     r->headers = curl_slist_append(r->headers, "Accept: text/event-stream");
     if (last_event_id) {
@@ -589,8 +583,9 @@ rows_rebuild(struct top *t)
   int want = -1, first_runner = -1;
 
   top_view_rows_free(t->rows, t->nrows);
-  t->nrows =
-      t->tree ? top_view_rows(t->tree, t->filter, wall_ms(), &t->rows) : 0;
+  t->nrows = t->tree ? top_view_rows(t->tree, t->filter, events_now_ms(),
+                                     &t->rows)
+                      : 0;
   if (!t->tree)
     t->rows = NULL;
   for (size_t i = 0; i < t->nrows; i++) {
@@ -801,7 +796,7 @@ timers(struct top *t, int64_t now)
 static long
 poll_timeout(struct top *t, int64_t now)
 {
-  int64_t due = now + 1000 - wall_ms() % 1000;
+  int64_t due = now + 1000 - events_now_ms() % 1000;
 
   if (t->dirty && t->last_draw + REDRAW_MS < due)
     due = t->last_draw + REDRAW_MS;
@@ -1074,7 +1069,7 @@ draw(struct top *t)
   refresh();
   t->dirty = 0;
   t->last_draw = now_ms();
-  t->drawn_second = wall_ms() / 1000;
+  t->drawn_second = events_now_ms() / 1000;
 }
 
 /* ------------------------------------------------------------------ keys */
@@ -1263,19 +1258,7 @@ parse_args(int argc, char **argv, const char **config, const char **url,
 {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
-    if ((!strcmp(a, "-c") || !strcmp(a, "--config")) && i + 1 < argc)
-      *config = argv[++i];
-    else if (!strncmp(a, "--config=", 9))
-      *config = a + 9;
-    else if (!strcmp(a, "--url") && i + 1 < argc)
-      *url = argv[++i];
-    else if (!strncmp(a, "--url=", 6))
-      *url = a + 6;
-    else if (!strcmp(a, "--token") && i + 1 < argc)
-      *token = argv[++i];
-    else if (!strncmp(a, "--token=", 8))
-      *token = a + 8;
-    else {
+    if (cli_conn_parse_opt(argc, argv, &i, config, url, token) <= 0) {
       fprintf(stderr, "tend %s: unexpected argument \"%s\"\n", argv[0], a);
       return CLI_USAGE;
     }
@@ -1322,7 +1305,7 @@ top_main(int argc, char **argv)
   t.sel = -1;
   t.follow = 1;
   t.events_delay = t.out_delay = RETRY_MIN_MS;
-  r = cli_connect(config, url, token, &t.url, &t.token);
+  r = cli_conn_connect(config, url, token, &t.url, &t.token);
   if (r != CLI_OK)
     return r;
   setlocale(LC_ALL, "");
@@ -1357,9 +1340,9 @@ top_main(int argc, char **argv)
     keys(&t);
     if (t.quit)
       break;
-    if (wall_ms() / 1000 != t.drawn_second && t.tree) {
+    if (events_now_ms() / 1000 != t.drawn_second && t.tree) {
       rows_rebuild(&t); /* the uptimes move on */
-      t.drawn_second = wall_ms() / 1000;
+      t.drawn_second = events_now_ms() / 1000;
     }
     if (stdin_gone()) {
       /* The terminal hung up without a SIGHUP reaching us: poll would
