@@ -628,7 +628,6 @@ attach_main(int argc, char **argv)
 {
   const char *config = NULL, *url = NULL, *token = NULL, *name = NULL;
   struct att a;
-  char *e;
   int r;
 
   r = parse_args(argc, argv, &config, &url, &token, &name);
@@ -641,9 +640,7 @@ attach_main(int argc, char **argv)
   if (r != CLI_OK)
     return r;
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  e = curl_easy_escape(NULL, name, 0);
-  a.esc = xstrdup(e ? e : name);
-  curl_free(e);
+  a.esc = cli_conn_escape(name);
   r = check_runner(&a);
   if (r != CLI_OK)
     goto done;

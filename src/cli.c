@@ -352,7 +352,7 @@ static int
 post_action(struct cli *c, const char *kind, const char *name,
             const char *action, const char *body)
 {
-  char *esc = cli_conn_escape(c, name);
+  char *esc = cli_conn_escape(name);
   char *path = xasprintf("/api/v1/%s/%s/%s", kind, esc, action);
   json_t *j = NULL;
   int r = cli_conn_call(c, "POST", path, body, &j);
@@ -369,7 +369,7 @@ post_action(struct cli *c, const char *kind, const char *name,
 static int
 runner_action(struct cli *c, const char *action, const char *done)
 {
-  char *esc = cli_conn_escape(c, c->args[0]);
+  char *esc = cli_conn_escape(c->args[0]);
   char *path = xasprintf("/api/v1/runners/%s/%s", esc, action);
   json_t *j = NULL;
   long refused = 0;
@@ -399,7 +399,7 @@ runner_action(struct cli *c, const char *action, const char *done)
 static int
 node_action(struct cli *c, const char *action, const char *done)
 {
-  char *esc = cli_conn_escape(c, c->args[0]);
+  char *esc = cli_conn_escape(c->args[0]);
   char *rpath = xasprintf("/api/v1/runners/%s", esc);
   long rs = cli_conn_probe(c, rpath), refused = 0;
   int r;
@@ -411,7 +411,7 @@ node_action(struct cli *c, const char *action, const char *done)
   if (rs != 404)
     return runner_action(c, action, done);
   {
-    char *e = cli_conn_escape(c, c->args[0]);
+    char *e = cli_conn_escape(c->args[0]);
     char *path = xasprintf("/api/v1/groups/%s/%s", e, action);
     json_t *j = NULL;
     r = cli_conn_call_ex(c, "POST", path, "{}", &j, &refused);

@@ -357,9 +357,9 @@ cli_conn_call(struct cli *c, const char *method, const char *path,
 
 /* Percent-encodes a name for a path (new string). */
 char *
-cli_conn_escape(struct cli *c, const char *name)
+cli_conn_escape(const char *name)
 {
-  char *e = curl_easy_escape(c->curl, name, 0);
+  char *e = curl_easy_escape(NULL, name, 0);
   char *s = xstrdup(e ? e : "");
 
   curl_free(e);

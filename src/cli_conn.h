@@ -98,6 +98,6 @@ long cli_conn_probe(struct cli *c, const char *path);
 /* Prints the daemon's {"error"} (and "errors" lines) of a refusal. */
 void cli_conn_print_refusal(long status, const char *body, size_t len);
 /* Percent-encodes a name for a path (new string). */
-char *cli_conn_escape(struct cli *c, const char *name);
+char *cli_conn_escape(const char *name);
 
 #endif

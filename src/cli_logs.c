@@ -640,7 +640,7 @@ logs_merged(struct cli *c)
   fs = xcalloc(json_array_size(names) + 1, sizeof *fs);
   json_array_foreach(names, i, name)
   {
-    char *esc = cli_conn_escape(c, json_string_value(name));
+    char *esc = cli_conn_escape(json_string_value(name));
     char *path = xasprintf("/api/v1/runners/%s/output", esc);
     json_t *items = json_array(), *item;
     size_t k;
@@ -700,7 +700,7 @@ done:
 static int
 is_runner(struct cli *c, const char *name)
 {
-  char *esc = cli_conn_escape(c, name);
+  char *esc = cli_conn_escape(name);
   char *path = xasprintf("/api/v1/runners/%s", esc);
   long status = cli_conn_probe(c, path);
 
@@ -718,7 +718,7 @@ cli_logs_output(struct cli *c)
     c->lines = 10; /* tail -f */
   if (c->nargs != 1 || !is_runner(c, c->args[0]))
     return logs_merged(c);
-  char *esc = cli_conn_escape(c, c->args[0]);
+  char *esc = cli_conn_escape(c->args[0]);
   char *path = xasprintf("/api/v1/runners/%s/output", esc);
   struct buf o = BUF_ZERO;
   uint64_t after = 0;
