@@ -13,8 +13,10 @@
 #include "src/config.h"
 #include "src/locator.h"
 #include "src/xalloc.h"
+#include "ui/sse.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -306,6 +308,29 @@ cli_conn_print_refusal(long status, const char *body, size_t len)
   json_decref(j);
 }
 
+/* Makes one request on c->curl, its answer into b. Returns 0 with *status,
+ * or -1 after printing why no daemon answered. */
+static int
+perform(struct cli *c, const char *method, const char *path, const char *body,
+        struct buf *b, long *status)
+{
+  struct curl_slist *h = cli_conn_setup(c, method, path, body, NULL);
+  CURLcode rc;
+
+  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, b);
+  rc = curl_easy_perform(c->curl);
+  curl_slist_free_all(h);
+  if (rc != CURLE_OK) {
+    cli_conn_say("no daemon reachable at %s: %s", c->url,
+                 curl_easy_strerror(rc));
+    return -1;
+  }
+  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+  return 0;
+}
+
 /* One request. Returns CLI_OK with *out (new; NULL for a non-JSON body),
  * or CLI_REFUSED / CLI_UNREACHABLE after printing why. With refused_out,
  * a refusal is not printed: its HTTP status and body (new) are returned
@@ -315,23 +340,13 @@ cli_conn_call_ex(struct cli *c, const char *method, const char *path,
                  const char *body, json_t **out, long *refused_out)
 {
   struct buf b = BUF_ZERO;
-  struct curl_slist *h = cli_conn_setup(c, method, path, body, NULL);
   long status = 0;
-  CURLcode rc;
 
   *out = NULL;
-  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
-  rc = curl_easy_perform(c->curl);
-  curl_slist_free_all(h);
-  if (rc != CURLE_OK) {
-    cli_conn_say("no daemon reachable at %s: %s", c->url,
-                 curl_easy_strerror(rc));
+  if (perform(c, method, path, body, &b, &status) < 0) {
     buf_free(&b);
     return CLI_UNREACHABLE;
   }
-  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 400) {
     if (refused_out) {
       *refused_out = status;
@@ -372,23 +387,11 @@ long
 cli_conn_probe(struct cli *c, const char *path)
 {
   struct buf b = BUF_ZERO;
-  struct curl_slist *h = cli_conn_setup(c, "GET", path, NULL, NULL);
   long status = 0;
-  CURLcode rc;
+  int r = perform(c, "GET", path, NULL, &b, &status);
 
-  curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 60L);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &b);
-  rc = curl_easy_perform(c->curl);
-  curl_slist_free_all(h);
   buf_free(&b);
-  if (rc != CURLE_OK) {
-    cli_conn_say("no daemon reachable at %s: %s", c->url,
-                 curl_easy_strerror(rc));
-    return -1;
-  }
-  curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
-  return status;
+  return r < 0 ? -1 : status;
 }
 
 /* Looks for the daemon again before a reconnect: a daemon that restarted
@@ -419,6 +422,63 @@ cli_conn_rediscover(struct cli *c)
     c->token = token;
   }
 }
+
+/* ------------------------------------------------------ multi requests */
+
+/* libcurl write callback of a cli_conn_req: a stream's events, or a body. */
+static size_t
+on_req_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  struct cli_conn_req *r = ud;
+  size_t n = size * nmemb;
+
+  if (!r->status)
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+  if (r->parser && r->status == 200)
+    sse_parser_feed(r->parser, ptr, n);
+  else if (r->body.len < r->max_body)
+    buf_add(&r->body, ptr, n);
+  return n;
+}
+
+void
+cli_conn_req_init(struct cli_conn_req *r, const char *base, const char *path,
+                  const char *token, size_t max_body)
+{
+  r->easy = cli_conn_easy_new(base, path, token, &r->headers);
+  r->max_body = max_body;
+  curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_req_data);
+  curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+}
+
+void
+cli_conn_req_stream(struct cli_conn_req *r, int64_t last)
+{
+  if (last >= 0) {
+    char *h = xasprintf("Last-Event-ID: %" PRId64, last);
+    r->headers = curl_slist_append(r->headers, h);
+    free(h);
+  }
+  r->headers = curl_slist_append(r->headers, "Accept: text/event-stream");
+  curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, 45L);
+}
+
+void
+cli_conn_req_cleanup(struct cli_conn_req *r, CURLM *multi)
+{
+  if (multi && r->easy)
+    curl_multi_remove_handle(multi, r->easy);
+  curl_easy_cleanup(r->easy);
+  r->easy = NULL;
+  curl_slist_free_all(r->headers);
+  r->headers = NULL;
+  sse_parser_free(r->parser);
+  r->parser = NULL;
+  buf_free(&r->body);
+}
+
+/* ------------------------------------------------------------- options */
 
 int
 cli_conn_parse_opt(int argc, char **argv, int *i, const char **config,

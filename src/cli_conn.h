@@ -6,6 +6,8 @@
 #ifndef TEND_CLI_CONN_H
 #define TEND_CLI_CONN_H
 
+#include "src/buf.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <regex.h>
@@ -83,6 +85,32 @@ CURL *cli_conn_easy_new(const char *base, const char *path, const char *token,
 struct curl_slist *cli_conn_setup(struct cli *c, const char *method,
                                   const char *path, const char *body,
                                   const char *extra_header);
+struct sse_parser;
+
+/* A request on a multi handle, the part tend top and tend attach share:
+ * embed it in the caller's own request and point CURLOPT_PRIVATE there. */
+struct cli_conn_req {
+  CURL *easy;
+  struct curl_slist *headers; /* set on the handle by the caller */
+  struct buf body;            /* the answer (a stream's only when refused) */
+  struct sse_parser *parser;  /* a stream's events, fed while status is 200 */
+  long status;                /* the HTTP status, once known */
+  size_t max_body;            /* body bytes kept at most */
+};
+
+/* Makes r's handle for base + path (cli_conn_easy_new), its answer going
+ * to r: a stream's bytes to r->parser, anything else to r->body (the first
+ * max_body bytes or so). */
+void cli_conn_req_init(struct cli_conn_req *r, const char *base,
+                       const char *path, const char *token, size_t max_body);
+/* Makes r a stream: text/event-stream with Last-Event-ID: last (none when
+ * last < 0, so the stream starts now), and a dead peer detected after 45 s
+ * without a byte (the daemon's heartbeats come every 15 s). */
+void cli_conn_req_stream(struct cli_conn_req *r, int64_t last);
+/* Removes r's handle from multi (when not NULL) and frees what r holds;
+ * r itself is the caller's. */
+void cli_conn_req_cleanup(struct cli_conn_req *r, CURLM *multi);
+
 /* One request on c->curl. Returns CLI_OK with *out (new; NULL for a
  * non-JSON body), or CLI_REFUSED / CLI_UNREACHABLE after printing why.
  * With refused_out, a refusal is not printed: its HTTP status and body

@@ -31,13 +31,9 @@ enum req_kind { REQ_TREE, REQ_PAGE, REQ_ACTION, REQ_EVENTS, REQ_OUTPUT };
 
 /* One request in flight on the multi handle. */
 struct req {
+  struct cli_conn_req x; /* the handle and the answer */
   struct top *t;
   enum req_kind kind;
-  CURL *easy;
-  struct curl_slist *headers;
-  struct buf body;           /* the answer (or a stream's error body) */
-  struct sse_parser *parser; /* streams */
-  long status;
   char *what; /* actions: "api: stop", for the status line */
   struct req *prev, *next;
 };
@@ -69,22 +65,6 @@ top_api_say(struct top *t, int err, const char *fmt, ...)
 
 /* --------------------------------------------------------------- requests */
 
-/* libcurl write callback: a stream's events, or a body. */
-static size_t
-on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-  struct req *r = ud;
-  size_t n = size * nmemb;
-
-  if (!r->status)
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-  if (r->parser && r->status == 200)
-    sse_parser_feed(r->parser, ptr, n);
-  else if (r->body.len < 64u * 1024 * 1024)
-    buf_add(&r->body, ptr, n);
-  return n;
-}
-
 /* Starts a request (a stream when parser is given, which it takes). */
 static struct req *
 req_start(struct top *t, enum req_kind kind, const char *method,
@@ -92,39 +72,27 @@ req_start(struct top *t, enum req_kind kind, const char *method,
           uint64_t last_event_id)
 {
   struct req *r = xcalloc(1, sizeof *r);
-  char *h;
 
   r->t = t;
   r->kind = kind;
-  r->parser = parser;
-  r->easy = cli_conn_easy_new(t->url, path, t->token, &r->headers);
-  if (parser) {
-    r->headers = curl_slist_append(r->headers, "Accept: text/event-stream");
-    if (last_event_id) {
-      h = xasprintf("Last-Event-ID: %" PRIu64, last_event_id);
-      r->headers = curl_slist_append(r->headers, h);
-      free(h);
-    }
-    /* Heartbeats come every 15 s: silence for 45 s means a dead peer. */
-    curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, 45L);
-  } else {
-    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, 30L);
-  }
+  cli_conn_req_init(&r->x, t->url, path, t->token, 64u * 1024 * 1024);
+  r->x.parser = parser;
+  if (parser)
+    cli_conn_req_stream(&r->x, last_event_id ? (int64_t)last_event_id : -1);
+  else
+    curl_easy_setopt(r->x.easy, CURLOPT_TIMEOUT, 30L);
   if (strcmp(method, "POST") == 0) {
-    r->headers =
-        curl_slist_append(r->headers, "Content-Type: application/json");
-    curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body ? body : "{}");
+    r->x.headers =
+        curl_slist_append(r->x.headers, "Content-Type: application/json");
+    curl_easy_setopt(r->x.easy, CURLOPT_COPYPOSTFIELDS, body ? body : "{}");
   }
-  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-  curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(r->x.easy, CURLOPT_HTTPHEADER, r->x.headers);
+  curl_easy_setopt(r->x.easy, CURLOPT_PRIVATE, r);
   r->next = t->reqs;
   if (t->reqs)
     t->reqs->prev = r;
   t->reqs = r;
-  curl_multi_add_handle(t->multi, r->easy);
+  curl_multi_add_handle(t->multi, r->x.easy);
   return r;
 }
 
@@ -134,11 +102,7 @@ top_api_req_free(struct top *t, struct req *r)
 {
   if (!r)
     return;
-  curl_multi_remove_handle(t->multi, r->easy);
-  curl_easy_cleanup(r->easy);
-  curl_slist_free_all(r->headers);
-  sse_parser_free(r->parser);
-  buf_free(&r->body);
+  cli_conn_req_cleanup(&r->x, t->multi);
   free(r->what);
   if (r->prev)
     r->prev->next = r->next;
@@ -168,11 +132,11 @@ refusal(struct req *r, CURLcode rc, char *out, size_t cap)
              curl_easy_strerror(rc));
     return;
   }
-  j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+  j = json_loadb(r->x.body.data ? r->x.body.data : "", r->x.body.len, 0, NULL);
   if (json_is_string(json_object_get(j, "error")))
     snprintf(out, cap, "%s", json_string_value(json_object_get(j, "error")));
   else
-    snprintf(out, cap, "the daemon answered HTTP %ld", r->status);
+    snprintf(out, cap, "the daemon answered HTTP %ld", r->x.status);
   json_decref(j);
 }
 
@@ -238,7 +202,7 @@ output_stream_start(struct top *t)
   struct req *r;
 
   r = req_start(t, REQ_OUTPUT, "GET", path, NULL, NULL, t->out_last);
-  r->parser = sse_parser_new(on_output_event, r);
+  r->x.parser = sse_parser_new(on_output_event, r);
   t->out_req = r;
   t->out_retry_at = 0;
   free(path);
@@ -290,7 +254,7 @@ output_page_done(struct top *t, struct req *r, CURLcode rc)
   uint64_t last;
   char why[256];
 
-  if (rc != CURLE_OK || r->status != 200) {
+  if (rc != CURLE_OK || r->x.status != 200) {
     refusal(r, rc, why, sizeof why);
     top_api_say(t, 1, "%s: output: %s", t->out_name, why);
     t->out_retry_at = top_api_now_ms() + t->out_delay;
@@ -298,7 +262,8 @@ output_page_done(struct top *t, struct req *r, CURLcode rc)
       t->out_delay *= 2;
     return;
   }
-  page = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+  page =
+      json_loadb(r->x.body.data ? r->x.body.data : "", r->x.body.len, 0, NULL);
   chunks = json_object_get(page, "chunks");
   n = json_array_size(chunks);
   for (i = 0; i < n; i++) /* not json_array_foreach: cppcheck */
@@ -382,12 +347,13 @@ tree_done(struct top *t, struct req *r, CURLcode rc)
   json_t *tree;
   char why[256];
 
-  if (rc != CURLE_OK || r->status != 200) {
+  if (rc != CURLE_OK || r->x.status != 200) {
     refusal(r, rc, why, sizeof why);
     top_api_say(t, 1, "%s", why);
     return;
   }
-  tree = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+  tree =
+      json_loadb(r->x.body.data ? r->x.body.data : "", r->x.body.len, 0, NULL);
   if (!json_is_object(tree)) {
     json_decref(tree);
     top_api_say(t, 1, "the daemon sent a tree that is not JSON");
@@ -422,7 +388,7 @@ events_start(struct top *t)
   struct req *r =
       req_start(t, REQ_EVENTS, "GET", "/api/v1/events/stream", NULL, NULL, 0);
 
-  r->parser = sse_parser_new(on_event, r);
+  r->x.parser = sse_parser_new(on_event, r);
   t->events_req = r;
   t->events_retry_at = 0;
 }
@@ -451,7 +417,7 @@ action_done(struct top *t, struct req *r, CURLcode rc)
 {
   char why[256];
 
-  if (rc == CURLE_OK && r->status == 200) {
+  if (rc == CURLE_OK && r->x.status == 200) {
     top_api_say(t, 0, "%s: done", r->what);
   } else {
     refusal(r, rc, why, sizeof why);
@@ -485,8 +451,8 @@ top_api_requests_done(struct top *t)
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     if (!r)
       continue;
-    if (!r->status)
-      curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+    if (!r->x.status)
+      curl_easy_getinfo(r->x.easy, CURLINFO_RESPONSE_CODE, &r->x.status);
     switch (r->kind) {
     case REQ_TREE:
       tree_done(t, r, rc);
@@ -506,7 +472,7 @@ top_api_requests_done(struct top *t)
         t->events_delay *= 2;
       break;
     case REQ_OUTPUT:
-      if (rc == CURLE_OK && r->status == 404) {
+      if (rc == CURLE_OK && r->x.status == 404) {
         top_api_say(t, 1, "%s: no such runner any more", t->out_name);
         break;
       }
@@ -517,7 +483,7 @@ top_api_requests_done(struct top *t)
     }
     top_api_req_free(t, r);
   }
-  if (t->events_req && t->events_req->status == 200)
+  if (t->events_req && t->events_req->x.status == 200)
     t->events_up = 1;
 }
 
