@@ -25,9 +25,11 @@
  * tcsetattr, which is async-signal-safe, then re-raises). */
 #include "src/attach.h"
 
+#include "src/buf.h"
 #include "src/cli.h"
+#include "src/cli_conn.h"
+#include "src/codec.h"
 #include "src/xalloc.h"
-#include "state/jsonl.h"
 #include "ui/sse.h"
 
 #include <curl/curl.h>
@@ -50,18 +52,9 @@
 /* Keys buffered while the daemon does not take them (then dropped). */
 #define PENDING_MAX (64 * 1024)
 
-struct buf {
-  char *p;
-  size_t n, cap;
-};
-
 /* One request in flight. */
 struct req {
-  CURL *easy;
-  struct curl_slist *headers;
-  struct buf body; /* the answer (a stream's only when refused) */
-  struct sse_parser *parser;
-  long status;
+  struct cli_conn_req x; /* the handle and the answer */
 };
 
 struct att {
@@ -244,8 +237,8 @@ attach_chunk_bytes(const json_t *chunk, const char *name, size_t *len,
     }
     if (json_is_string(b64)) {
       size_t n = json_string_length(b64);
-      out = xmalloc(n / 4 * 3 + 3);
-      if (jsonl_base64_decode(json_string_value(b64), n, out, len) < 0 ||
+      out = xmalloc(CODEC_BASE64_DECODED_MAX(n));
+      if (codec_base64_decode(json_string_value(b64), n, out, len) < 0 ||
           *len == 0) {
         free(out);
         *len = 0;
@@ -268,35 +261,6 @@ attach_chunk_bytes(const json_t *chunk, const char *name, size_t *len,
 
 /* ------------------------------------------------------------ requests */
 
-/* Appends bytes to a buffer. */
-static void
-buf_add(struct buf *b, const char *p, size_t n)
-{
-  if (b->n + n + 1 > b->cap) {
-    b->cap = (b->n + n + 1) * 2;
-    b->p = xrealloc(b->p, b->cap);
-  }
-  memcpy(b->p + b->n, p, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-
-/* libcurl write callback: a stream's events, or a body. */
-static size_t
-on_data(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-  struct req *r = ud;
-  size_t n = size * nmemb;
-
-  if (!r->status)
-    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-  if (r->parser && r->status == 200)
-    sse_parser_feed(r->parser, ptr, n);
-  else if (r->body.n < 1024 * 1024)
-    buf_add(&r->body, ptr, n);
-  return n;
-}
-
 /* Makes a request (not started). body/len: a POST's body; json: its type
  * (else raw bytes). */
 static struct req *
@@ -304,18 +268,16 @@ req_new(struct att *a, const char *path, const char *body, size_t len, int json)
 {
   struct req *r = xcalloc(1, sizeof *r);
 
-  r->easy = cli_easy_new(a->url, path, a->token, &r->headers);
+  cli_conn_req_init(&r->x, a->url, path, a->token, 1024 * 1024);
   if (body) {
-    r->headers = curl_slist_append(
-        r->headers, json ? "Content-Type: application/json"
-                         : "Content-Type: application/octet-stream");
-    curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body);
-    curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, 30L);
+    r->x.headers = curl_slist_append(
+        r->x.headers, json ? "Content-Type: application/json"
+                           : "Content-Type: application/octet-stream");
+    curl_easy_setopt(r->x.easy, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(r->x.easy, CURLOPT_COPYPOSTFIELDS, body);
+    curl_easy_setopt(r->x.easy, CURLOPT_TIMEOUT, 30L);
   }
-  curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+  curl_easy_setopt(r->x.easy, CURLOPT_PRIVATE, r);
   return r;
 }
 
@@ -325,12 +287,7 @@ req_free(struct att *a, struct req *r)
 {
   if (!r)
     return;
-  if (a->multi)
-    curl_multi_remove_handle(a->multi, r->easy);
-  curl_easy_cleanup(r->easy);
-  curl_slist_free_all(r->headers);
-  sse_parser_free(r->parser);
-  free(r->body.p);
+  cli_conn_req_cleanup(&r->x, a->multi);
   free(r);
 }
 
@@ -338,17 +295,17 @@ req_free(struct att *a, struct req *r)
 static void
 req_start(struct att *a, struct req *r)
 {
-  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-  curl_multi_add_handle(a->multi, r->easy);
+  curl_easy_setopt(r->x.easy, CURLOPT_HTTPHEADER, r->x.headers);
+  curl_multi_add_handle(a->multi, r->x.easy);
 }
 
 /* The daemon's {"error"} of a refused request, or a short why (new). */
 static char *
 refusal(const struct req *r)
 {
-  json_t *v = r->body.p ? json_loads(r->body.p, 0, NULL) : NULL;
+  json_t *v = r->x.body.data ? json_loads(r->x.body.data, 0, NULL) : NULL;
   const char *e = json_string_value(json_object_get(v, "error"));
-  char *s = e ? xstrdup(e) : xasprintf("HTTP %ld", r->status);
+  char *s = e ? xstrdup(e) : xasprintf("HTTP %ld", r->x.status);
   json_decref(v);
   return s;
 }
@@ -389,12 +346,12 @@ send_input(struct att *a)
 {
   char *path;
 
-  if (a->in || a->pending.n == 0)
+  if (a->in || a->pending.len == 0)
     return;
   path = xasprintf("/api/v1/runners/%s/input", a->esc);
-  a->in = req_new(a, path, a->pending.p, a->pending.n, 0);
+  a->in = req_new(a, path, a->pending.data, a->pending.len, 0);
   free(path);
-  a->pending.n = 0;
+  a->pending.len = 0;
   req_start(a, a->in);
 }
 
@@ -436,18 +393,11 @@ static void
 stream_start(struct att *a)
 {
   char *path = xasprintf("/api/v1/runners/%s/output/stream", a->esc);
-  char *h = xasprintf("Last-Event-ID: %" PRIu64, a->last);
 
   a->out = req_new(a, path, NULL, 0, 0);
   free(path);
-  a->out->headers = curl_slist_append(a->out->headers, h);
-  free(h);
-  a->out->headers =
-      curl_slist_append(a->out->headers, "Accept: text/event-stream");
-  /* Heartbeats come every 15 s: silence for 45 s means a dead peer. */
-  curl_easy_setopt(a->out->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(a->out->easy, CURLOPT_LOW_SPEED_TIME, 45L);
-  a->out->parser = sse_parser_new(on_event, a);
+  cli_conn_req_stream(&a->out->x, (int64_t)a->last);
+  a->out->x.parser = sse_parser_new(on_event, a);
   req_start(a, a->out);
 }
 
@@ -463,10 +413,10 @@ requests_done(struct att *a)
     if (m->msg != CURLMSG_DONE)
       continue;
     curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-    if (!r->status)
-      curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+    if (!r->x.status)
+      curl_easy_getinfo(r->x.easy, CURLINFO_RESPONSE_CODE, &r->x.status);
     if (r == a->out) {
-      if (r->status == 404 || r->status == 401 || r->status == 403) {
+      if (r->x.status == 404 || r->x.status == 401 || r->x.status == 403) {
         char *why = refusal(r);
         note("%s", why);
         free(why);
@@ -480,7 +430,7 @@ requests_done(struct att *a)
       }
       a->out = NULL;
     } else if (r == a->in) {
-      if (m->data.result != CURLE_OK || r->status != 200) {
+      if (m->data.result != CURLE_OK || r->x.status != 200) {
         char *why = m->data.result != CURLE_OK
                         ? xstrdup(curl_easy_strerror(m->data.result))
                         : refusal(r);
@@ -518,7 +468,7 @@ keys(struct att *a)
     n = at;
     a->quit = 1;
   }
-  if (a->pending.n + (size_t)n <= PENDING_MAX)
+  if (a->pending.len + (size_t)n <= PENDING_MAX)
     buf_add(&a->pending, buf, (size_t)n);
 }
 
@@ -537,18 +487,15 @@ flush_input(struct att *a)
     if (a->in)
       curl_multi_poll(a->multi, NULL, 0, 100, NULL);
   }
-  if (a->pending.n == 0)
+  if (a->pending.len == 0)
     return;
   path = xasprintf("/api/v1/runners/%s/input", a->esc);
-  r = req_new(a, path, a->pending.p, a->pending.n, 0);
+  r = req_new(a, path, a->pending.data, a->pending.len, 0);
   free(path);
-  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-  curl_easy_perform(r->easy);
-  a->pending.n = 0;
-  curl_easy_cleanup(r->easy);
-  r->easy = NULL;
-  curl_slist_free_all(r->headers);
-  free(r->body.p);
+  curl_easy_setopt(r->x.easy, CURLOPT_HTTPHEADER, r->x.headers);
+  curl_easy_perform(r->x.easy);
+  a->pending.len = 0;
+  cli_conn_req_cleanup(&r->x, NULL);
   free(r);
 }
 
@@ -566,23 +513,23 @@ check_runner(struct att *a)
   int code = CLI_OK;
 
   free(path);
-  curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-  curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, 30L);
-  rc = curl_easy_perform(r->easy);
+  curl_easy_setopt(r->x.easy, CURLOPT_HTTPHEADER, r->x.headers);
+  curl_easy_setopt(r->x.easy, CURLOPT_TIMEOUT, 30L);
+  rc = curl_easy_perform(r->x.easy);
   if (rc != CURLE_OK) {
     fprintf(stderr, "tend attach: %s: %s\n", a->url, curl_easy_strerror(rc));
     code = CLI_UNREACHABLE;
     goto done;
   }
-  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
-  if (r->status != 200) {
+  curl_easy_getinfo(r->x.easy, CURLINFO_RESPONSE_CODE, &r->x.status);
+  if (r->x.status != 200) {
     char *why = refusal(r);
     fprintf(stderr, "tend attach: %s\n", why);
     free(why);
     code = CLI_REFUSED;
     goto done;
   }
-  v = json_loads(r->body.p ? r->body.p : "", 0, NULL);
+  v = json_loads(r->x.body.data ? r->x.body.data : "", 0, NULL);
   if (!json_is_object(json_object_get(v, "pty"))) {
     fprintf(stderr,
             "tend attach: %s does not run on a terminal: attach needs "
@@ -607,19 +554,10 @@ parse_args(int argc, char **argv, const char **config, const char **url,
 {
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
-    if ((!strcmp(s, "-c") || !strcmp(s, "--config")) && i + 1 < argc)
-      *config = argv[++i];
-    else if (!strncmp(s, "--config=", 9))
-      *config = s + 9;
-    else if (!strcmp(s, "--url") && i + 1 < argc)
-      *url = argv[++i];
-    else if (!strncmp(s, "--url=", 6))
-      *url = s + 6;
-    else if (!strcmp(s, "--token") && i + 1 < argc)
-      *token = argv[++i];
-    else if (!strncmp(s, "--token=", 8))
-      *token = s + 8;
-    else if (s[0] != '-' && !*name)
+    int taken = cli_conn_parse_opt(argc, argv, &i, config, url, token);
+    if (taken > 0)
+      continue;
+    if (taken == 0 && s[0] != '-' && !*name)
       *name = s;
     else {
       fprintf(stderr, "tend attach: unexpected argument \"%s\"\n", s);
@@ -642,7 +580,7 @@ att_free(struct att *a)
   req_free(a, a->size);
   if (a->multi)
     curl_multi_cleanup(a->multi);
-  free(a->pending.p);
+  buf_free(&a->pending);
   free(a->url);
   free(a->token);
   free(a->esc);
@@ -653,7 +591,6 @@ attach_main(int argc, char **argv)
 {
   const char *config = NULL, *url = NULL, *token = NULL, *name = NULL;
   struct att a;
-  char *e;
   int r;
 
   r = parse_args(argc, argv, &config, &url, &token, &name);
@@ -662,13 +599,11 @@ attach_main(int argc, char **argv)
   memset(&a, 0, sizeof a);
   a.delay = RETRY_MIN_MS;
   a.name = (char *)name;
-  r = cli_connect(config, url, token, &a.url, &a.token);
+  r = cli_conn_connect(config, url, token, &a.url, &a.token);
   if (r != CLI_OK)
     return r;
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  e = curl_easy_escape(NULL, name, 0);
-  a.esc = xstrdup(e ? e : name);
-  curl_free(e);
+  a.esc = cli_conn_escape(name);
   r = check_runner(&a);
   if (r != CLI_OK)
     goto done;

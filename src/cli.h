@@ -9,7 +9,6 @@
 #ifndef TEND_CLI_H
 #define TEND_CLI_H
 
-#include <curl/curl.h>
 #include <stdio.h>
 
 #define CLI_OK 0
@@ -30,18 +29,8 @@ void cli_usage(FILE *f);
  * one. */
 int cli_help(const char *name, FILE *f);
 
-/* Finds the daemon the way the client commands do: --url (url) or
- * TEND_URL, else <state_dir>/daemon.json of config (NULL: ./tend.json);
- * the token from token, TEND_TOKEN or <state_dir>/token. Returns CLI_OK
- * with *url_out (new, no trailing slash) and *token_out (new, or NULL), or
- * an exit code after printing why to stderr (then both are NULL). */
-/* Makes a libcurl handle for base + path with the settings every client
- * request shares (no signals, 5 s connect timeout) and, when token is not
- * NULL, its Authorization header appended to *headers (set them on the
- * handle yourself once complete). Aborts when libcurl cannot. */
-CURL *cli_easy_new(const char *base, const char *path, const char *token,
-                   struct curl_slist **headers);
-int cli_connect(const char *config, const char *url, const char *token,
-                char **url_out, char **token_out);
+/* The terminal colour (an SGR escape, borrowed) for a node's state: green
+ * up, red failed, dim stopped, yellow on the way; "" for NULL. */
+const char *cli_state_colour(const char *state);
 
 #endif

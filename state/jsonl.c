@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/codec.h"
 #include "src/xalloc.h"
 
 #define ONES 0x0101010101010101ULL
@@ -356,88 +357,18 @@ jsonl_escape(struct jsonl_buf *out, const char *s, size_t len)
 
 /* ----------------------------------------------------------------- base64 */
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
+/* Kept for callers outside this module until they call src/codec.h. */
 size_t
 jsonl_base64_encode(char *out, const void *in, size_t len)
 {
-  const unsigned char *s = in;
-  char *o = out;
-  size_t i = 0;
-  for (; i + 3 <= len; i += 3) {
-    uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-    o[0] = b64_alphabet[v >> 18];
-    o[1] = b64_alphabet[(v >> 12) & 63];
-    o[2] = b64_alphabet[(v >> 6) & 63];
-    o[3] = b64_alphabet[v & 63];
-    o += 4;
-  }
-  if (len - i == 1) {
-    uint32_t v = (uint32_t)s[i] << 16;
-    o[0] = b64_alphabet[v >> 18];
-    o[1] = b64_alphabet[(v >> 12) & 63];
-    o[2] = '=';
-    o[3] = '=';
-    o += 4;
-  } else if (len - i == 2) {
-    uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
-    o[0] = b64_alphabet[v >> 18];
-    o[1] = b64_alphabet[(v >> 12) & 63];
-    o[2] = b64_alphabet[(v >> 6) & 63];
-    o[3] = '=';
-    o += 4;
-  }
-  return (size_t)(o - out);
+  return codec_base64_encode(out, in, len);
 }
 
-/* The 6-bit value of a base64 character, or -1. */
-static int
-b64_value(unsigned char c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
+/* Kept for callers outside this module until they call src/codec.h. */
 int
 jsonl_base64_decode(const char *in, size_t len, void *out, size_t *out_len)
 {
-  const unsigned char *s = (const unsigned char *)in;
-  unsigned char *o = out;
-  if (len % 4 == 0 && len >= 4) {
-    if (s[len - 1] == '=')
-      len--;
-    if (s[len - 1] == '=')
-      len--;
-  }
-  if (len % 4 == 1)
-    return -EINVAL;
-  size_t n = 0;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < len; i++) {
-    int v = b64_value(s[i]);
-    if (v < 0)
-      return -EINVAL;
-    acc = acc << 6 | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      o[n++] = (unsigned char)(acc >> bits);
-      acc &= (1u << bits) - 1;
-    }
-  }
-  *out_len = n;
-  return 0;
+  return codec_base64_decode(in, len, out, out_len);
 }
 
 /* ----------------------------------------------------------------- encode */
@@ -476,7 +407,7 @@ jsonl_encode_chunk(struct jsonl_buf *out, const struct jsonl_chunk *c)
   out->len = mark; /* not UTF-8: lossless base64 instead */
   PUT_LIT(out, ",\"data_b64\":\"");
   jsonl_buf_reserve(out, JSONL_BASE64_LEN(c->len) + 2);
-  out->len += jsonl_base64_encode(out->data + out->len, c->data, c->len);
+  out->len += codec_base64_encode(out->data + out->len, c->data, c->len);
   PUT_LIT(out, "\"}");
 }
 
@@ -557,7 +488,7 @@ jsonl_decode_chunk(const char *line, size_t len, struct jsonl_chunk *out,
   size_t dlen = text_len;
   if (data)
     memcpy(buf, text, text_len);
-  else if (jsonl_base64_decode(text, text_len, buf, &dlen) < 0)
+  else if (codec_base64_decode(text, text_len, buf, &dlen) < 0)
     goto fail;
   buf[dlen] = '\0';
   char *sdst = buf + dlen + 1;

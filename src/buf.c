@@ -1,0 +1,98 @@
+/* buf: the growable byte buffer (see buf.h). Capacity doubles from 256
+ * bytes, so appending n bytes one at a time costs O(n). */
+#include "src/buf.h"
+
+#include "src/codec.h"
+#include "src/xalloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+buf_reserve(struct buf *b, size_t more)
+{
+  size_t need = b->len + more + 1;
+
+  if (need <= b->cap)
+    return;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < need)
+    cap *= 2;
+  b->data = xrealloc(b->data, cap);
+  b->cap = cap;
+}
+
+void
+buf_add(struct buf *b, const void *s, size_t len)
+{
+  buf_reserve(b, len);
+  if (len)
+    memcpy(b->data + b->len, s, len);
+  b->len += len;
+  b->data[b->len] = '\0';
+}
+
+void
+buf_adds(struct buf *b, const char *s)
+{
+  buf_add(b, s, strlen(s));
+}
+
+void
+buf_addf(struct buf *b, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  va_start(ap, fmt);
+  n = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return;
+  buf_reserve(b, (size_t)n);
+  va_start(ap, fmt);
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+int
+buf_add_base64(struct buf *b, const char *s, size_t len)
+{
+  size_t n = 0;
+  int r;
+
+  buf_reserve(b, CODEC_BASE64_DECODED_MAX(len));
+  r = codec_base64_decode(s, len, b->data + b->len, &n);
+  if (r < 0) {
+    b->data[b->len] = '\0';
+    return r;
+  }
+  b->len += n;
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+char *
+buf_steal(struct buf *b, size_t *len)
+{
+  char *data = b->data ? b->data : xstrdup("");
+
+  if (len)
+    *len = b->len;
+  b->data = NULL;
+  b->len = b->cap = 0;
+  return data;
+}
+
+void
+buf_free(struct buf *b)
+{
+  if (!b)
+    return;
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
