@@ -181,10 +181,7 @@ fmt_ts(json_t *ts, char *out, size_t cap)
 static void
 render_event(struct cli *c, struct buf *o, json_t *ev)
 {
-  const char *type = json_string_value(json_object_get(ev, "type"));
-  const char *node = json_string_value(json_object_get(ev, "node"));
-  const char *msg = json_string_value(json_object_get(ev, "message"));
-  const char *reason = json_string_value(json_object_get(ev, "reason"));
+  struct tend_event te;
   char when[64];
 
   if (c->json) {
@@ -195,26 +192,31 @@ render_event(struct cli *c, struct buf *o, json_t *ev)
   }
   fmt_ts(json_object_get(ev, "ts"), when, sizeof when);
   buf_addf(o, "%s  ", when);
-  if (type && strcmp(type, "state") == 0) {
-    const char *to = json_string_value(json_object_get(ev, "to"));
-    const char *evn = json_string_value(json_object_get(ev, "event"));
-    buf_addf(o, "%s: %s --%s--> ", node ? node : "?",
-             json_string_value(json_object_get(ev, "from"))
-                 ? json_string_value(json_object_get(ev, "from"))
-                 : "?",
-             evn ? evn : "?");
+  if (events_from_json(ev, &te) != 0) {
+    /* A type this client does not know (a newer daemon): its name and
+     * message as they came. */
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    const char *msg = json_string_value(json_object_get(ev, "message"));
+    buf_addf(o, "%s%s%s\n", type ? type : "event", msg ? ": " : "",
+             msg ? msg : "");
+    return;
+  }
+  if (te.type == EVENTS_STATE) {
+    const char *to = events_state_name(te.kind, te.to);
+    buf_addf(o, "%s: %s --%s--> ", te.node ? te.node : "?",
+             events_state_name(te.kind, te.from), te.event ? te.event : "?");
     if (c->tty)
-      buf_addf(o, "%s%s\033[0m", cli_state_colour(to), to ? to : "?");
+      buf_addf(o, "%s%s\033[0m", cli_state_colour(to), to);
     else
-      buf_addf(o, "%s", to ? to : "?");
-    if (reason && *reason)
-      buf_addf(o, " (%s)", reason);
+      buf_addf(o, "%s", to);
+    if (te.reason && *te.reason)
+      buf_addf(o, " (%s)", te.reason);
   } else {
-    buf_addf(o, "%s", type ? type : "event");
-    if (node)
-      buf_addf(o, " %s", node);
-    if (msg && *msg)
-      buf_addf(o, ": %s", msg);
+    buf_addf(o, "%s", events_type_name(te.type));
+    if (te.node)
+      buf_addf(o, " %s", te.node);
+    if (te.message && *te.message)
+      buf_addf(o, ": %s", te.message);
   }
   buf_add(o, "\n", 1);
 }

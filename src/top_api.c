@@ -65,10 +65,12 @@ top_api_say(struct top *t, int err, const char *fmt, ...)
 
 /* --------------------------------------------------------------- requests */
 
-/* Starts a request (a stream when parser is given, which it takes). */
+/* Starts a request; a stream (SSE headers, no overall timeout) when
+ * stream is set; the caller then gives it its parser, whose callbacks
+ * need the request. */
 static struct req *
 req_start(struct top *t, enum req_kind kind, const char *method,
-          const char *path, const char *body, struct sse_parser *parser,
+          const char *path, const char *body, int stream,
           uint64_t last_event_id)
 {
   struct req *r = xcalloc(1, sizeof *r);
@@ -76,8 +78,7 @@ req_start(struct top *t, enum req_kind kind, const char *method,
   r->t = t;
   r->kind = kind;
   cli_conn_req_init(&r->x, t->url, path, t->token, 64u * 1024 * 1024);
-  r->x.parser = parser;
-  if (parser)
+  if (stream)
     cli_conn_req_stream(&r->x, last_event_id ? (int64_t)last_event_id : -1);
   else
     curl_easy_setopt(r->x.easy, CURLOPT_TIMEOUT, 30L);
@@ -201,7 +202,7 @@ output_stream_start(struct top *t)
                          t->out_last);
   struct req *r;
 
-  r = req_start(t, REQ_OUTPUT, "GET", path, NULL, NULL, t->out_last);
+  r = req_start(t, REQ_OUTPUT, "GET", path, NULL, 1, t->out_last);
   r->x.parser = sse_parser_new(on_output_event, r);
   t->out_req = r;
   t->out_retry_at = 0;
@@ -217,7 +218,7 @@ output_page_start(struct top *t)
   char *path = xasprintf("/api/v1/runners/%s/output?after=%" PRIu64 "&limit=%d",
                          esc, t->out_last, PAGE);
 
-  t->page_req = req_start(t, REQ_PAGE, "GET", path, NULL, NULL, 0);
+  t->page_req = req_start(t, REQ_PAGE, "GET", path, NULL, 0, 0);
   free(path);
   free(esc);
 }
@@ -335,7 +336,7 @@ static void
 tree_fetch(struct top *t)
 {
   t->tree_stale = 0;
-  t->tree_req = req_start(t, REQ_TREE, "GET", "/api/v1/tree", NULL, NULL, 0);
+  t->tree_req = req_start(t, REQ_TREE, "GET", "/api/v1/tree", NULL, 0, 0);
   t->next_tree_poll =
       top_api_now_ms() + (t->events_up ? IDLE_POLL_MS : POLL_MS);
 }
@@ -386,7 +387,7 @@ static void
 events_start(struct top *t)
 {
   struct req *r =
-      req_start(t, REQ_EVENTS, "GET", "/api/v1/events/stream", NULL, NULL, 0);
+      req_start(t, REQ_EVENTS, "GET", "/api/v1/events/stream", NULL, 1, 0);
 
   r->x.parser = sse_parser_new(on_event, r);
   t->events_req = r;
@@ -403,7 +404,7 @@ top_api_action(struct top *t, const char *kind, const char *name,
 {
   char *esc = cli_conn_escape(name);
   char *path = xasprintf("/api/v1/%s/%s/%s", kind, esc, verb);
-  struct req *r = req_start(t, REQ_ACTION, "POST", path, body, NULL, 0);
+  struct req *r = req_start(t, REQ_ACTION, "POST", path, body, 0, 0);
 
   r->what = xasprintf("%s: %s", name, verb);
   top_api_say(t, 0, "%s ...", r->what);
