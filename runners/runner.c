@@ -23,11 +23,13 @@
  * has run, the group does not exist yet: signal_group falls back to the
  * leader alone. The master is announced to the door for input/resize.
  *
- * Output: bytes collect in an outbuf; a flush (at most 100 ms after the
- * first unflushed byte, or at once when the buffer is full) cuts chunks,
- * stamps them with the next seq, appends them to the runner's log and
- * publishes them on "output/<name>". When the buffer stays full (the log
- * cannot keep up), reading stops until it drains: the pipe slows the child.
+ * Output: what the pipes give goes to the runner's output
+ * (runners/output.c: buffer, log, pubsub, backpressure); when it says the
+ * log is behind, reading stops until it drains: the pipe slows the child.
+ *
+ * What the runner needs of the daemon (the inotify service, the registry
+ * it announces its log, watch and pty in, the read model, the process
+ * group note) comes in the struct runner_env it is created with.
  *
  * States and transitions are the pure table in runners/fsm.c; fire() looks
  * up the step, records the transition as an event and performs the action.
@@ -49,30 +51,21 @@
 #include "runners/fsm.h"
 #include "runners/memory.h"
 #include "runners/health.h"
-#include "runners/outbuf.h"
+#include "runners/output.h"
 #include "runners/pty.h"
 #include "runners/ready.h"
 #include "src/events.h"
 #include "src/log.h"
-#include "src/pubsub.h"
+#include "src/registry.h"
 #include "src/sup.h"
 #include "src/sup_policy.h"
-#include "src/tend.h"
 #include "src/xalloc.h"
-#include "state/jsonl.h"
 #include "state/recover.h"
-#include "state/store.h"
+#include "state/view.h"
 #include "watchers/watch.h"
 
-#define FLUSH_DELAY_MS 100
-/* A terminal's output is flushed sooner, partial lines included: a prompt
- * or a key's echo must not wait for a newline. */
-#define PTY_FLUSH_DELAY_MS 20
-#define OUTBUF_BOUND (1024 * 1024)
-#define READ_BUF_SIZE (64 * 1024)
 #define GROUP_POLL_MAX_MS 50
 #define EOF_GRACE_MS 1000
-#define STORE_RETRY_MS 1000
 
 struct run {
   struct runner *runner; /* NULL once the runner let go of this run */
@@ -97,26 +90,21 @@ struct runner {
   uv_loop_t *loop;
   const struct config *cfg;
   const struct config_node *spec;
+  const struct runner_env *env;
   actor_id self, parent;
   enum fsm_state state;
   struct run *run;
   uv_timer_t timer;       /* backoff, stop timeout */
-  uv_timer_t flush_timer; /* output flush deadline */
-  uv_timer_t retry_timer; /* store write retry after a disk error */
   uv_timer_t mem_timer;   /* max_memory samples while a run is alive */
   struct memory_watch mem;
   char *limit_kill;       /* why tend ended the current run (max_memory) */
   struct ready *ready;
   struct health *health;  /* liveness probe of the current run */
   char *fail_reason;      /* tend is ending this run: ready timeout, unhealthy */
-  struct outbuf *ob;
-  struct store *store;
-  struct jsonl_buf enc;
-  char *topic;
+  struct output *out;     /* buffer, log and pubsub of the output */
   int reading_paused;
-  int out_pty;            /* the last run's output is a terminal's */
 
-  uint64_t seq, runs;
+  uint64_t runs;
   int restarts;
   int64_t since_ms;       /* wall clock of the last transition */
   int64_t started_mono;   /* loop time of the last spawn */
@@ -125,7 +113,6 @@ struct runner {
   int policy_restart;     /* the start in progress is a restart by policy */
   char *spawn_error;
   int last_status, last_signal, has_last_exit;
-  int store_error;
 
   struct watch *watch;
   char *changed_paths;    /* every changed path, one per line, for the run
@@ -140,10 +127,6 @@ struct runner {
 
 static void fire(struct runner *r, enum fsm_event ev, const char *reason);
 static void run_check_done(struct run *run);
-static void flush_output(struct runner *r, int final);
-static void pause_reading(struct runner *r);
-static void on_flush_timer(uv_timer_t *t);
-static void on_retry_timer(uv_timer_t *t);
 static void on_timer(uv_timer_t *t);
 static void probes_start(struct runner *r);
 static void probes_stop(struct runner *r);
@@ -155,107 +138,6 @@ loop_ms(uv_loop_t *loop)
 {
   uv_update_time(loop);
   return (int64_t)uv_now(loop);
-}
-
-/* Appends one encoded line to the log and publishes it. The seq is taken
- * whether or not the disk write succeeds: the store keeps a backlog. */
-static void
-emit_line(struct runner *r, const struct jsonl_chunk *chunk)
-{
-  char *line;
-  size_t len;
-  int rc;
-
-  jsonl_encode_chunk(&r->enc, chunk);
-  /* Publishing only queues for subscribers (nothing runs before the append
-   * below returns), so the log still has the chunk before anyone reads it. */
-  pubsub_publish(r->topic, chunk->seq, r->enc.data, r->enc.len);
-  line = jsonl_buf_steal(&r->enc, &len);
-  if (!r->store) {
-    free(line);
-    return;
-  }
-  rc = store_append_take(r->store, chunk->seq, line, len);
-  if (rc < 0 && !r->store_error) {
-    r->store_error = rc;
-    events_note("persist_error", r->spec->name,
-                "cannot write output of %s: %s", r->spec->name,
-                strerror(-rc));
-    if (!uv_is_active((uv_handle_t *)&r->retry_timer))
-      uv_timer_start(&r->retry_timer, on_retry_timer, STORE_RETRY_MS, 0);
-  }
-}
-
-/* Writes a lifecycle marker ("stream":"tend") in the output sequence. */
-static void
-emit_marker(struct runner *r, const char *extra, const char *text)
-{
-  struct jsonl_chunk c = {0};
-
-  flush_output(r, 0);
-  c.seq = ++r->seq;
-  c.ts = events_now_ms();
-  c.run = r->runs;
-  c.stream = "tend";
-  c.data = text;
-  c.len = strlen(text);
-  c.extra = extra;
-  emit_line(r, &c);
-}
-
-/* How long output may wait before a flush. */
-static uint64_t
-flush_delay(const struct runner *r)
-{
-  return r->out_pty ? PTY_FLUSH_DELAY_MS : FLUSH_DELAY_MS;
-}
-
-/* Flushes pending output as chunks. final: the run ended (partial lines
- * go out too, as they always do on a pty). */
-static void
-flush_output(struct runner *r, int final)
-{
-  size_t n = 0;
-  struct outbuf_chunk *chunks;
-  int64_t ts;
-
-  uv_timer_stop(&r->flush_timer);
-  if (outbuf_pending(r->ob) == 0)
-    return;
-  chunks = outbuf_cut(r->ob, final || r->out_pty, &n);
-  ts = events_now_ms();
-  for (size_t i = 0; i < n; i++) {
-    struct jsonl_chunk c = {0};
-    c.seq = ++r->seq;
-    c.ts = ts;
-    c.run = r->runs;
-    c.stream = chunks[i].stream == OUTBUF_STDERR ? "stderr"
-               : r->out_pty                        ? "pty"
-                                                   : "stdout";
-    c.data = chunks[i].data;
-    c.len = chunks[i].len;
-    c.partial = chunks[i].partial;
-    if (r->ready)
-      ready_feed(r->ready, c.data, c.len);
-    emit_line(r, &c);
-  }
-  outbuf_chunks_free(chunks, n);
-  /* The disk is behind: hold the child back until the backlog is written
-   * (on_retry_timer resumes). Checked here, not only when the buffer is
-   * full, because timer flushes of a child writing under 1 MiB per flush
-   * would otherwise grow the backlog to its cap and lose lines. */
-  if (r->store && store_backlog_bytes(r->store) >= OUTBUF_BOUND)
-    pause_reading(r);
-  /* A partial line still pending waits for more bytes or the next flush. */
-  if (outbuf_pending(r->ob) > 0 && !final)
-    uv_timer_start(&r->flush_timer, on_flush_timer, flush_delay(r), 0);
-}
-
-/* Fires the delayed flush. */
-static void
-on_flush_timer(uv_timer_t *t)
-{
-  flush_output(t->data, 0);
 }
 
 /* Returns which output stream a pipe of run carries. */
@@ -270,7 +152,7 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
   struct run *run = h->data;
-  size_t avail = 0, pending, limit;
+  size_t avail = 0;
   char *room;
   (void)suggested;
   if (!run->runner) {
@@ -278,24 +160,16 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(discard, sizeof discard);
     return;
   }
-  room = outbuf_reserve(run->runner->ob, stream_of(run, h), READ_BUF_SIZE,
-                        &avail);
-  /* One read may take all the room, but never much past the bound: a pipe
-   * whose writer keeps up returns as much as asked, which made 2 MiB
-   * chunks of a 1 MiB buffer. */
-  pending = outbuf_pending(run->runner->ob);
-  limit = pending < OUTBUF_BOUND ? OUTBUF_BOUND - pending : 0;
-  if (limit < READ_BUF_SIZE)
-    limit = READ_BUF_SIZE;
-  if (avail > limit)
-    avail = limit;
+  room = output_reserve(run->runner->out, stream_of(run, h), &avail);
   *buf = uv_buf_init(room, (unsigned)avail);
 }
 
-/* Stops reading both pipes until the output buffer drains. */
+/* Stops reading both pipes until the output drains (output_hooks). */
 static void
-pause_reading(struct runner *r)
+pause_reading(void *ctx)
 {
+  struct runner *r = ctx;
+
   /* After the leader's exit the pipes drain to EOF whatever the backlog:
    * what is left is bounded by the pipe buffers, and it must not be lost. */
   if (r->reading_paused || !r->run || r->run->leader_exited)
@@ -307,10 +181,11 @@ pause_reading(struct runner *r)
 
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
-/* Resumes reading the pipes that have not reached EOF. */
+/* Resumes reading the pipes that have not reached EOF (output_hooks). */
 static void
-resume_reading(struct runner *r)
+resume_reading(void *ctx)
 {
+  struct runner *r = ctx;
   struct run *run = r->run;
   if (!r->reading_paused || !run)
     return;
@@ -325,26 +200,8 @@ resume_reading(struct runner *r)
     uv_read_start((uv_stream_t *)&run->err, on_alloc, on_read);
 }
 
-/* Retries writing the store's backlog after a disk error. */
-static void
-on_retry_timer(uv_timer_t *t)
-{
-  struct runner *r = t->data;
-  if (!r->store)
-    return;
-  if (store_retry(r->store) == 0) {
-    if (r->store_error)
-      events_note("persist_ok", r->spec->name,
-                  "output of %s is written again", r->spec->name);
-    r->store_error = 0;
-    resume_reading(r);
-    return;
-  }
-  uv_timer_start(&r->retry_timer, on_retry_timer, STORE_RETRY_MS, 0);
-}
-
-/* Reads child output into the buffer; flushes when full; pauses the pipe
- * when even a flush cannot make room (backpressure). */
+/* Reads child output into the runner's output (which pauses the pipes
+ * when even a flush cannot make room: backpressure). */
 static void
 on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
@@ -355,22 +212,14 @@ on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   if (n < 0) {
     uv_read_stop(s);
     if (r)
-      outbuf_eof(r->ob, stream_of(run, (uv_handle_t *)s));
+      output_eof(r->out, stream_of(run, (uv_handle_t *)s));
     run->eofs++;
     run_check_done(run);
     return;
   }
   if (n == 0 || !r)
     return;
-  outbuf_commit(r->ob, stream_of(run, (uv_handle_t *)s), (size_t)n);
-  if (outbuf_full(r->ob)) {
-    flush_output(r, 0);
-    if (outbuf_full(r->ob) ||
-        (r->store && store_backlog_bytes(r->store) >= OUTBUF_BOUND))
-      pause_reading(r);
-  } else if (!uv_is_active((uv_handle_t *)&r->flush_timer)) {
-    uv_timer_start(&r->flush_timer, on_flush_timer, flush_delay(r), 0);
-  }
+  output_commit(r->out, stream_of(run, (uv_handle_t *)s), (size_t)n);
 }
 
 /* Frees a run after its last handle closed. */
@@ -466,7 +315,7 @@ run_check_done(struct run *run)
   uv_timer_stop(&r->timer);
   uv_timer_stop(&r->mem_timer);
   r->reading_paused = 0;
-  flush_output(r, 1);
+  output_flush(r->out, 1);
   r->has_last_exit = 1;
   r->last_status = (int)run->exit_status;
   r->last_signal = run->term_signal;
@@ -491,10 +340,10 @@ run_check_done(struct run *run)
     snprintf(extra, sizeof extra, "\"event\":\"exit\",\"status\":%d",
              (int)run->exit_status);
   }
-  emit_marker(r, extra, text);
-  tend_note_group(r->spec->name, 0, 0);
+  output_marker(r->out, extra, text);
+  r->env->note_group(r->env->ctx, r->spec->name, 0, 0);
   if (run->pty)
-    tend_forget_pty(r->spec->name);
+    registry_set_pty(r->env->registry, r->spec->name, NULL, 0, 0);
   r->run = NULL;
   run->runner = NULL;
   run_close(run);
@@ -695,7 +544,7 @@ env_get(char **env, const char *name)
 
 
 static void on_ready(void *ctx, int ok, const char *why);
-static void ask_parent(struct runner *r, enum tend_cmd cmd);
+static void ask_parent(struct runner *r, enum runner_ask what);
 
 /* The command could not start: keeps why (taken) for the status and the
  * exit event, writes the marker and fires SPAWN_FAILED. run (not yet
@@ -714,7 +563,7 @@ spawn_failed(struct runner *r, struct run *run, char *why)
     /* The marker's extra members go inside the chunk object as is. */
     size_t len = strlen(ex);
     ex[len - 1] = '\0';
-    emit_marker(r, ex + 1, text);
+    output_marker(r->out, ex + 1, text);
     free(ex);
     json_decref(extra);
     text[strlen(text) - 1] = '\0';
@@ -740,6 +589,7 @@ do_spawn(struct runner *r)
   free(r->fail_reason);
   r->fail_reason = NULL;
   r->runs++;
+  output_set_run(r->out, r->runs);
   if (r->policy_restart)
     r->restarts++;
   r->policy_restart = 0;
@@ -872,14 +722,17 @@ do_spawn(struct runner *r)
   if (r->spec->max_memory > 0)
     uv_timer_start(&r->mem_timer, on_mem_timer, MEMORY_SAMPLE_MS,
                    MEMORY_SAMPLE_MS);
-  tend_note_group(r->spec->name, run->pid, recover_proc_start(run->pid));
+  r->env->note_group(r->env->ctx, r->spec->name, run->pid,
+                     recover_proc_start(run->pid));
   r->run = run;
   r->reading_paused = 0;
-  r->out_pty = run->pty;
+  output_set_pty(r->out, run->pty);
   if (run->want_eofs > 0)
     uv_read_start((uv_stream_t *)&run->out, on_alloc, on_read);
   if (run->pty && run->want_eofs > 0)
-    tend_register_pty(r->spec->name, (uv_stream_t *)&run->out);
+    registry_set_pty(r->env->registry, r->spec->name,
+                     (uv_stream_t *)&run->out, r->spec->pty_cols,
+                     r->spec->pty_rows);
   else if (!run->pty)
     uv_read_start((uv_stream_t *)&run->err, on_alloc, on_read);
   {
@@ -911,7 +764,7 @@ do_spawn(struct runner *r)
     r->changed_paths = NULL;
   }
   snprintf(extra, sizeof extra, "\"event\":\"start\",\"pid\":%d", run->pid);
-  emit_marker(r, extra, text);
+  output_marker(r->out, extra, text);
   r->pending_delay = 0;
   probes_start(r);
   if (r->spec->ready != CONFIG_READY_NONE) {
@@ -935,6 +788,15 @@ on_ready(void *ctx, int ok, const char *why)
 /* ------------------------------------------------------------------ */
 /* Probes: the readiness check (ready.c) and the liveness probe          */
 /* (health.c) live with the run; a failed one ends the run as a crash.   */
+
+/* The output cut a chunk: the readiness check may be looking for it. */
+static void
+on_output_chunk(void *ctx, const char *data, size_t len)
+{
+  struct runner *r = ctx;
+  if (r->ready)
+    ready_feed(r->ready, data, len);
+}
 
 /* The liveness probe gave up on the run. */
 static void
@@ -1105,7 +967,7 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
                xstrdup(reason ? reason : "exited"), free);
     if (r->start_queued) {
       r->start_queued = 0;
-      ask_parent(r, TEND_CMD_START);
+      ask_parent(r, RUNNER_ASK_START);
     }
     break;
   }
@@ -1121,12 +983,9 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
 /* Asks the supervisor for a user-style command on this runner (a watch
  * or trigger action: not a crash, so it does not count as a restart). */
 static void
-ask_parent(struct runner *r, enum tend_cmd cmd)
+ask_parent(struct runner *r, enum runner_ask what)
 {
-  struct sup_user_cmd *uc = xcalloc(1, sizeof *uc);
-  uc->child = xstrdup(r->spec->name);
-  uc->cmd = (int)cmd;
-  actor_send(r->parent, SUP_MSG_USER, r->self, 0, uc, sup_user_cmd_free);
+  r->env->ask(r->env->ctx, r->parent, r->self, r->spec->name, what);
 }
 
 /* The watch saw a burst of changes: act as the spec says. */
@@ -1158,18 +1017,18 @@ on_watch_fire(void *ctx, const char *const *paths, size_t n)
     return;
   case CONFIG_WATCH_START:
     if (!alive) {
-      ask_parent(r, TEND_CMD_START);
+      ask_parent(r, RUNNER_ASK_START);
     } else if (r->spec->on_busy == CONFIG_ON_BUSY_QUEUE) {
       r->start_queued = 1;
     } else if (r->spec->on_busy == CONFIG_ON_BUSY_RESTART) {
-      ask_parent(r, TEND_CMD_RESTART);
+      ask_parent(r, RUNNER_ASK_RESTART);
     } else {
       free(r->changed_paths);
       r->changed_paths = NULL;
     }
     break;
   case CONFIG_WATCH_RESTART:
-    ask_parent(r, alive ? TEND_CMD_RESTART : TEND_CMD_START);
+    ask_parent(r, alive ? RUNNER_ASK_RESTART : RUNNER_ASK_START);
     break;
   }
 }
@@ -1208,9 +1067,9 @@ watch_open(struct runner *r)
                                 on_watch_notice, r};
   char *cause = NULL;
 
-  if (!r->spec->watch.enabled || !tend_inotify())
+  if (!r->spec->watch.enabled || !r->env->inotify)
     return;
-  r->watch = watch_new(r->loop, tend_inotify(), &r->spec->watch,
+  r->watch = watch_new(r->loop, r->env->inotify, &r->spec->watch,
                        r->cfg->state_dir, &cbs, &cause);
   if (!r->watch) {
     events_note("watch_error", r->spec->name, "watch of %s: %s",
@@ -1218,7 +1077,7 @@ watch_open(struct runner *r)
     free(cause);
     return;
   }
-  tend_register_watch(r->spec->name, r->watch);
+  registry_set_watch(r->env->registry, r->spec->name, r->watch);
 }
 
 /* Closes the runner's watch (if any). */
@@ -1227,7 +1086,7 @@ watch_drop(struct runner *r)
 {
   if (!r->watch)
     return;
-  tend_forget_watch(r->spec->name);
+  registry_set_watch(r->env->registry, r->spec->name, NULL);
   watch_close(r->watch, NULL, NULL);
   r->watch = NULL;
 }
@@ -1288,59 +1147,35 @@ runner_handle(void *state, actor_id self, const struct actor_msg *m)
 
 struct runner *
 runner_new(uv_loop_t *loop, const struct config *cfg,
-           const struct config_node *spec, actor_id parent)
+           const struct config_node *spec, actor_id parent,
+           const struct runner_env *env)
 {
   struct runner *r = xcalloc(1, sizeof *r);
-  char *dir, *cause = NULL;
+  struct output_hooks hooks = {on_output_chunk, pause_reading,
+                               resume_reading, r};
 
   r->loop = loop;
   r->cfg = cfg;
   r->spec = spec;
+  r->env = env;
   r->parent = parent;
   r->state = FSM_STOPPED;
   r->since_ms = events_now_ms();
   r->self = actor_spawn(runner_handle, r);
   actor_register(spec->name, r->self);
-  r->topic = xasprintf("output/%s", spec->name);
-  r->ob = outbuf_new(OUTBUF_BOUND);
-  r->enc = (struct jsonl_buf)JSONL_BUF_ZERO;
   uv_timer_init(loop, &r->timer);
-  uv_timer_init(loop, &r->flush_timer);
-  uv_timer_init(loop, &r->retry_timer);
   uv_timer_init(loop, &r->mem_timer);
-  r->timer.data = r->flush_timer.data = r->retry_timer.data = r;
-  r->mem_timer.data = r;
+  r->timer.data = r->mem_timer.data = r;
   r->mem = (struct memory_watch)MEMORY_WATCH_ZERO;
-  dir = xasprintf("%s/output", cfg->state_dir);
-  r->store = store_open(dir, spec->name, spec->output.max_bytes,
-                        spec->output.keep, &cause);
-  if (!r->store) {
-    events_note("persist_error", spec->name, "output log of %s: %s",
-                spec->name, cause ? cause : "cannot open");
-    free(cause);
-  } else {
-    tend_register_store(spec->name, r->store);
-    r->seq = store_last_seq(r->store);
-    r->runs = store_last_run(r->store);
-    if (store_truncated_bytes(r->store) > 0) {
-      /* runner and bytes: the fields formats.md gives this event. */
-      long long cut = (long long)store_truncated_bytes(r->store);
-      json_t *ev = json_pack("{s:s, s:s, s:s, s:I}", "type", "log_truncated",
-                             "node", spec->name, "runner", spec->name,
-                             "bytes", (json_int_t)cut);
-      json_object_set_new(ev, "message",
-                          json_sprintf("cut a torn last line (%lld bytes) "
-                                       "from the output log of %s",
-                                       cut, spec->name));
-      events_emit(ev);
-    }
-  }
-  free(dir);
+  r->out = output_new(loop, cfg->state_dir, spec, &hooks);
+  if (output_store(r->out))
+    registry_set_store(env->registry, spec->name, output_store(r->out));
+  r->runs = output_last_run(r->out);
   {
     /* A previous daemon's counters (state.json, through the read model):
      * runs continue from the highest of the log's and the saved one;
      * restarts are the supervisor's, and a daemon restart is not one. */
-    const json_t *st = tend_node_status(spec->name);
+    const json_t *st = env->view ? view_status(env->view, spec->name) : NULL;
     json_t *run = json_object_get(st, "run");
     json_t *restarts = json_object_get(st, "restarts");
     if (json_is_integer(run) && json_integer_value(run) > 0 &&
@@ -1350,6 +1185,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
         json_integer_value(restarts) < INT_MAX)
       r->restarts = (int)json_integer_value(restarts);
   }
+  output_set_run(r->out, r->runs);
   watch_open(r);
   return r;
 }
@@ -1360,20 +1196,24 @@ runner_id(const struct runner *r)
   return r->self;
 }
 
-/* Counts closed runner handles; frees the runner after the last. */
+static void on_runner_part_closed(void *arg);
+
+/* A runner's timer is closed. */
 static void
 on_runner_handle_closed(uv_handle_t *h)
 {
-  struct runner *r = h->data;
+  on_runner_part_closed(h->data);
+}
+
+/* Counts closed parts (timers, output); frees the runner after the last. */
+static void
+on_runner_part_closed(void *arg)
+{
+  struct runner *r = arg;
   if (--r->open_handles > 0)
     return;
-  tend_forget_store(r->spec->name);
   if (r->close_cb)
     r->close_cb(r->close_arg);
-  outbuf_free(r->ob);
-  store_close(r->store);
-  jsonl_buf_free(&r->enc);
-  free(r->topic);
   free(r->spawn_error);
   free(r->limit_kill);
   free(r->changed_paths);
@@ -1397,9 +1237,9 @@ runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
   probes_stop(r);
   if (r->run) {
     struct run *run = r->run;
-    flush_output(r, 1);
+    output_flush(r->out, 1);
     if (run->pty)
-      tend_forget_pty(r->spec->name);
+      registry_set_pty(r->env->registry, r->spec->name, NULL, 0, 0);
     signal_group(run, SIGKILL);
     run->runner = NULL;
     r->run = NULL;
@@ -1408,9 +1248,10 @@ runner_close(struct runner *r, void (*cb)(void *arg), void *arg)
      * and closing stops libuv's tracking only of the handle. */
     run_close(run);
   }
-  r->open_handles = 4;
+  if (output_store(r->out))
+    registry_set_store(r->env->registry, r->spec->name, NULL);
+  r->open_handles = 3;
   uv_close((uv_handle_t *)&r->mem_timer, on_runner_handle_closed);
   uv_close((uv_handle_t *)&r->timer, on_runner_handle_closed);
-  uv_close((uv_handle_t *)&r->flush_timer, on_runner_handle_closed);
-  uv_close((uv_handle_t *)&r->retry_timer, on_runner_handle_closed);
+  output_close(r->out, on_runner_part_closed, r);
 }
