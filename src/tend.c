@@ -32,6 +32,7 @@
 #include "src/registry.h"
 #include "src/statefile.h"
 #include "src/sup.h"
+#include "src/treejson.h"
 #include "src/xalloc.h"
 #include "state/store.h"
 #include "state/view.h"
@@ -515,77 +516,10 @@ tend_is_leader(int pid)
 /* ------------------------------------------------------------------ */
 /* Reads                                                                */
 
-/* Builds the JSON of one node and, for groups, its subtree. */
-static json_t *
-node_json(const struct config_node *n, int recursive)
-{
-  const json_t *status = view_status(t.view, n->name);
-  json_t *out = json_pack("{s:s, s:s}", "name", n->name, "kind",
-                          n->is_group ? "group" : "runner");
-
-  if (status)
-    json_object_update(out, (json_t *)status);
-  if (!json_object_get(out, "state"))
-    json_object_set_new(out, "state", json_string("stopped"));
-  if (n->is_group) {
-    json_t *children = json_array();
-    json_object_set_new(out, "strategy",
-                        json_string(config_strategy_name(n->strategy)));
-    /* Process facts belong to runners; the view keeps them per node. */
-    json_object_del(out, "pid");
-    json_object_del(out, "run");
-    json_object_del(out, "last_exit");
-    json_object_del(out, "next_start_ms");
-    if (!json_object_get(out, "restarts"))
-      json_object_set_new(out, "restarts", json_integer(0));
-    if (recursive)
-      for (size_t i = 0; i < n->n_children; i++)
-        json_array_append_new(children, node_json(n->children[i], 1));
-    else
-      for (size_t i = 0; i < n->n_children; i++)
-        json_array_append_new(children, json_string(n->children[i]->name));
-    json_object_set_new(out, "children", children);
-  } else {
-    struct store *st = registry_store(t.reg, n->name);
-    const char *const defaults[] = {"pid", "last_exit", "next_start_ms"};
-    for (size_t i = 0; i < 3; i++)
-      if (!json_object_get(out, defaults[i]))
-        json_object_set_new(out, defaults[i], json_null());
-    if (!json_object_get(out, "run"))
-      json_object_set_new(out, "run", json_integer(0));
-    if (!json_object_get(out, "restarts"))
-      json_object_set_new(out, "restarts", json_integer(0));
-    json_object_set_new(out, "output_seq",
-                        json_integer(st ? (json_int_t)store_last_seq(st) : 0));
-    json_object_set_new(out, "autostart", json_boolean(n->autostart));
-    json_object_set_new(out, "restart",
-                        json_string(config_restart_name(n->restart)));
-    {
-      struct watch *w = registry_watch(t.reg, n->name);
-      json_object_set_new(out, "watch", w ? watch_status_json(w)
-                                          : json_null());
-    }
-    if (n->pty) {
-      /* The live terminal's size, else the one the next run gets. */
-      struct registry_pty *p = registry_pty(t.reg, n->name);
-      json_object_set_new(out, "pty",
-                          json_pack("{s:i, s:i}", "cols",
-                                    p ? p->cols : n->pty_cols, "rows",
-                                    p ? p->rows : n->pty_rows));
-    } else {
-      json_object_set_new(out, "pty", json_null());
-    }
-    /* What a user may ask of it now, from the predicates the API checks:
-     * the web UI enables its buttons from this, not a list of its own. */
-    json_object_set_new(out, "can", fsm_can_json(runner_state(n->name)));
-  }
-  return out;
-}
-
 json_t *
 tend_tree_json(void)
 {
-  return node_json(t.cfg->root, 1);
+  return treejson_node(t.cfg->root, 1, t.view, t.reg);
 }
 
 json_t *
@@ -594,7 +528,7 @@ tend_runner_json(const char *name)
   const struct config_node *n = config_find(t.cfg, name);
   if (!n || n->is_group)
     return NULL;
-  return node_json(n, 0);
+  return treejson_node(n, 0, t.view, t.reg);
 }
 
 json_t *
@@ -603,20 +537,14 @@ tend_group_json(const char *name)
   const struct config_node *n = config_find(t.cfg, name);
   if (!n || !n->is_group)
     return NULL;
-  return node_json(n, 1);
+  return treejson_node(n, 1, t.view, t.reg);
 }
 
 /* Returns the runner's current state from the read model. */
 static enum fsm_state
 runner_state(const char *name)
 {
-  const json_t *status = view_status(t.view, name);
-  enum fsm_state st = FSM_STOPPED;
-  const char *s = status ? json_string_value(json_object_get(status, "state"))
-                         : NULL;
-  if (s)
-    fsm_state_parse(s, &st);
-  return st;
+  return treejson_runner_state(t.view, name);
 }
 
 /* Sends a user command to the group that owns name. */
