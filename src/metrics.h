@@ -65,23 +65,4 @@ void metrics_watch_counts(const char *runner, uint64_t *fires,
 /* Forgets every count (at shutdown). */
 void metrics_reset(void);
 
-struct config_node;
-struct registry;
-struct sup;
-struct view;
-
-/* What GET /metrics reports on (every pointer borrowed). */
-struct metrics_source {
-  const char *version;           /* tend_build_info's label */
-  const struct config_node *root; /* the applied tree */
-  const struct view *view;       /* states and restarts of the nodes */
-  const struct sup *sup;         /* groups' restart counts; NULL: the view's */
-  const struct registry *reg;    /* the runners' output logs */
-};
-
-/* Appends the whole /metrics text: build info, one family per fact over
- * the tree (runner and group states and restarts, output logs, watches),
- * the event and pubsub counts and the process_* families. */
-void metrics_text(char **buf, size_t *len, const struct metrics_source *src);
-
 #endif

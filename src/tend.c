@@ -29,6 +29,7 @@
 #include "src/events.h"
 #include "src/log.h"
 #include "src/metrics.h"
+#include "src/metrics_tree.h"
 #include "src/registry.h"
 #include "src/statefile.h"
 #include "src/sup.h"
@@ -883,10 +884,11 @@ tend_watch_resume(const char *name, char **cause)
 void
 tend_metrics_text(char **buf, size_t *len)
 {
-  struct metrics_source src = {TEND_VERSION, t.cfg->root, t.view, t.root,
-                               t.reg};
+  struct metrics_tree src = {TEND_VERSION,          t.cfg->root, t.view,
+                               t.reg,                 t.root,
+                               sup_group_state_name,  sup_group_restarts};
 
-  metrics_text(buf, len, &src);
+  metrics_tree_text(buf, len, &src);
 }
 
 json_t *

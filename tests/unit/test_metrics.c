@@ -10,6 +10,7 @@
 
 #include "src/config.h"
 #include "src/metrics.h"
+#include "src/metrics_tree.h"
 #include "src/registry.h"
 #include "state/view.h"
 
@@ -132,15 +133,16 @@ Test(metrics, tree_families_follow_the_read_model)
   struct view *view = view_new();
   struct registry *reg = registry_new();
   json_t *saved = json_pack("{s:i}", "restarts", 4);
-  struct metrics_source src;
+  struct metrics_tree src;
   const char *a, *b;
 
   cr_assert_eq(config_load_buffer(text, strlen(text), "tend.json", "/tmp",
                                   &cfg, &errors),
                0, "%s", errors ? errors : "");
   view_restore(view, "web", saved);
-  src = (struct metrics_source){"9.9", cfg->root, view, NULL, reg};
-  metrics_text(&buf, &len, &src);
+  src = (struct metrics_tree){"9.9", cfg->root, view, reg, NULL, NULL,
+                                NULL};
+  metrics_tree_text(&buf, &len, &src);
   cr_assert_not_null(strstr(buf, "tend_build_info{version=\"9.9\"} 1\n"));
   cr_assert_not_null(strstr(
       buf, "tend_runner_state{runner=\"web\",state=\"running\"} 0\n"));
