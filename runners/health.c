@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "runners/httpget.h"
+#include "runners/probe.h"
 #include "runners/procnet.h"
 #include "src/events.h"
 #include "src/xalloc.h"
@@ -152,15 +153,12 @@ on_http(void *ctx, int status, const char *error)
   char why[256];
 
   p->get = NULL;
-  if (status == 0) {
-    snprintf(why, sizeof why, "GET %s: %s", p->h->url, error);
-    verdict(p, 0, why);
-  } else if (!config_http_status_ok(&p->h->status, status)) {
-    snprintf(why, sizeof why, "GET %s answered %d", p->h->url, status);
-    verdict(p, 0, why);
-  } else {
+  if (status > 0 && config_http_status_ok(&p->h->status, status)) {
     verdict(p, 1, NULL);
+    return;
   }
+  probe_http_why(why, sizeof why, p->h->url, status, error);
+  verdict(p, 0, why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -202,18 +200,14 @@ on_connect(uv_connect_t *req, int status)
 static void
 check_tcp(struct health *p)
 {
-  struct sockaddr_in addr;
   uv_tcp_t *tcp = xcalloc(1, sizeof *tcp);
   int rc;
 
-  uv_ip4_addr("127.0.0.1", p->h->port, &addr);
-  uv_tcp_init(p->loop, tcp);
   tcp->data = p;
   p->open_handles++;
   p->tcp = tcp;
   p->connect_req.data = p;
-  rc = uv_tcp_connect(&p->connect_req, tcp, (struct sockaddr *)&addr,
-                      on_connect);
+  rc = probe_connect(p->loop, tcp, &p->connect_req, p->h->port, on_connect);
   if (rc != 0) {
     char why[128];
     tcp_drop(p);
@@ -252,24 +246,14 @@ on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
 static void
 check_exec(struct health *p)
 {
-  uv_process_options_t opt = {0};
-  uv_stdio_container_t io[3];
   uv_process_t *proc = xcalloc(1, sizeof *proc);
   int rc;
 
-  for (int i = 0; i < 3; i++)
-    io[i].flags = UV_IGNORE;
-  opt.exit_cb = on_exit_cb;
-  opt.file = p->h->argv[0];
-  opt.args = p->h->argv;
-  opt.cwd = p->spec->cwd;
-  opt.flags = UV_PROCESS_DETACHED;
-  opt.stdio_count = 3;
-  opt.stdio = io;
   proc->data = p;
   p->open_handles++;
   p->timed_out = 0;
-  rc = uv_spawn(p->loop, proc, &opt);
+  rc = probe_exec(p->loop, proc, p->h->argv, p->spec->cwd,
+                  UV_PROCESS_DETACHED, on_exit_cb);
   if (rc != 0) {
     char why[200];
     uv_close((uv_handle_t *)proc, on_closed);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "runners/httpget.h"
+#include "runners/probe.h"
 #include "runners/procnet.h"
 #include "src/events.h"
 #include "src/log.h"
@@ -179,17 +180,14 @@ on_connect(uv_connect_t *req, int status)
 static void
 try_tcp(struct ready *p)
 {
-  struct sockaddr_in addr;
   uv_tcp_t *tcp = xcalloc(1, sizeof *tcp);
 
-  uv_ip4_addr("127.0.0.1", p->spec->ready_port, &addr);
-  uv_tcp_init(p->loop, tcp);
   tcp->data = p;
   p->open_handles++;
   p->tcp = tcp;
   p->connect_req.data = p;
-  if (uv_tcp_connect(&p->connect_req, tcp, (struct sockaddr *)&addr,
-                     on_connect) != 0) {
+  if (probe_connect(p->loop, tcp, &p->connect_req, p->spec->ready_port,
+                    on_connect) != 0) {
     uv_close((uv_handle_t *)tcp, on_closed);
     p->tcp = NULL;
     uv_timer_start(&p->retry, on_retry, TCP_RETRY_MS, 0);
@@ -217,22 +215,13 @@ on_exec_exit(uv_process_t *proc, int64_t status, int term_signal)
 static void
 try_exec(struct ready *p)
 {
-  uv_process_options_t opt = {0};
-  uv_stdio_container_t io[3];
   uv_process_t *proc = xcalloc(1, sizeof *proc);
   int rc;
 
-  for (int i = 0; i < 3; i++)
-    io[i].flags = UV_IGNORE;
-  opt.exit_cb = on_exec_exit;
-  opt.file = p->spec->ready_argv[0];
-  opt.args = p->spec->ready_argv;
-  opt.cwd = p->spec->cwd;
-  opt.stdio_count = 3;
-  opt.stdio = io;
   proc->data = p;
   p->open_handles++;
-  rc = uv_spawn(p->loop, proc, &opt);
+  rc = probe_exec(p->loop, proc, p->spec->ready_argv, p->spec->cwd, 0,
+                  on_exec_exit);
   if (rc != 0) {
     char why[160];
     uv_close((uv_handle_t *)proc, on_closed);
@@ -254,17 +243,11 @@ on_http(void *ctx, int status, const char *error)
   p->get = NULL;
   if (p->done)
     return;
+  probe_http_why(why, sizeof why, p->spec->ready_url, status, error);
   if (status > 0 && config_http_status_ok(&p->spec->ready_status, status)) {
-    snprintf(why, sizeof why, "GET %s answered %d", p->spec->ready_url,
-             status);
     finish(p, 1, 1, why);
     return;
   }
-  if (status > 0)
-    snprintf(why, sizeof why, "GET %s answered %d", p->spec->ready_url,
-             status);
-  else
-    snprintf(why, sizeof why, "GET %s: %s", p->spec->ready_url, error);
   note_waiting(p, why);
   uv_timer_start(&p->retry, on_retry, HTTP_RETRY_MS, 0);
 }

@@ -170,7 +170,8 @@ sup_new(uv_loop_t *loop, const struct config *cfg,
       c->group = sup_new(loop, cfg, c->spec, s->self);
       c->id = sup_id(c->group);
     } else {
-      c->runner = runner_new(loop, cfg, c->spec, s->self);
+      c->runner = runner_new(loop, cfg, c->spec, s->self,
+                             tend_runner_env());
       c->id = runner_id(c->runner);
     }
   }
@@ -899,7 +900,7 @@ apply(struct sup *s, const struct config *cfg, const struct config_node *spec,
       c->group = sup_new(s->loop, cfg, ns, s->self);
       c->id = sup_id(c->group);
     } else {
-      c->runner = runner_new(s->loop, cfg, ns, s->self);
+      c->runner = runner_new(s->loop, cfg, ns, s->self, tend_runner_env());
       c->id = runner_id(c->runner);
     }
     if (live && (ns->is_group || ns->autostart))

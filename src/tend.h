@@ -92,7 +92,7 @@ void tend_metrics_text(char **buf, size_t *len);
 json_t *tend_daemon_json(void);
 
 
-/* ---- For the daemon (src/daemon.c) and the runners, not for ui/. ---- */
+/* ---- For the daemon (src/daemon.c) and src/sup.c, not for ui/. ---- */
 
 #include <uv.h>
 
@@ -127,26 +127,11 @@ const struct config *tend_config(void);
  * new runner or group continues its run and restart counters. */
 const json_t *tend_node_status(const char *name);
 
-/* Runners announce their output log so the door can read it (borrowed
- * until tend_forget_store). */
-void tend_register_store(const char *name, struct store *store);
-void tend_forget_store(const char *name);
-/* Runners announce their live process group (pid = pgid; 0 when none) with
- * its start time from /proc, for recovery after a SIGKILL of the daemon. */
-void tend_note_group(const char *name, int pid, unsigned long long start);
-struct inotify_service;
-struct watch;
-/* The one inotify service (borrowed; NULL when inotify is unavailable). */
-struct inotify_service *tend_inotify(void);
-/* Runners announce their watch for status and resume (borrowed until
- * tend_forget_watch). */
-void tend_register_watch(const char *name, struct watch *watch);
-void tend_forget_watch(const char *name);
-
-/* Runners announce the master of a live pty run (borrowed until
- * tend_forget_pty) for input and resize. */
-void tend_register_pty(const char *name, uv_stream_t *master);
-void tend_forget_pty(const char *name);
+struct runner_env;
+/* What every runner is created with (borrowed; valid until tend_close):
+ * the inotify service, the registry of what runners announce, the read
+ * model and the callbacks for process groups and user-style asks. */
+const struct runner_env *tend_runner_env(void);
 
 /* Returns 1 when pid leads a live run (libuv, not tend, reaps it). */
 int tend_is_leader(int pid);

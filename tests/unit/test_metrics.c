@@ -8,8 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/config.h"
 #include "src/events.h"
 #include "src/metrics.h"
+#include "src/metrics_tree.h"
+#include "src/registry.h"
+#include "state/view.h"
 
 Test(metrics, family_and_samples)
 {
@@ -113,4 +117,57 @@ Test(metrics, watch_counts_from_events)
   metrics_reset();
   metrics_watch_counts("api", &fires, &pauses);
   cr_assert_eq(fires, 0);
+}
+
+/* The families over the tree come in a fixed order, each with one sample
+ * set per node of its kind, from the read model (no supervisor, no output
+ * log yet: restarts from the view, output numbers 0). */
+Test(metrics, tree_families_follow_the_read_model)
+{
+  const char *text = "{\"name\": \"all\", \"children\": ["
+                     "{\"name\": \"web\", \"cmd\": \"x\"},"
+                     "{\"name\": \"db\", \"cmd\": \"y\"}]}";
+  struct config *cfg = NULL;
+  char *errors = NULL, *buf = NULL;
+  size_t len = 0;
+  struct view *view = view_new();
+  struct registry *reg = registry_new();
+  json_t *saved = json_pack("{s:i}", "restarts", 4);
+  struct metrics_tree src;
+  const char *a, *b;
+
+  cr_assert_eq(config_load_buffer(text, strlen(text), "tend.json", "/tmp",
+                                  &cfg, &errors),
+               0, "%s", errors ? errors : "");
+  view_restore(view, "web", saved);
+  src = (struct metrics_tree){"9.9", cfg->root, view, reg, NULL, NULL,
+                                NULL};
+  metrics_tree_text(&buf, &len, &src);
+  cr_assert_not_null(strstr(buf, "tend_build_info{version=\"9.9\"} 1\n"));
+  cr_assert_not_null(strstr(
+      buf, "tend_runner_state{runner=\"web\",state=\"running\"} 0\n"));
+  cr_assert_not_null(strstr(
+      buf, "tend_runner_state{runner=\"db\",state=\"stopped\"} 1\n"));
+  cr_assert_not_null(
+      strstr(buf, "tend_runner_restarts_total{runner=\"web\"} 4\n"));
+  cr_assert_not_null(
+      strstr(buf, "tend_output_chunks_total{runner=\"db\"} 0\n"));
+  cr_assert_not_null(
+      strstr(buf, "tend_group_restarts_total{group=\"all\"} 0\n"));
+  /* Runners without a watch have no watch samples. */
+  cr_assert_null(strstr(buf, "tend_watch_fires_total{"));
+  /* Families keep their samples together, in order. */
+  a = strstr(buf, "# TYPE tend_runner_state gauge");
+  b = strstr(buf, "# TYPE tend_runner_restarts_total counter");
+  cr_assert(a && b && a < b);
+  a = strstr(buf, "# TYPE tend_output_backlog_bytes gauge");
+  b = strstr(buf, "# TYPE tend_events_total counter");
+  cr_assert(a && b && a < b);
+  cr_assert_not_null(strstr(buf, "# TYPE process_open_fds gauge"));
+  cr_assert_eq(len, strlen(buf));
+  free(buf);
+  json_decref(saved);
+  registry_free(reg);
+  view_free(view);
+  config_free(cfg);
 }

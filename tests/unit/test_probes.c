@@ -4,10 +4,12 @@
  * errors, suggestions), and state/view.c's folding of the probes' events. */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runners/probe.h"
 #include "runners/procnet.h"
 #include "src/config.h"
 #include "state/view.h"
@@ -410,4 +412,105 @@ Test(probe_view, waiting_and_health_follow_the_run)
   cr_expect_null(json_object_get(view_status(v, "web"), "health"),
                  "a new run has no verdict yet");
   view_free(v);
+}
+
+/* ---- runners/probe.c: the steps ready.c and health.c share ---- */
+
+Test(probe, http_why_says_the_status_or_the_error)
+{
+  char buf[128];
+
+  probe_http_why(buf, sizeof buf, "http://127.0.0.1:1/", 503, NULL);
+  cr_assert_str_eq(buf, "GET http://127.0.0.1:1/ answered 503");
+  probe_http_why(buf, sizeof buf, "http://127.0.0.1:1/", 0,
+                 "Connection refused");
+  cr_assert_str_eq(buf, "GET http://127.0.0.1:1/: Connection refused");
+}
+
+static int64_t exec_status = -1;
+static int exec_signal = -1;
+
+/* Keeps how the probe's command ended. */
+static void
+on_probe_exit(uv_process_t *proc, int64_t status, int term_signal)
+{
+  exec_status = status;
+  exec_signal = term_signal;
+  uv_close((uv_handle_t *)proc, NULL);
+}
+
+Test(probe, exec_runs_a_command_in_its_cwd)
+{
+  uv_loop_t loop;
+  uv_process_t proc;
+  char *argv[] = {"/bin/sh", "-c", "test \"$(pwd)\" = /tmp && exit 3",
+                  NULL};
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(probe_exec(&loop, &proc, argv, "/tmp", UV_PROCESS_DETACHED,
+                          on_probe_exit),
+               0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(exec_status, 3);
+  cr_assert_eq(exec_signal, 0);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+Test(probe, exec_of_a_missing_command_fails_at_once)
+{
+  uv_loop_t loop;
+  uv_process_t proc;
+  char *argv[] = {"/nonexistent/tend-probe", NULL};
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  cr_assert_eq(probe_exec(&loop, &proc, argv, "/tmp", 0, on_probe_exit),
+               UV_ENOENT);
+  uv_close((uv_handle_t *)&proc, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+static int connect_status = 1;
+
+/* Keeps how the connect ended. */
+static void
+on_probe_connect(uv_connect_t *req, int status)
+{
+  connect_status = status;
+  uv_close((uv_handle_t *)req->handle, NULL);
+}
+
+/* A connection came: the test only needs the connect to succeed. */
+static void
+on_probe_listen(uv_stream_t *server, int status)
+{
+  (void)server;
+  (void)status;
+}
+
+Test(probe, connect_reaches_a_loopback_listener)
+{
+  uv_loop_t loop;
+  uv_tcp_t server, client;
+  uv_connect_t req;
+  struct sockaddr_in addr;
+  struct sockaddr_storage bound;
+  int len = sizeof bound;
+
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  uv_tcp_init(&loop, &server);
+  uv_ip4_addr("127.0.0.1", 0, &addr);
+  cr_assert_eq(uv_tcp_bind(&server, (struct sockaddr *)&addr, 0), 0);
+  cr_assert_eq(uv_listen((uv_stream_t *)&server, 1, on_probe_listen), 0);
+  uv_tcp_getsockname(&server, (struct sockaddr *)&bound, &len);
+  cr_assert_eq(probe_connect(&loop, &client, &req,
+                             ntohs(((struct sockaddr_in *)&bound)->sin_port),
+                             on_probe_connect),
+               0);
+  while (connect_status == 1)
+    uv_run(&loop, UV_RUN_ONCE);
+  cr_assert_eq(connect_status, 0);
+  uv_close((uv_handle_t *)&server, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
 }
