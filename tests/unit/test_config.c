@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "src/config.h"
+#include "src/config_pos.h"
 
 #define FIX "tests/unit/fixtures/config/"
 
@@ -1039,7 +1040,7 @@ Test(config_hash, canonical_document)
 /* Locator                                                                   */
 /* ------------------------------------------------------------------------ */
 
-Test(config_locate, paths_keys_and_fallbacks)
+Test(config_pos, locate_paths_keys_and_fallbacks)
 {
   const char *t =
       "{\n"
@@ -1050,36 +1051,36 @@ Test(config_locate, paths_keys_and_fallbacks)
   size_t n = strlen(t);
   int line, col;
 
-  cr_assert_eq(config_locate(t, n, "", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "", 0, &line, &col), 0);
   cr_assert_eq(line, 1);
   cr_assert_eq(col, 1);
-  cr_assert_eq(config_locate(t, n, "(root)", 0, &line, &col), 0);
-  cr_assert_eq(config_locate(t, n, "a", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "(root)", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "a", 0, &line, &col), 0);
   cr_assert_eq(line, 2);
   cr_assert_eq(col, 8);
-  cr_assert_eq(config_locate(t, n, "a", 1, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "a", 1, &line, &col), 0);
   cr_assert_eq(col, 3);
-  cr_assert_eq(config_locate(t, n, "a[1].b", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "a[1].b", 0, &line, &col), 0);
   cr_assert_eq(col, 18);
-  cr_assert_eq(config_locate(t, n, "a[2][1]", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "a[2][1]", 0, &line, &col), 0);
   cr_assert_eq(col, 31);
-  cr_assert_eq(config_locate(t, n, "k\xc3\xa9y[\"c.d\"]", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "k\xc3\xa9y[\"c.d\"]", 0, &line, &col), 0);
   cr_assert_eq(line, 3);
   cr_assert_eq(col, 23);
   /* the column after a two-byte character counts it once */
-  cr_assert_eq(config_locate(t, n, "e.t", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "e.t", 0, &line, &col), 0);
   cr_assert_eq(line, 4);
   cr_assert_eq(col, 38);
   /* absent: the deepest container found */
-  cr_assert_eq(config_locate(t, n, "a[1].zz", 0, &line, &col), -ENOENT);
+  cr_assert_eq(config_pos_locate(t, n, "a[1].zz", 0, &line, &col), -ENOENT);
   cr_assert_eq(line, 2);
   cr_assert_eq(col, 12);
-  cr_assert_eq(config_locate(t, n, "a[9]", 0, &line, &col), -ENOENT);
+  cr_assert_eq(config_pos_locate(t, n, "a[9]", 0, &line, &col), -ENOENT);
   cr_assert_eq(col, 8);
-  cr_assert_eq(config_locate(t, n, "a.b", 0, &line, &col), -ENOENT);
-  cr_assert_eq(config_locate(t, n, "a[", 0, &line, &col), -EINVAL);
-  cr_assert_eq(config_locate(t, n, "a..b", 0, &line, &col), -EINVAL);
-  cr_assert_eq(config_locate(t, n, "[\"x\"", 0, &line, &col), -EINVAL);
+  cr_assert_eq(config_pos_locate(t, n, "a.b", 0, &line, &col), -ENOENT);
+  cr_assert_eq(config_pos_locate(t, n, "a[", 0, &line, &col), -EINVAL);
+  cr_assert_eq(config_pos_locate(t, n, "a..b", 0, &line, &col), -EINVAL);
+  cr_assert_eq(config_pos_locate(t, n, "[\"x\"", 0, &line, &col), -EINVAL);
 }
 
 /* Returns the next number of a xorshift generator (deterministic runs). */
@@ -1161,7 +1162,7 @@ Test(config_robust, locator_on_truncated_text)
   size_t n = strlen(t);
   for (size_t len = 0; len <= n; len++) {
     int line = 0, col = 0;
-    int rc = config_locate(t, len, "a.b[2].c", 0, &line, &col);
+    int rc = config_pos_locate(t, len, "a.b[2].c", 0, &line, &col);
     cr_assert(rc == 0 || rc == -ENOENT);
     cr_assert_eq(line, 1);
     cr_assert(col >= 1 && (size_t)col <= len + 1);
@@ -1185,7 +1186,7 @@ Test(config_robust, locator_on_garbage_terminates)
     }
     int line = 0, col = 0;
     const char *path = paths[rnd(&seed) % (sizeof paths / sizeof *paths)];
-    int rc = config_locate(text, len, path, (int)(rnd(&seed) % 2), &line,
+    int rc = config_pos_locate(text, len, path, (int)(rnd(&seed) % 2), &line,
                            &col);
     cr_assert(rc == 0 || rc == -ENOENT);
     cr_assert(line >= 1 && line <= lines && col >= 1 && col <= 65,
