@@ -415,9 +415,9 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
     }
   }
   for (size_t i = 0; i < n_big; i++)
-    config__add(&ld, 0, big[i].line, big[i].col, NULL,
-                xasprintf("integer too big (at most %lld)",
-                          (long long)INT64_MAX));
+    config__add(
+        &ld, 0, big[i].line, big[i].col, NULL,
+        xasprintf("integer too big (at most %lld)", (long long)INT64_MAX));
 
   if (ld.n_errs > 0) {
     if (errors)

@@ -17,8 +17,8 @@
 #include "src/strmap.h"
 #include "src/xalloc.h"
 
-ENUMNAME_NAME_FN(config_change_kind, enum config_change_kind,
-                 CONFIG_CHANGE_MAP, ENUMNAME_PICK2, "?")
+ENUMNAME_NAME_FN(config_change_kind, enum config_change_kind, CONFIG_CHANGE_MAP,
+                 ENUMNAME_PICK2, "?")
 
 /* Makes room for need elements in a growable array. */
 static void *
@@ -164,7 +164,6 @@ http_differs(const struct config_http *a, const struct config_http *b)
   return 0;
 }
 
-
 char *
 config_fixed_change(const struct config *a, const struct config *b)
 {
@@ -190,8 +189,7 @@ static int
 diff_root(const struct config *a, const struct config *b)
 {
   return !str_eq(a->root->name, b->root->name) ||
-         a->on_give_up != b->on_give_up ||
-         http_differs(&a->http, &b->http) ||
+         a->on_give_up != b->on_give_up || http_differs(&a->http, &b->http) ||
          !str_eq(a->state_dir, b->state_dir) ||
          a->output.max_bytes != b->output.max_bytes ||
          a->output.keep != b->output.keep ||

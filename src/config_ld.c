@@ -321,7 +321,7 @@ const char *
 config__q(struct config__ld *ld, const char *s)
 {
   ld->scratch = config__grow(ld->scratch, &ld->cap_scratch, ld->n_scratch + 1,
-                     sizeof *ld->scratch);
+                             sizeof *ld->scratch);
   return ld->scratch[ld->n_scratch++] = config_pos_quote(s);
 }
 
@@ -329,7 +329,8 @@ config__q(struct config__ld *ld, const char *s)
 void
 config__push(struct config__ld *ld, const char *key, size_t idx)
 {
-  ld->path = config__grow(ld->path, &ld->cap_path, ld->depth + 1, sizeof *ld->path);
+  ld->path =
+      config__grow(ld->path, &ld->cap_path, ld->depth + 1, sizeof *ld->path);
   ld->path[ld->depth].key = key;
   ld->path[ld->depth].idx = idx;
   ld->depth++;
@@ -353,8 +354,9 @@ config__path_copy(const struct config__ld *ld)
 
 /* Finds where segs points in source src. */
 void
-config__position(struct config__ld *ld, size_t src, const struct config_pos_seg *segs, size_t n,
-            int at_key, int *line, int *col)
+config__position(struct config__ld *ld, size_t src,
+                 const struct config_pos_seg *segs, size_t n, int at_key,
+                 int *line, int *col)
 {
   struct config__src *s = &ld->srcs[src];
   size_t base = s->base <= n ? s->base : n;
@@ -463,14 +465,14 @@ config__note(struct config__ld *ld, const char *key, long idx, int is_error,
   va_end(ap);
   ld->warns = config__grow(ld->warns, &ld->cap_warns, ld->n_warns + 1,
                            sizeof *ld->warns);
-  ld->warns[ld->n_warns] = (struct config__cerr){
-      ld->cur,
-      ld->n_warns,
-      line,
-      col,
-      config_pos_path_format(ld->path, ld->depth),
-      config__buf_take(&msg),
-      !is_error};
+  ld->warns[ld->n_warns] =
+      (struct config__cerr){ld->cur,
+                            ld->n_warns,
+                            line,
+                            col,
+                            config_pos_path_format(ld->path, ld->depth),
+                            config__buf_take(&msg),
+                            !is_error};
   ld->n_warns++;
   if (idx >= 0)
     config__pop(ld);
@@ -517,10 +519,11 @@ config__errors_take(struct config__ld *ld, struct config__cerr *v, size_t n,
 
 /* Adds a source; returns its index. The display name is taken. */
 size_t
-config__add_src(struct config__ld *ld, char *disp, char *text, size_t len, int own,
-           size_t base)
+config__add_src(struct config__ld *ld, char *disp, char *text, size_t len,
+                int own, size_t base)
 {
-  ld->srcs = config__grow(ld->srcs, &ld->cap_srcs, ld->n_srcs + 1, sizeof *ld->srcs);
+  ld->srcs =
+      config__grow(ld->srcs, &ld->cap_srcs, ld->n_srcs + 1, sizeof *ld->srcs);
   struct config__src *s = &ld->srcs[ld->n_srcs];
   s->disp = disp;
   s->text = text;
@@ -539,8 +542,8 @@ config__add_src(struct config__ld *ld, char *disp, char *text, size_t len, int o
 
 /* Reads an integer in [min, max]. */
 int
-config__get_int(struct config__ld *ld, json_t *obj, const char *key, int64_t min, int64_t max,
-        int64_t *out)
+config__get_int(struct config__ld *ld, json_t *obj, const char *key,
+                int64_t min, int64_t max, int64_t *out)
 {
   json_t *v = json_object_get(obj, key);
   if (!v)
@@ -554,23 +557,24 @@ config__get_int(struct config__ld *ld, json_t *obj, const char *key, int64_t min
     config__err_key(ld, key, 0, "expected an integer >= %" PRId64, min);
   else
     config__err_key(ld, key, 0,
-               "expected an integer between %" PRId64 " and %" PRId64, min,
-               max);
+                    "expected an integer between %" PRId64 " and %" PRId64, min,
+                    max);
   return -1;
 }
 
 /* Reads a number of seconds (> 0, or >= 0 when zero_ok) as milliseconds. */
 int
-config__get_seconds(struct config__ld *ld, json_t *obj, const char *key, int zero_ok,
-            int64_t *ms)
+config__get_seconds(struct config__ld *ld, json_t *obj, const char *key,
+                    int zero_ok, int64_t *ms)
 {
   json_t *v = json_object_get(obj, key);
   if (!v)
     return 0;
   double d = json_is_number(v) ? json_number_value(v) : -1;
   if (!json_is_number(v) || d < 0 || (!zero_ok && d == 0)) {
-    config__err_key(ld, key, 0, zero_ok ? "expected a number >= 0"
-                                   : "expected a number > 0");
+    config__err_key(ld, key, 0,
+                    zero_ok ? "expected a number >= 0"
+                            : "expected a number > 0");
     return -1;
   }
   if (d > SECONDS_MAX) {
@@ -601,8 +605,8 @@ config__get_bool(struct config__ld *ld, json_t *obj, const char *key, int *out)
 
 /* Reads a string (borrowed from the document); non-empty when required. */
 int
-config__get_string(struct config__ld *ld, json_t *obj, const char *key, int nonempty,
-           const char **out)
+config__get_string(struct config__ld *ld, json_t *obj, const char *key,
+                   int nonempty, const char **out)
 {
   json_t *v = json_object_get(obj, key);
   if (!v)
@@ -621,7 +625,8 @@ config__get_string(struct config__ld *ld, json_t *obj, const char *key, int none
 
 /* Reads an object. */
 int
-config__get_object(struct config__ld *ld, json_t *obj, const char *key, json_t **out)
+config__get_object(struct config__ld *ld, json_t *obj, const char *key,
+                   json_t **out)
 {
   json_t *v = json_object_get(obj, key);
   if (!v)
@@ -637,12 +642,13 @@ config__get_object(struct config__ld *ld, json_t *obj, const char *key, json_t *
 /* Reads one of the strings in names; *out is its index. */
 int
 config__get_choice(struct config__ld *ld, json_t *obj, const char *key,
-           const char *const *names, size_t n, int *out)
+                   const char *const *names, size_t n, int *out)
 {
   json_t *v = json_object_get(obj, key);
   if (!v)
     return 0;
-  int i = json_is_string(v) ? enumname_index(names, n, json_string_value(v)) : -1;
+  int i =
+      json_is_string(v) ? enumname_index(names, n, json_string_value(v)) : -1;
   if (i < 0) {
     struct config__buf b = CONFIG__BUF_ZERO;
     for (size_t k = 0; k < n; k++)
@@ -659,16 +665,16 @@ config__get_choice(struct config__ld *ld, json_t *obj, const char *key,
  * required); relative ones are resolved against the config's folder when
  * resolve. *out is NULL-terminated. */
 int
-config__get_strings(struct config__ld *ld, json_t *obj, const char *key, int nonempty_list,
-            int resolve, char ***out, size_t *n_out)
+config__get_strings(struct config__ld *ld, json_t *obj, const char *key,
+                    int nonempty_list, int resolve, char ***out, size_t *n_out)
 {
   json_t *v = json_object_get(obj, key);
   if (!v)
     return 0;
   if (!json_is_array(v) || (nonempty_list && json_array_size(v) == 0)) {
     config__err_key(ld, key, 0,
-               nonempty_list ? "expected a non-empty array of strings"
-                             : "expected an array of strings");
+                    nonempty_list ? "expected a non-empty array of strings"
+                                  : "expected an array of strings");
     return -1;
   }
   size_t n = json_array_size(v), k = 0;
@@ -681,8 +687,9 @@ config__get_strings(struct config__ld *ld, json_t *obj, const char *key, int non
       bad = 1;
       continue;
     }
-    list[k++] = resolve ? config__path_resolve(ld->cfg->dir, json_string_value(e))
-                        : xstrdup(json_string_value(e));
+    list[k++] = resolve
+                    ? config__path_resolve(ld->cfg->dir, json_string_value(e))
+                    : xstrdup(json_string_value(e));
   }
   config__strv_free(*out);
   *out = list;
@@ -700,7 +707,8 @@ config__is_comment_key(const char *key)
 
 /* Reports each key of obj that is not in known, suggesting a near one. */
 void
-config__check_keys(struct config__ld *ld, json_t *obj, const char *const *known, size_t n)
+config__check_keys(struct config__ld *ld, json_t *obj, const char *const *known,
+                   size_t n)
 {
   const char *key;
   json_t *v;
@@ -711,7 +719,7 @@ config__check_keys(struct config__ld *ld, json_t *obj, const char *const *known,
     const char *near = config__closest(key, known, n);
     if (near)
       config__err_key(ld, key, 1, "unknown key %s (did you mean \"%s\"?)",
-                 config__q(ld, key), near);
+                      config__q(ld, key), near);
     else
       config__err_key(ld, key, 1, "unknown key %s", config__q(ld, key));
   }

@@ -448,8 +448,7 @@ config_pos_segs_free(struct config_pos_seg *segs, size_t n)
 /* Splits a textual path ("a.b[2][\"c.d\"]") into segments with new keys;
  * returns 0 or -EINVAL. */
 int
-config_pos_path_parse(const char *p, struct config_pos_seg **out,
-                      size_t *out_n)
+config_pos_path_parse(const char *p, struct config_pos_seg **out, size_t *out_n)
 {
   struct config_pos_seg *segs = NULL;
   size_t n = 0, cap = 0;

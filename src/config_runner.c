@@ -79,7 +79,8 @@ ld_resolve_limit(struct config_node *n)
 /* Reads a command: an array of strings (argv) or a string run by /bin/sh -c.
  * Returns 1 when set and valid. */
 static int
-ld_argv(struct config__ld *ld, json_t *obj, const char *key, char ***argv, int *shell)
+ld_argv(struct config__ld *ld, json_t *obj, const char *key, char ***argv,
+        int *shell)
 {
   json_t *v = json_object_get(obj, key);
   if (!v)
@@ -101,8 +102,9 @@ ld_argv(struct config__ld *ld, json_t *obj, const char *key, char ***argv, int *
     return 1;
   }
   if (!json_is_array(v) || json_array_size(v) == 0) {
-    config__err_key(ld, key, 0,
-               "expected a non-empty string or a non-empty array of strings");
+    config__err_key(
+        ld, key, 0,
+        "expected a non-empty string or a non-empty array of strings");
     return -1;
   }
   size_t n = json_array_size(v);
@@ -145,15 +147,17 @@ ld_env(struct config__ld *ld, json_t *obj, struct config_node *n)
     if (config__is_comment_key(key))
       continue;
     if (key[0] == '\0' || strchr(key, '=')) {
-      config__err_key(ld, key, 1, "invalid variable name %s", config__q(ld, key));
+      config__err_key(ld, key, 1, "invalid variable name %s",
+                      config__q(ld, key));
     } else if (json_is_string(v)) {
       env[k++] = xasprintf("%s=%s", key, json_string_value(v));
     } else if (json_is_integer(v)) {
-      config__err_key(ld, key, 0, "expected a string (write \"%" JSON_INTEGER_FORMAT
-                 "\")", json_integer_value(v));
+      config__err_key(ld, key, 0,
+                      "expected a string (write \"%" JSON_INTEGER_FORMAT "\")",
+                      json_integer_value(v));
     } else if (json_is_boolean(v)) {
       config__err_key(ld, key, 0, "expected a string (write \"%s\")",
-                 json_is_true(v) ? "true" : "false");
+                      json_is_true(v) ? "true" : "false");
     } else {
       config__err_key(ld, key, 0, "expected a string");
     }
@@ -171,14 +175,14 @@ ld_backoff(struct config__ld *ld, json_t *obj, struct config_node *n)
     return;
   config__push(ld, "backoff", 0);
   config__check_keys(ld, o, backoff_keys, COUNT(backoff_keys));
-  int has_init =
-      config__get_int(ld, o, "initial_ms", 0, CONFIG__MS_MAX, &n->backoff_initial_ms) > 0;
+  int has_init = config__get_int(ld, o, "initial_ms", 0, CONFIG__MS_MAX,
+                                 &n->backoff_initial_ms) > 0;
   int64_t max;
   int rc = config__get_int(ld, o, "max_ms", 0, CONFIG__MS_MAX, &max);
   if (rc > 0 && has_init && max < n->backoff_initial_ms)
     config__err_key(ld, "max_ms", 0,
-               "expected an integer >= initial_ms (%" PRId64 ")",
-               n->backoff_initial_ms);
+                    "expected an integer >= initial_ms (%" PRId64 ")",
+                    n->backoff_initial_ms);
   else if (rc > 0 && !has_init && max < n->backoff_initial_ms)
     n->backoff_initial_ms = max; /* a small cap lowers the default start */
   if (rc > 0)
@@ -202,12 +206,13 @@ ld_stop(struct config__ld *ld, json_t *obj, struct config_node *n)
     int sig = json_is_string(v) ? config_signal_parse(json_string_value(v))
                                 : -EINVAL;
     if (!json_is_string(v))
-      config__err_key(ld, "signal", 0, "expected a signal name such as \"TERM\"");
+      config__err_key(ld, "signal", 0,
+                      "expected a signal name such as \"TERM\"");
     else if (sig < 0)
       config__err_key(ld, "signal", 0,
-                 "unknown signal %s (expected a name such as TERM, INT, "
-                 "HUP, QUIT, KILL, USR1 or USR2)",
-                 config__q(ld, json_string_value(v)));
+                      "unknown signal %s (expected a name such as TERM, INT, "
+                      "HUP, QUIT, KILL, USR1 or USR2)",
+                      config__q(ld, json_string_value(v)));
     else
       n->stop_signal = sig;
   }
@@ -231,7 +236,7 @@ ld_url(struct config__ld *ld, json_t *obj, const char *key, char **out)
   if (strncasecmp(url, "http://", 7) != 0 &&
       strncasecmp(url, "https://", 8) != 0) {
     config__err_key(ld, key, 0, "expected an http:// or https:// URL, not %s",
-               config__q(ld, url));
+                    config__q(ld, url));
     return -1;
   }
   u = curl_url();
@@ -240,11 +245,11 @@ ld_url(struct config__ld *ld, json_t *obj, const char *key, char **out)
   rc = curl_url_set(u, CURLUPART_URL, url, 0);
   if (rc != CURLUE_OK) {
     config__err_key(ld, key, 0, "invalid URL %s: %s", config__q(ld, url),
-               curl_url_strerror(rc));
+                    curl_url_strerror(rc));
   } else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
              !host[0]) {
     config__err_key(ld, key, 0, "expected a URL with a host, not %s",
-               config__q(ld, url));
+                    config__q(ld, url));
   } else {
     free(*out);
     *out = xstrdup(url);
@@ -267,14 +272,16 @@ ld_http_status(struct config__ld *ld, json_t *obj, int is_http,
   if (!v)
     return;
   if (!is_http) {
-    config__err_key(ld, "status", 1, "\"status\" applies to an \"http\" probe "
-                                "only");
+    config__err_key(ld, "status", 1,
+                    "\"status\" applies to an \"http\" probe "
+                    "only");
     return;
   }
   if (json_is_integer(v)) {
     if (json_integer_value(v) < 100 || json_integer_value(v) > 599) {
-      config__err_key(ld, "status", 0, "expected an HTTP status between 100 and "
-                                  "599");
+      config__err_key(ld, "status", 0,
+                      "expected an HTTP status between 100 and "
+                      "599");
       return;
     }
     st->codes = xcalloc(1, sizeof *st->codes);
@@ -283,8 +290,9 @@ ld_http_status(struct config__ld *ld, json_t *obj, int is_http,
     return;
   }
   if (!json_is_array(v) || json_array_size(v) == 0) {
-    config__err_key(ld, "status", 0, "expected an HTTP status or a non-empty "
-                                "array of them");
+    config__err_key(ld, "status", 0,
+                    "expected an HTTP status or a non-empty "
+                    "array of them");
     return;
   }
   n = json_array_size(v);
@@ -293,8 +301,9 @@ ld_http_status(struct config__ld *ld, json_t *obj, int is_http,
     json_t *e = json_array_get(v, i);
     if (!json_is_integer(e) || json_integer_value(e) < 100 ||
         json_integer_value(e) > 599) {
-      config__err_idx(ld, "status", i, "expected an HTTP status between 100 and "
-                                  "599");
+      config__err_idx(ld, "status", i,
+                      "expected an HTTP status between 100 and "
+                      "599");
       continue;
     }
     st->codes[st->n_codes++] = (int)json_integer_value(e);
@@ -319,10 +328,11 @@ ld_ready(struct config__ld *ld, json_t *obj, struct config_node *n)
         strcmp(key, "http"))
       continue;
     if (first) {
-      config__err_key(ld, key, 1,
-                 "only one of \"tcp\", \"exec\", \"log\" or \"http\" may be "
-                 "set (\"%s\" is already)",
-                 first);
+      config__err_key(
+          ld, key, 1,
+          "only one of \"tcp\", \"exec\", \"log\" or \"http\" may be "
+          "set (\"%s\" is already)",
+          first);
       continue;
     }
     first = key;
@@ -359,8 +369,9 @@ ld_ready(struct config__ld *ld, json_t *obj, struct config_node *n)
     }
   }
   if (!first)
-    config__err(ld, 0,
-           "expected exactly one of \"tcp\", \"exec\", \"log\" or \"http\"");
+    config__err(
+        ld, 0,
+        "expected exactly one of \"tcp\", \"exec\", \"log\" or \"http\"");
   ld_http_status(ld, o, first && !strcmp(first, "http"), &n->ready_status);
   config__get_seconds(ld, o, "timeout_s", 0, &n->ready_timeout_ms);
   config__pop(ld);
@@ -386,9 +397,9 @@ ld_health(struct config__ld *ld, json_t *obj, struct config_node *n)
       continue;
     if (first) {
       config__err_key(ld, key, 1,
-                 "only one of \"http\", \"tcp\" or \"exec\" may be set "
-                 "(\"%s\" is already)",
-                 first);
+                      "only one of \"http\", \"tcp\" or \"exec\" may be set "
+                      "(\"%s\" is already)",
+                      first);
       continue;
     }
     first = key;
@@ -424,7 +435,7 @@ ld_success_codes(struct config__ld *ld, json_t *obj, struct config_node *n)
     return;
   if (!json_is_array(v) || json_array_size(v) == 0) {
     config__err_key(ld, "success_codes", 0,
-               "expected a non-empty array of integers between 0 and 255");
+                    "expected a non-empty array of integers between 0 and 255");
     return;
   }
   size_t len = json_array_size(v), k = 0;
@@ -434,7 +445,7 @@ ld_success_codes(struct config__ld *ld, json_t *obj, struct config_node *n)
     if (!json_is_integer(e) || json_integer_value(e) < 0 ||
         json_integer_value(e) > 255)
       config__err_idx(ld, "success_codes", i,
-                 "expected an integer between 0 and 255");
+                      "expected an integer between 0 and 255");
     else
       codes[k++] = (int)json_integer_value(e);
   }
@@ -500,11 +511,12 @@ ld_watch(struct config__ld *ld, json_t *obj, struct config_node *n)
       w->action = CONFIG_WATCH_SIGNAL;
       w->signal = sig;
     } else if (strncmp(s, "signal:", 7) == 0) {
-      config__err_key(ld, "action", 0, "unknown signal %s", config__q(ld, s + 7));
+      config__err_key(ld, "action", 0, "unknown signal %s",
+                      config__q(ld, s + 7));
     } else {
       config__err_key(ld, "action", 0,
-                 "expected \"restart\", \"start\" or \"signal:<NAME>\" "
-                 "(e.g. \"signal:HUP\")");
+                      "expected \"restart\", \"start\" or \"signal:<NAME>\" "
+                      "(e.g. \"signal:HUP\")");
     }
   }
   if (config__get_object(ld, o, "loop_limit", &lo) > 0) {
@@ -523,12 +535,12 @@ ld_watch(struct config__ld *ld, json_t *obj, struct config_node *n)
     json_t *as = json_object_get(obj, "autostart");
     if (json_is_true(as))
       config__err_key(ld, "postpone", 0,
-                 "contradicts \"autostart\": true (a postponed runner "
-                 "starts on the first change)");
+                      "contradicts \"autostart\": true (a postponed runner "
+                      "starts on the first change)");
     else if (w->action == CONFIG_WATCH_SIGNAL)
       config__err_key(ld, "postpone", 0,
-                 "needs the action \"restart\" or \"start\" (a signal "
-                 "cannot start a runner)");
+                      "needs the action \"restart\" or \"start\" (a signal "
+                      "cannot start a runner)");
     n->autostart = 0;
   }
   config__pop(ld);
@@ -552,7 +564,7 @@ ld_after(struct config__ld *ld, json_t *obj, struct config_node *n)
     n->after.runner = xstrdup(s);
     config__push(ld, "runner", 0);
     ld->afters = config__grow(ld->afters, &ld->cap_afters, ld->n_afters + 1,
-                      sizeof *ld->afters);
+                              sizeof *ld->afters);
     struct config__after *a = &ld->afters[ld->n_afters++];
     a->node = n;
     a->src = ld->cur;
@@ -584,8 +596,8 @@ ld_max_memory(struct config__ld *ld, json_t *obj, struct config_node *n)
          config_parse_size(json_string_value(v), &bytes) == 0;
   if (!ok) {
     config__err_key(ld, "max_memory", 0,
-               "expected a size such as \"200M\", \"1.5G\" or a number "
-               "of bytes > 0");
+                    "expected a size such as \"200M\", \"1.5G\" or a number "
+                    "of bytes > 0");
     return;
   }
   n->max_memory = bytes;
@@ -609,7 +621,7 @@ ld_pty(struct config__ld *ld, json_t *obj, struct config_node *n)
   }
   if (!json_is_object(v)) {
     config__err_key(ld, "pty", 0,
-               "expected true, false or {\"cols\": 120, \"rows\": 40}");
+                    "expected true, false or {\"cols\": 120, \"rows\": 40}");
     return;
   }
   n->pty = 1;
@@ -645,7 +657,8 @@ ld_check_disk(struct config__ld *ld, json_t *obj, struct config_node *n)
   int cwd_ok = stat(n->cwd, &st) == 0 && S_ISDIR(st.st_mode);
 
   if (json_is_string(cwd) && !cwd_ok)
-    config__note(ld, "cwd", -1, 0, "cwd %s does not exist", config__q(ld, n->cwd));
+    config__note(ld, "cwd", -1, 0, "cwd %s does not exist",
+                 config__q(ld, n->cwd));
   if (n->argv && n->argv[0] && cwd_ok) {
     char *word = NULL;
     const char *file = NULL;
@@ -669,8 +682,8 @@ ld_check_disk(struct config__ld *ld, json_t *obj, struct config_node *n)
   }
   if (n->pty && !pty_setsid_path())
     config__note(ld, "pty", -1, 0,
-            "setsid(1) from util-linux is not installed: a runner with "
-            "\"pty\" cannot start");
+                 "setsid(1) from util-linux is not installed: a runner with "
+                 "\"pty\" cannot start");
   for (size_t i = 0; n->env_files && n->env_files[i]; i++) {
     char **vars = NULL, *cause = NULL;
     json_t *ef = json_object_get(obj, "env_file");
@@ -683,7 +696,7 @@ ld_check_disk(struct config__ld *ld, json_t *obj, struct config_node *n)
         config__note(ld, "env_file", -1, rc == -EINVAL, "env_file %s", cause);
       else
         config__note(ld, "name", -1, rc == -EINVAL, "env_file (inherited) %s",
-                cause);
+                     cause);
     }
     free(cause);
   }
@@ -706,7 +719,7 @@ config__runner_read(struct config__ld *ld, json_t *obj, struct config_node *n)
   if (!n->env)
     n->env = xcalloc(1, sizeof *n->env);
   if (config__get_choice(ld, obj, "restart", CHOICES(CONFIG_RESTART_MAP),
-                 &choice) > 0)
+                         &choice) > 0)
     n->restart = (enum config_restart)choice;
   ld_backoff(ld, obj, n);
   ld_stop(ld, obj, n);
@@ -718,7 +731,7 @@ config__runner_read(struct config__ld *ld, json_t *obj, struct config_node *n)
   ld_watch(ld, obj, n);
   ld_after(ld, obj, n);
   if (config__get_choice(ld, obj, "on_busy", CHOICES(CONFIG_ON_BUSY_MAP),
-                 &choice) > 0)
+                         &choice) > 0)
     n->on_busy = (enum config_on_busy)choice;
   config__tree_restart_limit(ld, obj, n);
   ld_resolve_limit(n);

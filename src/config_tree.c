@@ -193,7 +193,8 @@ ld_name(struct config__ld *ld, json_t *obj, struct config_node *n, int is_root)
                 config__q(ld, name), where, ld->srcs[u->src].disp, line, col);
     free(where);
   } else {
-    ld->uses = config__grow(ld->uses, &ld->cap_uses, ld->n_uses + 1, sizeof *ld->uses);
+    ld->uses =
+        config__grow(ld->uses, &ld->cap_uses, ld->n_uses + 1, sizeof *ld->uses);
     struct config__use *u = &ld->uses[ld->n_uses++];
     u->src = ld->cur;
     u->segs = config__path_copy(ld);
@@ -231,32 +232,33 @@ check_node_keys(struct config__ld *ld, json_t *obj, unsigned allow, int is_root)
       const char *near = config__closest(key, cands, n);
       if (near)
         config__err_key(ld, key, 1, "unknown key %s (did you mean \"%s\"?)", q,
-                   near);
+                        near);
       else
         config__err_key(ld, key, 1, "unknown key %s", q);
     } else if (k->where & W_ROOT) {
       config__err_key(ld, key, 1, "%s is allowed only on the root%s", q,
-                 (k->where & W_RUNNER) ? " or on a runner" : "");
+                      (k->where & W_RUNNER) ? " or on a runner" : "");
     } else if (k->where & W_GROUP) {
       config__err_key(ld, key, 1,
-                 "%s is a group key, but this node is a runner (it has "
-                 "\"cmd\")",
-                 q);
+                      "%s is a group key, but this node is a runner (it has "
+                      "\"cmd\")",
+                      q);
     } else if (is_root) {
-      config__err_key(ld, key, 1, "%s is a runner key, but the root must be a group",
-                 q);
+      config__err_key(ld, key, 1,
+                      "%s is a runner key, but the root must be a group", q);
     } else {
       config__err_key(ld, key, 1,
-                 "%s is a runner key, but this node is a group (it has "
-                 "\"children\")",
-                 q);
+                      "%s is a runner key, but this node is a group (it has "
+                      "\"children\")",
+                      q);
     }
   }
 }
 
 /* Reads an "output" object into out (which holds the inherited values). */
 void
-config__tree_output(struct config__ld *ld, json_t *obj, struct config_output *out)
+config__tree_output(struct config__ld *ld, json_t *obj,
+                    struct config_output *out)
 {
   json_t *o;
   int64_t keep;
@@ -349,10 +351,11 @@ ld_http(struct config__ld *ld, json_t *obj)
     if (why) {
       config__err_key(ld, "listen", 0, "%s", why);
     } else if (!host_is_loopback(host) && !h->allow_remote) {
-      config__err_key(ld, "listen", 0,
-                 "%s is not a loopback address; set \"allow_remote\": true "
-                 "to listen on it",
-                 config__q(ld, host));
+      config__err_key(
+          ld, "listen", 0,
+          "%s is not a loopback address; set \"allow_remote\": true "
+          "to listen on it",
+          config__q(ld, host));
       free(host);
     } else {
       free(h->host);
@@ -393,7 +396,7 @@ ld_root(struct config__ld *ld, json_t *obj)
   int choice;
   config__get_string(ld, obj, "$schema", 0, &s); /* checked, then ignored */
   if (config__get_choice(ld, obj, "on_give_up", CHOICES(CONFIG_GIVE_UP_MAP),
-                 &choice) > 0)
+                         &choice) > 0)
     cfg->on_give_up = (enum config_give_up)choice;
   if (config__get_string(ld, obj, "state_dir", 1, &s) > 0) {
     free(cfg->state_dir);
@@ -409,7 +412,8 @@ ld_root(struct config__ld *ld, json_t *obj)
 
 /* Reads "restart_limit": {"max_restarts", "period_s"} or false. */
 void
-config__tree_restart_limit(struct config__ld *ld, json_t *obj, struct config_node *n)
+config__tree_restart_limit(struct config__ld *ld, json_t *obj,
+                           struct config_node *n)
 {
   json_t *v = json_object_get(obj, "restart_limit");
   int64_t max;
@@ -423,8 +427,8 @@ config__tree_restart_limit(struct config__ld *ld, json_t *obj, struct config_nod
   }
   if (!json_is_object(v)) {
     config__err_key(ld, "restart_limit", 0,
-               "expected an object {\"max_restarts\", \"period_s\"} or "
-               "false");
+                    "expected an object {\"max_restarts\", \"period_s\"} or "
+                    "false");
     return;
   }
   n->limit_set = 1;
@@ -441,7 +445,8 @@ config__tree_restart_limit(struct config__ld *ld, json_t *obj, struct config_nod
 /* Reads "env_file" (a path or an array of paths, relative to the
  * config's folder); a runner's list starts with its ancestors' files. */
 void
-config__tree_env_files(struct config__ld *ld, json_t *obj, struct config_node *n)
+config__tree_env_files(struct config__ld *ld, json_t *obj,
+                       struct config_node *n)
 {
   json_t *v = json_object_get(obj, "env_file");
   char **own = NULL;
@@ -508,7 +513,7 @@ ld_group(struct config__ld *ld, json_t *obj, struct config_node *n)
   json_t *o, *children;
   int choice;
   if (config__get_choice(ld, obj, "strategy", CHOICES(CONFIG_STRATEGY_MAP),
-                 &choice) > 0)
+                         &choice) > 0)
     n->strategy = (enum config_strategy)choice;
   config__tree_restart_limit(ld, obj, n);
   config__tree_env_files(ld, obj, n);
@@ -588,8 +593,8 @@ ld_includes(struct config__ld *ld, struct config_node *root, size_t first)
   const char *dir = ld->cfg->include_dir;
   char **names = include_list(dir);
   if (!names) {
-    config__err_key(ld, "include", 0, "cannot open folder %s: %s", config__q(ld, dir),
-               strerror(errno));
+    config__err_key(ld, "include", 0, "cannot open folder %s: %s",
+                    config__q(ld, dir), strerror(errno));
     return;
   }
   size_t inc_len = strlen(ld->include);
@@ -606,8 +611,8 @@ ld_includes(struct config__ld *ld, struct config_node *root, size_t first)
     int rc = config__read_file(full, &text, &len);
     free(full);
     if (rc < 0) {
-      config__err_key(ld, "include", 0, "cannot read %s: %s", config__q(ld, disp),
-                 strerror(-rc));
+      config__err_key(ld, "include", 0, "cannot read %s: %s",
+                      config__q(ld, disp), strerror(-rc));
       free(disp);
       continue;
     }
@@ -637,12 +642,14 @@ ld_includes(struct config__ld *ld, struct config_node *root, size_t first)
 /* Reads one node (the current path points at it) and its subtree; returns
  * it, or NULL when obj is not even an object. */
 static struct config_node *
-ld_node(struct config__ld *ld, json_t *obj, struct config_node *parent, int is_root)
+ld_node(struct config__ld *ld, json_t *obj, struct config_node *parent,
+        int is_root)
 {
   if (!json_is_object(obj)) {
     config__err(ld, 0,
-           is_root ? "expected an object" : "expected an object (a runner or "
-                                            "a group)");
+                is_root ? "expected an object"
+                        : "expected an object (a runner or "
+                          "a group)");
     return NULL;
   }
   struct config_node *n = node_new(parent);
@@ -653,9 +660,10 @@ ld_node(struct config__ld *ld, json_t *obj, struct config_node *parent, int is_r
     allow |= W_ROOT | W_GROUP;
     n->is_group = 1;
   } else if (has_children && has_cmd) {
-    config__err(ld, 0,
-           "a node is either a group (\"children\") or a runner (\"cmd\"), "
-           "not both");
+    config__err(
+        ld, 0,
+        "a node is either a group (\"children\") or a runner (\"cmd\"), "
+        "not both");
     allow |= W_GROUP | W_RUNNER;
     n->is_group = 1;
   } else if (has_children) {
@@ -664,8 +672,7 @@ ld_node(struct config__ld *ld, json_t *obj, struct config_node *parent, int is_r
   } else if (has_cmd) {
     allow |= W_RUNNER;
   } else {
-    config__err(ld, 0,
-           "expected \"cmd\" (a runner) or \"children\" (a group)");
+    config__err(ld, 0, "expected \"cmd\" (a runner) or \"children\" (a group)");
     allow |= W_GROUP | W_RUNNER;
   }
   check_node_keys(ld, obj, allow, is_root);
@@ -717,7 +724,7 @@ ld_check_afters(struct config__ld *ld)
       free(cands);
     } else if (t->is_group) {
       config__buf_addf(&msg, "%s is a group; \"after\" names a runner",
-                config__q(ld, target));
+                       config__q(ld, target));
     } else {
       /* Walk the chain; it is short (at most one "after" per runner). */
       struct config_node *cur = t;

@@ -5,9 +5,8 @@ docs/config.md each describe the keys, enums and signal names that the
 validator accepts: node_keys[] and the root's and groups' tables are in
 src/config_tree.c, a runner's in src/config_runner.c, the signals in
 src/config.c, the enums in src/config.h. tests/integration/test_schema.py
-and test_man.py use
-these readers to compare them with the source, so that a key added to the
-validator and documented nowhere fails a test.
+and test_man.py use these readers to compare them with the source, so
+that a key added to the validator and documented nowhere fails a test.
 
 The readers are strict: a table they do not know (a new `*_keys[]` array,
 a new X-macro enum) raises, so that this file is updated along with the
