@@ -521,7 +521,7 @@ config_error_format(const struct config_error *e)
 {
   struct config__buf b = CONFIG__BUF_ZERO;
   config__buf_adds(&b, e->file ? e->file : "?");
-  if (e->line > 0)
+  if (e->line != 0) /* 0: no position (a file that could not be read) */
     config__buf_addf(&b, ":%d:%d", e->line, e->col);
   config__buf_adds(&b, ": ");
   if (e->warning)

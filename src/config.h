@@ -1,9 +1,11 @@
-/* config: tend.json -> a validated spec tree, with every error reported as
- * "file:line:col: path: message"; and config_diff(old, new) -> actions.
+/* config: tend.json -> a validated spec tree, with every error as a struct
+ * config_error (read as "file:line:col: path: message"); config_diff(old,
+ * new) -> actions is in src/config_diff.h (included below).
  *
  * The spec tree is plain data (public structs): a loaded config is never
  * mutated; a reload builds a new one and diffs it against the old. Enums that
- * appear in JSON are X-macros, so the strings and values cannot drift. */
+ * appear in JSON are X-macros whose name and parse functions are generated
+ * (src/enumname.h), so the strings and values cannot drift. */
 #ifndef TEND_CONFIG_H
 #define TEND_CONFIG_H
 
