@@ -517,6 +517,60 @@ Test(config_errors, syntax_duplicate_key_and_missing_file)
   cr_assert_eq(config_load(FIX "errors.json", &c, NULL), -EINVAL);
 }
 
+Test(config_errors, as_an_array_of_parts)
+{
+  struct config *c = (struct config *)1;
+  struct config_errors e = CONFIG_ERRORS_ZERO;
+  char *line;
+
+  /* a validation error: every part */
+  cr_assert_eq(config_load_list(FIX "errors.json", &c, &e), -EINVAL);
+  cr_assert_null(c);
+  cr_assert_eq(e.n, 19);
+  cr_expect_str_eq(e.v[0].file, FIX "errors.json");
+  cr_expect_eq(e.v[0].line, 3);
+  cr_expect_eq(e.v[0].col, 16);
+  cr_expect_str_eq(e.v[0].path, "state_dir");
+  cr_expect_str_eq(e.v[0].message, "expected a string");
+  cr_expect_not(e.v[0].warning);
+  /* a path with a quoted key, and a message that quotes user text */
+  cr_expect_str_eq(e.v[12].path, "children[3].env[\"A=B\"]");
+  cr_expect_str_eq(e.v[12].message, "invalid variable name \"A=B\"");
+  line = config_error_format(&e.v[12]);
+  cr_expect_str_eq(line, FIX "errors.json:11:28: children[3].env[\"A=B\"]: "
+                               "invalid variable name \"A=B\"");
+  free(line);
+  config_errors_free(&e);
+  cr_expect_null(e.v);
+  cr_expect_eq(e.n, 0);
+
+  /* a syntax error has no path */
+  cr_assert_eq(config_load_list(FIX "syntax.json", &c, &e), -EINVAL);
+  cr_assert_eq(e.n, 1);
+  cr_expect_null(e.v[0].path);
+  cr_expect_eq(e.v[0].line, 3);
+  cr_expect_eq(e.v[0].col, 18);
+  cr_expect_str_eq(e.v[0].message, "unexpected token near ','");
+  config_errors_free(&e);
+
+  /* an unreadable file has no position */
+  cr_assert_eq(config_load_list(FIX "absent.json", &c, &e), -ENOENT);
+  cr_assert_eq(e.n, 1);
+  cr_expect_eq(e.v[0].line, 0);
+  cr_expect_null(e.v[0].path);
+  line = config_errors_join(&e);
+  cr_expect_str_eq(line, FIX "absent.json: No such file or directory\n");
+  free(line);
+  config_errors_free(&e);
+
+  /* success leaves the array empty */
+  cr_assert_eq(config_load_list(FIX "full.json", &c, &e), 0);
+  cr_expect_eq(e.n, 0);
+  cr_expect_null(e.v);
+  config_free(c);
+  config_errors_free(NULL);
+}
+
 Test(config_errors, node_kind)
 {
   expect_errors("{'children': [{'cmd': 'x'}]}",
