@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "src/enumname.h"
+
 #define T(FROM, EV, TO, ACT)                                                   \
   [FSM_##FROM][FSM_EV_##EV] = {FSM_##TO, FSM_ACTION_##ACT}
 
@@ -67,53 +69,12 @@ fsm_step(enum fsm_state state, enum fsm_event event)
   return table[state][event];
 }
 
-static const char *const state_names[] = {
-#define X(N, S) S,
-    FSM_STATE_MAP(X)
-#undef X
-};
-static const char *const event_names[] = {
-#define X(N, S) S,
-    FSM_EVENT_MAP(X)
-#undef X
-};
-static const char *const action_names[] = {
-#define X(N, S) S,
-    FSM_ACTION_MAP(X)
-#undef X
-};
-
-const char *
-fsm_state_name(enum fsm_state s)
-{
-  return (unsigned)s < FSM_N_STATES ? state_names[s] : "?";
-}
-
-const char *
-fsm_event_name(enum fsm_event e)
-{
-  return (unsigned)e < FSM_N_EVENTS ? event_names[e] : "?";
-}
-
-const char *
-fsm_action_name(enum fsm_action a)
-{
-  return (unsigned)a < sizeof action_names / sizeof *action_names
-             ? action_names[a]
-             : "?";
-}
-
-int
-fsm_state_parse(const char *s, enum fsm_state *out)
-{
-  for (int i = 0; i < FSM_N_STATES; i++) {
-    if (strcmp(s, state_names[i]) == 0) {
-      *out = (enum fsm_state)i;
-      return 0;
-    }
-  }
-  return -EINVAL;
-}
+/* The names of states, events and actions ("?" when out of range), and
+ * the parser of state names (0 or -EINVAL). */
+ENUMNAME_DEFINE(fsm_state, enum fsm_state, FSM_STATE_MAP, ENUMNAME_PICK2, "?")
+ENUMNAME_NAME_FN(fsm_event, enum fsm_event, FSM_EVENT_MAP, ENUMNAME_PICK2, "?")
+ENUMNAME_NAME_FN(fsm_action, enum fsm_action, FSM_ACTION_MAP, ENUMNAME_PICK2,
+                 "?")
 
 int
 fsm_state_alive(enum fsm_state s)

@@ -1,9 +1,11 @@
-/* config: tend.json -> a validated spec tree, with every error reported as
- * "file:line:col: path: message"; and config_diff(old, new) -> actions.
+/* config: tend.json -> a validated spec tree, with every error as a struct
+ * config_error (read as "file:line:col: path: message"); config_diff(old,
+ * new) -> actions is in src/config_diff.h (included below).
  *
  * The spec tree is plain data (public structs): a loaded config is never
  * mutated; a reload builds a new one and diffs it against the old. Enums that
- * appear in JSON are X-macros, so the strings and values cannot drift. */
+ * appear in JSON are X-macros whose name and parse functions are generated
+ * (src/enumname.h), so the strings and values cannot drift. */
 #ifndef TEND_CONFIG_H
 #define TEND_CONFIG_H
 
@@ -253,6 +255,33 @@ struct config_http {
   char *tls_key;     /* or NULL: plain HTTP */
 };
 
+/* One error (or `tend check` finding) of a load, the parts of the line
+ * "file:line:col: [warning: ]path: message". */
+struct config_error {
+  char *file;    /* the file name as the user wrote it (an included file:
+                    the include folder as written, then its name) */
+  int line, col; /* 1-based; 0 when the file could not be read */
+  char *path;    /* the JSON path ("children[1].cmd", "(root)"), from the
+                    root of the merged tree; NULL for a syntax error */
+  char *message;
+  int warning;   /* 1 for a `tend check` warning */
+};
+
+/* An array of errors; CONFIG_ERRORS_ZERO is the empty one. */
+struct config_errors {
+  struct config_error *v;
+  size_t n;
+};
+#define CONFIG_ERRORS_ZERO {NULL, 0}
+
+/* Returns one error as its line, without a newline (new). */
+char *config_error_format(const struct config_error *e);
+/* Returns every error as its line, each ending in "\n" (new; "" when
+ * there are none). */
+char *config_errors_join(const struct config_errors *errs);
+/* Frees the errors and empties the array. NULL is a no-op. */
+void config_errors_free(struct config_errors *errs);
+
 struct config {
   char *file;        /* absolute path of tend.json */
   char *dir;         /* its folder */
@@ -264,27 +293,33 @@ struct config {
   struct config_node *root; /* always a group */
   char hash[17];     /* hex of a 64-bit hash of the file's canonical JSON */
   /* What `tend check` adds to a valid file, from a look at the disk:
-   * "file:line:col: warning: path: message" lines (a command not found,
-   * a missing cwd or env_file) and "file:line:col: path: message" lines
-   * (an env_file with a syntax error; n_check_errors counts them); NULL
-   * when there is nothing to say. The daemon does not refuse a file for
-   * them: they are checked again at each start of the runner. */
-  char *warnings;
+   * warnings (a command not found, a missing cwd or env_file: `warning`
+   * set) and errors (an env_file with a syntax error; n_check_errors
+   * counts them), sorted by file and position. The daemon does not refuse
+   * a file for them: they are checked again at each start of the runner. */
+  struct config_errors notes;
   int n_check_errors;
   struct strmap *by_name; /* private: name -> node (config_find) */
 };
 
-/* Loads and validates path. On success returns 0 and *out (new), and sets
- * *errors to NULL. On failure returns -EINVAL (or -errno when path cannot be
- * read), *out NULL, and *errors (new, caller frees): every error found,
- * sorted by file and position, each line "file:line:col: path: message\n"
- * (jansson's syntax errors have no path; an unreadable file gives
- * "file: reason\n"). The file name is path as given, so the lines read like
- * a compiler's. errors may be NULL. */
-int config_load(const char *path, struct config **out, char **errors);
+/* Loads and validates path. On success returns 0 and *out (new), and
+ * leaves *errors empty. On failure returns -EINVAL (or -errno when path
+ * cannot be read), *out NULL, and *errors (new: config_errors_free): every
+ * error found, sorted by file and position (jansson's syntax errors have
+ * no path; an unreadable file gives one error without a position). The
+ * file name is path as given, so the lines read like a compiler's. errors
+ * may be NULL. */
+int config_load_list(const char *path, struct config **out,
+                     struct config_errors *errors);
 /* Same from a buffer; name is the file name used in messages and dir the
  * folder relative paths resolve against (NULL: the working directory). An
  * "include" folder is still read from disk. */
+int config_load_buffer_list(const char *text, size_t len, const char *name,
+                            const char *dir, struct config **out,
+                            struct config_errors *errors);
+/* The same two with the errors joined (config_errors_join) into *errors
+ * (new, NULL on success): for callers that want the text. */
+int config_load(const char *path, struct config **out, char **errors);
 int config_load_buffer(const char *text, size_t len, const char *name,
                        const char *dir, struct config **out, char **errors);
 /* Returns why a ready.log pattern is refused before regcomp (patterns
@@ -294,14 +329,6 @@ const char *config_regex_unsafe(const char *re);
  * ".tend" for tend.json, ".tend-NAME" for NAME.json or NAME, so that two
  * configs in one folder never share a state folder. Pure. */
 char *config_default_state_leaf(const char *file_name);
-/* Returns why b cannot be applied to a running daemon that loaded a (new
- * message), or NULL: the state folder is fixed for the daemon's life.
- * Pure. */
-char *config_fixed_change(const struct config *a, const struct config *b);
-/* Returns a note (new) when b's http settings differ from a's, or NULL:
- * the listener is bound once, so the rest of b is applied and the note
- * says http is not. Pure. */
-char *config_http_change(const struct config *a, const struct config *b);
 /* Parses a memory size: a positive integer of bytes, or a string of a
  * number with an optional fraction and a unit K, M, G or T (powers of
  * 1024; "KB", "KiB", "MB", ... and lower case too): "200M", "1.5G",
@@ -327,56 +354,9 @@ struct config_node *config_find(const struct config *cfg, const char *name);
 /* Returns 1 when status counts as a normal exit for node. */
 int config_success_code(const struct config_node *node, int status);
 
-/* Finds the value at a JSON path ("children[1].restart", `env["A.B"]`,
- * "" or "(root)" for the top) in the raw text of a JSON document, without
- * allocating a DOM. Sets *line and *col (1-based; columns count characters)
- * of the value, or of its key when at_key. Returns 0; -ENOENT when the path
- * is not there (the position is then the deepest container found);
- * -EINVAL for a malformed path. */
-int config_locate(const char *text, size_t len, const char *path, int at_key,
-                  int *line, int *col);
-
-/* Live reload: old tree vs new tree -> ordered actions (a pure function). */
-#define CONFIG_CHANGE_MAP(X)                                                   \
-  X(REMOVE, "remove") /* stop old_node (and its subtree) and forget it */      \
-  X(CHANGE, "change") /* a surviving runner's spec changed: restart it */      \
-  X(GROUP, "group")   /* a surviving group's strategy, intensity or the     \
-                         order of its children changed */                      \
-  X(ADD, "add")       /* start new_node (and its subtree) */                   \
-  X(ROOT, "root")     /* root-only settings changed (name, on_give_up, http,   \
-                         state_dir, output, include) */
-
-enum config_change_kind {
-#define X(N, S) CONFIG__ENUM(CONFIG_CHANGE_, N, S)
-  CONFIG_CHANGE_MAP(X)
-#undef X
-};
-const char *config_change_kind_name(enum config_change_kind k);
-
-struct config_change {
-  enum config_change_kind kind;
-  const struct config_node *old_node; /* borrowed from old, NULL for ADD */
-  const struct config_node *new_node; /* borrowed from new, NULL for REMOVE */
-};
-
-/* Compares two loaded configs. Nodes are matched by name (the roots always
- * match each other). The result lists, in this order:
- *  - REMOVE for each node that is gone, changed kind (group <-> runner) or
- *    moved to another parent; only the topmost such node of a subtree (a
- *    removed group stops its descendants); children before parents, in
- *    reverse config order (the stop order);
- *  - CHANGE for surviving runners whose spec_json differs;
- *  - GROUP for surviving groups whose strategy, intensity or restart_limit
- *    changed or whose surviving children changed relative order;
- *  - ADD for each new, re-kinded or moved node; only the topmost of a new
- *    subtree (starting a group starts its children); parents before
- *    children, in config order (the start order). new_node->index gives the
- *    place among its siblings;
- *  - at most one ROOT (old root, new root).
- * Nodes inside a removed or added subtree produce nothing else. Returns the
- * number of changes and sets *out (new array, caller frees with free(); NULL
- * when there are none). */
-size_t config_diff(const struct config *old_cfg, const struct config *new_cfg,
-                   struct config_change **out);
+/* The reload's diff (config_diff, config_change_kind_name,
+ * config_fixed_change, config_http_change) lives in src/config_diff.h;
+ * it is included here so that the callers of config.h keep building. */
+#include "src/config_diff.h"
 
 #endif

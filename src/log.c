@@ -5,8 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "src/enumname.h"
+
+/* The levels' names, by value (enum log_level is in log.h). */
+#define LOG__LEVEL_MAP(X)                                                      \
+  X(LOG_ERROR, "error")                                                        \
+  X(LOG_WARN, "warn")                                                          \
+  X(LOG_INFO, "info")                                                          \
+  X(LOG_DEBUG, "debug")
+#define LOG__PICK(V, S) [V] = S,
+
 static enum log_level max_level = LOG_INFO;
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+/* Returns a level's name, "?" out of range. */
+static ENUMNAME_NAME_FN(log_level, enum log_level, LOG__LEVEL_MAP, LOG__PICK,
+                        "?")
 
 /* Sets the most verbose level printed. */
 void
@@ -23,7 +36,7 @@ log_printf(enum log_level level, const char *func, const char *fmt, ...)
 
   if (level > max_level)
     return;
-  fprintf(stderr, "tend: %s: %s: ", level_names[level], func);
+  fprintf(stderr, "tend: %s: %s: ", log_level_name(level), func);
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
   va_end(ap);

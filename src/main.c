@@ -174,13 +174,25 @@ cmd_up(int argc, char **argv)
   return detach ? detach_up(file) : daemon_up(file);
 }
 
+/* Prints each error (or finding) of a load on its own line of stderr,
+ * "file:line:col: path: message", as a compiler does. */
+static void
+print_config_errors(const struct config_errors *errs)
+{
+  for (size_t i = 0; i < errs->n; i++) {
+    char *line = config_error_format(&errs->v[i]);
+    fprintf(stderr, "%s\n", line);
+    free(line);
+  }
+}
+
 /* tend check [FILE]: 0 when valid, 1 with every error otherwise. */
 static int
 cmd_check(int argc, char **argv)
 {
   const char *file = "tend.json";
   struct config *cfg = NULL;
-  char *errors = NULL;
+  struct config_errors errors = CONFIG_ERRORS_ZERO;
   int rc;
 
   if (asks_help(argc, argv))
@@ -196,18 +208,17 @@ cmd_check(int argc, char **argv)
       return EXIT_USAGE;
     }
   }
-  rc = config_load(file, &cfg, &errors);
+  rc = config_load_list(file, &cfg, &errors);
   if (rc != 0) {
-    fputs(errors ? errors : "invalid config\n", stderr);
-    if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
-      fputc('\n', stderr);
-    free(errors);
+    print_config_errors(&errors);
+    if (errors.n == 0)
+      fputs("invalid config\n", stderr);
+    config_errors_free(&errors);
     return 1;
   }
   /* What a look at the disk found (commands, cwd, env_file): warnings
    * leave the file valid; an env_file that does not parse does not. */
-  if (cfg->warnings)
-    fputs(cfg->warnings, stderr);
+  print_config_errors(&cfg->notes);
   if (cfg->n_check_errors > 0) {
     config_free(cfg);
     return 1;

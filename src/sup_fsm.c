@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "src/enumname.h"
+
 #define T(FROM, EV, TO, ACT)                                                   \
   [SUP_FSM_##FROM][SUP_FSM_EV_##EV] = {SUP_FSM_##TO, SUP_FSM_ACTION_##ACT}
 
@@ -96,24 +98,9 @@ sup_fsm_step(enum sup_fsm_state state, enum sup_fsm_event event)
   return table[state][event];
 }
 
-static const char *const state_names[] = {
-#define X(N, S, P) S,
-    SUP_FSM_STATE_MAP(X)
-#undef X
-};
 static const int state_published[] = {
 #define X(N, S, P) P,
     SUP_FSM_STATE_MAP(X)
-#undef X
-};
-static const char *const event_names[] = {
-#define X(N, S) S,
-    SUP_FSM_EVENT_MAP(X)
-#undef X
-};
-static const char *const action_names[] = {
-#define X(N, S, W) S,
-    SUP_FSM_ACTION_MAP(X)
 #undef X
 };
 static const char *const action_words[] = {
@@ -122,23 +109,13 @@ static const char *const action_words[] = {
 #undef X
 };
 
-const char *
-sup_fsm_state_name(enum sup_fsm_state s)
-{
-  return (unsigned)s < SUP_FSM_N_STATES ? state_names[s] : "?";
-}
-
-const char *
-sup_fsm_event_name(enum sup_fsm_event e)
-{
-  return (unsigned)e < SUP_FSM_N_EVENTS ? event_names[e] : "?";
-}
-
-const char *
-sup_fsm_action_name(enum sup_fsm_action a)
-{
-  return (unsigned)a < SUP_FSM_N_ACTIONS ? action_names[a] : "?";
-}
+/* The names of states, events and actions ("?" when out of range). */
+ENUMNAME_NAME_FN(sup_fsm_state, enum sup_fsm_state, SUP_FSM_STATE_MAP,
+                 ENUMNAME_PICK3, "?")
+ENUMNAME_NAME_FN(sup_fsm_event, enum sup_fsm_event, SUP_FSM_EVENT_MAP,
+                 ENUMNAME_PICK2, "?")
+ENUMNAME_NAME_FN(sup_fsm_action, enum sup_fsm_action, SUP_FSM_ACTION_MAP,
+                 ENUMNAME_PICK3, "?")
 
 const char *
 sup_fsm_action_word(enum sup_fsm_action a)
@@ -157,7 +134,7 @@ sup_fsm_published_name(int i)
 {
   for (int s = 0; s < SUP_FSM_N_STATES; s++)
     if (state_published[s] && i-- == 0)
-      return state_names[s];
+      return sup_fsm_state_name((enum sup_fsm_state)s);
   return NULL;
 }
 

@@ -23,37 +23,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "src/enumname.h"
 #include "src/log.h"
 #include "src/xalloc.h"
 
-static const char *const exit_names[] = {
-#define X(N, S) S,
-    SUP_EXIT_MAP(X)
-#undef X
-};
-
-static const char *const verdict_names[] = {
-#define X(N, S) S,
-    SUP_VERDICT_MAP(X)
-#undef X
-};
-
-/* Returns the JSON name of an exit kind ("?" when out of range). */
-const char *
-sup_exit_name(enum sup_exit e)
-{
-  return (unsigned)e < sizeof exit_names / sizeof *exit_names ? exit_names[e]
-                                                              : "?";
-}
-
-/* Returns the JSON name of a verdict ("?" when out of range). */
-const char *
-sup_verdict_name(enum sup_verdict v)
-{
-  return (unsigned)v < sizeof verdict_names / sizeof *verdict_names
-             ? verdict_names[v]
-             : "?";
-}
+/* The JSON names of exit kinds and verdicts ("?" when out of range). */
+ENUMNAME_NAME_FN(sup_exit, enum sup_exit, SUP_EXIT_MAP, ENUMNAME_PICK2, "?")
+ENUMNAME_NAME_FN(sup_verdict, enum sup_verdict, SUP_VERDICT_MAP,
+                 ENUMNAME_PICK2, "?")
 
 /* Releases the window's stamps and leaves it empty and reusable. */
 void

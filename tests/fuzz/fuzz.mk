@@ -17,7 +17,7 @@ FUZZ__SAVED_GOAL := $(.DEFAULT_GOAL)
 FUZZ_CC            ?= clang
 FUZZ_SECONDS       ?= 600
 FUZZ_SMOKE_SECONDS ?= 20
-FUZZ_TARGETS       ?= config glob jsonl sse routes
+FUZZ_TARGETS       ?= config config_pos glob jsonl sse routes
 FUZZ_B             := build/fuzz
 FUZZ_SAN           := -fsanitize=address,undefined \
                       -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -78,6 +78,6 @@ $(FUZZ_B)/fuzz_$(1): $(call fuzz__obj,tests/fuzz/fuzz_$(1).c \
                        $(FUZZ_FAKES_$(1))) $(FUZZ_LIB)
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $$@ $$^ $$(FUZZ_LIBS)
 endef
-$(foreach t,config glob jsonl sse routes,$(eval $(call FUZZ__BIN_RULE,$(t))))
+$(foreach t,config config_pos glob jsonl sse routes,$(eval $(call FUZZ__BIN_RULE,$(t))))
 
 .DEFAULT_GOAL := $(FUZZ__SAVED_GOAL)

@@ -7,7 +7,9 @@
  * besides no crash, no UB and no leak:
  *   - a rejection returns -EINVAL, no config, and an error text that is
  *     non-empty, ends with a newline, and whose every line reads
- *     "file:line:col: message" (line and col unsigned integers);
+ *     "file:line:col: message" (line and col unsigned integers); loaded
+ *     as an array (config_load_buffer_list) the errors are the same, each
+ *     with a file, a position and a one-line message;
  *   - an acceptance returns a config and no error text; every node is
  *     found by its name; loading the same text again gives the same hash,
  *     and config_diff between the two loads is empty.
@@ -102,6 +104,35 @@ check_errors(const char *errors)
   }
 }
 
+/* Loads text again as an array of errors: the same verdict, and the same
+ * errors, each with its parts on one line, joined as the text was. */
+static void
+check_error_array(const char *text, size_t size, const char *errors)
+{
+  struct config_errors list = CONFIG_ERRORS_ZERO;
+  struct config *cfg = NULL;
+  char *joined;
+
+  if (config_load_buffer_list(text, size, "tend.json", fixture_dir(), &cfg,
+                              &list) != -EINVAL ||
+      cfg)
+    fail("the array load disagrees with the text load", errors);
+  if (list.n == 0)
+    fail("a rejection with an empty error array", errors);
+  for (size_t i = 0; i < list.n; i++) {
+    const struct config_error *e = &list.v[i];
+    if (!e->file || !e->message || e->line == 0 ||
+        strchr(e->message, '\n') || (e->path && strchr(e->path, '\n')) ||
+        e->warning)
+      fail("an error of the array lacks a part or spans lines", errors);
+  }
+  joined = config_errors_join(&list);
+  if (strcmp(joined, errors) != 0)
+    fail("the joined array is not the error text", errors);
+  free(joined);
+  config_errors_free(&list);
+}
+
 /* Walks the tree: every named node must be found by its name. */
 static void
 check_names(const struct config *cfg, const struct config_node *n)
@@ -136,6 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!errors)
       fail("a rejection without an error text", NULL);
     check_errors(errors);
+    check_error_array(text, size, errors);
     free(errors);
     free(text);
     return 0;

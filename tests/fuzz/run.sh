@@ -15,7 +15,7 @@ set -u
 
 secs=${1:?usage: tests/fuzz/run.sh SECONDS [TARGET...]}
 shift
-targets=${*:-config glob jsonl sse routes}
+targets=${*:-config config_pos glob jsonl sse routes}
 B=build/fuzz
 timeout_s=${FUZZ_TIMEOUT:-1}
 status=0

@@ -1,22 +1,25 @@
-"""What the validator in src/config.c accepts, read from its source.
+"""What the validator (src/config*.c) accepts, read from its source.
 
 The JSON Schema (docs/tend.schema.json), the man page tend.json(5) and
-docs/config.md each describe the keys, enums and signal names that
-src/config.c accepts. tests/integration/test_schema.py and test_man.py use
-these readers to compare them with the source, so that a key added to the
-validator and documented nowhere fails a test.
+docs/config.md each describe the keys, enums and signal names that the
+validator accepts: node_keys[] and the root's and groups' tables are in
+src/config_tree.c, a runner's in src/config_runner.c, the signals in
+src/config.c, the enums in src/config.h. tests/integration/test_schema.py
+and test_man.py use these readers to compare them with the source, so
+that a key added to the validator and documented nowhere fails a test.
 
 The readers are strict: a table they do not know (a new `*_keys[]` array,
 a new X-macro enum) raises, so that this file is updated along with the
 validator instead of silently missing the new table.
 """
 
+import glob
 import os
 import re
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
-# Where each key table of src/config.c applies: the dotted prefix of its
+# Where each key table of src/config*.c applies: the dotted prefix of its
 # keys. A new table must be added here.
 SUBTABLES = {
     "intensity_keys": "intensity",
@@ -61,12 +64,21 @@ def read(rel):
         return f.read()
 
 
+def validator_src():
+    """Returns the text of every C file of the validator (src/config*.c),
+    joined: the key tables may live in any of them."""
+    files = sorted(glob.glob(os.path.join(ROOT, "src", "config*.c")))
+    if not files:
+        raise AssertionError("no src/config*.c found")
+    return "\n".join(read(os.path.relpath(f, ROOT)) for f in files)
+
+
 def node_keys(src=None):
     """Returns {key: set of node kinds} for the keys of a node."""
-    src = src if src is not None else read("src/config.c")
+    src = src if src is not None else validator_src()
     m = re.search(r"\}\s*node_keys\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
     if not m:
-        raise AssertionError("node_keys[] not found in src/config.c")
+        raise AssertionError("node_keys[] not found in src/config*.c")
     keys = {}
     for key, flags in re.findall(r'\{\s*"([^"]+)"\s*,\s*([A-Z_| ]+?)\s*\}',
                                  m.group(1)):
@@ -82,14 +94,14 @@ def node_keys(src=None):
 def sub_keys(src=None):
     """Returns {dotted prefix: [keys]} for every *_keys[] table but
     node_keys; raises on a table SUBTABLES does not map."""
-    src = src if src is not None else read("src/config.c")
+    src = src if src is not None else validator_src()
     tables = {}
     for name, body in re.findall(
             r"static const char \*const (\w+_keys)\[\]\s*=\s*\{(.*?)\};",
             src, re.S):
         if name not in SUBTABLES:
             raise AssertionError(
-                f"src/config.c has a key table {name}[] that "
+                f"src/config*.c has a key table {name}[] that "
                 f"tests/schema/configsrc.py does not map: add it to "
                 f"SUBTABLES, then document its keys")
         tables[SUBTABLES[name]] = re.findall(r'"([^"]+)"', body)
@@ -97,7 +109,7 @@ def sub_keys(src=None):
         r"static const char \*const (\w+_keys)\[\]\s*=\s*\{(.*?)\};", src,
         re.S)}
     if missing:
-        raise AssertionError(f"tables gone from src/config.c: {missing}")
+        raise AssertionError(f"tables gone from src/config*.c: {missing}")
     return tables
 
 
@@ -105,7 +117,7 @@ def all_keys(src=None):
     """Returns every key the validator accepts as a dotted path
     ("cmd", "http.listen", "watch.loop_limit.period_s"), sorted. An object
     key that has sub-keys is listed too ("watch")."""
-    src = src if src is not None else read("src/config.c")
+    src = src if src is not None else validator_src()
     out = set(node_keys(src))
     for prefix, keys in sub_keys(src).items():
         out.add(prefix)
@@ -136,10 +148,10 @@ def enums(header=None):
 
 def signals(src=None):
     """Returns the signal names config_signal_parse knows (without SIG)."""
-    src = src if src is not None else read("src/config.c")
+    src = src if src is not None else validator_src()
     m = re.search(r"\}\s*signals\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
     if not m:
-        raise AssertionError("signals[] not found in src/config.c")
+        raise AssertionError("signals[] not found in src/config*.c")
     names = re.findall(r'\{\s*"([A-Z0-9]+)"\s*,\s*SIG\w+\s*\}', m.group(1))
     if len(names) < 20:
         raise AssertionError(f"too few signals parsed: {names}")

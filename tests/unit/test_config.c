@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "src/config.h"
+#include "src/config_pos.h"
 
 #define FIX "tests/unit/fixtures/config/"
 
@@ -514,6 +515,60 @@ Test(config_errors, syntax_duplicate_key_and_missing_file)
   free(err);
   /* errors may be NULL when the caller only wants the verdict */
   cr_assert_eq(config_load(FIX "errors.json", &c, NULL), -EINVAL);
+}
+
+Test(config_errors, as_an_array_of_parts)
+{
+  struct config *c = (struct config *)1;
+  struct config_errors e = CONFIG_ERRORS_ZERO;
+  char *line;
+
+  /* a validation error: every part */
+  cr_assert_eq(config_load_list(FIX "errors.json", &c, &e), -EINVAL);
+  cr_assert_null(c);
+  cr_assert_eq(e.n, 19);
+  cr_expect_str_eq(e.v[0].file, FIX "errors.json");
+  cr_expect_eq(e.v[0].line, 3);
+  cr_expect_eq(e.v[0].col, 16);
+  cr_expect_str_eq(e.v[0].path, "state_dir");
+  cr_expect_str_eq(e.v[0].message, "expected a string");
+  cr_expect_not(e.v[0].warning);
+  /* a path with a quoted key, and a message that quotes user text */
+  cr_expect_str_eq(e.v[12].path, "children[3].env[\"A=B\"]");
+  cr_expect_str_eq(e.v[12].message, "invalid variable name \"A=B\"");
+  line = config_error_format(&e.v[12]);
+  cr_expect_str_eq(line, FIX "errors.json:11:28: children[3].env[\"A=B\"]: "
+                               "invalid variable name \"A=B\"");
+  free(line);
+  config_errors_free(&e);
+  cr_expect_null(e.v);
+  cr_expect_eq(e.n, 0);
+
+  /* a syntax error has no path */
+  cr_assert_eq(config_load_list(FIX "syntax.json", &c, &e), -EINVAL);
+  cr_assert_eq(e.n, 1);
+  cr_expect_null(e.v[0].path);
+  cr_expect_eq(e.v[0].line, 3);
+  cr_expect_eq(e.v[0].col, 18);
+  cr_expect_str_eq(e.v[0].message, "unexpected token near ','");
+  config_errors_free(&e);
+
+  /* an unreadable file has no position */
+  cr_assert_eq(config_load_list(FIX "absent.json", &c, &e), -ENOENT);
+  cr_assert_eq(e.n, 1);
+  cr_expect_eq(e.v[0].line, 0);
+  cr_expect_null(e.v[0].path);
+  line = config_errors_join(&e);
+  cr_expect_str_eq(line, FIX "absent.json: No such file or directory\n");
+  free(line);
+  config_errors_free(&e);
+
+  /* success leaves the array empty */
+  cr_assert_eq(config_load_list(FIX "full.json", &c, &e), 0);
+  cr_expect_eq(e.n, 0);
+  cr_expect_null(e.v);
+  config_free(c);
+  config_errors_free(NULL);
 }
 
 Test(config_errors, node_kind)
@@ -1039,7 +1094,7 @@ Test(config_hash, canonical_document)
 /* Locator                                                                   */
 /* ------------------------------------------------------------------------ */
 
-Test(config_locate, paths_keys_and_fallbacks)
+Test(config_pos, locate_paths_keys_and_fallbacks)
 {
   const char *t =
       "{\n"
@@ -1050,36 +1105,36 @@ Test(config_locate, paths_keys_and_fallbacks)
   size_t n = strlen(t);
   int line, col;
 
-  cr_assert_eq(config_locate(t, n, "", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "", 0, &line, &col), 0);
   cr_assert_eq(line, 1);
   cr_assert_eq(col, 1);
-  cr_assert_eq(config_locate(t, n, "(root)", 0, &line, &col), 0);
-  cr_assert_eq(config_locate(t, n, "a", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "(root)", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "a", 0, &line, &col), 0);
   cr_assert_eq(line, 2);
   cr_assert_eq(col, 8);
-  cr_assert_eq(config_locate(t, n, "a", 1, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "a", 1, &line, &col), 0);
   cr_assert_eq(col, 3);
-  cr_assert_eq(config_locate(t, n, "a[1].b", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "a[1].b", 0, &line, &col), 0);
   cr_assert_eq(col, 18);
-  cr_assert_eq(config_locate(t, n, "a[2][1]", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "a[2][1]", 0, &line, &col), 0);
   cr_assert_eq(col, 31);
-  cr_assert_eq(config_locate(t, n, "k\xc3\xa9y[\"c.d\"]", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "k\xc3\xa9y[\"c.d\"]", 0, &line, &col), 0);
   cr_assert_eq(line, 3);
   cr_assert_eq(col, 23);
   /* the column after a two-byte character counts it once */
-  cr_assert_eq(config_locate(t, n, "e.t", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "e.t", 0, &line, &col), 0);
   cr_assert_eq(line, 4);
   cr_assert_eq(col, 38);
   /* absent: the deepest container found */
-  cr_assert_eq(config_locate(t, n, "a[1].zz", 0, &line, &col), -ENOENT);
+  cr_assert_eq(config_pos_locate(t, n, "a[1].zz", 0, &line, &col), -ENOENT);
   cr_assert_eq(line, 2);
   cr_assert_eq(col, 12);
-  cr_assert_eq(config_locate(t, n, "a[9]", 0, &line, &col), -ENOENT);
+  cr_assert_eq(config_pos_locate(t, n, "a[9]", 0, &line, &col), -ENOENT);
   cr_assert_eq(col, 8);
-  cr_assert_eq(config_locate(t, n, "a.b", 0, &line, &col), -ENOENT);
-  cr_assert_eq(config_locate(t, n, "a[", 0, &line, &col), -EINVAL);
-  cr_assert_eq(config_locate(t, n, "a..b", 0, &line, &col), -EINVAL);
-  cr_assert_eq(config_locate(t, n, "[\"x\"", 0, &line, &col), -EINVAL);
+  cr_assert_eq(config_pos_locate(t, n, "a.b", 0, &line, &col), -ENOENT);
+  cr_assert_eq(config_pos_locate(t, n, "a[", 0, &line, &col), -EINVAL);
+  cr_assert_eq(config_pos_locate(t, n, "a..b", 0, &line, &col), -EINVAL);
+  cr_assert_eq(config_pos_locate(t, n, "[\"x\"", 0, &line, &col), -EINVAL);
 }
 
 /* Returns the next number of a xorshift generator (deterministic runs). */
@@ -1161,7 +1216,7 @@ Test(config_robust, locator_on_truncated_text)
   size_t n = strlen(t);
   for (size_t len = 0; len <= n; len++) {
     int line = 0, col = 0;
-    int rc = config_locate(t, len, "a.b[2].c", 0, &line, &col);
+    int rc = config_pos_locate(t, len, "a.b[2].c", 0, &line, &col);
     cr_assert(rc == 0 || rc == -ENOENT);
     cr_assert_eq(line, 1);
     cr_assert(col >= 1 && (size_t)col <= len + 1);
@@ -1185,7 +1240,7 @@ Test(config_robust, locator_on_garbage_terminates)
     }
     int line = 0, col = 0;
     const char *path = paths[rnd(&seed) % (sizeof paths / sizeof *paths)];
-    int rc = config_locate(text, len, path, (int)(rnd(&seed) % 2), &line,
+    int rc = config_pos_locate(text, len, path, (int)(rnd(&seed) % 2), &line,
                            &col);
     cr_assert(rc == 0 || rc == -ENOENT);
     cr_assert(line >= 1 && line <= lines && col >= 1 && col <= 65,

@@ -248,7 +248,7 @@ Test(check, warnings_do_not_make_the_file_invalid)
 {
   char dir[] = "/tmp/tend-cfgsup-XXXXXX";
   struct config *c = NULL;
-  char *err = NULL, *env;
+  char *err = NULL, *env, *warnings;
   FILE *f;
 
   cr_assert_not_null(mkdtemp(dir));
@@ -265,19 +265,29 @@ Test(check, warnings_do_not_make_the_file_invalid)
                        " {'name': 'd', 'cmd': ['sh'], 'env_file': 'gone'}]}",
                        dir, &c, &err),
                0, "%s", err ? err : "");
-  cr_assert_not_null(c->warnings);
-  cr_expect(strstr(c->warnings, "tend.json:2:24: warning: children[0].cmd[0]: "
+  cr_assert_gt(c->notes.n, 0);
+  warnings = config_errors_join(&c->notes);
+  cr_expect(strstr(warnings, "tend.json:2:24: warning: children[0].cmd[0]: "
                                 "no-such-cmd-q1: not found on PATH\n"),
-            "%s", c->warnings);
-  cr_expect(strstr(c->warnings, "tend.json:3:23: warning: children[1].cmd: "
+            "%s", warnings);
+  cr_expect(strstr(warnings, "tend.json:3:23: warning: children[1].cmd: "
                                 "no-such-cmd-q2: not found on PATH\n"),
-            "%s", c->warnings);
-  cr_expect(strstr(c->warnings, "warning: children[2].cwd: cwd "), "%s",
-            c->warnings);
-  cr_expect(strstr(c->warnings, "warning: children[3].env_file: env_file "),
-            "%s", c->warnings);
-  cr_expect(strstr(c->warnings, "gone: does not exist"), "%s", c->warnings);
+            "%s", warnings);
+  cr_expect(strstr(warnings, "warning: children[2].cwd: cwd "), "%s",
+            warnings);
+  cr_expect(strstr(warnings, "warning: children[3].env_file: env_file "),
+            "%s", warnings);
+  cr_expect(strstr(warnings, "gone: does not exist"), "%s", warnings);
   cr_expect_eq(c->n_check_errors, 0);
+  /* the same findings as an array: each one's parts */
+  cr_expect_eq(c->notes.n, 4);
+  cr_expect_str_eq(c->notes.v[0].file, "tend.json");
+  cr_expect_eq(c->notes.v[0].line, 2);
+  cr_expect_eq(c->notes.v[0].col, 24);
+  cr_expect_str_eq(c->notes.v[0].path, "children[0].cmd[0]");
+  cr_expect_str_eq(c->notes.v[0].message, "no-such-cmd-q1: not found on PATH");
+  cr_expect(c->notes.v[0].warning);
+  free(warnings);
   config_free(c);
   /* an env_file that does not parse is an error of `tend check` */
   f = fopen(env, "w");
@@ -288,11 +298,15 @@ Test(check, warnings_do_not_make_the_file_invalid)
                        dir, &c, &err),
                0);
   cr_expect_eq(c->n_check_errors, 1);
-  cr_expect(strstr(c->warnings, "tend.json:2:43: children[0].env_file: "
+  warnings = config_errors_join(&c->notes);
+  cr_expect_eq(c->notes.n, 1);
+  cr_expect_not(c->notes.v[0].warning);
+  cr_expect(strstr(warnings, "tend.json:2:43: children[0].env_file: "
                                 "env_file "),
-            "%s", c->warnings);
-  cr_expect(strstr(c->warnings, "ok.env:2: expected '=' after not\n"), "%s",
-            c->warnings);
+            "%s", warnings);
+  cr_expect(strstr(warnings, "ok.env:2: expected '=' after not\n"), "%s",
+            warnings);
+  free(warnings);
   config_free(c);
   unlink(env);
   rmdir(dir);
