@@ -3324,6 +3324,11 @@ config_free(struct config *cfg)
 {
   if (!cfg)
     return;
+  if (cfg->refs > 0) {
+    fprintf(stderr, "tend: fatal: %s:%d: config_free of a config with %d "
+            "more holder(s)\n", __FILE__, __LINE__, cfg->refs);
+    abort();
+  }
   node_free(cfg->root);
   free(cfg->file);
   free(cfg->dir);
@@ -3338,6 +3343,31 @@ config_free(struct config *cfg)
   free(cfg->warnings);
   strmap_free(cfg->by_name);
   free(cfg);
+}
+
+/* The count lives in the config itself, so a holder needs nothing but the
+ * pointer it already has; the cast is the one write through it. */
+const struct config *
+config_ref(const struct config *cfg)
+{
+  if (cfg)
+    ((struct config *)cfg)->refs++;
+  return cfg;
+}
+
+/* Drops a holder; the last one frees. */
+void
+config_unref(const struct config *cfg)
+{
+  struct config *c = (struct config *)cfg;
+
+  if (!c)
+    return;
+  if (c->refs > 0) {
+    c->refs--;
+    return;
+  }
+  config_free(c);
 }
 
 /* Searches a subtree for name (for configs built without the index). */

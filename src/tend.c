@@ -24,6 +24,7 @@
 #include "runners/fsm.h"
 #include "runners/pty.h"
 #include "src/actor.h"
+#include "src/apply.h"
 #include "src/config.h"
 #include "src/events.h"
 #include "src/log.h"
@@ -69,9 +70,6 @@ static struct {
   struct strmap *ptys;    /* runner name -> struct pty_note * (own) */
   struct inotify_service *inotify;
   struct reload *reload; /* watches tend.json and the include folder */
-  struct config **retired; /* configs replaced by reloads: specs of them
-                              may still be referenced until shutdown */
-  size_t n_retired;
   char *config_error;      /* the last reload's errors, NULL when fine */
   uv_timer_t snapshot_timer;
   int snapshot_dirty;  /* the state changed since the last write began */
@@ -426,17 +424,6 @@ root_parent_handle(void *state, actor_id self, const struct actor_msg *m)
   }
 }
 
-/* tend.json or a file of the include folder changed on disk. */
-static void
-on_config_changed(void *ctx)
-{
-  char *cause = NULL;
-  (void)ctx;
-  if (tend_reload(&cause) != 0)
-    log_debug("reload: %s", cause ? cause : "failed");
-  free(cause);
-}
-
 int
 tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
           char **cause)
@@ -476,7 +463,7 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
   if (t.inotify) {
     char *why = NULL;
     t.reload = reload_new(loop, t.inotify, cfg->file, cfg->include_dir,
-                          on_config_changed, NULL, &why);
+                          apply_on_file_changed, NULL, &why);
     if (!t.reload) {
       log_warn("live config reload is off: %s", why ? why : "?");
       free(why);
@@ -559,11 +546,8 @@ on_part_closed(void *arg)
   strmap_free(t.leaders);
   t.groups = t.leaders = NULL;
   t.stores = NULL;
-  config_free(t.cfg);
+  config_unref(t.cfg); /* the printer may hold it a moment longer */
   t.cfg = NULL;
-  for (size_t i = 0; i < t.n_retired; i++)
-    config_free(t.retired[i]);
-  free(t.retired);
   free(t.config_error);
   strmap_free(t.watches);
   t.watches = NULL;
@@ -1097,99 +1081,10 @@ tend_events_last_seq(void)
   return events_last_seq();
 }
 
-/* Reports a config that failed to load: every error, as an event. */
-static void
-report_config_error(const char *errors)
-{
-  json_t *list = json_array();
-  char *copy = xstrdup(errors), *save = NULL;
-
-  for (char *line = strtok_r(copy, "\n", &save); line;
-       line = strtok_r(NULL, "\n", &save))
-    json_array_append_new(list, json_string(line));
-  free(copy);
-  events_emit(json_pack("{s:s, s:o, s:s}", "type", "config_error", "errors",
-                        list, "message",
-                        "the config file has errors; the running tree is "
-                        "unchanged"));
-  free(t.config_error);
-  t.config_error = xstrdup(errors);
-}
-
-/* Lists a diff as {"remove":[...],"change":[...],"group":[...],"add":[...],
- * "root":bool} for the config_applied event. */
-static json_t *
-diff_json(const struct config_change *changes, size_t n)
-{
-  json_t *out = json_pack("{s:[], s:[], s:[], s:[], s:b}", "remove",
-                          "change", "group", "add", "root", 0);
-  for (size_t i = 0; i < n; i++) {
-    const struct config_node *node =
-        changes[i].new_node ? changes[i].new_node : changes[i].old_node;
-    const char *key = config_change_kind_name(changes[i].kind);
-    if (changes[i].kind == CONFIG_CHANGE_ROOT) {
-      json_object_set_new(out, "root", json_true());
-      continue;
-    }
-    json_array_append_new(json_object_get(out, key), json_string(node->name));
-  }
-  return out;
-}
-
 int
 tend_reload(char **cause)
 {
-  char *http_note = NULL;
-  struct config *next = NULL;
-  struct config_change *changes = NULL;
-  char *errors = NULL;
-  size_t n;
-  json_t *ev;
-
-  if (config_load(t.cfg->file, &next, &errors) != 0) {
-    report_config_error(errors ? errors : "cannot load the config");
-    *cause = errors ? errors : xstrdup("cannot load the config");
-    return -EINVAL;
-  }
-  if ((*cause = config_fixed_change(t.cfg, next)) != NULL) {
-    report_config_error(*cause);
-    config_free(next);
-    return -EINVAL;
-  }
-  http_note = config_http_change(t.cfg, next);
-  if (strcmp(next->hash, t.cfg->hash) == 0 && !t.config_error) {
-    free(http_note);
-    config_free(next);
-    return 0;
-  }
-  n = config_diff(t.cfg, next, &changes);
-  ev = json_pack("{s:s, s:s, s:o}", "type", "config_applied", "hash",
-                 next->hash, "changes", diff_json(changes, n));
-  free(changes);
-  /* Specs of the old config may still be referenced (queued steps, a
-   * probe in flight): retire it rather than free it. */
-  t.retired = xrealloc(t.retired, (t.n_retired + 1) * sizeof *t.retired);
-  t.retired[t.n_retired++] = t.cfg;
-  t.cfg = next;
-  free(t.config_error);
-  t.config_error = NULL;
-  sup_apply(t.root, next, next->root);
-  if (t.reload) {
-    char *why = NULL;
-    if (reload_set_include_dir(t.reload, next->include_dir, &why) != 0) {
-      log_warn("include folder: %s", why ? why : "?");
-      free(why);
-    }
-    reload_refresh(t.reload);
-  }
-  json_object_set_new(ev, "message",
-                      json_sprintf("config %s applied", next->hash));
-  events_emit(ev);
-  if (http_note) {
-    events_note("config_warning", NULL, "%s", http_note);
-    free(http_note);
-  }
-  return 0;
+  return apply_reload(&t.cfg, t.root, t.reload, &t.config_error, cause);
 }
 
 int
