@@ -136,6 +136,18 @@ settled(void *arg)
   return done;
 }
 
+/* Every runner of the reloaded tree is stopped. */
+static int
+all_stopped(void *arg)
+{
+  static const char *const names[] = {"a", "c", "d", "p"};
+  (void)arg;
+  for (size_t i = 0; i < 4; i++)
+    if (!state_is(names[i], "stopped"))
+      return 0;
+  return 1;
+}
+
 static int
 flag_set(void *arg)
 {
@@ -297,7 +309,10 @@ Test(apply, one_diff_drives_the_event_and_the_tree)
   cr_expect_eq(status_int("p", "run"), 1);
   cr_expect_eq(old->refs, 1, "held by the test and p's probe only");
 
-  /* Closing the tree ends the probe: the test is the last holder. */
+  /* Stopping the tree ends the probe: the test is the last holder. */
+  actor_send(sup_id(root), SUP_MSG_STOP, ACTOR_NONE, 0, NULL, NULL);
+  cr_assert(run_until(all_stopped, NULL), "the tree did not stop");
+  cr_expect_eq(old->refs, 0);
   sup_close(root, on_closed, &tree_closed);
   cr_assert(run_until(flag_set, &tree_closed));
   cr_expect_eq(old->refs, 0);
