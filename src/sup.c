@@ -23,6 +23,12 @@
  * group itself is started again. Starts that a restart plan makes are sent
  * as SUP_MSG_RESTART, so that the runner counts them as restarts.
  *
+ * A reload (sup_apply) runs config_diff's change list, the same one the
+ * config_applied event shows; see "Reload" below. Each supervisor holds a
+ * reference to the config its specs come from (config_ref), and so does
+ * each runner, so a replaced config is freed once the last of them moved
+ * on or closed.
+ *
  * The group's own state is the table's (src/sup_fsm.c): this file only
  * fires events (fire()) and runs the actions the table names
  * (run_action()); nothing else writes s->state. A refused event is
@@ -812,19 +818,19 @@ on_child_closed(void *arg)
 
 /* ------------------------------------------------------------------ */
 /* Reload: the config_diff change list, applied                         */
-/*                                                                      */
-/* The change list that the config_applied event shows is the one thing  */
-/* applied: REMOVE stops and forgets a child, ADD creates one, CHANGE    */
-/* restarts a runner; every other node of the new tree is a survivor     */
-/* (same name, kind and parent) and is rebound to its new spec. The      */
-/* removes go first over the whole tree, so that a node moved to another */
-/* group has left its old place (and its name in the registry) before it */
-/* is created in the new one. A survivor the tree does not hold, or a    */
-/* child the list neither keeps nor removes, means the tree and the diff */
-/* disagree: a broken invariant, so it aborts.                          */
+
+/* The change list that the config_applied event shows is the one thing
+ * applied: REMOVE stops and forgets a child, ADD creates one, CHANGE
+ * restarts a runner; every other node of the new tree is a survivor (same
+ * name, kind and parent) and is rebound to its new spec. The removes go
+ * first over the whole tree, so that a node moved to another group has
+ * left its old place (and its name in the registry) before it is created
+ * in the new one. A survivor the tree does not hold, or a child the list
+ * neither keeps nor removes, means the tree and the diff disagree: a
+ * broken invariant, so it aborts. */
 
 /* The ADD and CHANGE entries of a change list, by node name. */
-struct apply_index {
+struct diff_index {
   struct strmap *adds;    /* new name -> change */
   struct strmap *changes; /* name -> change */
 };
@@ -883,7 +889,7 @@ remap_spec(struct sup *s, const struct config_node *from,
 
 /* Returns the change of kind k (ADD or CHANGE) listed for node, or NULL. */
 static const struct config_change *
-change_of(const struct apply_index *ix, enum config_change_kind k,
+change_of(const struct diff_index *ix, enum config_change_kind k,
           const struct config_node *node)
 {
   const struct config_change *ch =
@@ -917,7 +923,7 @@ add_child(struct sup *s, struct child *c, const struct config *cfg,
  * next start, changed ones run the new spec then. */
 static void
 rebind(struct sup *s, const struct config *cfg, const struct config_node *spec,
-       const struct apply_index *ix, int parent_live)
+       const struct diff_index *ix, int parent_live)
 {
   struct child *old = s->children;
   size_t n_old = s->n_children;
@@ -975,7 +981,7 @@ void
 sup_apply(struct sup *s, const struct config *cfg,
           const struct config_change *changes, size_t n)
 {
-  struct apply_index ix = {strmap_new(), strmap_new()};
+  struct diff_index ix = {strmap_new(), strmap_new()};
 
   for (size_t i = 0; i < n; i++) {
     const struct config_change *ch = &changes[i];
