@@ -958,6 +958,7 @@ probes_start(struct runner *r)
 {
   if (r->run && r->spec->health.kind != CONFIG_PROBE_NONE) {
     r->health = health_start(r->loop, r->spec, r->run->pid, on_unhealthy, r);
+    config_unref(r->health_cfg); /* none: the last probe was stopped */
     r->health_cfg = config_ref(r->cfg);
   }
 }
@@ -1085,6 +1086,7 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
   case FSM_ACTION_ARM_READY:
     r->ready = ready_start(r->loop, r->spec, r->run ? r->run->pid : 0,
                            on_ready, r);
+    config_unref(r->ready_cfg); /* none: the last probe was stopped */
     r->ready_cfg = config_ref(r->cfg);
     break;
   case FSM_ACTION_TERMINATE:
