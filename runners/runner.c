@@ -49,8 +49,8 @@
 
 struct runner {
   uv_loop_t *loop;
-  const struct config *cfg;
-  const struct config_node *spec;
+  const struct config *cfg;       /* a reference (config_ref) */
+  const struct config_node *spec; /* a node of cfg */
   const struct runner_env *env;
   actor_id self, parent;
   enum fsm_state state;
@@ -61,6 +61,9 @@ struct runner {
   char *limit_kill;       /* why tend ended the current run (max_memory) */
   struct ready *ready;
   struct health *health;  /* liveness probe of the current run */
+  /* References to the configs the probes' specs came from: a reload can
+   * rebind the runner while a probe still reads its old spec. */
+  const struct config *ready_cfg, *health_cfg;
   char *fail_reason;      /* tend is ending this run: ready timeout, unhealthy */
   struct output *out;     /* buffer, log and pubsub of the output */
 
@@ -359,6 +362,8 @@ on_ready(void *ctx, int ok, const char *why)
 {
   struct runner *r = ctx;
   r->ready = NULL; /* the probe frees itself after calling back */
+  config_unref(r->ready_cfg);
+  r->ready_cfg = NULL;
   fire(r, ok ? FSM_EV_READY_OK : FSM_EV_READY_FAILED, why);
 }
 
@@ -381,6 +386,8 @@ on_unhealthy(void *ctx, const char *why)
 {
   struct runner *r = ctx;
   r->health = NULL; /* the probe frees itself after calling back */
+  config_unref(r->health_cfg);
+  r->health_cfg = NULL;
   fire(r, FSM_EV_UNHEALTHY, why);
 }
 
@@ -388,9 +395,12 @@ on_unhealthy(void *ctx, const char *why)
 static void
 probes_start(struct runner *r)
 {
-  if (r->run && r->spec->health.kind != CONFIG_PROBE_NONE)
+  if (r->run && r->spec->health.kind != CONFIG_PROBE_NONE) {
     r->health =
         health_start(r->loop, r->spec, run_pid(r->run), on_unhealthy, r);
+    config_unref(r->health_cfg); /* none: the last probe was stopped */
+    r->health_cfg = config_ref(r->cfg);
+  }
 }
 
 /* Cancels the readiness check and the liveness probe, if running. */
@@ -401,6 +411,10 @@ probes_stop(struct runner *r)
   r->ready = NULL;
   health_stop(r->health);
   r->health = NULL;
+  /* A finished probe reads no spec any more (it only closes handles). */
+  config_unref(r->ready_cfg);
+  config_unref(r->health_cfg);
+  r->ready_cfg = r->health_cfg = NULL;
 }
 
 /* Ends a run that failed a check: the stop signal to its group, SIGKILL
@@ -507,6 +521,8 @@ fire(struct runner *r, enum fsm_event ev, const char *reason)
   case FSM_ACTION_ARM_READY:
     r->ready = ready_start(r->loop, r->spec, r->run ? run_pid(r->run) : 0,
                            on_ready, r);
+    config_unref(r->ready_cfg); /* none: the last probe was stopped */
+    r->ready_cfg = config_ref(r->cfg);
     break;
   case FSM_ACTION_TERMINATE:
     terminate_run(r, reason);
@@ -692,6 +708,8 @@ runner_rebind(struct runner *r, const struct config *cfg,
   }
   if (watch_changed)
     watch_drop(r);
+  config_ref(cfg);
+  config_unref(r->cfg);
   r->cfg = cfg;
   r->spec = spec;
   if (watch_changed || !r->watch)
@@ -744,7 +762,7 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
                                resume_reading, r};
 
   r->loop = loop;
-  r->cfg = cfg;
+  r->cfg = config_ref(cfg);
   r->spec = spec;
   r->env = env;
   r->parent = parent;
@@ -808,6 +826,7 @@ on_runner_part_closed(void *arg)
   free(r->changed_paths);
   free(r->start_why);
   free(r->fail_reason);
+  config_unref(r->cfg);
   free(r);
 }
 

@@ -546,6 +546,22 @@ config_errors_join(const struct config_errors *errs)
   return config__buf_take(&b);
 }
 
+void
+config_errors_add(struct config_errors *errs, const char *file, int line,
+                  int col, const char *path, const char *message)
+{
+  struct config_error *e;
+
+  errs->v = xrealloc(errs->v, (errs->n + 1) * sizeof *errs->v);
+  e = &errs->v[errs->n++];
+  e->file = xstrdup(file ? file : "?");
+  e->line = line;
+  e->col = col;
+  e->path = path ? xstrdup(path) : NULL;
+  e->message = xstrdup(message ? message : "");
+  e->warning = 0;
+}
+
 /* Frees every string, then the array. */
 void
 config_errors_free(struct config_errors *errs)
@@ -649,6 +665,11 @@ config_free(struct config *cfg)
 {
   if (!cfg)
     return;
+  if (cfg->refs > 0) {
+    fprintf(stderr, "tend: fatal: %s:%d: config_free of a config with %d "
+            "more holder(s)\n", __FILE__, __LINE__, cfg->refs);
+    abort();
+  }
   node_free(cfg->root);
   free(cfg->file);
   free(cfg->dir);
@@ -663,6 +684,31 @@ config_free(struct config *cfg)
   config_errors_free(&cfg->notes);
   strmap_free(cfg->by_name);
   free(cfg);
+}
+
+/* The count lives in the config itself, so a holder needs nothing but the
+ * pointer it already has; the cast is the one write through it. */
+const struct config *
+config_ref(const struct config *cfg)
+{
+  if (cfg)
+    ((struct config *)cfg)->refs++;
+  return cfg;
+}
+
+/* Drops a holder; the last one frees. */
+void
+config_unref(const struct config *cfg)
+{
+  struct config *c = (struct config *)cfg;
+
+  if (!c)
+    return;
+  if (c->refs > 0) {
+    c->refs--;
+    return;
+  }
+  config_free(c);
 }
 
 /* Searches a subtree for name (for configs built without the index). */

@@ -279,6 +279,9 @@ char *config_error_format(const struct config_error *e);
 /* Returns every error as its line, each ending in "\n" (new; "" when
  * there are none). */
 char *config_errors_join(const struct config_errors *errs);
+/* Appends one error (the strings are copied; path may be NULL). */
+void config_errors_add(struct config_errors *errs, const char *file, int line,
+                       int col, const char *path, const char *message);
 /* Frees the errors and empties the array. NULL is a no-op. */
 void config_errors_free(struct config_errors *errs);
 
@@ -300,6 +303,12 @@ struct config {
   struct config_errors notes;
   int n_check_errors;
   struct strmap *by_name; /* private: name -> node (config_find) */
+  /* Holders besides the first (config_ref adds one, config_unref drops
+   * one): 0 for a config that only its loader holds. A running daemon's
+   * supervisors, runners and probes each hold one on the config their
+   * specs come from, so a config replaced by a reload lives exactly as
+   * long as something still points into it. */
+  int refs;
 };
 
 /* Loads and validates path. On success returns 0 and *out (new), and
@@ -346,8 +355,15 @@ char *config_shell_command_word(const char *cmd);
  * check accepts and that no file name built from it can escape. Returns
  * why s breaks the rule (a static string), or NULL. Pure. */
 const char *config_name_problem(const char *s);
-/* Frees a config and its whole tree. NULL is a no-op. */
+/* Frees a config and its whole tree. NULL is a no-op. Only for a config
+ * nobody shares: one that config_ref gave out is let go with config_unref
+ * (config_free of a shared config aborts). */
 void config_free(struct config *cfg);
+/* Takes one more reference to cfg (NULL is a no-op); returns cfg. The
+ * count is the one field of a loaded config that changes. */
+const struct config *config_ref(const struct config *cfg);
+/* Drops one reference; the last one frees the config. NULL is a no-op. */
+void config_unref(const struct config *cfg);
 
 /* Returns the node called name (borrowed), or NULL. */
 struct config_node *config_find(const struct config *cfg, const char *name);

@@ -378,17 +378,21 @@ start_ignored_signals(void)
 static void
 on_sighup(uv_signal_t *h, int signo)
 {
-  char *cause = NULL;
+  struct config_errors errs = CONFIG_ERRORS_ZERO;
   int bracket = d.ready && !d.stopping;
   (void)h;
   (void)signo;
   if (bracket)
     notify_reloading(d.notify);
   d.reloading = 1;
-  if (tend_reload(&cause) != 0)
-    log_warn("reload: %s", cause ? cause : "failed");
+  if (tend_reload(&errs) != 0)
+    for (size_t i = 0; i < errs.n; i++) {
+      char *line = config_error_format(&errs.v[i]);
+      log_warn("reload: %s", line);
+      free(line);
+    }
   d.reloading = 0;
-  free(cause);
+  config_errors_free(&errs);
   if (bracket)
     notify_ready(d.notify);
 }

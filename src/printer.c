@@ -321,7 +321,7 @@ printer_new(uv_loop_t *loop, const struct config *cfg)
   uv_handle_type kind = uv_guess_handle(STDOUT_FILENO);
 
   p->loop = loop;
-  p->cfg = cfg;
+  p->cfg = config_ref(cfg); /* a reload may replace it meanwhile */
   p->width = longest_name(cfg->root);
   if (p->width < 4)
     p->width = 4;
@@ -365,6 +365,7 @@ on_closed(uv_handle_t *h)
     return;
   if (p->close_cb)
     p->close_cb(p->close_arg);
+  config_unref(p->cfg);
   free(p);
 }
 

@@ -6,6 +6,7 @@
 #ifndef TEND_SUP_H
 #define TEND_SUP_H
 
+#include <jansson.h>
 #include <uv.h>
 
 #include "src/actor.h"
@@ -37,20 +38,31 @@ void sup_user_cmd_free(void *cmd);
 
 struct sup;
 
-/* Creates the supervisor for group spec and, recursively, its children.
- * spec and cfg are borrowed and must outlive the sup (a reload swaps them
- * through SUP_MSG_RELOAD). Nothing starts until SUP_MSG_START. */
+/* Creates the supervisor for group spec (a node of cfg) and, recursively,
+ * its children. The supervisor and each runner below it take a reference
+ * to cfg (config_ref), dropped when they are closed or rebound by a
+ * reload. Nothing starts until SUP_MSG_START. */
 struct sup *sup_new(uv_loop_t *loop, const struct config *cfg,
                     const struct config_node *spec, actor_id parent);
 /* The supervisor's actor id. */
 actor_id sup_id(const struct sup *sup);
-/* Applies a reloaded config to a running subtree (called by the
- * coordination context during a reload, before the old config could go):
- * children are matched by name and kind; survivors keep running (a runner
- * whose spec_json changed is restarted), newcomers are created and started
- * when the group runs, leavers are stopped and then closed. */
+/* Applies a reload to the root supervisor: changes[0..n) is
+ * config_diff(old, cfg), where old is the config the tree runs now (the
+ * caller keeps old alive until this returns). REMOVE stops a child and
+ * forgets it (closed once stopped), ADD creates one (started when its group
+ * runs), CHANGE restarts a runner that is up; every other node is a
+ * survivor and keeps running on its new spec. The tree then runs cfg, and
+ * references to old remain only where something still uses it (a removed
+ * child until it closes, a probe until it ends). A tree that does not run
+ * old aborts: the diff and the tree cannot disagree. */
 void sup_apply(struct sup *sup, const struct config *cfg,
-               const struct config_node *spec);
+               const struct config_change *changes, size_t n);
+/* Describes the running subtree (new): {"name", "kind": "group", "id",
+ * "children": [...], "stopping": [ids of removed children not yet
+ * closed]}, each child with its actor "id" and "bound" (its spec is the
+ * node of that name in the supervisor's config). For tests and debugging:
+ * the tree the supervisors hold, not the config. */
+json_t *sup_tree_json(const struct sup *sup);
 /* Frees a stopped supervisor and its whole subtree; cb(arg) runs once every
  * libuv handle below it is closed. */
 void sup_close(struct sup *sup, void (*cb)(void *arg), void *arg);

@@ -26,6 +26,7 @@
 #include "runners/runner.h"
 #include "src/actor.h"
 #include "src/after.h"
+#include "src/apply.h"
 #include "src/config.h"
 #include "src/events.h"
 #include "src/log.h"
@@ -59,9 +60,6 @@ static struct {
   struct runner_env runner_env; /* what every runner is created with */
   struct inotify_service *inotify;
   struct reload *reload; /* watches tend.json and the include folder */
-  struct config **retired; /* configs replaced by reloads: specs of them
-                              may still be referenced until shutdown */
-  size_t n_retired;
   char *config_error;      /* the last reload's errors, NULL when fine */
   int stopping; /* tend_stop was called: the root's STOPPED ends the daemon */
   int64_t started_ms;
@@ -190,17 +188,6 @@ root_parent_handle(void *state, actor_id self, const struct actor_msg *m)
   }
 }
 
-/* tend.json or a file of the include folder changed on disk. */
-static void
-on_config_changed(void *ctx)
-{
-  char *cause = NULL;
-  (void)ctx;
-  if (tend_reload(&cause) != 0)
-    log_debug("reload: %s", cause ? cause : "failed");
-  free(cause);
-}
-
 /* A runner's live process group changed (struct runner_env). */
 static void
 env_note_group(void *ctx, const char *name, int pid, unsigned long long start)
@@ -278,7 +265,7 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
   if (t.inotify) {
     char *why = NULL;
     t.reload = reload_new(loop, t.inotify, cfg->file, cfg->include_dir,
-                          on_config_changed, NULL, &why);
+                          apply_on_file_changed, NULL, &why);
     if (!t.reload) {
       log_warn("live config reload is off: %s", why ? why : "?");
       free(why);
@@ -341,11 +328,8 @@ on_part_closed(void *arg)
   view_free(t.view);
   registry_free(t.reg); /* runners forgot theirs when they closed */
   t.reg = NULL;
-  config_free(t.cfg);
+  config_unref(t.cfg); /* the printer may hold it a moment longer */
   t.cfg = NULL;
-  for (size_t i = 0; i < t.n_retired; i++)
-    config_free(t.retired[i]);
-  free(t.retired);
   free(t.config_error);
   if (t.close_cb)
     t.close_cb(t.close_arg);
@@ -704,110 +688,10 @@ tend_events_last_seq(void)
   return events_last_seq();
 }
 
-/* Reports a config that failed to load: every error, as an event. */
-static void
-report_config_error(const char *errors)
-{
-  json_t *list = json_array();
-  char *copy = xstrdup(errors), *save = NULL;
-
-  for (char *line = strtok_r(copy, "\n", &save); line;
-       line = strtok_r(NULL, "\n", &save))
-    json_array_append_new(list, json_string(line));
-  free(copy);
-  {
-    struct tend_event ev = {.type = EVENTS_CONFIG_ERROR,
-                            .errors = list,
-                            .message = "the config file has errors; the "
-                                       "running tree is unchanged"};
-    events_emit(&ev);
-  }
-  json_decref(list);
-  free(t.config_error);
-  t.config_error = xstrdup(errors);
-}
-
-/* Lists a diff as {"remove":[...],"change":[...],"group":[...],"add":[...],
- * "root":bool} for the config_applied event. */
-static json_t *
-diff_json(const struct config_change *changes, size_t n)
-{
-  json_t *out = json_pack("{s:[], s:[], s:[], s:[], s:b}", "remove",
-                          "change", "group", "add", "root", 0);
-  for (size_t i = 0; i < n; i++) {
-    const struct config_node *node =
-        changes[i].new_node ? changes[i].new_node : changes[i].old_node;
-    const char *key = config_change_kind_name(changes[i].kind);
-    if (changes[i].kind == CONFIG_CHANGE_ROOT) {
-      json_object_set_new(out, "root", json_true());
-      continue;
-    }
-    json_array_append_new(json_object_get(out, key), json_string(node->name));
-  }
-  return out;
-}
-
 int
-tend_reload(char **cause)
+tend_reload(struct config_errors *errors)
 {
-  char *http_note = NULL;
-  struct config *next = NULL;
-  struct config_change *changes = NULL;
-  char *errors = NULL;
-  size_t n;
-  json_t *diff;
-  char *msg;
-
-  if (config_load(t.cfg->file, &next, &errors) != 0) {
-    report_config_error(errors ? errors : "cannot load the config");
-    *cause = errors ? errors : xstrdup("cannot load the config");
-    return -EINVAL;
-  }
-  if ((*cause = config_fixed_change(t.cfg, next)) != NULL) {
-    report_config_error(*cause);
-    config_free(next);
-    return -EINVAL;
-  }
-  http_note = config_http_change(t.cfg, next);
-  if (strcmp(next->hash, t.cfg->hash) == 0 && !t.config_error) {
-    free(http_note);
-    config_free(next);
-    return 0;
-  }
-  n = config_diff(t.cfg, next, &changes);
-  diff = diff_json(changes, n);
-  free(changes);
-  /* Specs of the old config may still be referenced (queued steps, a
-   * probe in flight): retire it rather than free it. */
-  t.retired = xrealloc(t.retired, (t.n_retired + 1) * sizeof *t.retired);
-  t.retired[t.n_retired++] = t.cfg;
-  t.cfg = next;
-  free(t.config_error);
-  t.config_error = NULL;
-  sup_apply(t.root, next, next->root);
-  if (t.reload) {
-    char *why = NULL;
-    if (reload_set_include_dir(t.reload, next->include_dir, &why) != 0) {
-      log_warn("include folder: %s", why ? why : "?");
-      free(why);
-    }
-    reload_refresh(t.reload);
-  }
-  msg = xasprintf("config %s applied", next->hash);
-  {
-    struct tend_event ev = {.type = EVENTS_CONFIG_APPLIED,
-                            .hash = next->hash,
-                            .changes = diff,
-                            .message = msg};
-    events_emit(&ev);
-  }
-  json_decref(diff);
-  free(msg);
-  if (http_note) {
-    events_note(EVENTS_CONFIG_WARNING, NULL, "%s", http_note);
-    free(http_note);
-  }
-  return 0;
+  return apply_reload(&t.cfg, t.root, t.reload, &t.config_error, errors);
 }
 
 int

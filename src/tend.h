@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct config_errors;
+
 #define TEND_CMD_MAP(X)                                                        \
   X(START, "start")                                                            \
   X(STOP, "stop")                                                              \
@@ -60,8 +62,9 @@ int tend_runner_input(const char *name, const char *data, size_t len,
  * -EINVAL for a size outside 1..1000; -EBUSY as for input. */
 int tend_runner_resize(const char *name, int cols, int rows, char **cause);
 /* Re-reads the config file and applies the difference (watchers issue).
- * Returns -EINVAL with the errors (file:line:col each) in *cause. */
-int tend_reload(char **cause);
+ * Returns 0, or -EINVAL with every error in *errors (config_errors_free;
+ * a state_dir change is one error without a position). */
+int tend_reload(struct config_errors *errors);
 /* Asks the daemon to stop the tree and exit (POST /api/v1/daemon/stop).
  * Returns 0, or -ENOTSUP when this process is not a daemon. */
 int tend_daemon_stop(const char *why);

@@ -257,34 +257,30 @@ cmds_reload(const struct routes_req *rq, const char *name,
          struct routes_reply *out)
 {
   json_t *body = reply_body_object(rq, out);
-  char *cause = NULL;
+  struct config_errors errs = CONFIG_ERRORS_ZERO;
   int r;
 
   (void)name;
   if (!body)
     return;
   json_decref(body);
-  r = tend_reload(&cause);
+  r = tend_reload(&errs);
   if (r == -EINVAL) {
     json_t *errors = json_array();
-    char *line = cause, *nl;
-    while (line && *line) {
-      nl = strchr(line, '\n');
-      if (nl)
-        *nl = '\0';
-      if (*line)
-        json_array_append_new(errors, json_string(line));
-      line = nl ? nl + 1 : NULL;
+    for (size_t i = 0; i < errs.n; i++) {
+      char *line = config_error_format(&errs.v[i]);
+      json_array_append_new(errors, json_string(line));
+      free(line);
     }
     reply_json(out, 400,
                json_pack("{s:s,s:o}", "error",
                          "the config has errors; nothing changed", "errors",
                          errors));
-    free(cause);
-    return;
-  }
-  if (r < 0)
+  } else if (r < 0) {
+    char *cause = errs.n ? config_error_format(&errs.v[0]) : NULL;
     reply_door_error(out, r, cause);
-  else
+  } else {
     reply_ok(out);
+  }
+  config_errors_free(&errs);
 }

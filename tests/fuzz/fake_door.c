@@ -174,13 +174,15 @@ tend_daemon_stop(const char *why)
 }
 
 int
-tend_reload(char **cause)
+tend_reload(struct config_errors *errors)
 {
-  if (door.reload_result == -EINVAL)
-    *cause = strdup("tend.json:3:5: children[0].cmd: missing\n\n"
-                    "tend.json:9:1: x: unknown key \"\\n\"\n");
-  else if (door.reload_result == -EBUSY)
-    *cause = strdup("a reload is already running");
+  if (door.reload_result == -EINVAL) {
+    config_errors_add(errors, "tend.json", 3, 5, "children[0].cmd", "missing");
+    config_errors_add(errors, "tend.json", 9, 1, "x", "unknown key \"\\n\"");
+  } else if (door.reload_result == -EBUSY) {
+    config_errors_add(errors, "tend.json", 0, 0, NULL,
+                      "a reload is already running");
+  }
   return door.reload_result;
 }
 

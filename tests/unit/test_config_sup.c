@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,4 +312,30 @@ Test(check, warnings_do_not_make_the_file_invalid)
   unlink(env);
   rmdir(dir);
   free(env);
+}
+
+/* Reference counting (issue 14): the loader's holder plus one per
+ * config_ref; the last config_unref frees (ASan sees a double free or a
+ * leak if the count is off). */
+Test(refs, the_last_unref_frees)
+{
+  struct config *c = must("{'name': 'r', 'children': [{'name': 'a', "
+                          "'cmd': 'x'}]}");
+  cr_expect_eq(c->refs, 0, "only the loader holds a fresh config");
+  cr_expect_eq(config_ref(c), c);
+  cr_expect_eq(config_ref(c), c);
+  cr_expect_eq(c->refs, 2);
+  config_unref(c);
+  config_unref(c);
+  cr_expect_eq(c->refs, 0);
+  cr_expect_null(config_ref(NULL));
+  config_unref(NULL);
+  config_unref(c); /* the loader's: frees */
+}
+
+Test(refs, config_free_of_a_shared_config_aborts, .signal = SIGABRT)
+{
+  struct config *c = must("{'name': 'r', 'children': []}");
+  config_ref(c);
+  config_free(c); /* someone else still points into it */
 }

@@ -152,11 +152,12 @@ tend_daemon_stop(const char *why)
 }
 
 int
-tend_reload(char **cause)
+tend_reload(struct config_errors *errors)
 {
-  if (fake.reload_result == -EINVAL)
-    *cause = strdup("tend.json:3:5: children[0].cmd: missing\n"
-                    "tend.json:9:1: x: unknown key\n");
+  if (fake.reload_result == -EINVAL) {
+    config_errors_add(errors, "tend.json", 3, 5, "children[0].cmd", "missing");
+    config_errors_add(errors, "tend.json", 9, 1, "x", "unknown key");
+  }
   return fake.reload_result;
 }
 
