@@ -9,6 +9,7 @@
  * from them is one the fuzzer accepts. */
 #include "tests/fuzz/fake_door.h"
 
+#include "src/config.h"
 #include "src/pubsub.h"
 #include "src/tend.h"
 
