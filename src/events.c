@@ -307,8 +307,6 @@ events_emit(struct tend_event *ev)
 
   ev->seq = seq;
   ev->ts = events_now_ms();
-  for (int i = 0; i < bus.n_listeners; i++)
-    bus.listeners[i].fn(bus.listeners[i].ctx, ev);
   obj = events_to_json(ev);
   line = json_dumps(obj, JSON_COMPACT);
   json_decref(obj);
@@ -327,6 +325,11 @@ events_emit(struct tend_event *ev)
   }
   pubsub_publish("events", seq, line, len);
   free(line);
+  /* Listeners run once the event is in the log: one that emits (the
+   * "after" triggers announce what they start) then appends seq + 1 after
+   * seq, never before it. */
+  for (int i = 0; i < bus.n_listeners; i++)
+    bus.listeners[i].fn(bus.listeners[i].ctx, ev);
   return seq;
 }
 

@@ -5,6 +5,8 @@
 #include <criterion/criterion.h>
 
 #include "src/events.h"
+#include "state/store.h"
+#include "tests/unit/helpers.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -330,4 +332,71 @@ Test(events_bus, emit_stamps_and_hands_the_struct_over)
   cr_assert_eq(heard.type, EVENTS_PERSIST_OK);
   cr_assert_str_eq(heard.node, "n");
   events_reset();
+}
+
+/* A listener that emits as the "after" triggers do: announces a start
+ * while the event that caused it is being emitted. */
+static void
+listen_and_emit(void *ctx, const struct tend_event *ev)
+{
+  (void)ctx;
+  if (ev->type == EVENTS_STATE)
+    events_note(EVENTS_TRIGGERED, "b", "b starts after a succeeded");
+}
+
+struct seen_lines {
+  uint64_t seq[8];
+  char type[8][32];
+  size_t n;
+};
+
+static void
+collect_line(void *ctx, uint64_t seq, const char *line, size_t len)
+{
+  struct seen_lines *s = ctx;
+  json_error_t err;
+  json_t *obj = json_loadb(line, len, 0, &err);
+  const char *type = json_string_value(json_object_get(obj, "type"));
+
+  if (s->n < 8) {
+    s->seq[s->n] = seq;
+    snprintf(s->type[s->n], sizeof s->type[0], "%s", type ? type : "?");
+    s->n++;
+  }
+  json_decref(obj);
+}
+
+/* An event emitted from a listener lands in the log after the one that
+ * caused it (the log refuses a seq older than its last one: the nested
+ * event used to be written first, and the outer one was lost). */
+Test(events_bus, an_event_emitted_by_a_listener_follows_its_cause)
+{
+  char dir[64];
+  char *cause = NULL;
+  struct store *log;
+  struct tend_event exit_ev = {.type = EVENTS_STATE,
+                               .node = "a",
+                               .runner = "a",
+                               .kind = EVENTS_KIND_RUNNER,
+                               .from.runner = FSM_RUNNING,
+                               .to.runner = FSM_EXITED,
+                               .event = "exit",
+                               .has_status = 1};
+  struct seen_lines seen = {0};
+
+  helpers_scratch_new(dir, sizeof dir, "events");
+  log = store_open(dir, "events", 0, 0, &cause);
+  cr_assert_not_null(log, "%s", cause ? cause : "");
+  events_init(log);
+  events_listen(listen_and_emit, NULL);
+  cr_assert_eq(events_emit(&exit_ev), 1);
+  cr_assert_eq(events_last_seq(), 2);
+  cr_assert_eq(store_read_after(log, 0, 10, collect_line, &seen), 2);
+  cr_assert_eq(seen.seq[0], 1);
+  cr_assert_str_eq(seen.type[0], "state");
+  cr_assert_eq(seen.seq[1], 2);
+  cr_assert_str_eq(seen.type[1], "triggered");
+  events_reset();
+  store_close(log);
+  helpers_rm_tree(dir);
 }
