@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "src/config.h"
+#include "src/enumname.h"
 #include "src/log.h"
 #include "src/pubsub.h"
 #include "src/xalloc.h"
@@ -32,12 +33,6 @@ static struct {
   int log_error; /* an append failed; reported once until it recovers */
 } bus;
 
-static const char *const type_names[] = {
-#define X(N, S) [EVENTS_##N] = S,
-    EVENTS_TYPE_MAP(X)
-#undef X
-};
-
 static const char *const kind_names[] = {
     [EVENTS_KIND_NONE] = NULL,
 #define X(N, S) [EVENTS_KIND_##N] = S,
@@ -45,23 +40,8 @@ static const char *const kind_names[] = {
 #undef X
 };
 
-const char *
-events_type_name(enum events_type t)
-{
-  return (unsigned)t < EVENTS_N_TYPES ? type_names[t] : "?";
-}
-
-int
-events_type_parse(const char *s, enum events_type *out)
-{
-  for (int i = 0; s && i < EVENTS_N_TYPES; i++) {
-    if (strcmp(s, type_names[i]) == 0) {
-      *out = (enum events_type)i;
-      return 0;
-    }
-  }
-  return -EINVAL;
-}
+ENUMNAME_DEFINE(events_type, enum events_type, EVENTS_TYPE_MAP, ENUMNAME_PICK2,
+                "?")
 
 const char *
 events_kind_name(enum events_kind k)

@@ -7,19 +7,11 @@
 
 #include "src/enumname.h"
 
-/* The levels' names, by value (enum log_level is in log.h). */
-#define LOG__LEVEL_MAP(X)                                                      \
-  X(LOG_ERROR, "error")                                                        \
-  X(LOG_WARN, "warn")                                                          \
-  X(LOG_INFO, "info")                                                          \
-  X(LOG_DEBUG, "debug")
-#define LOG__PICK(V, S) [V] = S,
-
 static enum log_level max_level = LOG_INFO;
 
 /* Returns a level's name, "?" out of range. */
-static ENUMNAME_NAME_FN(log_level, enum log_level, LOG__LEVEL_MAP, LOG__PICK,
-                        "?")
+static ENUMNAME_NAME_FN(log_level, enum log_level, LOG_LEVEL_MAP,
+                        ENUMNAME_PICK2, "?")
 
 /* Sets the most verbose level printed. */
 void

@@ -2,7 +2,18 @@
 #ifndef TEND_LOG_H
 #define TEND_LOG_H
 
-enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+/* The levels, from the least verbose, with their names. */
+#define LOG_LEVEL_MAP(X)                                                       \
+  X(ERROR, "error")                                                            \
+  X(WARN, "warn")                                                              \
+  X(INFO, "info")                                                              \
+  X(DEBUG, "debug")
+
+enum log_level {
+#define X(N, S) LOG_##N,
+  LOG_LEVEL_MAP(X)
+#undef X
+};
 
 /* Sets the most verbose level printed (default LOG_INFO). */
 void log_set_level(enum log_level level);

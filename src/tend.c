@@ -28,6 +28,7 @@
 #include "src/after.h"
 #include "src/apply.h"
 #include "src/config.h"
+#include "src/enumname.h"
 #include "src/events.h"
 #include "src/log.h"
 #include "src/metrics.h"
@@ -68,30 +69,7 @@ static struct {
   int pending_closes;
 } t;
 
-static const char *const cmd_names[] = {
-#define X(N, S) S,
-    TEND_CMD_MAP(X)
-#undef X
-};
-
-const char *
-tend_cmd_name(enum tend_cmd c)
-{
-  return (unsigned)c < sizeof cmd_names / sizeof *cmd_names ? cmd_names[c]
-                                                            : "?";
-}
-
-int
-tend_cmd_parse(const char *s, enum tend_cmd *out)
-{
-  for (size_t i = 0; i < sizeof cmd_names / sizeof *cmd_names; i++) {
-    if (strcmp(s, cmd_names[i]) == 0) {
-      *out = (enum tend_cmd)i;
-      return 0;
-    }
-  }
-  return -EINVAL;
-}
+ENUMNAME_DEFINE(tend_cmd, enum tend_cmd, TEND_CMD_MAP, ENUMNAME_PICK2, "?")
 
 const struct config *
 tend_config(void)
