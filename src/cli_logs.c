@@ -672,7 +672,8 @@ logs_merged(struct cli *c)
     if (r != CLI_OK)
       goto done;
   }
-  qsort(recs, n_recs, sizeof *recs, merged_cmp);
+  if (n_recs > 1)
+    qsort(recs, n_recs, sizeof *recs, merged_cmp);
   for (i = 0; i < n_recs; i++) {
     c->prefix = json_string_value(json_array_get(names, recs[i].runner));
     c->prefix_colour = (int)recs[i].runner;

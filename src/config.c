@@ -401,18 +401,22 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
     cfg->root = config__tree_read(&ld, doc);
   }
   free(patched);
-  for (size_t i = 0; i < n_big; i++) {
-    /* What the validator said of the stand-in 0 is not about the file. */
-    for (size_t k = 0; k < ld.n_errs;) {
-      if (ld.errs[k].src == 0 && ld.errs[k].line == big[i].line &&
-          ld.errs[k].col == big[i].col) {
+  if (n_big > 0) {
+    /* What the validator said of a stand-in 0 is not about the file. */
+    size_t kept = 0;
+    for (size_t k = 0; k < ld.n_errs; k++) {
+      int stand_in = 0;
+      for (size_t i = 0; i < n_big && !stand_in; i++)
+        stand_in = ld.errs[k].src == 0 && ld.errs[k].line == big[i].line &&
+                   ld.errs[k].col == big[i].col;
+      if (stand_in) {
         free(ld.errs[k].path);
         free(ld.errs[k].message);
-        ld.errs[k] = ld.errs[--ld.n_errs];
       } else {
-        k++;
+        ld.errs[kept++] = ld.errs[k];
       }
     }
+    ld.n_errs = kept;
   }
   for (size_t i = 0; i < n_big; i++)
     config__add(

@@ -79,8 +79,11 @@ registry_free(struct registry *reg)
 {
   if (!reg)
     return;
-  while (reg->notes)
-    note_free(reg, reg->notes);
+  for (struct note *n = reg->notes, *next; n; n = next) {
+    next = n->next;
+    free(n);
+  }
+  reg->notes = NULL;
   strmap_free(reg->stores);
   strmap_free(reg->watches);
   strmap_free(reg->groups);

@@ -160,6 +160,8 @@ signals_install(void)
 static int
 term_start(struct top *t)
 {
+  const char *no_color;
+
   if (tcgetattr(STDIN_FILENO, &saved_tios) == 0)
     have_tios = 1;
   screen = newterm(NULL, stdout, stdin);
@@ -178,7 +180,8 @@ term_start(struct top *t)
   nodelay(stdscr, TRUE);
   set_escdelay(25);
   curs_set(0);
-  t->colour = has_colors() && !(getenv("NO_COLOR") && *getenv("NO_COLOR"));
+  no_color = getenv("NO_COLOR");
+  t->colour = has_colors() && !(no_color && *no_color);
   if (t->colour) {
     start_color();
     t->default_colours = use_default_colors() == OK;
