@@ -8,7 +8,7 @@ pkgs="gcc make pkg-config libuv1-dev libjansson-dev libmicrohttpd-dev \
 libcurl4-openssl-dev libcriterion-dev python3 python3-pytest \
 python3-pytest-xdist curl \
 clang libclang-rt-14-dev python3-jsonschema mandoc zsh dpkg-dev prometheus \
-libncurses-dev tmux"
+libncurses-dev tmux clang-format clang-tools cppcheck"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "deps: no dpkg-query: tend's set-up expects Debian (bookworm);" \

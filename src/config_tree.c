@@ -483,8 +483,8 @@ config__tree_env_files(struct config__ld *ld, json_t *obj,
     for (const struct config_node *g = n->parent; g && depth < 64;
          g = g->parent)
       chain[depth++] = g;
-    while (depth-- > 0)
-      for (char **f = chain[depth]->env_files; f && *f; f++)
+    for (size_t i = depth; i > 0; i--)
+      for (char **f = chain[i - 1]->env_files; f && *f; f++)
         n->env_files[k++] = xstrdup(*f);
   }
   for (size_t i = 0; i < n_own; i++)
