@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "runners/outbuf.h"
+#include "src/codec.h"
 #include "state/jsonl.h"
 #include "state/store.h"
 
@@ -146,7 +147,7 @@ main(int argc, char **argv)
     for (int k = 0; k < 57; k++)
       raw[k] = (char)rand();
     char line[80];
-    size_t n = jsonl_base64_encode(line, raw, 57);
+    size_t n = codec_base64_encode(line, raw, 57);
     line[n++] = '\n';
     size_t take = CHUNK - i < n ? CHUNK - i : n;
     memcpy(buf + i, line, take);

@@ -16,26 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "src/buf.h"
 #include "src/xalloc.h"
-
-/* A growable string. */
-struct dbuf {
-  char *s;
-  size_t len, cap;
-};
-
-/* Appends n bytes to b (NUL-terminated after). */
-static void
-dbuf_add(struct dbuf *b, const char *p, size_t n)
-{
-  if (b->len + n + 1 > b->cap) {
-    b->cap = (b->len + n + 1) * 2;
-    b->s = xrealloc(b->s, b->cap);
-  }
-  memcpy(b->s + b->len, p, n);
-  b->len += n;
-  b->s[b->len] = '\0';
-}
 
 /* The parser's cursor. */
 struct cur {
@@ -98,7 +80,7 @@ name_char(char ch, int first)
 
 /* Reads a quoted value (c->p at the opening quote) into v. */
 static int
-read_quoted(struct cur *c, struct dbuf *v, char **cause)
+read_quoted(struct cur *c, struct buf *v, char **cause)
 {
   char q = *c->p++;
   int start = c->line;
@@ -133,12 +115,12 @@ read_quoted(struct cur *c, struct dbuf *v, char **cause)
         break;
       }
       if (out) {
-        dbuf_add(v, out, 1);
+        buf_add(v, out, 1);
         c->p++;
         continue;
       }
     }
-    dbuf_add(v, &ch, 1);
+    buf_add(v, &ch, 1);
   }
   if (c->p >= c->end)
     return fail(cause, c->file, start, "unterminated %s quote",
@@ -153,7 +135,7 @@ read_quoted(struct cur *c, struct dbuf *v, char **cause)
 /* Reads an unquoted value: the rest of the line without a trailing
  * " #comment" and trailing blanks. */
 static void
-read_plain(struct cur *c, struct dbuf *v)
+read_plain(struct cur *c, struct buf *v)
 {
   const char *s = c->p, *e;
   while (c->p < c->end && *c->p != '\n') {
@@ -164,7 +146,7 @@ read_plain(struct cur *c, struct dbuf *v)
   e = c->p;
   while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
     e--;
-  dbuf_add(v, s, (size_t)(e - s));
+  buf_add(v, s, (size_t)(e - s));
 }
 
 /* Adds or replaces KEY=value in the list. */
@@ -191,7 +173,7 @@ dotenv_parse(const char *text, size_t len, const char *file, char ***vars,
   struct cur c = {text, text + len, 1, file ? file : "env"};
   char **out = xcalloc(1, sizeof *out);
   size_t n = 0;
-  struct dbuf v = {NULL, 0, 0};
+  struct buf v = BUF_ZERO;
   int rc = 0;
 
   *vars = NULL;
@@ -238,7 +220,7 @@ dotenv_parse(const char *text, size_t len, const char *file, char ***vars,
     c.p++;
     skip_blank(&c);
     v.len = 0;
-    dbuf_add(&v, "", 0);
+    buf_add(&v, "", 0);
     if (c.p < c.end && (*c.p == '"' || *c.p == '\'')) {
       rc = read_quoted(&c, &v, cause);
       if (rc < 0)
@@ -246,11 +228,11 @@ dotenv_parse(const char *text, size_t len, const char *file, char ***vars,
     } else {
       read_plain(&c, &v);
     }
-    put_var(&out, &n, key, klen, v.s);
+    put_var(&out, &n, key, klen, v.data);
     skip_line(&c);
   }
 done:
-  free(v.s);
+  buf_free(&v);
   if (rc < 0) {
     dotenv_free(out);
     return rc;
@@ -264,8 +246,7 @@ dotenv_load(const char *path, char ***vars, char **cause)
 {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   struct stat st;
-  char *text;
-  size_t got = 0;
+  struct buf text = BUF_ZERO;
   int rc;
 
   *vars = NULL;
@@ -286,18 +267,11 @@ dotenv_load(const char *path, char ***vars, char **cause)
     *cause = xasprintf("%s: larger than %d bytes", path, DOTENV_MAX_BYTES);
     return -EFBIG;
   }
-  text = xmalloc((size_t)st.st_size + 1);
-  while (got < (size_t)st.st_size) {
-    ssize_t r = read(fd, text + got, (size_t)st.st_size - got);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    got += (size_t)r;
-  }
+  /* A read error ends the text: what came before it is parsed. */
+  (void)buf_read_fd(&text, fd, (size_t)st.st_size);
   close(fd);
-  rc = dotenv_parse(text, got, path, vars, cause);
-  free(text);
+  rc = dotenv_parse(text.data ? text.data : "", text.len, path, vars, cause);
+  buf_free(&text);
   return rc;
 }
 

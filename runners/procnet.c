@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/xalloc.h"
+#include "src/buf.h"
 
 /* ------------------------------------------------------------------ */
 /* Pure parsers                                                          */
@@ -108,36 +108,19 @@ procnet_socket_inode(const char *link)
 /* ------------------------------------------------------------------ */
 /* Reads of /proc                                                        */
 
-/* Reads a /proc file whole (at most 64 MiB); returns a new string or
- * NULL when it cannot be opened. */
+/* Reads a /proc file whole (less than 64 MiB; a read error ends it);
+ * returns a new string or NULL when it cannot be opened. */
 static char *
 read_proc(const char *path)
 {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  size_t cap = 4096, len = 0;
-  char *buf;
-  ssize_t n;
+  struct buf b = BUF_ZERO;
 
   if (fd < 0)
     return NULL;
-  buf = xmalloc(cap);
-  for (;;) {
-    if (len + 1 >= cap) {
-      if (cap >= (64u << 20))
-        break;
-      cap *= 2;
-      buf = xrealloc(buf, cap);
-    }
-    n = read(fd, buf + len, cap - len - 1);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    len += (size_t)n;
-  }
+  (void)buf_read_fd(&b, fd, (64u << 20) - 1);
   close(fd);
-  buf[len] = '\0';
-  return buf;
+  return buf_steal(&b, NULL);
 }
 
 /* Tells whether pid has one of inodes open. */

@@ -5,10 +5,12 @@
 #include "src/codec.h"
 #include "src/xalloc.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void
 buf_reserve(struct buf *b, size_t more)
@@ -73,6 +75,37 @@ buf_add_base64(struct buf *b, const char *s, size_t len)
   b->len += n;
   b->data[b->len] = '\0';
   return 0;
+}
+
+int
+buf_read_fd(struct buf *b, int fd, size_t max)
+{
+  size_t got = 0;
+  int err = 0;
+
+  while (got < max) {
+    size_t room;
+    ssize_t r;
+
+    buf_reserve(b, max - got < 4096 ? max - got : 4096);
+    room = b->cap - b->len - 1;
+    if (room > max - got)
+      room = max - got;
+    r = read(fd, b->data + b->len, room);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      err = -errno;
+      break;
+    }
+    if (r == 0)
+      break;
+    b->len += (size_t)r;
+    got += (size_t)r;
+  }
+  if (b->data)
+    b->data[b->len] = '\0';
+  return err;
 }
 
 char *

@@ -32,6 +32,10 @@ void buf_addf(struct buf *b, const char *fmt, ...)
 /* Appends the bytes of standard base64 text s[0..len) (padding optional).
  * Returns 0, or -EINVAL (b unchanged) when s is not base64. */
 int buf_add_base64(struct buf *b, const char *s, size_t len);
+/* Appends what fd reads until end of file, at most max bytes (retrying
+ * EINTR). Returns 0, or a negative errno from read (the bytes read before
+ * it stay appended). Either way data is NUL-terminated when not NULL. */
+int buf_read_fd(struct buf *b, int fd, size_t max);
 /* Returns the bytes (new, caller frees; a "" of its own when b is empty),
  * *len (when not NULL) gets their count, and b is zeroed. */
 char *buf_steal(struct buf *b, size_t *len);

@@ -355,22 +355,6 @@ jsonl_escape(struct jsonl_buf *out, const char *s, size_t len)
   put1(out, '"');
 }
 
-/* ----------------------------------------------------------------- base64 */
-
-/* Kept for callers outside this module until they call src/codec.h. */
-size_t
-jsonl_base64_encode(char *out, const void *in, size_t len)
-{
-  return codec_base64_encode(out, in, len);
-}
-
-/* Kept for callers outside this module until they call src/codec.h. */
-int
-jsonl_base64_decode(const char *in, size_t len, void *out, size_t *out_len)
-{
-  return codec_base64_decode(in, len, out, out_len);
-}
-
 /* ----------------------------------------------------------------- encode */
 
 /* Appends a constant string literal. */
@@ -406,7 +390,7 @@ jsonl_encode_chunk(struct jsonl_buf *out, const struct jsonl_chunk *c)
   }
   out->len = mark; /* not UTF-8: lossless base64 instead */
   PUT_LIT(out, ",\"data_b64\":\"");
-  jsonl_buf_reserve(out, JSONL_BASE64_LEN(c->len) + 2);
+  jsonl_buf_reserve(out, CODEC_BASE64_LEN(c->len) + 2);
   out->len += codec_base64_encode(out->data + out->len, c->data, c->len);
   PUT_LIT(out, "\"}");
 }
@@ -542,19 +526,6 @@ jsonl_line_seq(const char *line, size_t len)
   return p > start ? v : 0;
 }
 
-/* Returns the value of hex digit c, or -1. */
-static int
-hex_digit(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Appends code point cp as UTF-8. */
 static void
 append_utf8(struct jsonl_buf *out, unsigned cp)
@@ -583,20 +554,6 @@ append_utf8(struct jsonl_buf *out, unsigned cp)
   jsonl_buf_append(out, b, n);
 }
 
-/* Reads 4 hex digits at p; returns the value or -1. */
-static long
-hex4(const char *p)
-{
-  long v = 0;
-  for (int i = 0; i < 4; i++) {
-    int d = hex_digit(p[i]);
-    if (d < 0)
-      return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
-
 /* Unescapes the JSON string body [p, end) (without its quotes) into out:
  * runs between backslashes are copied whole. Returns 0 or -EINVAL. */
 static int
@@ -623,12 +580,12 @@ unescape_body(const char *p, const char *end, struct jsonl_buf *out)
     case '\\': c = '\\'; break;
     case '/': c = '/'; break;
     case 'u': {
-      long cp = q + 6 <= end ? hex4(q + 2) : -1;
+      long cp = q + 6 <= end ? codec_hex_parse(q + 2, 4) : -1;
       if (cp < 0)
         return -EINVAL;
       if (cp >= 0xD800 && cp < 0xDC00 && q + 12 <= end && q[6] == '\\' &&
           q[7] == 'u') {
-        long lo = hex4(q + 8);
+        long lo = codec_hex_parse(q + 8, 4);
         if (lo >= 0xDC00 && lo < 0xE000) {
           append_utf8(out, (unsigned)(0x10000 + ((cp - 0xD800) << 10) +
                                       (lo - 0xDC00)));

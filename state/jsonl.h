@@ -7,8 +7,6 @@
 #ifndef TEND_JSONL_H
 #define TEND_JSONL_H
 
-#include "src/codec.h"
-
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,12 +69,6 @@ int jsonl_utf8_valid(const char *s, size_t len);
  * byte of an invalid sequence becomes U+FFFD (lossy: chunk data takes the
  * lossless data_b64 path instead). */
 void jsonl_escape(struct jsonl_buf *out, const char *s, size_t len);
-
-/* Base64 lives in src/codec.h; these names stay for the callers not yet
- * moved to it (the same functions). */
-#define JSONL_BASE64_LEN(n) CODEC_BASE64_LEN(n)
-size_t jsonl_base64_encode(char *out, const void *in, size_t len);
-int jsonl_base64_decode(const char *in, size_t len, void *out, size_t *out_len);
 
 /* Appends the decimal form of v (no allocation, no locale). */
 void jsonl_append_u64(struct jsonl_buf *out, uint64_t v);

@@ -9,6 +9,7 @@
  * same folder, fsync, rename, so a crash never leaves half a token. */
 #include "ui/auth.h"
 
+#include "src/codec.h"
 #include "src/log.h"
 #include "src/xalloc.h"
 
@@ -350,9 +351,7 @@ auth_random_hex(char *out, size_t nbytes)
     }
     got += (size_t)n;
   }
-  for (size_t i = 0; i < nbytes; i++)
-    snprintf(out + 2 * i, 3, "%02x", raw[i]);
-  out[2 * nbytes] = '\0';
+  codec_hex_encode(out, raw, nbytes);
   return 0;
 }
 
@@ -541,8 +540,7 @@ token_create(const char *dir, const char *path, char **token, char **cause)
     }
     got += (size_t)n;
   }
-  for (size_t i = 0; i < sizeof raw; i++)
-    snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+  codec_hex_encode(hex, raw, sizeof raw);
   hex[2 * sizeof raw] = '\n';
   hex[2 * sizeof raw + 1] = '\0';
 

@@ -2,10 +2,10 @@
  * door (src/tend.h) and turns the door's error into a status. */
 #include "ui/cmds.h"
 
+#include "src/codec.h"
 #include "src/config.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
-#include "state/jsonl.h"
 #include "ui/reply.h"
 
 #include <ctype.h>
@@ -121,8 +121,8 @@ cmds_input(const struct routes_req *rq, const char *name,
       data = json_string_value(v);
       len = json_string_length(v);
     } else if ((v = json_object_get(body, "data_b64")) && json_is_string(v)) {
-      decoded = xmalloc(json_string_length(v) / 4 * 3 + 3);
-      if (jsonl_base64_decode(json_string_value(v), json_string_length(v),
+      decoded = xmalloc(CODEC_BASE64_DECODED_MAX(json_string_length(v)));
+      if (codec_base64_decode(json_string_value(v), json_string_length(v),
                               decoded, &len) < 0) {
         free(decoded);
         json_decref(body);

@@ -34,6 +34,7 @@
  * response and freed in the response's free callback. */
 #include "ui/http.h"
 
+#include "src/buf.h"
 #include "src/config.h"
 #include "src/log.h"
 #include "src/xalloc.h"
@@ -110,8 +111,7 @@ struct conn_info {
 
 /* Per request (MHD's con_cls): the body gathered so far. */
 struct http_req {
-  char *body;
-  size_t len;
+  struct buf body;
   int too_large;
   int replied; /* a reply went out before the body (413 by length) */
 };
@@ -463,15 +463,11 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   if (*upload_data_size) {
     size_t n = *upload_data_size;
     if (!rq->replied && !rq->too_large) {
-      if (rq->len + n > ROUTES_MAX_BODY) {
+      if (rq->body.len + n > ROUTES_MAX_BODY) {
         rq->too_large = 1; /* keep reading, but keep nothing */
-        free(rq->body);
-        rq->body = NULL;
-        rq->len = 0;
+        buf_free(&rq->body);
       } else {
-        rq->body = xrealloc(rq->body, rq->len + n);
-        memcpy(rq->body + rq->len, upload_data, n);
-        rq->len += n;
+        buf_add(&rq->body, upload_data, n);
       }
     }
     *upload_data_size = 0;
@@ -480,8 +476,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   if (rq->replied)
     return MHD_YES;
   rq->replied = 1;
-  req.body = rq->body;
-  req.body_len = rq->len;
+  req.body = rq->body.data;
+  req.body_len = rq->body.len;
   req.body_too_large = rq->too_large;
   routes_handle(&req, &out);
   return send_reply(srv, conn, &out);
@@ -503,7 +499,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     ci->deadline_ms = uv_now(srv->loop) + srv->header_timeout_ms;
   }
   if (rq) {
-    free(rq->body);
+    buf_free(&rq->body);
     free(rq);
     *con_cls = NULL;
   }

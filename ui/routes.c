@@ -19,6 +19,7 @@
  * into statuses: -ENOENT 404, -EINVAL 400, -EBUSY 409. */
 #include "ui/routes.h"
 
+#include "src/codec.h"
 #include "src/config.h"
 #include "src/log.h"
 #include "src/tend.h"
@@ -69,19 +70,6 @@ routes_match_name(enum routes_match m)
   return match_names[m];
 }
 
-/* Returns the value of one hex digit, or -1. */
-static int
-hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Decodes once: "%252e" stays "%2e", never becomes ".". */
 long
 routes_pct_decode(const char *in, size_t n, char *out, size_t cap)
@@ -91,14 +79,13 @@ routes_pct_decode(const char *in, size_t n, char *out, size_t cap)
   for (size_t i = 0; i < n; i++) {
     char c = in[i];
     if (c == '%') {
-      int hi, lo;
+      long v;
       if (i + 2 >= n)
         return -1;
-      hi = hexval(in[i + 1]);
-      lo = hexval(in[i + 2]);
-      if (hi < 0 || lo < 0)
+      v = codec_hex_parse(in + i + 1, 2);
+      if (v < 0)
         return -1;
-      c = (char)(hi * 16 + lo);
+      c = (char)v;
       i += 2;
     }
     if (c == '\0' || o + 1 >= cap)

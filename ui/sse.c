@@ -20,6 +20,7 @@
  * from the store). */
 #include "ui/sse.h"
 
+#include "src/buf.h"
 #include "src/xalloc.h"
 
 #include <errno.h>
@@ -30,66 +31,38 @@
 
 /* ---------------------------------------------------------------- framing */
 
-/* Makes room for extra more bytes in a growing buffer. */
-static void
-buf_reserve(char **buf, size_t *len, size_t *cap, size_t extra)
-{
-  size_t want = *len + extra;
-
-  if (want <= *cap)
-    return;
-  if (*cap == 0)
-    *cap = 256;
-  while (*cap < want)
-    *cap *= 2;
-  *buf = xrealloc(*buf, *cap);
-}
-
-/* Appends n bytes; nothing for n == 0 (the buffer may still be NULL, and
- * NULL + 0 is undefined behaviour). */
-static void
-buf_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-  if (n == 0)
-    return;
-  buf_reserve(buf, len, cap, n);
-  memcpy(*buf + *len, s, n);
-  *len += n;
-}
-
 /* Frames one event; one "data:" line per line of the payload. */
 void
-sse_frame(char **buf, size_t *len, size_t *cap, uint64_t id, const char *data,
-          size_t n)
+sse_frame(struct buf *b, uint64_t id, const char *data, size_t n)
 {
   char head[40];
   int hn = snprintf(head, sizeof head, "id: %" PRIu64 "\n", id);
   size_t i = 0;
 
-  buf_add(buf, len, cap, head, (size_t)hn);
+  buf_add(b, head, (size_t)hn);
   do {
     size_t start = i;
     while (i < n && data[i] != '\n' && data[i] != '\r')
       i++;
-    buf_add(buf, len, cap, "data: ", 6);
-    buf_add(buf, len, cap, data + start, i - start);
-    buf_add(buf, len, cap, "\n", 1);
+    buf_add(b, "data: ", 6);
+    buf_add(b, data + start, i - start);
+    buf_add(b, "\n", 1);
     if (i < n) {
       if (data[i] == '\r' && i + 1 < n && data[i + 1] == '\n')
         i++;
       i++;
       if (i == n) {
         /* A payload ending in a newline keeps it: an empty last line. */
-        buf_add(buf, len, cap, "data: \n", 7);
+        buf_add(b, "data: \n", 7);
       }
     }
   } while (i < n);
-  buf_add(buf, len, cap, "\n", 1);
+  buf_add(b, "\n", 1);
 }
 
 /* Frames the announcement of a hole (an event without id). */
 void
-sse_frame_gap(char **buf, size_t *len, size_t *cap, const struct sse_gap *gap)
+sse_frame_gap(struct buf *b, const struct sse_gap *gap)
 {
   char text[120];
   int n = snprintf(text, sizeof text,
@@ -97,7 +70,7 @@ sse_frame_gap(char **buf, size_t *len, size_t *cap, const struct sse_gap *gap)
                    ",\"first_available\":%" PRIu64 "}\n\n",
                    gap->from, gap->first_available);
 
-  buf_add(buf, len, cap, text, (size_t)n);
+  buf_add(b, text, (size_t)n);
 }
 
 /* Finds the hole in front of a page and where the page must end. */
@@ -139,8 +112,8 @@ struct sse_stream {
   size_t held_len;
   uint64_t held_seq;
   int held_hole; /* the store cannot fill the gap before it */
-  char *buf;     /* framed bytes; [off, len) not yet read */
-  size_t off, len, cap;
+  struct buf buf; /* framed bytes; [off, buf.len) not yet read */
+  size_t off;
   int ended; /* no more items: read returns -1 once drained */
   sse_wake_cb wake;
   void *wake_arg;
@@ -152,21 +125,21 @@ static size_t n_streams;
 static size_t
 pending(const struct sse_stream *s)
 {
-  return s->len - s->off;
+  return s->buf.len - s->off;
 }
 
 /* Appends raw bytes, reclaiming the read part of the buffer first. */
 static void
 stream_add(struct sse_stream *s, const char *p, size_t n)
 {
-  if (s->off > 0 && s->off == s->len) {
-    s->off = s->len = 0;
-  } else if (s->off > s->cap / 2) {
-    memmove(s->buf, s->buf + s->off, s->len - s->off);
-    s->len -= s->off;
+  if (s->off > 0 && s->off == s->buf.len) {
+    s->off = s->buf.len = 0;
+  } else if (s->off > s->buf.cap / 2) {
+    memmove(s->buf.data, s->buf.data + s->off, s->buf.len - s->off);
+    s->buf.len -= s->off;
     s->off = 0;
   }
-  buf_add(&s->buf, &s->len, &s->cap, p, n);
+  buf_add(&s->buf, p, n);
 }
 
 /* Frames one item and moves the resume point. An item past last + 1 is
@@ -175,16 +148,16 @@ stream_add(struct sse_stream *s, const char *p, size_t n)
 static void
 stream_frame(struct sse_stream *s, uint64_t seq, const char *json, size_t n)
 {
-  if (s->off > 0 && s->off > s->cap / 2) {
-    memmove(s->buf, s->buf + s->off, s->len - s->off);
-    s->len -= s->off;
+  if (s->off > 0 && s->off > s->buf.cap / 2) {
+    memmove(s->buf.data, s->buf.data + s->off, s->buf.len - s->off);
+    s->buf.len -= s->off;
     s->off = 0;
   }
   if (seq > s->last + 1) {
     struct sse_gap gap = {.from = s->last + 1, .first_available = seq};
-    sse_frame_gap(&s->buf, &s->len, &s->cap, &gap);
+    sse_frame_gap(&s->buf, &gap);
   }
-  sse_frame(&s->buf, &s->len, &s->cap, seq, json, n);
+  sse_frame(&s->buf, seq, json, n);
   s->last = seq;
 }
 
@@ -214,7 +187,7 @@ sse_stream_free(struct sse_stream *s)
     s->src->free_ctx(s->ctx);
   json_decref(s->batch);
   free(s->held);
-  free(s->buf);
+  buf_free(&s->buf);
   free(s);
   n_streams--;
 }
@@ -370,10 +343,10 @@ sse_stream_read(struct sse_stream *s, char *out, size_t max)
     return s->ended ? -1 : 0;
   if (n > max)
     n = max;
-  memcpy(out, s->buf + s->off, n);
+  memcpy(out, s->buf.data + s->off, n);
   s->off += n;
-  if (s->off == s->len)
-    s->off = s->len = 0;
+  if (s->off == s->buf.len)
+    s->off = s->buf.len = 0;
   return (ssize_t)n;
 }
 
@@ -423,10 +396,8 @@ sse_stream_count(void)
 struct sse_parser {
   sse_event_cb cb;
   void *ctx;
-  char *line; /* the line being read */
-  size_t line_len, line_cap;
-  char *data; /* the event's data so far, each line + "\n" */
-  size_t data_len, data_cap;
+  struct buf line; /* the line being read */
+  struct buf data; /* the event's data so far, each line + "\n" */
   char *id; /* last event id (kept across events, per the spec) */
   char *event;
   int after_cr; /* the last byte was CR: a following LF is part of it */
@@ -449,8 +420,8 @@ sse_parser_free(struct sse_parser *p)
 {
   if (!p)
     return;
-  free(p->line);
-  free(p->data);
+  buf_free(&p->line);
+  buf_free(&p->data);
   free(p->id);
   free(p->event);
   free(p);
@@ -460,12 +431,12 @@ sse_parser_free(struct sse_parser *p)
 static void
 parser_dispatch(struct sse_parser *p)
 {
-  if (p->data_len > 0) {
-    size_t n = p->data_len - 1; /* drop the last "\n" */
-    p->data[n] = '\0';
-    p->cb(p->ctx, p->id, p->event ? p->event : "message", p->data, n);
+  if (p->data.len > 0) {
+    size_t n = p->data.len - 1; /* drop the last "\n" */
+    p->data.data[n] = '\0';
+    p->cb(p->ctx, p->id, p->event ? p->event : "message", p->data.data, n);
   }
-  p->data_len = 0;
+  p->data.len = 0;
   free(p->event);
   p->event = NULL;
 }
@@ -492,9 +463,8 @@ parser_line(struct sse_parser *p, const char *line, size_t n)
     vlen--;
   }
   if (flen == 4 && memcmp(line, "data", 4) == 0) {
-    buf_add(&p->data, &p->data_len, &p->data_cap, value, vlen);
-    buf_add(&p->data, &p->data_len, &p->data_cap, "\n", 1);
-    /* Keep room for the NUL that dispatch writes over the last "\n". */
+    buf_add(&p->data, value, vlen);
+    buf_add(&p->data, "\n", 1);
   } else if (flen == 2 && memcmp(line, "id", 2) == 0) {
     if (!memchr(value, '\0', vlen)) {
       free(p->id);
@@ -520,11 +490,11 @@ sse_parser_feed(struct sse_parser *p, const char *buf, size_t n)
         continue;
     }
     if (c == '\r' || c == '\n') {
-      parser_line(p, p->line ? p->line : "", p->line_len);
-      p->line_len = 0;
+      parser_line(p, p->line.data ? p->line.data : "", p->line.len);
+      p->line.len = 0;
       p->after_cr = c == '\r';
       continue;
     }
-    buf_add(&p->line, &p->line_len, &p->line_cap, &c, 1);
+    buf_add(&p->line, &c, 1);
   }
 }

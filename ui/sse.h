@@ -24,16 +24,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct buf;
+
 /* Items fetched from the store per batch, and framed bytes buffered per
  * stream before it stops refilling (the bound on a slow client's cost). */
 #define SSE_BATCH 64
 #define SSE_LOW_WATER (64 * 1024)
 
-/* Appends one event "id: <id>\ndata: <line>\n...\n" to a growing buffer
- * (*buf may be realloc'd). data is split at CR LF, CR and LF so that a
- * multi-line payload arrives whole. */
-void sse_frame(char **buf, size_t *len, size_t *cap, uint64_t id,
-               const char *data, size_t n);
+/* Appends one event "id: <id>\ndata: <line>\n...\n" to b. data is split
+ * at CR LF, CR and LF so that a multi-line payload arrives whole. */
+void sse_frame(struct buf *b, uint64_t id, const char *data, size_t n);
 
 /* A hole in a log's seqs: the items from .. first_available - 1 are gone
  * (rotated away, or dropped when the disk failed for long). from 0: no
@@ -46,8 +46,7 @@ struct sse_gap {
 /* Appends the event that announces a hole, before the first item after it:
  * "event: gap", data {"from":F,"first_available":A}. It has no id, so a
  * client's resume point stays the last item it got. */
-void sse_frame_gap(char **buf, size_t *len, size_t *cap,
-                   const struct sse_gap *gap);
+void sse_frame_gap(struct buf *b, const struct sse_gap *gap);
 
 /* Pure: checks a page of items read after seq `after`: seqs[0..n) are
  * their seqs (ascending) and last is the log's newest seq. Sets *gap to

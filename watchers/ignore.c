@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "src/buf.h"
 #include "src/xalloc.h"
 #include "watchers/glob.h"
 
@@ -261,42 +262,24 @@ ignore_forget_dir(struct ignore *ign, const char *reldir)
   ign->n_sets = kept;
 }
 
-/* Reads the file at path into a new buffer (*len bytes). Returns 0 or a
- * negative errno. */
+/* Reads the file at path (at most IGNORE_FILE_MAX bytes) into a new
+ * buffer (*len bytes). Returns 0 or a negative errno. */
 static int
 read_small_file(const char *path, char **out, size_t *len)
 {
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  size_t cap = 4096, n = 0;
-  char *buf;
+  struct buf b = BUF_ZERO;
+  int rc;
 
   if (fd < 0)
     return -errno;
-  buf = xmalloc(cap);
-  for (;;) {
-    ssize_t r;
-    if (n == cap) {
-      if (cap >= IGNORE_FILE_MAX)
-        break;
-      cap *= 2;
-      buf = xrealloc(buf, cap);
-    }
-    r = read(fd, buf + n, cap - n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
-      int err = -errno;
-      close(fd);
-      free(buf);
-      return err;
-    }
-    if (r == 0)
-      break;
-    n += (size_t)r;
-  }
+  rc = buf_read_fd(&b, fd, IGNORE_FILE_MAX);
   close(fd);
-  *out = buf;
-  *len = n;
+  if (rc < 0) {
+    buf_free(&b);
+    return rc;
+  }
+  *out = buf_steal(&b, len);
   return 0;
 }
 

@@ -11,10 +11,11 @@
  *      jsonl_escape yields a JSON string equal to valid UTF-8 input;
  *   1  the rest straight into jsonl_decode_chunk; a line it accepts must
  *      survive encode -> decode unchanged (decode is a fixpoint);
- *   2  the rest straight into jsonl_base64_decode with the smallest output
+ *   2  the rest straight into codec_base64_decode with the smallest output
  *      buffer its contract allows (ASan catches any overflow);
  *   3  the rest into jsonl_escape: the result must parse as a JSON string.
  * Every failure aborts, so that libFuzzer keeps the input. */
+#include "src/codec.h"
 #include "state/jsonl.h"
 
 #include <jansson.h>
@@ -152,18 +153,18 @@ check_round_trip(const struct jsonl_chunk *c)
 static void
 check_base64(const char *d, size_t n)
 {
-  size_t elen = JSONL_BASE64_LEN(n), dlen = 0;
+  size_t elen = CODEC_BASE64_LEN(n), dlen = 0;
   char *enc = malloc(elen + 1);
   char *dec = malloc(elen / 4 * 3 + 2);
 
-  if (jsonl_base64_encode(enc, d, n) != elen)
+  if (codec_base64_encode(enc, d, n) != elen)
     fail("base64: wrong encoded length", NULL, 0);
-  if (jsonl_base64_decode(enc, elen, dec, &dlen) != 0 || dlen != n ||
+  if (codec_base64_decode(enc, elen, dec, &dlen) != 0 || dlen != n ||
       (n && memcmp(dec, d, n) != 0))
     fail("base64: decode(encode(x)) != x", enc, elen);
   while (elen > 0 && enc[elen - 1] == '=')
     elen--;
-  if (jsonl_base64_decode(enc, elen, dec, &dlen) != 0 || dlen != n ||
+  if (codec_base64_decode(enc, elen, dec, &dlen) != 0 || dlen != n ||
       (n && memcmp(dec, d, n) != 0))
     fail("base64: unpadded decode differs", enc, elen);
   free(dec);
@@ -241,10 +242,10 @@ mode_decode(const uint8_t *p, size_t n)
 static void
 mode_base64(const uint8_t *p, size_t n)
 {
-  size_t cap = n / 4 * 3 + 2, dlen = 0;
+  size_t cap = CODEC_BASE64_DECODED_MAX(n), dlen = 0;
   char *out = malloc(cap);
 
-  if (jsonl_base64_decode((const char *)p, n, out, &dlen) == 0 && dlen > cap)
+  if (codec_base64_decode((const char *)p, n, out, &dlen) == 0 && dlen > cap)
     fail("base64 decode: length past the buffer", (const char *)p, n);
   free(out);
 }

@@ -29,6 +29,7 @@
  *     overruns an exact-size buffer, a name routes_match captures is a
  *     valid name, routes_parse_u64 agrees with strtoull.
  * Any broken property aborts, so that libFuzzer keeps the input. */
+#include "src/codec.h"
 #include "tests/fuzz/fake_door.h"
 #include "ui/auth.h"
 #include "ui/page.h"
@@ -183,19 +184,6 @@ next_line(char **p, char *end)
   return s;
 }
 
-/* Returns the value of a hex digit, or -1. */
-static int
-hex(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Returns 1 when the path, %-decoded once, holds ".." or "\", or cannot
  * be decoded: the router must answer 400 to all of those. */
 static int
@@ -207,12 +195,11 @@ path_is_hostile(const char *path)
 
   for (size_t i = 0; i < n && !bad; i++) {
     if (path[i] == '%') {
-      int hi = i + 2 < n ? hex(path[i + 1]) : -1;
-      int lo = i + 2 < n ? hex(path[i + 2]) : -1;
-      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+      long v = i + 2 < n ? codec_hex_parse(path + i + 1, 2) : -1;
+      if (v <= 0)
         bad = 1;
       else
-        d[o++] = (char)(hi * 16 + lo);
+        d[o++] = (char)v;
       i += 2;
     } else {
       d[o++] = path[i];

@@ -18,6 +18,8 @@
  * Any broken property aborts, so that libFuzzer keeps the input. */
 #include "ui/sse.h"
 
+#include "src/buf.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -105,51 +107,37 @@ normalise(const uint8_t *in, size_t n, char *out)
   return o;
 }
 
-/* Appends raw bytes to a growing buffer (the server's comment lines). */
-static void
-raw_add(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-  if (*len + n > *cap) {
-    *cap = (*len + n) * 2;
-    *buf = realloc(*buf, *cap);
-    if (!*buf)
-      fail("out of memory");
-  }
-  memcpy(*buf + *len, s, n);
-  *len += n;
-}
-
 /* Mode 0. */
 static void
 mode_round_trip(uint8_t flags, const uint8_t *p, size_t n)
 {
   struct rt rt = {.n = 1 + ((flags >> 2) & 3)};
-  char *buf = NULL;
-  size_t len = 0, cap = 0, at = 0;
+  struct buf buf = BUF_ZERO;
+  size_t at = 0;
   struct sse_parser *parser;
   static const char hello[] = "retry: 1000\n\n";
   static const char ping[] = ": ping\n\n";
 
-  raw_add(&buf, &len, &cap, hello, sizeof hello - 1);
+  buf_add(&buf, hello, sizeof hello - 1);
   for (size_t e = 0; e < rt.n; e++) {
     /* Equal shares; the last one takes the rest. */
     size_t share = e + 1 == rt.n ? n - at : (n - at) / (rt.n - e);
     rt.ids[e] = e == 0 ? UINT64_MAX : (uint64_t)e * 1000003u;
     rt.want[e] = malloc(share + 1);
     rt.want_len[e] = normalise(p + at, share, rt.want[e]);
-    sse_frame(&buf, &len, &cap, rt.ids[e], (const char *)p + at, share);
+    sse_frame(&buf, rt.ids[e], (const char *)p + at, share);
     at += share;
     /* A heartbeat between events changes nothing. */
-    raw_add(&buf, &len, &cap, ping, sizeof ping - 1);
+    buf_add(&buf, ping, sizeof ping - 1);
   }
   parser = sse_parser_new(rt_event, &rt);
-  feed_split(parser, buf, len, flags >> 4);
+  feed_split(parser, buf.data, buf.len, flags >> 4);
   if (rt.got != rt.n)
     fail("round trip: events lost");
   sse_parser_free(parser);
   for (size_t e = 0; e < rt.n; e++)
     free(rt.want[e]);
-  free(buf);
+  buf_free(&buf);
 }
 
 /* -------------------------------------------------- mode 1: raw parser */

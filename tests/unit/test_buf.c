@@ -1,12 +1,16 @@
 /* Unit tests for src/buf.c: growth, the NUL after every append, printf
- * text longer than any fixed scratch, base64 appends, steal and free. */
+ * text longer than any fixed scratch, base64 appends, reading an fd,
+ * steal and free. */
 #include <criterion/criterion.h>
 
 #include "src/buf.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 Test(buf, add_grows_and_terminates)
 {
@@ -96,4 +100,63 @@ Test(buf, steal)
   cr_assert_null(b.data);
   cr_assert_eq(b.len, 0);
   free(s);
+}
+
+/* A temporary file holding n bytes of a known pattern, at offset 0. */
+static int
+pattern_file(size_t n)
+{
+  FILE *f = tmpfile();
+  int fd;
+
+  cr_assert_not_null(f);
+  for (size_t i = 0; i < n; i++)
+    fputc('a' + (int)(i % 26), f);
+  fflush(f);
+  fd = dup(fileno(f));
+  fclose(f);
+  cr_assert_geq(fd, 0);
+  lseek(fd, 0, SEEK_SET);
+  return fd;
+}
+
+Test(buf, read_fd_whole_and_bounded)
+{
+  struct buf b = BUF_ZERO;
+  int fd = pattern_file(20000);
+
+  buf_adds(&b, ">");
+  cr_assert_eq(buf_read_fd(&b, fd, 1 << 20), 0);
+  cr_assert_eq(b.len, 20001, "the whole file, after what was there");
+  cr_assert_eq(b.data[0], '>');
+  for (size_t i = 0; i < 20000; i++)
+    cr_assert_eq(b.data[1 + i], 'a' + (int)(i % 26), "byte %zu", i);
+  cr_assert_eq(b.data[b.len], '\0');
+  buf_free(&b);
+
+  lseek(fd, 0, SEEK_SET);
+  cr_assert_eq(buf_read_fd(&b, fd, 10001), 0);
+  cr_assert_eq(b.len, 10001, "no more than max");
+  cr_assert_eq(b.data[10000], 'a' + 10000 % 26);
+  cr_assert_eq(b.data[b.len], '\0');
+  buf_free(&b);
+
+  lseek(fd, 0, SEEK_SET);
+  cr_assert_eq(buf_read_fd(&b, fd, 0), 0);
+  cr_assert_eq(b.len, 0);
+  close(fd);
+}
+
+Test(buf, read_fd_error_keeps_the_bytes)
+{
+  struct buf b = BUF_ZERO;
+  int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+  cr_assert_geq(fd, 0);
+  buf_adds(&b, "kept");
+  cr_assert_eq(buf_read_fd(&b, fd, 100), -EBADF);
+  cr_assert_str_eq(b.data, "kept");
+  cr_assert_eq(b.len, 4);
+  close(fd);
+  buf_free(&b);
 }

@@ -195,40 +195,6 @@ Test(jsonl, utf8_exhaustive_against_reference)
   }
 }
 
-Test(jsonl, base64_vectors)
-{
-  const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-  const char *coded[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
-                         "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
-  char out[64], back[64];
-  for (int i = 0; i < 7; i++) {
-    size_t n = jsonl_base64_encode(out, plain[i], strlen(plain[i]));
-    cr_assert_eq(n, strlen(coded[i]));
-    cr_assert_eq(n, JSONL_BASE64_LEN(strlen(plain[i])));
-    cr_assert_arr_eq(out, coded[i], n);
-    size_t m = 99;
-    cr_assert_eq(jsonl_base64_decode(coded[i], n, back, &m), 0);
-    cr_assert_eq(m, strlen(plain[i]));
-    cr_assert_arr_eq(back, plain[i], m);
-  }
-  size_t m;
-  cr_assert_eq(jsonl_base64_decode("Zm9vYg", 6, back, &m), 0, "unpadded");
-  cr_assert_eq(m, 4);
-  cr_assert_eq(jsonl_base64_decode("Zm9v!mFy", 8, back, &m), -EINVAL);
-  cr_assert_eq(jsonl_base64_decode("Zm9vY", 5, back, &m), -EINVAL);
-  cr_assert_eq(jsonl_base64_decode("Zm=v", 4, back, &m), -EINVAL);
-  unsigned char all[256], b2[256];
-  char enc[JSONL_BASE64_LEN(256)];
-  for (int i = 0; i < 256; i++)
-    all[i] = (unsigned char)i;
-  for (size_t len = 0; len <= 256; len++) {
-    size_t n = jsonl_base64_encode(enc, all + (256 - len), len);
-    cr_assert_eq(jsonl_base64_decode(enc, n, b2, &m), 0);
-    cr_assert_eq(m, len);
-    cr_assert_arr_eq(b2, all + (256 - len), len);
-  }
-}
-
 /* A random string drawn from pieces that stress the encoder. */
 static size_t
 random_bytes(unsigned char *s, size_t max)

@@ -5,6 +5,8 @@
 
 #include "ui/sse.h"
 
+#include "src/buf.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,13 +18,10 @@
 static char *
 frame(uint64_t id, const char *data)
 {
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
+  struct buf b = BUF_ZERO;
 
-  sse_frame(&buf, &len, &cap, id, data, strlen(data));
-  buf = realloc(buf, len + 1);
-  buf[len] = '\0';
-  return buf;
+  sse_frame(&b, id, data, strlen(data));
+  return buf_steal(&b, NULL);
 }
 
 Test(sse, frame_single_line)
@@ -72,12 +71,13 @@ on_event(void *ctx, const char *id, const char *event, const char *data,
 Test(sse, parser_round_trip_every_split)
 {
   const char *payloads[] = {"one", "a\nb", "x\r\ny\rz", "", "end\n"};
-  char *all = NULL;
-  size_t len = 0, cap = 0;
+  struct buf b = BUF_ZERO;
+  size_t len;
+  char *all;
 
   for (int i = 0; i < 5; i++)
-    sse_frame(&all, &len, &cap, (uint64_t)i + 1, payloads[i],
-              strlen(payloads[i]));
+    sse_frame(&b, (uint64_t)i + 1, payloads[i], strlen(payloads[i]));
+  all = buf_steal(&b, &len);
   /* Feed the same bytes split at every position: the result never
    * depends on where the network cut them. */
   for (size_t cut = 0; cut <= len; cut++) {
@@ -416,13 +416,12 @@ Test(sse, stream_hole_inside_the_store)
 
 Test(sse, frame_gap)
 {
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
+  struct buf b = BUF_ZERO;
   struct sse_gap g = {.from = 2, .first_available = 202};
+  char *buf;
 
-  sse_frame_gap(&buf, &len, &cap, &g);
-  buf = realloc(buf, len + 1);
-  buf[len] = '\0';
+  sse_frame_gap(&b, &g);
+  buf = buf_steal(&b, NULL);
   cr_assert_str_eq(buf, "event: gap\ndata: {\"from\":2,\"first_available\":202}"
                         "\n\n");
   free(buf);
