@@ -52,7 +52,7 @@ now(void)
 static void
 run(const char *name, const char *buf)
 {
-  struct jsonl_buf out = JSONL_BUF_ZERO;
+  struct buf out = BUF_ZERO;
   size_t bytes_out = 0;
   double t0 = now();
   for (size_t done = 0, seq = 1; done < TOTAL; done += CHUNK, seq++) {
@@ -69,7 +69,7 @@ run(const char *name, const char *buf)
   double dt = now() - t0;
   printf("%-12s %8.0f MB/s in, %6.2f bytes out per byte in\n", name,
          (double)TOTAL / dt / 1e6, (double)bytes_out / (double)TOTAL);
-  jsonl_buf_free(&out);
+  buf_free(&out);
 }
 
 /* Flushes every chunk ob yields into the store. */
@@ -80,7 +80,7 @@ flush(struct outbuf *ob, struct store *st, int final, uint64_t *seq,
   size_t n;
   struct outbuf_chunk *c = outbuf_cut(ob, final, &n);
   for (size_t i = 0; i < n; i++) {
-    struct jsonl_buf line = JSONL_BUF_ZERO;
+    struct buf line = BUF_ZERO;
     struct jsonl_chunk jc = {.seq = ++*seq,
                              .ts = 1763779200123,
                              .run = 1,
@@ -90,7 +90,7 @@ flush(struct outbuf *ob, struct store *st, int final, uint64_t *seq,
                              .partial = c[i].partial};
     jsonl_encode_chunk(&line, &jc);
     size_t len;
-    char *text = jsonl_buf_steal(&line, &len);
+    char *text = buf_steal(&line, &len);
     if (store_append_take(st, *seq, text, len) < 0) {
       fprintf(stderr, "bench_jsonl: store error\n");
       exit(1);

@@ -40,7 +40,7 @@ struct output {
   struct output_hooks hooks;
   struct outbuf *ob;
   struct store *store;    /* NULL when the log could not be opened */
-  struct jsonl_buf enc;
+  struct buf enc;
   char *topic;            /* "output/<name>" */
   uint64_t seq, run;
   int pty;                /* the current run's output is a terminal's */
@@ -69,7 +69,7 @@ emit_line(struct output *o, const struct jsonl_chunk *chunk)
   /* Publishing only queues for subscribers (nothing runs before the append
    * below returns), so the log still has the chunk before anyone reads it. */
   pubsub_publish(o->topic, chunk->seq, o->enc.data, o->enc.len);
-  line = jsonl_buf_steal(&o->enc, &len);
+  line = buf_steal(&o->enc, &len);
   if (!o->store) {
     free(line);
     return;
@@ -260,7 +260,7 @@ output_new(uv_loop_t *loop, const char *state_dir,
   o->hooks = *hooks;
   o->topic = xasprintf("output/%s", spec->name);
   o->ob = outbuf_new(OUTBUF_BOUND);
-  o->enc = (struct jsonl_buf)JSONL_BUF_ZERO;
+  o->enc = (struct buf)BUF_ZERO;
   uv_timer_init(loop, &o->flush_timer);
   uv_timer_init(loop, &o->retry_timer);
   o->flush_timer.data = o->retry_timer.data = o;
@@ -304,7 +304,7 @@ on_output_timer_closed(uv_handle_t *h)
     return;
   outbuf_free(o->ob);
   store_close(o->store);
-  jsonl_buf_free(&o->enc);
+  buf_free(&o->enc);
   free(o->topic);
   free(o->name);
   free(o);

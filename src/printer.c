@@ -132,21 +132,21 @@ static void
 print_chunk(struct printer *p, const char *runner, const char *json,
             size_t json_len)
 {
-  struct jsonl_buf data = JSONL_BUF_ZERO;
+  struct buf data = BUF_ZERO;
   const char *stream = "", *s;
   size_t stream_len = 0, len;
   int is_err, is_tend, rc;
-  struct jsonl_buf text = JSONL_BUF_ZERO;
+  struct buf text = BUF_ZERO;
   char prefix[192], *out;
   size_t prefix_len, out_len = 0;
 
   rc = jsonl_peek_chunk(json, json_len, &data, &stream, &stream_len);
   if (rc < 0) {
-    jsonl_buf_free(&data);
+    buf_free(&data);
     return;
   }
   if (rc == 1)
-    jsonl_buf_append(&data, "[binary output: see the log]\n", 29);
+    buf_add(&data, "[binary output: see the log]\n", 29);
   if (!p->colour)
     data.len = printer_strip_controls(data.data, data.len);
   is_err = stream_len == 6 && memcmp(stream, "stderr", 6) == 0;
@@ -164,24 +164,26 @@ print_chunk(struct printer *p, const char *runner, const char *json,
                                   p->width, runner);
   if (prefix_len >= sizeof prefix)
     prefix_len = sizeof prefix - 1;
-  jsonl_buf_reserve(&text, len + (len / 40 + 2) * (prefix_len + 8));
+  buf_reserve(&text, len + (len / 40 + 2) * (prefix_len + 8));
   while (len > 0) {
     const char *nl = memchr(s, '\n', len);
     size_t n = nl ? (size_t)(nl - s) : len;
-    jsonl_buf_append(&text, prefix, prefix_len);
-    jsonl_buf_append(&text, s, n);
+    buf_add(&text, prefix, prefix_len);
+    buf_add(&text, s, n);
     if (is_tend && p->colour)
-      jsonl_buf_append(&text, "\033[0m", 4);
-    jsonl_buf_append(&text, "\n", 1);
+      buf_add(&text, "\033[0m", 4);
+    buf_add(&text, "\n", 1);
     if (!nl)
       break;
     s = nl + 1;
     len -= n + 1;
   }
-  out = jsonl_buf_steal(&text, &out_len);
-  jsonl_buf_free(&data);
-  if (out)
+  out = buf_steal(&text, &out_len);
+  buf_free(&data);
+  if (out_len)
     emit(p, out, out_len);
+  else
+    free(out);
 }
 
 /* Emits one line of tend's own (taken), plain when colour is off. */

@@ -30,57 +30,15 @@
 
 /* ---------------------------------------------------------------- buffer */
 
-void
-jsonl_buf_free(struct jsonl_buf *b)
-{
-  if (!b)
-    return;
-  free(b->data);
-  b->data = NULL;
-  b->len = b->cap = 0;
-}
-
-void
-jsonl_buf_reserve(struct jsonl_buf *b, size_t more)
-{
-  if (b->cap - b->len >= more)
-    return;
-  size_t cap = b->cap ? b->cap * 2 : 256;
-  if (cap < b->len + more)
-    cap = b->len + more;
-  b->data = xrealloc(b->data, cap);
-  b->cap = cap;
-}
-
-void
-jsonl_buf_append(struct jsonl_buf *b, const char *s, size_t len)
-{
-  jsonl_buf_reserve(b, len);
-  if (len)
-    memcpy(b->data + b->len, s, len);
-  b->len += len;
-}
-
-char *
-jsonl_buf_steal(struct jsonl_buf *b, size_t *len)
-{
-  char *data = b->data;
-  if (len)
-    *len = b->len;
-  b->data = NULL;
-  b->len = b->cap = 0;
-  return data;
-}
-
 /* Appends one byte; the caller has reserved room. */
 static inline void
-put1(struct jsonl_buf *b, char c)
+put1(struct buf *b, char c)
 {
   b->data[b->len++] = c;
 }
 
 void
-jsonl_append_u64(struct jsonl_buf *out, uint64_t v)
+jsonl_append_u64(struct buf *out, uint64_t v)
 {
   char tmp[20];
   size_t n = 0;
@@ -88,16 +46,16 @@ jsonl_append_u64(struct jsonl_buf *out, uint64_t v)
     tmp[n++] = (char)('0' + v % 10);
     v /= 10;
   } while (v);
-  jsonl_buf_reserve(out, n);
+  buf_reserve(out, n);
   while (n)
     put1(out, tmp[--n]);
 }
 
 void
-jsonl_append_i64(struct jsonl_buf *out, int64_t v)
+jsonl_append_i64(struct buf *out, int64_t v)
 {
   if (v < 0) {
-    jsonl_buf_append(out, "-", 1);
+    buf_add(out, "-", 1);
     jsonl_append_u64(out, (uint64_t)0 - (uint64_t)v);
   } else {
     jsonl_append_u64(out, (uint64_t)v);
@@ -277,7 +235,7 @@ scan_block(const unsigned char *p)
  * branch-free copy keeps escape-dense text ("y\n" lines) fast: it avoids
  * a chain of dependent index computations per escape. */
 static int
-escape_body(struct jsonl_buf *out, const unsigned char *s, size_t len,
+escape_body(struct buf *out, const unsigned char *s, size_t len,
             int lossy)
 {
   size_t i = 0;
@@ -286,7 +244,7 @@ escape_body(struct jsonl_buf *out, const unsigned char *s, size_t len,
     /* A step may end up to SCAN_W + 3 bytes past stop (bytes copied 1:1
      * or a UTF-8 sequence) and a table copy writes 8 bytes: 2 * SCAN_W + 8
      * bytes of slack cover both. */
-    jsonl_buf_reserve(out, (stop - i) * 6 + 2 * SCAN_W + 8);
+    buf_reserve(out, (stop - i) * 6 + 2 * SCAN_W + 8);
     char *o = out->data + out->len;
     while (i < stop) {
       size_t end = len;
@@ -346,28 +304,28 @@ escape_body(struct jsonl_buf *out, const unsigned char *s, size_t len,
 }
 
 void
-jsonl_escape(struct jsonl_buf *out, const char *s, size_t len)
+jsonl_escape(struct buf *out, const char *s, size_t len)
 {
-  jsonl_buf_reserve(out, len + 2);
+  buf_reserve(out, len + 2);
   put1(out, '"');
   escape_body(out, (const unsigned char *)s, len, 1);
-  jsonl_buf_reserve(out, 1);
+  buf_reserve(out, 1);
   put1(out, '"');
 }
 
 /* ----------------------------------------------------------------- encode */
 
 /* Appends a constant string literal. */
-#define PUT_LIT(out, lit) jsonl_buf_append((out), (lit), sizeof(lit) - 1)
+#define PUT_LIT(out, lit) buf_add((out), (lit), sizeof(lit) - 1)
 
 void
-jsonl_encode_chunk(struct jsonl_buf *out, const struct jsonl_chunk *c)
+jsonl_encode_chunk(struct buf *out, const struct jsonl_chunk *c)
 {
   const char *stream = c->stream ? c->stream : "stdout";
   size_t extra_len = c->extra ? strlen(c->extra) : 0;
   /* Text encodes about 1:1: one reservation up front spares the copies of
    * a buffer grown step by step (escapes past the slack still grow it). */
-  jsonl_buf_reserve(out, c->len + c->len / 8 + extra_len + 160);
+  buf_reserve(out, c->len + c->len / 8 + extra_len + 160);
   PUT_LIT(out, "{\"seq\":");
   jsonl_append_u64(out, c->seq);
   PUT_LIT(out, ",\"ts\":");
@@ -380,7 +338,7 @@ jsonl_encode_chunk(struct jsonl_buf *out, const struct jsonl_chunk *c)
     PUT_LIT(out, ",\"partial\":true");
   if (extra_len) {
     PUT_LIT(out, ",");
-    jsonl_buf_append(out, c->extra, extra_len);
+    buf_add(out, c->extra, extra_len);
   }
   size_t mark = out->len;
   PUT_LIT(out, ",\"data\":\"");
@@ -390,7 +348,7 @@ jsonl_encode_chunk(struct jsonl_buf *out, const struct jsonl_chunk *c)
   }
   out->len = mark; /* not UTF-8: lossless base64 instead */
   PUT_LIT(out, ",\"data_b64\":\"");
-  jsonl_buf_reserve(out, CODEC_BASE64_LEN(c->len) + 2);
+  buf_reserve(out, CODEC_BASE64_LEN(c->len) + 2);
   out->len += codec_base64_encode(out->data + out->len, c->data, c->len);
   PUT_LIT(out, "\"}");
 }
@@ -411,7 +369,7 @@ known_key(const char *key)
 
 /* Appends the members decode does not know, as raw JSON, comma-separated. */
 static int
-collect_extra(json_t *obj, struct jsonl_buf *extra)
+collect_extra(json_t *obj, struct buf *extra)
 {
   const char *key;
   json_t *value;
@@ -426,7 +384,7 @@ collect_extra(json_t *obj, struct jsonl_buf *extra)
       PUT_LIT(extra, ",");
     jsonl_escape(extra, key, strlen(key));
     PUT_LIT(extra, ":");
-    jsonl_buf_append(extra, text, strlen(text));
+    buf_add(extra, text, strlen(text));
     free(text);
   }
   return 0;
@@ -437,7 +395,7 @@ jsonl_decode_chunk(const char *line, size_t len, struct jsonl_chunk *out,
                    char **owned)
 {
   json_error_t err;
-  struct jsonl_buf extra = JSONL_BUF_ZERO;
+  struct buf extra = BUF_ZERO;
   char *buf = NULL;
   int rc = -EINVAL;
 
@@ -495,7 +453,7 @@ jsonl_decode_chunk(const char *line, size_t len, struct jsonl_chunk *out,
   rc = 0;
 fail:
   free(buf);
-  jsonl_buf_free(&extra);
+  buf_free(&extra);
   json_decref(o);
   return rc;
 }
@@ -528,7 +486,7 @@ jsonl_line_seq(const char *line, size_t len)
 
 /* Appends code point cp as UTF-8. */
 static void
-append_utf8(struct jsonl_buf *out, unsigned cp)
+append_utf8(struct buf *out, unsigned cp)
 {
   char b[4];
   size_t n;
@@ -551,23 +509,23 @@ append_utf8(struct jsonl_buf *out, unsigned cp)
     b[3] = (char)(0x80 | (cp & 0x3F));
     n = 4;
   }
-  jsonl_buf_append(out, b, n);
+  buf_add(out, b, n);
 }
 
 /* Unescapes the JSON string body [p, end) (without its quotes) into out:
  * runs between backslashes are copied whole. Returns 0 or -EINVAL. */
 static int
-unescape_body(const char *p, const char *end, struct jsonl_buf *out)
+unescape_body(const char *p, const char *end, struct buf *out)
 {
-  jsonl_buf_reserve(out, (size_t)(end - p));
+  buf_reserve(out, (size_t)(end - p));
   while (p < end) {
     const char *q = memchr(p, '\\', (size_t)(end - p));
     char c;
     if (!q) {
-      jsonl_buf_append(out, p, (size_t)(end - p));
+      buf_add(out, p, (size_t)(end - p));
       return 0;
     }
-    jsonl_buf_append(out, p, (size_t)(q - p));
+    buf_add(out, p, (size_t)(q - p));
     if (q + 1 >= end)
       return -EINVAL;
     switch (q[1]) {
@@ -607,7 +565,7 @@ unescape_body(const char *p, const char *end, struct jsonl_buf *out)
 }
 
 int
-jsonl_peek_chunk(const char *line, size_t len, struct jsonl_buf *out,
+jsonl_peek_chunk(const char *line, size_t len, struct buf *out,
                  const char **stream, size_t *stream_len)
 {
   static const char stream_key[] = "\"stream\":\"";

@@ -7,6 +7,8 @@
 #ifndef TEND_JSONL_H
 #define TEND_JSONL_H
 
+#include "src/buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,30 +30,10 @@ struct jsonl_chunk {
     0, 0, 0, NULL, NULL, 0, 0, NULL                                            \
   }
 
-/* A growable byte buffer; data is not NUL-terminated. */
-struct jsonl_buf {
-  char *data;
-  size_t len, cap;
-};
-#define JSONL_BUF_ZERO                                                         \
-  {                                                                            \
-    NULL, 0, 0                                                                 \
-  }
-
-/* Frees the buffer's bytes and zeroes it (NULL is a no-op). */
-void jsonl_buf_free(struct jsonl_buf *b);
-/* Makes room for more bytes after b->len. */
-void jsonl_buf_reserve(struct jsonl_buf *b, size_t more);
-/* Appends len raw bytes. */
-void jsonl_buf_append(struct jsonl_buf *b, const char *s, size_t len);
-/* Returns the bytes (new, caller frees; NULL when never grown) and
- * zeroes b, for handing an encoded line to store_append_take. */
-char *jsonl_buf_steal(struct jsonl_buf *b, size_t *len);
-
 /* Appends one chunk as a JSON object, with NO trailing newline. Keys in
  * order: seq, ts, run, stream, partial (only when 1), the extra members,
  * then "data" (valid UTF-8, escaped) or "data_b64" (anything else). */
-void jsonl_encode_chunk(struct jsonl_buf *out, const struct jsonl_chunk *c);
+void jsonl_encode_chunk(struct buf *out, const struct jsonl_chunk *c);
 /* Parses one line made by jsonl_encode_chunk (or any JSON object with
  * integer seq, ts, run, string stream and string data or data_b64).
  * Returns 0 with *out filled and *owned a new buffer (caller frees) that
@@ -68,12 +50,12 @@ int jsonl_utf8_valid(const char *s, size_t len);
  * escaped (\n, \t, ... or \u00XX), valid UTF-8 passes as is, and each
  * byte of an invalid sequence becomes U+FFFD (lossy: chunk data takes the
  * lossless data_b64 path instead). */
-void jsonl_escape(struct jsonl_buf *out, const char *s, size_t len);
+void jsonl_escape(struct buf *out, const char *s, size_t len);
 
 /* Appends the decimal form of v (no allocation, no locale). */
-void jsonl_append_u64(struct jsonl_buf *out, uint64_t v);
+void jsonl_append_u64(struct buf *out, uint64_t v);
 /* Appends the decimal form of v, with a '-' when negative. */
-void jsonl_append_i64(struct jsonl_buf *out, int64_t v);
+void jsonl_append_i64(struct buf *out, int64_t v);
 
 /* Returns the "seq" of an encoded line fast (the lines written here start
  * with {"seq":N), or 0 when there is none. */
@@ -84,7 +66,7 @@ uint64_t jsonl_line_seq(const char *line, size_t len);
  * points *stream at the stream name inside line (*stream_len bytes).
  * Returns 0, 1 when the chunk carries "data_b64" (nothing appended), or
  * -EINVAL when the line is not in that form (use jsonl_decode_chunk). */
-int jsonl_peek_chunk(const char *line, size_t len, struct jsonl_buf *out,
+int jsonl_peek_chunk(const char *line, size_t len, struct buf *out,
                      const char **stream, size_t *stream_len);
 
 #endif

@@ -77,7 +77,7 @@ char *store_take_recovery_note(struct store *st);
  * store_backlog_bytes well before. -EINVAL: seq out of order (not
  * taken). */
 int store_append(struct store *st, uint64_t seq, const char *line, size_t len);
-/* The same, taking line (a malloc'd buffer, e.g. from jsonl_buf_steal):
+/* The same, taking line (a malloc'd buffer, e.g. from buf_steal):
  * the store frees it, whatever the result. Saves a copy on the hot path. */
 int store_append_take(struct store *st, uint64_t seq, char *line, size_t len);
 /* Bytes of lines taken since the store was opened (newlines included). */

@@ -120,7 +120,7 @@ same_chunk(const struct jsonl_chunk *a, const struct jsonl_chunk *b)
 static void
 check_round_trip(const struct jsonl_chunk *c)
 {
-  struct jsonl_buf line = JSONL_BUF_ZERO;
+  struct buf line = BUF_ZERO;
   struct jsonl_chunk back = JSONL_CHUNK_ZERO;
   char *owned = NULL;
   json_error_t err;
@@ -146,7 +146,7 @@ check_round_trip(const struct jsonl_chunk *c)
   if (!same_chunk(c, &back))
     fail("decode(encode(chunk)) != chunk", line.data, line.len);
   free(owned);
-  jsonl_buf_free(&line);
+  buf_free(&line);
 }
 
 /* Base64 both ways, padded and unpadded. */
@@ -175,7 +175,7 @@ check_base64(const char *d, size_t n)
 static void
 check_escape(const char *d, size_t n)
 {
-  struct jsonl_buf out = JSONL_BUF_ZERO;
+  struct buf out = BUF_ZERO;
   json_error_t err;
   json_t *s;
 
@@ -188,7 +188,7 @@ check_escape(const char *d, size_t n)
        (n && memcmp(json_string_value(s), d, n) != 0)))
     fail("jsonl_escape changed valid UTF-8", out.data, out.len);
   json_decref(s);
-  jsonl_buf_free(&out);
+  buf_free(&out);
 }
 
 /* Mode 0. */

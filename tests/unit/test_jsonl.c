@@ -14,16 +14,16 @@
 
 /* The buffer as a NUL-terminated string (for cr_assert_str_eq). */
 static const char *
-cstr(struct jsonl_buf *b)
+cstr(struct buf *b)
 {
-  jsonl_buf_reserve(b, 1);
+  buf_reserve(b, 1);
   b->data[b->len] = '\0';
   return b->data;
 }
 
 Test(jsonl, escape_exact)
 {
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   const char in[] = "a\"b\\c\n\t\r\b\f\x01\x1f\x7f/\xc3\xa9\xf0\x9f\x98\x80";
   jsonl_escape(&b, in, sizeof in - 1);
   cr_assert_str_eq(cstr(&b), "\"a\\\"b\\\\c\\n\\t\\r\\b\\f\\u0001\\u001f"
@@ -37,13 +37,13 @@ Test(jsonl, escape_exact)
   b.len = 0;
   jsonl_escape(&b, "", 0);
   cr_assert_str_eq(cstr(&b), "\"\"");
-  jsonl_buf_free(&b);
-  jsonl_buf_free(&b);
+  buf_free(&b);
+  buf_free(&b);
 }
 
 Test(jsonl, encode_key_order_and_markers)
 {
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   struct jsonl_chunk c = {.seq = 12,
                           .ts = 1763779200123,
                           .run = 3,
@@ -79,21 +79,21 @@ Test(jsonl, encode_key_order_and_markers)
   cr_assert_str_eq(cstr(&b), "{\"seq\":1,\"ts\":-7,\"run\":1,\"stream\":"
                              "\"stderr\",\"partial\":true,\"data_b64\":"
                              "\"/wB6\"}");
-  jsonl_buf_free(&b);
+  buf_free(&b);
 }
 
 Test(jsonl, numbers)
 {
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   jsonl_append_u64(&b, 0);
-  jsonl_buf_append(&b, " ", 1);
+  buf_add(&b, " ", 1);
   jsonl_append_u64(&b, UINT64_MAX);
-  jsonl_buf_append(&b, " ", 1);
+  buf_add(&b, " ", 1);
   jsonl_append_i64(&b, INT64_MIN);
-  jsonl_buf_append(&b, " ", 1);
+  buf_add(&b, " ", 1);
   jsonl_append_i64(&b, 42);
   cr_assert_str_eq(cstr(&b), "0 18446744073709551615 -9223372036854775808 42");
-  jsonl_buf_free(&b);
+  buf_free(&b);
 }
 
 /* A reference validator written the slow, obvious way: decode the code
@@ -250,7 +250,7 @@ Test(jsonl, round_trip_property_with_jansson)
 {
   srand(4242);
   unsigned char in[600];
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   for (int round = 0; round < 20000; round++) {
     size_t n = random_bytes(in, sizeof in);
     struct jsonl_chunk c = {.seq = (uint64_t)round + 1,
@@ -305,7 +305,7 @@ Test(jsonl, round_trip_property_with_jansson)
     }
     json_decref(o);
   }
-  jsonl_buf_free(&b);
+  buf_free(&b);
 }
 
 /* Long inputs cross the encoder's reservation blocks; dense escapes ("y\n")
@@ -315,7 +315,7 @@ Test(jsonl, round_trip_long_inputs)
   srand(777);
   size_t cap = 60000;
   unsigned char *in = malloc(cap);
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   for (int round = 0; round < 300; round++) {
     size_t n;
     if (round % 3 == 0) {
@@ -341,13 +341,13 @@ Test(jsonl, round_trip_long_inputs)
     cr_assert_arr_eq(d.data, in, n);
     free(owned);
   }
-  jsonl_buf_free(&b);
+  buf_free(&b);
   free(in);
 }
 
 Test(jsonl, decode_extra_members_come_back)
 {
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   const char *extra = "\"event\":\"exit\",\"status\":1,\"why\":{\"a\":[1,"
                       "true,null,\"\\u0000\\\"\"]}";
   struct jsonl_chunk m = {.seq = 20,
@@ -365,7 +365,7 @@ Test(jsonl, decode_extra_members_come_back)
   cr_assert_str_eq(d.stream, "tend");
   cr_assert_eq(d.len, 7);
   free(owned);
-  jsonl_buf_free(&b);
+  buf_free(&b);
 }
 
 Test(jsonl, decode_rejects)
@@ -418,27 +418,13 @@ Test(jsonl, line_seq)
   cr_assert_eq(jsonl_line_seq("{\"seq\":12345", 9), 12);
 }
 
-Test(jsonl, steal)
-{
-  struct jsonl_buf b = JSONL_BUF_ZERO;
-  size_t len = 1;
-  cr_assert_null(jsonl_buf_steal(&b, &len));
-  cr_assert_eq(len, 0);
-  jsonl_buf_append(&b, "abc", 3);
-  char *p = jsonl_buf_steal(&b, &len);
-  cr_assert_eq(len, 3);
-  cr_assert_arr_eq(p, "abc", 3);
-  cr_assert_null(b.data);
-  free(p);
-}
-
 /* The printer's fast path: encode -> peek gives back the exact bytes of
  * every valid-UTF-8 chunk, the stream name, and "binary" for the rest. */
 Test(jsonl, peek_chunk_round_trip)
 {
   srand(777);
   unsigned char in[600];
-  struct jsonl_buf b = JSONL_BUF_ZERO, out = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO, out = BUF_ZERO;
   for (int round = 0; round < 20000; round++) {
     size_t n = random_bytes(in, sizeof in);
     const char *stream = NULL;
@@ -469,6 +455,6 @@ Test(jsonl, peek_chunk_round_trip)
   cr_assert_eq(jsonl_peek_chunk("{\"seq\":1}", 9, &out, &(const char *){0},
                                 &(size_t){0}),
                -EINVAL);
-  jsonl_buf_free(&b);
-  jsonl_buf_free(&out);
+  buf_free(&b);
+  buf_free(&out);
 }

@@ -43,7 +43,7 @@ TestSuite(store, .init = setup, .fini = teardown);
 
 /* Encodes chunk seq with data of size len (deterministic content). */
 static void
-make_line(struct jsonl_buf *b, uint64_t seq, uint64_t run, size_t len)
+make_line(struct buf *b, uint64_t seq, uint64_t run, size_t len)
 {
   char data[4096];
   for (size_t i = 0; i < len && i < sizeof data; i++)
@@ -62,7 +62,7 @@ make_line(struct jsonl_buf *b, uint64_t seq, uint64_t run, size_t len)
 static int
 append_range(struct store *st, uint64_t first, uint64_t last, size_t size)
 {
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   int rc = 0;
   for (uint64_t s = first; s <= last; s++) {
     make_line(&b, s, 1 + s / 50, size + s % 7);
@@ -70,7 +70,7 @@ append_range(struct store *st, uint64_t first, uint64_t last, size_t size)
     if (rc < 0)
       break;
   }
-  jsonl_buf_free(&b);
+  buf_free(&b);
   return rc;
 }
 
@@ -234,13 +234,13 @@ Test(store, append_take_owns_the_line)
 {
   char *cause = NULL;
   struct store *st = store_open(scratch, "t", 0, 1, &cause);
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   make_line(&b, 1, 1, 10);
   size_t len;
-  char *line = jsonl_buf_steal(&b, &len);
+  char *line = buf_steal(&b, &len);
   cr_assert_eq(store_append_take(st, 1, line, len), 0);
   make_line(&b, 5, 1, 10);
-  line = jsonl_buf_steal(&b, &len);
+  line = buf_steal(&b, &len);
   cr_assert_eq(store_append_take(st, 5, line, len), -EINVAL); /* freed */
   struct got *g = got_new();
   cr_assert_eq(store_read_after(st, 0, 10, collect, g), 1);
@@ -415,13 +415,13 @@ Test(store, bisection_over_a_large_file)
 {
   char *cause = NULL;
   struct store *st = store_open(scratch, "big", 0, 3, &cause);
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   srand(99);
   for (uint64_t s = 1; s <= 20000; s++) {
     make_line(&b, s, 1, 1 + (size_t)rand() % (s % 100 == 0 ? 4000 : 300));
     cr_assert_eq(store_append(st, s, b.data, b.len), 0);
   }
-  jsonl_buf_free(&b);
+  buf_free(&b);
   store_close(st);
   st = store_open(scratch, "big", 0, 3, &cause);
   for (int k = 0; k < 300; k++) {
@@ -467,7 +467,7 @@ Test(store, full_disk_backlog_and_retry_with_fsize_limit)
   lim.rlim_cur = 4096;
   cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
 
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   uint64_t s = 1, first_err = 0;
   int rc = 0;
   for (; s <= 200; s++) {
@@ -499,7 +499,7 @@ Test(store, full_disk_backlog_and_retry_with_fsize_limit)
   cr_assert_eq(store_backlog_bytes(st), 0);
   make_line(&b, 201, 1, 100);
   cr_assert_eq(store_append(st, 201, b.data, b.len), 0);
-  jsonl_buf_free(&b);
+  buf_free(&b);
   store_close(st);
   cr_assert_eq(check_file(path_of("full.jsonl"), &last), 1);
   cr_assert_eq(last, 201);
@@ -565,7 +565,7 @@ Test(store, full_tmpfs_backlog_and_retry)
     ;
   close(fd);
 
-  struct jsonl_buf b = JSONL_BUF_ZERO;
+  struct buf b = BUF_ZERO;
   int rc = 0;
   uint64_t s = 11;
   for (; s <= 60; s++) {
@@ -589,7 +589,7 @@ Test(store, full_tmpfs_backlog_and_retry)
   store_close(st);
   cr_assert_eq(check_file(cur, &last), 1);
   cr_assert_eq(last, 62, "every line, in order, no gap");
-  jsonl_buf_free(&b);
+  buf_free(&b);
   umount2(mnt, MNT_DETACH);
 }
 
