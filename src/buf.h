@@ -9,6 +9,7 @@
 #ifndef TEND_BUF_H
 #define TEND_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct buf {
@@ -29,6 +30,9 @@ void buf_adds(struct buf *b, const char *s);
 /* Appends printf-formatted text. */
 void buf_addf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The same with a va_list (not consumed by the caller afterwards). */
+void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* Appends the bytes of standard base64 text s[0..len) (padding optional).
  * Returns 0, or -EINVAL (b unchanged) when s is not base64. */
 int buf_add_base64(struct buf *b, const char *s, size_t len);

@@ -523,31 +523,31 @@ config_load_buffer(const char *text, size_t len, const char *name,
 char *
 config_error_format(const struct config_error *e)
 {
-  struct config__buf b = CONFIG__BUF_ZERO;
-  config__buf_adds(&b, e->file ? e->file : "?");
+  struct buf b = BUF_ZERO;
+  buf_adds(&b, e->file ? e->file : "?");
   if (e->line != 0) /* 0: no position (a file that could not be read) */
-    config__buf_addf(&b, ":%d:%d", e->line, e->col);
-  config__buf_adds(&b, ": ");
+    buf_addf(&b, ":%d:%d", e->line, e->col);
+  buf_adds(&b, ": ");
   if (e->warning)
-    config__buf_adds(&b, "warning: ");
+    buf_adds(&b, "warning: ");
   if (e->path)
-    config__buf_addf(&b, "%s: ", e->path);
-  config__buf_adds(&b, e->message ? e->message : "");
-  return config__buf_take(&b);
+    buf_addf(&b, "%s: ", e->path);
+  buf_adds(&b, e->message ? e->message : "");
+  return buf_steal(&b, NULL);
 }
 
 /* One line per error. */
 char *
 config_errors_join(const struct config_errors *errs)
 {
-  struct config__buf b = CONFIG__BUF_ZERO;
+  struct buf b = BUF_ZERO;
   for (size_t i = 0; errs && i < errs->n; i++) {
     char *line = config_error_format(&errs->v[i]);
-    config__buf_adds(&b, line);
-    config__buf_add(&b, "\n", 1);
+    buf_adds(&b, line);
+    buf_add(&b, "\n", 1);
     free(line);
   }
-  return config__buf_take(&b);
+  return buf_steal(&b, NULL);
 }
 
 void

@@ -43,70 +43,6 @@
 /* Small strings and paths                                                   */
 /* ------------------------------------------------------------------------ */
 
-/* Appends n bytes of p. */
-void
-config__buf_add(struct config__buf *b, const char *p, size_t n)
-{
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    b->s = xrealloc(b->s, cap);
-    b->cap = cap;
-  }
-  memcpy(b->s + b->len, p, n);
-  b->len += n;
-  b->s[b->len] = '\0';
-}
-
-/* Appends a C string. */
-void
-config__buf_adds(struct config__buf *b, const char *s)
-{
-  config__buf_add(b, s, strlen(s));
-}
-
-/* Appends printf-formatted text. */
-void __attribute__((format(printf, 2, 0)))
-config__buf_vaddf(struct config__buf *b, const char *fmt, va_list ap)
-{
-  char small[256];
-  va_list aq;
-  va_copy(aq, ap);
-  int n = vsnprintf(small, sizeof small, fmt, aq);
-  va_end(aq);
-  if (n < 0)
-    return;
-  if ((size_t)n < sizeof small) {
-    config__buf_add(b, small, (size_t)n);
-    return;
-  }
-  char *tmp = xmalloc((size_t)n + 1);
-  vsnprintf(tmp, (size_t)n + 1, fmt, ap);
-  config__buf_add(b, tmp, (size_t)n);
-  free(tmp);
-}
-
-/* Appends printf-formatted text. */
-void
-config__buf_addf(struct config__buf *b, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  config__buf_vaddf(b, fmt, ap);
-  va_end(ap);
-}
-
-/* Returns the string built so far (new; "" when nothing was added). */
-char *
-config__buf_take(struct config__buf *b)
-{
-  char *s = b->s ? b->s : xstrdup("");
-  b->s = NULL;
-  b->len = b->cap = 0;
-  return s;
-}
-
 /* jansson quotes the raw text near a syntax error, which may hold a line
  * break or another control character: blank those in place, so that the
  * error stays on its one line (found by tests/fuzz/fuzz_config). */
@@ -162,19 +98,19 @@ config__read_file(const char *path, char **text, size_t *len)
   FILE *f = fopen(path, "rb");
   if (!f)
     return -errno;
-  struct config__buf b = CONFIG__BUF_ZERO;
+  struct buf b = BUF_ZERO;
   char chunk[8192];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    config__buf_add(&b, chunk, n);
+    buf_add(&b, chunk, n);
   int err = ferror(f) ? -EIO : 0;
   fclose(f);
   if (err) {
-    free(b.s);
+    buf_free(&b);
     return err;
   }
   *len = b.len;
-  *text = config__buf_take(&b);
+  *text = buf_steal(&b, NULL);
   return 0;
 }
 
@@ -388,11 +324,11 @@ verr(struct config__ld *ld, size_t src, const struct config_pos_seg *segs,
      size_t n, int at_key, const char *fmt, va_list ap)
 {
   int line, col;
-  struct config__buf msg = CONFIG__BUF_ZERO;
+  struct buf msg = BUF_ZERO;
   config__position(ld, src, segs, n, at_key, &line, &col);
-  config__buf_vaddf(&msg, fmt, ap);
+  buf_vaddf(&msg, fmt, ap);
   config__add(ld, src, line, col, config_pos_path_format(segs, n),
-              config__buf_take(&msg));
+              buf_steal(&msg, NULL));
 }
 
 /* Reports an error about the value at the current path. */
@@ -454,14 +390,14 @@ config__note(struct config__ld *ld, const char *key, long idx, int is_error,
 {
   va_list ap;
   int line, col;
-  struct config__buf msg = CONFIG__BUF_ZERO;
+  struct buf msg = BUF_ZERO;
 
   config__push(ld, key, 0);
   if (idx >= 0)
     config__push(ld, NULL, (size_t)idx);
   config__position(ld, ld->cur, ld->path, ld->depth, 0, &line, &col);
   va_start(ap, fmt);
-  config__buf_vaddf(&msg, fmt, ap);
+  buf_vaddf(&msg, fmt, ap);
   va_end(ap);
   ld->warns = config__grow(ld->warns, &ld->cap_warns, ld->n_warns + 1,
                            sizeof *ld->warns);
@@ -471,7 +407,7 @@ config__note(struct config__ld *ld, const char *key, long idx, int is_error,
                             line,
                             col,
                             config_pos_path_format(ld->path, ld->depth),
-                            config__buf_take(&msg),
+                            buf_steal(&msg, NULL),
                             !is_error};
   ld->n_warns++;
   if (idx >= 0)
@@ -650,11 +586,11 @@ config__get_choice(struct config__ld *ld, json_t *obj, const char *key,
   int i =
       json_is_string(v) ? enumname_index(names, n, json_string_value(v)) : -1;
   if (i < 0) {
-    struct config__buf b = CONFIG__BUF_ZERO;
+    struct buf b = BUF_ZERO;
     for (size_t k = 0; k < n; k++)
-      config__buf_addf(&b, "%s%s", k ? ", " : "", names[k]);
-    config__err_key(ld, key, 0, "expected one of %s", b.s);
-    free(b.s);
+      buf_addf(&b, "%s%s", k ? ", " : "", names[k]);
+    config__err_key(ld, key, 0, "expected one of %s", b.data);
+    buf_free(&b);
     return -1;
   }
   *out = i;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/buf.h"
 #include "src/config.h"
 
 struct config_pos_seg;
@@ -24,12 +25,6 @@ struct config_pos_index;
 /* The largest duration accepted, so that now + duration cannot overflow. */
 #define CONFIG__MS_MAX INT64_C(1000000000000)
 
-/* A growable NUL-terminated string. */
-struct config__buf {
-  char *s;
-  size_t len, cap;
-};
-#define CONFIG__BUF_ZERO {NULL, 0, 0}
 
 /* A file that takes part in a load: the main one or an included one. */
 struct config__src {
@@ -90,15 +85,6 @@ struct config__ld {
   size_t n_scratch, cap_scratch;
 };
 
-/* Strings, arrays and paths. */
-void config__buf_add(struct config__buf *b, const char *p, size_t n);
-void config__buf_adds(struct config__buf *b, const char *s);
-void config__buf_vaddf(struct config__buf *b, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-void config__buf_addf(struct config__buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Returns the string built so far (new; "" when nothing was added). */
-char *config__buf_take(struct config__buf *b);
 /* Blanks the control characters of jansson's error text; returns it. */
 const char *config__je_text(json_error_t *je);
 /* Returns rel resolved against the absolute folder base, lexically (new). */

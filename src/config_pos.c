@@ -20,48 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/buf.h"
 #include "src/xalloc.h"
-
-/* A growable NUL-terminated string (this module's own: it depends on
- * nothing of the loader). */
-struct sbuf {
-  char *s;
-  size_t len, cap;
-};
-#define SBUF_ZERO {NULL, 0, 0}
-
-/* Appends n bytes of p. */
-static void
-sbuf_add(struct sbuf *b, const char *p, size_t n)
-{
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    b->s = xrealloc(b->s, cap);
-    b->cap = cap;
-  }
-  memcpy(b->s + b->len, p, n);
-  b->len += n;
-  b->s[b->len] = '\0';
-}
-
-/* Appends a C string. */
-static void
-sbuf_adds(struct sbuf *b, const char *s)
-{
-  sbuf_add(b, s, strlen(s));
-}
-
-/* Returns the string built so far (new; "" when nothing was added). */
-static char *
-sbuf_take(struct sbuf *b)
-{
-  char *s = b->s ? b->s : xstrdup("");
-  b->s = NULL;
-  b->len = b->cap = 0;
-  return s;
-}
 
 /* Makes room for need elements in a growable array. */
 static void *
@@ -81,26 +41,26 @@ grow(void *p, size_t *cap, size_t need, size_t size)
 char *
 config_pos_quote(const char *s)
 {
-  struct sbuf b = SBUF_ZERO;
-  sbuf_add(&b, "\"", 1);
+  struct buf b = BUF_ZERO;
+  buf_add(&b, "\"", 1);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
     if (c == '"' || c == '\\') {
       char esc[2] = {'\\', (char)c};
-      sbuf_add(&b, esc, 2);
+      buf_add(&b, esc, 2);
     } else if (c == '\n' || c == '\t' || c == '\r') {
       char esc[2] = {'\\', c == '\n' ? 'n' : c == '\t' ? 't' : 'r'};
-      sbuf_add(&b, esc, 2);
+      buf_add(&b, esc, 2);
     } else if (c < 0x20 || c == 0x7f) {
       char esc[8];
       snprintf(esc, sizeof esc, "\\u%04x", c);
-      sbuf_adds(&b, esc);
+      buf_adds(&b, esc);
     } else {
-      sbuf_add(&b, (const char *)&c, 1);
+      buf_add(&b, (const char *)&c, 1);
     }
   }
-  sbuf_add(&b, "\"", 1);
-  return sbuf_take(&b);
+  buf_add(&b, "\"", 1);
+  return buf_steal(&b, NULL);
 }
 
 /* A cursor over raw JSON text. The text was accepted by jansson before we
@@ -459,18 +419,18 @@ config_pos_path_parse(const char *p, struct config_pos_seg **out, size_t *out_n)
     if (*p == '[') {
       p++;
       if (*p == '"') {
-        struct sbuf k = SBUF_ZERO;
+        struct buf k = BUF_ZERO;
         for (p++; *p && *p != '"'; p++) {
           if (*p == '\\' && p[1])
             p++;
-          sbuf_add(&k, p, 1);
+          buf_add(&k, p, 1);
         }
         if (p[0] != '"' || p[1] != ']') {
-          free(k.s);
+          buf_free(&k);
           goto bad;
         }
         p += 2;
-        sg.key = sbuf_take(&k);
+        sg.key = buf_steal(&k, NULL);
       } else {
         char *end;
         if (*p < '0' || *p > '9')
@@ -529,14 +489,14 @@ config_pos_locate(const char *text, size_t len, const char *path, int at_key,
 char *
 config_pos_path_format(const struct config_pos_seg *segs, size_t n)
 {
-  struct sbuf b = SBUF_ZERO;
+  struct buf b = BUF_ZERO;
   if (n == 0)
     return xstrdup("(root)");
   for (size_t i = 0; i < n; i++) {
     if (!segs[i].key) {
       char num[32];
       snprintf(num, sizeof num, "[%zu]", segs[i].idx);
-      sbuf_adds(&b, num);
+      buf_adds(&b, num);
       continue;
     }
     const char *k = segs[i].key;
@@ -547,15 +507,15 @@ config_pos_path_format(const struct config_pos_seg *segs, size_t n)
         plain = 0;
     if (plain) {
       if (i > 0)
-        sbuf_add(&b, ".", 1);
-      sbuf_adds(&b, k);
+        buf_add(&b, ".", 1);
+      buf_adds(&b, k);
     } else {
       char *q = config_pos_quote(k);
-      sbuf_add(&b, "[", 1);
-      sbuf_adds(&b, q);
-      sbuf_add(&b, "]", 1);
+      buf_add(&b, "[", 1);
+      buf_adds(&b, q);
+      buf_add(&b, "]", 1);
       free(q);
     }
   }
-  return sbuf_take(&b);
+  return buf_steal(&b, NULL);
 }

@@ -708,9 +708,9 @@ ld_check_afters(struct config__ld *ld)
     struct config__after *a = &ld->afters[i];
     const char *target = a->node->after.runner;
     struct config_node *t = ld_lookup(ld, target);
-    struct config__buf msg = CONFIG__BUF_ZERO;
+    struct buf msg = BUF_ZERO;
     if (a->node->name && strcmp(target, a->node->name) == 0) {
-      config__buf_adds(&msg, "a runner cannot run after itself");
+      buf_adds(&msg, "a runner cannot run after itself");
     } else if (!t) {
       const char **cands = xmalloc((ld->n_uses + 1) * sizeof *cands);
       size_t n = 0;
@@ -718,12 +718,12 @@ ld_check_afters(struct config__ld *ld)
         if (!ld->uses[k].node->is_group)
           cands[n++] = ld->uses[k].node->name;
       const char *near = config__closest(target, cands, n);
-      config__buf_addf(&msg, "unknown runner %s", config__q(ld, target));
+      buf_addf(&msg, "unknown runner %s", config__q(ld, target));
       if (near)
-        config__buf_addf(&msg, " (did you mean \"%s\"?)", near);
+        buf_addf(&msg, " (did you mean \"%s\"?)", near);
       free(cands);
     } else if (t->is_group) {
-      config__buf_addf(&msg, "%s is a group; \"after\" names a runner",
+      buf_addf(&msg, "%s is a group; \"after\" names a runner",
                        config__q(ld, target));
     } else {
       /* Walk the chain; it is short (at most one "after" per runner). */
@@ -733,16 +733,16 @@ ld_check_afters(struct config__ld *ld)
              steps++ <= ld->n_afters)
         cur = ld_lookup(ld, cur->after.runner);
       if (cur == a->node) {
-        config__buf_addf(&msg, "\"after\" makes a cycle: %s", a->node->name);
+        buf_addf(&msg, "\"after\" makes a cycle: %s", a->node->name);
         for (cur = t; cur && cur != a->node;
              cur = ld_lookup(ld, cur->after.runner))
-          config__buf_addf(&msg, " -> %s", cur->name);
-        config__buf_addf(&msg, " -> %s", a->node->name);
+          buf_addf(&msg, " -> %s", cur->name);
+        buf_addf(&msg, " -> %s", a->node->name);
       }
     }
-    if (msg.s)
-      config__err_at(ld, a->src, a->segs, a->n, "%s", msg.s);
-    free(msg.s);
+    if (msg.data)
+      config__err_at(ld, a->src, a->segs, a->n, "%s", msg.data);
+    buf_free(&msg);
   }
 }
 
