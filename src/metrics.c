@@ -19,27 +19,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "src/buf.h"
 #include "src/events.h"
 #include "src/xalloc.h"
 
 /* ------------------------------------------------------------------ text */
-
-/* Appends n bytes to the growing, NUL-terminated buffer. */
-static void
-add(char **buf, size_t *len, const char *s, size_t n)
-{
-  *buf = xrealloc(*buf, *len + n + 1);
-  memcpy(*buf + *len, s, n);
-  *len += n;
-  (*buf)[*len] = '\0';
-}
-
-/* Appends a NUL-terminated string. */
-static void
-adds(char **buf, size_t *len, const char *s)
-{
-  add(buf, len, s, strlen(s));
-}
 
 /* Escapes backslash and newline (and, in label values, the double quote),
  * as the text format asks. */
@@ -74,50 +58,50 @@ metrics_escape_label(const char *value)
 }
 
 void
-metrics_family(char **buf, size_t *len, const char *name, const char *type,
+metrics_family(struct buf *out, const char *name, const char *type,
                const char *help)
 {
   char *h = escape(help, 0);
 
-  adds(buf, len, "# HELP ");
-  adds(buf, len, name);
-  adds(buf, len, " ");
-  adds(buf, len, h);
-  adds(buf, len, "\n# TYPE ");
-  adds(buf, len, name);
-  adds(buf, len, " ");
-  adds(buf, len, type);
-  adds(buf, len, "\n");
+  buf_adds(out, "# HELP ");
+  buf_adds(out, name);
+  buf_adds(out, " ");
+  buf_adds(out, h);
+  buf_adds(out, "\n# TYPE ");
+  buf_adds(out, name);
+  buf_adds(out, " ");
+  buf_adds(out, type);
+  buf_adds(out, "\n");
   free(h);
 }
 
 void
-metrics_sample(char **buf, size_t *len, const char *name,
+metrics_sample(struct buf *out, const char *name,
                const char *const *labels, double value)
 {
   char num[64];
 
-  adds(buf, len, name);
+  buf_adds(out, name);
   if (labels && labels[0]) {
-    adds(buf, len, "{");
+    buf_adds(out, "{");
     for (size_t i = 0; labels[i] && labels[i + 1]; i += 2) {
       char *v = escape(labels[i + 1], 1);
       if (i > 0)
-        adds(buf, len, ",");
-      adds(buf, len, labels[i]);
-      adds(buf, len, "=\"");
-      adds(buf, len, v);
-      adds(buf, len, "\"");
+        buf_adds(out, ",");
+      buf_adds(out, labels[i]);
+      buf_adds(out, "=\"");
+      buf_adds(out, v);
+      buf_adds(out, "\"");
       free(v);
     }
-    adds(buf, len, "}");
+    buf_adds(out, "}");
   }
   /* Whole numbers print as integers (counters stay exact up to 2^53). */
   if (isfinite(value) && value == floor(value) && fabs(value) < 9.0e15)
     snprintf(num, sizeof num, " %.0f\n", value);
   else
     snprintf(num, sizeof num, " %.15g\n", value);
-  adds(buf, len, num);
+  buf_adds(out, num);
 }
 
 /* --------------------------------------------------------------- process */
@@ -226,30 +210,30 @@ metrics_process_read(struct metrics_process *p)
 }
 
 void
-metrics_process_text(char **buf, size_t *len, const struct metrics_process *p)
+metrics_process_text(struct buf *out, const struct metrics_process *p)
 {
-  metrics_family(buf, len, "process_cpu_seconds_total", "counter",
+  metrics_family(out, "process_cpu_seconds_total", "counter",
                  "User and system CPU time the daemon spent, in seconds.");
-  metrics_sample(buf, len, "process_cpu_seconds_total", NULL, p->cpu_seconds);
-  metrics_family(buf, len, "process_resident_memory_bytes", "gauge",
+  metrics_sample(out, "process_cpu_seconds_total", NULL, p->cpu_seconds);
+  metrics_family(out, "process_resident_memory_bytes", "gauge",
                  "Resident memory size of the daemon in bytes.");
-  metrics_sample(buf, len, "process_resident_memory_bytes", NULL,
+  metrics_sample(out, "process_resident_memory_bytes", NULL,
                  (double)p->resident_bytes);
-  metrics_family(buf, len, "process_virtual_memory_bytes", "gauge",
+  metrics_family(out, "process_virtual_memory_bytes", "gauge",
                  "Virtual memory size of the daemon in bytes.");
-  metrics_sample(buf, len, "process_virtual_memory_bytes", NULL,
+  metrics_sample(out, "process_virtual_memory_bytes", NULL,
                  (double)p->virtual_bytes);
-  metrics_family(buf, len, "process_open_fds", "gauge",
+  metrics_family(out, "process_open_fds", "gauge",
                  "File descriptors the daemon has open.");
-  metrics_sample(buf, len, "process_open_fds", NULL, (double)p->open_fds);
-  metrics_family(buf, len, "process_max_fds", "gauge",
+  metrics_sample(out, "process_open_fds", NULL, (double)p->open_fds);
+  metrics_family(out, "process_max_fds", "gauge",
                  "The daemon's limit of open file descriptors (soft "
                  "RLIMIT_NOFILE).");
-  metrics_sample(buf, len, "process_max_fds", NULL, (double)p->max_fds);
-  metrics_family(buf, len, "process_start_time_seconds", "gauge",
+  metrics_sample(out, "process_max_fds", NULL, (double)p->max_fds);
+  metrics_family(out, "process_start_time_seconds", "gauge",
                  "Start time of the daemon since the unix epoch, in "
                  "seconds.");
-  metrics_sample(buf, len, "process_start_time_seconds", NULL, p->start_time);
+  metrics_sample(out, "process_start_time_seconds", NULL, p->start_time);
 }
 
 /* --------------------------------------------------------- event counts */

@@ -19,12 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+
 /* Appends "# HELP name help" (help escaped) and "# TYPE name type". */
-void metrics_family(char **buf, size_t *len, const char *name, const char *type,
+void metrics_family(struct buf *out, const char *name, const char *type,
                     const char *help);
 /* Appends one sample: name{k1="v1",...} value. labels is NULL or a
  * NULL-terminated list of key, value, key, value... (values escaped). */
-void metrics_sample(char **buf, size_t *len, const char *name,
+void metrics_sample(struct buf *out, const char *name,
                     const char *const *labels, double value);
 /* Returns a label value escaped for the text format (new string). */
 char *metrics_escape_label(const char *value);
@@ -52,7 +54,7 @@ double metrics_parse_btime(const char *proc_stat);
  * few small reads; fields that cannot be read stay 0). */
 void metrics_process_read(struct metrics_process *p);
 /* Appends the six process_* families. */
-void metrics_process_text(char **buf, size_t *len,
+void metrics_process_text(struct buf *out,
                           const struct metrics_process *p);
 
 /* An events_listener (src/events.h) that counts "watch_fired" and

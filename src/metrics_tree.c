@@ -20,8 +20,7 @@
 
 /* One family over the tree: what to emit for each node. */
 struct metrics_walk {
-  char **buf;
-  size_t *len;
+  struct buf *out;
   const struct metrics_tree *src;
   const char *name; /* the family's name */
 };
@@ -53,7 +52,7 @@ node_restarts(const struct metrics_walk *w, const struct config_node *n)
 static void
 node_sample(struct metrics_walk *w, const struct config_node *n, double v)
 {
-  metrics_sample(w->buf, w->len, w->name,
+  metrics_sample(w->out, w->name,
                  (const char *[]){n->is_group ? "group" : "runner", n->name,
                                   NULL},
                  v);
@@ -68,7 +67,7 @@ m_runner_state(struct metrics_walk *w, const struct config_node *n)
     return;
   for (int i = 0; i < FSM_N_STATES; i++) {
     const char *name = fsm_state_name((enum fsm_state)i);
-    metrics_sample(w->buf, w->len, w->name,
+    metrics_sample(w->out, w->name,
                    (const char *[]){"runner", n->name, "state", name, NULL},
                    strcmp(state, name) == 0);
   }
@@ -89,7 +88,7 @@ m_group_state(struct metrics_walk *w, const struct config_node *n)
   if (!n->is_group || !w->src->group_state_name)
     return;
   for (size_t i = 0; (name = w->src->group_state_name(i)) != NULL; i++)
-    metrics_sample(w->buf, w->len, w->name,
+    metrics_sample(w->out, w->name,
                    (const char *[]){"group", n->name, "state", name, NULL},
                    strcmp(state, name) == 0);
 }
@@ -253,31 +252,31 @@ walk_tree(struct metrics_walk *w, const struct tree_family *f,
 }
 
 void
-metrics_tree_text(char **buf, size_t *len, const struct metrics_tree *src)
+metrics_tree_text(struct buf *out, const struct metrics_tree *src)
 {
   struct metrics_process proc;
 
-  metrics_family(buf, len, "tend_build_info", "gauge",
+  metrics_family(out, "tend_build_info", "gauge",
                  "Always 1; the version of the running daemon.");
-  metrics_sample(buf, len, "tend_build_info",
+  metrics_sample(out, "tend_build_info",
                  (const char *[]){"version", src->version, NULL}, 1);
   for (size_t i = 0; i < sizeof tree_families / sizeof *tree_families; i++) {
     const struct tree_family *f = &tree_families[i];
-    struct metrics_walk w = {buf, len, src, f->name};
+    struct metrics_walk w = {out, src, f->name};
 
-    metrics_family(buf, len, f->name, f->type, f->help);
+    metrics_family(out, f->name, f->type, f->help);
     walk_tree(&w, f, src->root);
   }
-  metrics_family(buf, len, "tend_events_total", "counter",
+  metrics_family(out, "tend_events_total", "counter",
                  "Events emitted (state transitions and daemon notes).");
-  metrics_sample(buf, len, "tend_events_total", NULL,
+  metrics_sample(out, "tend_events_total", NULL,
                  (double)events_last_seq());
-  metrics_family(buf, len, "tend_pubsub_subscriptions", "gauge",
+  metrics_family(out, "tend_pubsub_subscriptions", "gauge",
                  "Internal pubsub subscriptions: the terminal printer, the "
                  "API's tree cache, one per open HTTP stream (see "
                  "tend_http_sse_subscribers for the streams alone).");
-  metrics_sample(buf, len, "tend_pubsub_subscriptions", NULL,
+  metrics_sample(out, "tend_pubsub_subscriptions", NULL,
                  (double)pubsub_count());
   metrics_process_read(&proc);
-  metrics_process_text(buf, len, &proc);
+  metrics_process_text(out, &proc);
 }

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+struct buf;
+
 struct config_node;
 struct registry;
 struct sup;
@@ -34,7 +36,7 @@ struct metrics_tree {
 /* Appends the whole /metrics text: build info, one family per fact over
  * the tree (runner and group states and restarts, output logs, watches),
  * the event and pubsub counts and the process_* families. */
-void metrics_tree_text(char **buf, size_t *len,
+void metrics_tree_text(struct buf *out,
                        const struct metrics_tree *src);
 
 #endif

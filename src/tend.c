@@ -710,13 +710,13 @@ tend_watch_resume(const char *name, char **cause)
 }
 
 void
-tend_metrics_text(char **buf, size_t *len)
+tend_metrics_text(struct buf *out)
 {
   struct metrics_tree src = {TEND_VERSION,          t.cfg->root, t.view,
                                t.reg,                 t.root,
                                sup_group_state_name,  sup_group_restarts};
 
-  metrics_tree_text(buf, len, &src);
+  metrics_tree_text(out, &src);
 }
 
 json_t *

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
 struct config_errors;
 
 #define TEND_CMD_MAP(X)                                                        \
@@ -87,8 +88,8 @@ int tend_output_last_seq(const char *name, uint64_t *seq);
 uint64_t tend_events_last_seq(void);
 
 /* Appends Prometheus text-format metrics of the supervision and output
- * contexts to buf (a growing string: *buf may be realloc'd). */
-void tend_metrics_text(char **buf, size_t *len);
+ * contexts to out. */
+void tend_metrics_text(struct buf *out);
 
 /* Daemon facts for /healthz, daemon.json and the UI: {"version","pid",
  * "config","config_hash","state_dir","started_ms","config_error"}. */

@@ -2,6 +2,7 @@
  * changes, as the comment above views_tree says. */
 #include "ui/views.h"
 
+#include "src/buf.h"
 #include "src/metrics.h"
 #include "src/pubsub.h"
 #include "src/tend.h"
@@ -32,33 +33,31 @@ void
 views_metrics(const struct routes_req *rq, const char *name,
           struct routes_reply *out)
 {
-  char *buf = NULL;
-  size_t len = 0;
+  struct buf text = BUF_ZERO;
 
   (void)rq;
   (void)name;
-  tend_metrics_text(&buf, &len);
-  metrics_family(&buf, &len, "tend_http_requests_total", "counter",
+  tend_metrics_text(&text);
+  metrics_family(&text, "tend_http_requests_total", "counter",
                  "HTTP responses sent, by status code.");
   for (int s = 100; s < 600; s++) {
     char code[16];
     if (!routes_status_count(s))
       continue;
     snprintf(code, sizeof code, "%d", s);
-    metrics_sample(&buf, &len, "tend_http_requests_total",
+    metrics_sample(&text, "tend_http_requests_total",
                    (const char *[]){"code", code, NULL},
                    (double)routes_status_count(s));
   }
-  metrics_family(&buf, &len, "tend_http_sse_subscribers", "gauge",
+  metrics_family(&text, "tend_http_sse_subscribers", "gauge",
                  "Open HTTP Server-Sent Events streams (output and "
                  "events).");
-  metrics_sample(&buf, &len, "tend_http_sse_subscribers", NULL,
+  metrics_sample(&text, "tend_http_sse_subscribers", NULL,
                  (double)sse_stream_count());
   out->status = 200;
   out->content_type = "text/plain; version=0.0.4; charset=utf-8";
   out->cache_control = "no-store";
-  out->body = buf;
-  out->len = len;
+  out->body = buf_steal(&text, &out->len);
 }
 
 /* The tree's serialised form, cached: building and dumping a 100-runner

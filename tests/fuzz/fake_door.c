@@ -9,6 +9,7 @@
  * from them is one the fuzzer accepts. */
 #include "tests/fuzz/fake_door.h"
 
+#include "src/buf.h"
 #include "src/config.h"
 #include "src/pubsub.h"
 #include "src/tend.h"
@@ -286,15 +287,9 @@ tend_events_last_seq(void)
 }
 
 void
-tend_metrics_text(char **buf, size_t *len)
+tend_metrics_text(struct buf *out)
 {
-  static const char m[] = "tend_runners{state=\"running\"} 1\n";
-
-  *buf = realloc(*buf, *len + sizeof m);
-  if (!*buf)
-    abort();
-  memcpy(*buf + *len, m, sizeof m);
-  *len += sizeof m - 1;
+  buf_adds(out, "tend_runners{state=\"running\"} 1\n");
 }
 
 json_t *

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/buf.h"
 #include "src/config.h"
 #include "src/events.h"
 #include "src/metrics.h"
@@ -17,24 +18,25 @@
 
 Test(metrics, family_and_samples)
 {
-  char *buf = NULL;
-  size_t len = 0;
+  struct buf out = BUF_ZERO;
+  char *buf;
 
-  metrics_family(&buf, &len, "tend_x_total", "counter",
+  metrics_family(&out, "tend_x_total", "counter",
                  "Things, with a \\ and a\nnewline.");
-  metrics_sample(&buf, &len, "tend_x_total",
+  metrics_sample(&out, "tend_x_total",
                  (const char *[]){"runner", "a\"b\\c\nd", "state", "ok", NULL},
                  42);
-  metrics_sample(&buf, &len, "tend_x_total", NULL, 0.25);
-  metrics_sample(&buf, &len, "tend_x_total", (const char *[]){NULL},
+  metrics_sample(&out, "tend_x_total", NULL, 0.25);
+  metrics_sample(&out, "tend_x_total", (const char *[]){NULL},
                  12345678901234.0);
+  buf = out.data;
   cr_assert_str_eq(buf,
                    "# HELP tend_x_total Things, with a \\\\ and a\\nnewline.\n"
                    "# TYPE tend_x_total counter\n"
                    "tend_x_total{runner=\"a\\\"b\\\\c\\nd\",state=\"ok\"} 42\n"
                    "tend_x_total 0.25\n"
                    "tend_x_total 12345678901234\n");
-  cr_assert_eq(len, strlen(buf));
+  cr_assert_eq(out.len, strlen(buf));
   free(buf);
 }
 
@@ -79,15 +81,16 @@ Test(metrics, parse_btime)
 Test(metrics, process_read_is_sane)
 {
   struct metrics_process p;
-  char *buf = NULL;
-  size_t len = 0;
+  struct buf out = BUF_ZERO;
+  char *buf;
 
   metrics_process_read(&p);
   cr_assert_gt(p.resident_bytes, 0);
   cr_assert_geq(p.virtual_bytes, p.resident_bytes);
   cr_assert_geq(p.open_fds, 3);
   cr_assert_gt(p.start_time, 1.0e9);
-  metrics_process_text(&buf, &len, &p);
+  metrics_process_text(&out, &p);
+  buf = out.data;
   cr_assert_not_null(strstr(buf, "# TYPE process_cpu_seconds_total counter\n"));
   cr_assert_not_null(strstr(buf, "\nprocess_open_fds "));
   cr_assert_not_null(strstr(buf, "\nprocess_max_fds "));
@@ -128,8 +131,8 @@ Test(metrics, tree_families_follow_the_read_model)
                      "{\"name\": \"web\", \"cmd\": \"x\"},"
                      "{\"name\": \"db\", \"cmd\": \"y\"}]}";
   struct config *cfg = NULL;
-  char *errors = NULL, *buf = NULL;
-  size_t len = 0;
+  char *errors = NULL, *buf;
+  struct buf out = BUF_ZERO;
   struct view *view = view_new();
   struct registry *reg = registry_new();
   json_t *saved = json_pack("{s:i}", "restarts", 4);
@@ -142,7 +145,8 @@ Test(metrics, tree_families_follow_the_read_model)
   view_restore(view, "web", saved);
   src = (struct metrics_tree){"9.9", cfg->root, view, reg, NULL, NULL,
                                 NULL};
-  metrics_tree_text(&buf, &len, &src);
+  metrics_tree_text(&out, &src);
+  buf = out.data;
   cr_assert_not_null(strstr(buf, "tend_build_info{version=\"9.9\"} 1\n"));
   cr_assert_not_null(strstr(
       buf, "tend_runner_state{runner=\"web\",state=\"running\"} 0\n"));
@@ -164,7 +168,7 @@ Test(metrics, tree_families_follow_the_read_model)
   b = strstr(buf, "# TYPE tend_events_total counter");
   cr_assert(a && b && a < b);
   cr_assert_not_null(strstr(buf, "# TYPE process_open_fds gauge"));
-  cr_assert_eq(len, strlen(buf));
+  cr_assert_eq(out.len, strlen(buf));
   free(buf);
   json_decref(saved);
   registry_free(reg);

@@ -6,6 +6,7 @@
  * signal parser, so the HTTP rules are tested without a daemon. */
 #include <criterion/criterion.h>
 
+#include "src/buf.h"
 #include "src/config.h"
 #include "src/pubsub.h"
 #include "src/tend.h"
@@ -216,12 +217,9 @@ tend_events_last_seq(void)
 }
 
 void
-tend_metrics_text(char **buf, size_t *len)
+tend_metrics_text(struct buf *out)
 {
-  const char *m = "tend_runners{state=\"running\"} 1\n";
-  *buf = realloc(*buf, *len + strlen(m) + 1);
-  memcpy(*buf + *len, m, strlen(m) + 1);
-  *len += strlen(m);
+  buf_adds(out, "tend_runners{state=\"running\"} 1\n");
 }
 
 json_t *
