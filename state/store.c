@@ -381,8 +381,8 @@ open_current(struct store *st)
   struct stat sb;
   if (fstat(fd, &sb) == 0 && (sb.st_mode & 077))
     fchmod(fd, sb.st_mode & 0700); /* a log of an older tend: 0644 */
-  int64_t end, cut = 0;
-  uint64_t seq, run;
+  int64_t end = 0, cut = 0;
+  uint64_t seq = 0, run = 0;
   rc = scan_file(fd, 1, &end, &cut, &seq, &run);
   if (rc < 0) {
     close(fd);

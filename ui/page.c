@@ -17,6 +17,7 @@
  * away while its page is sent ends the page with what it holds. */
 #include "ui/page.h"
 
+#include "src/buf.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
 #include "ui/sse.h"
@@ -37,8 +38,8 @@ struct page {
   size_t n_items;
   json_t *gap;          /* the hole in front of the page, or NULL */
   enum page_phase phase;
-  char *buf;
-  size_t len, off, cap;
+  struct buf text; /* the part of the page made and not yet all sent */
+  size_t off;       /* how much of text went out */
 };
 
 /* Starts a page. */
@@ -52,18 +53,6 @@ page_new(const char *runner, uint64_t after, size_t limit, size_t budget)
   p->left = limit;
   p->budget = budget;
   return p;
-}
-
-/* Appends n bytes to the buffer. */
-static void
-put(struct page *p, const char *s, size_t n)
-{
-  if (p->len + n > p->cap) {
-    p->cap = p->len + n > 2 * p->cap ? p->len + n : 2 * p->cap;
-    p->buf = xrealloc(p->buf, p->cap);
-  }
-  memcpy(p->buf + p->len, s, n);
-  p->len += n;
 }
 
 /* Reads items after p->pos from the door; sets *last to the log's newest
@@ -127,8 +116,8 @@ fill_batch(struct page *p)
       break;
     }
     if (p->n_items > 0)
-      put(p, ",", 1);
-    put(p, text, tl);
+      buf_add(&p->text, ",", 1);
+    buf_add(&p->text, text, tl);
     free(text);
     p->used += tl;
     p->n_items++;
@@ -151,9 +140,9 @@ put_tail(struct page *p)
                    "],\"next\":%" PRIu64 ",\"last\":%" PRIu64 ",\"gap\":",
                    p->pos, p->last);
 
-  put(p, head, (size_t)n);
-  put(p, gap ? gap : "null", gap ? strlen(gap) : 4);
-  put(p, "}\n", 2);
+  buf_add(&p->text, head, (size_t)n);
+  buf_add(&p->text, gap ? gap : "null", gap ? strlen(gap) : 4);
+  buf_add(&p->text, "}\n", 2);
   free(gap);
 }
 
@@ -163,18 +152,15 @@ page_read(struct page *p, char *buf, size_t max)
 {
   size_t n;
 
-  while (p->off == p->len && p->phase != PAGE_DONE) {
-    p->off = p->len = 0;
-    if (p->cap > 2 * PAGE_BATCH_BYTES) { /* a big item went out */
-      free(p->buf);
-      p->buf = NULL;
-      p->cap = 0;
-    }
+  while (p->off == p->text.len && p->phase != PAGE_DONE) {
+    p->off = p->text.len = 0;
+    if (p->text.cap > 2 * PAGE_BATCH_BYTES) /* a big item went out */
+      buf_free(&p->text);
     if (p->phase == PAGE_HEAD) {
       if (p->runner)
-        put(p, "{\"chunks\":[", 11);
+        buf_add(&p->text, "{\"chunks\":[", 11);
       else
-        put(p, "{\"events\":[", 11);
+        buf_add(&p->text, "{\"events\":[", 11);
       p->phase = PAGE_ITEMS;
     } else if (p->phase == PAGE_ITEMS) {
       fill_batch(p);
@@ -183,9 +169,9 @@ page_read(struct page *p, char *buf, size_t max)
       p->phase = PAGE_DONE;
     }
   }
-  n = p->len - p->off < max ? p->len - p->off : max;
+  n = p->text.len - p->off < max ? p->text.len - p->off : max;
   if (n > 0)
-    memcpy(buf, p->buf + p->off, n);
+    memcpy(buf, p->text.data + p->off, n);
   p->off += n;
   return n;
 }
@@ -217,6 +203,6 @@ page_free(struct page *p)
     return;
   free(p->runner);
   json_decref(p->gap);
-  free(p->buf);
+  buf_free(&p->text);
   free(p);
 }

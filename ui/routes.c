@@ -422,7 +422,6 @@ routes_etag_match(const char *inm, const char *etag)
     }
     if (len == elen && memcmp(p, etag, elen) == 0)
       return 1;
-    p += len;
     if (end)
       p = end + 1;
     else
