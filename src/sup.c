@@ -24,7 +24,8 @@
  * as SUP_MSG_RESTART, so that the runner counts them as restarts.
  *
  * A reload (sup_apply) runs config_diff's change list, the same one the
- * config_applied event shows; see "Reload" below. Each supervisor holds a
+ * config_applied event shows; it lives in src/sup_apply.c, on the data
+ * of src/sup_impl.h (internal to the sup modules). Each supervisor holds a
  * reference to the config its specs come from (config_ref), and so does
  * each runner, so a replaced config is freed once the last of them moved
  * on or closed.
@@ -47,29 +48,9 @@
 #include "runners/runner.h"
 #include "src/events.h"
 #include "src/log.h"
-#include "src/strmap.h"
-#include "src/sup_fsm.h"
-#include "src/sup_policy.h"
+#include "src/sup_impl.h"
 #include "src/tend.h"
 #include "src/xalloc.h"
-
-/* What the supervisor believes about a child, from the child's reports. */
-enum child_state { CHILD_DOWN, CHILD_STARTING, CHILD_UP, CHILD_STOPPING };
-
-struct child {
-  const struct config_node *spec; /* a node of the sup's cfg; NULL once
-                                     removed */
-  actor_id id;
-  struct runner *runner; /* exactly one of runner / group is set */
-  struct sup *group;
-  enum child_state state;
-  struct sup_backoff backoff;
-  int64_t started_ms;  /* monotonic ms of the last start, for backoff */
-  int held;            /* stopped by the user: not restarted by policy */
-  int failed;          /* past its own restart_limit: left down */
-  struct sup_window limit_window; /* its own recent restarts */
-  char *why_next;      /* why its next start happens (for its marker) */
-};
 
 /* Sets why child c starts next (text copied; NULL clears). */
 static void
@@ -79,49 +60,7 @@ set_why(struct child *c, const char *why)
   c->why_next = why ? xstrdup(why) : NULL;
 }
 
-enum step_op { STEP_START, STEP_STOP };
-
-struct step {
-  enum step_op op;
-  const struct config_node *spec; /* names the child (indexes can shift) */
-  int64_t delay_ms;
-  int wait;
-  int restart; /* a start that a restart plan makes (SUP_MSG_RESTART) */
-};
-
-struct sup {
-  uv_loop_t *loop;
-  /* A reference: every spec the supervisor holds (its own, its children's,
-   * its queued steps' and the wait's) is a node of this config; a reload
-   * moves them all to the new one at once (rebind()). A removed child's
-   * runner or group holds the old config itself until it closes. */
-  const struct config *cfg;
-  const struct config_node *spec;
-  actor_id self, parent;
-  enum sup_fsm_state state; /* moved only by fire(), through the table */
-  enum sup_fsm_state shown; /* the last published state (GIVING_UP is not) */
-  struct child *children;
-  size_t n_children;
-  struct child *removed; /* left the config: stopping, then closed */
-  size_t n_removed;
-  struct sup_window window;
-  int restarts;
-
-  struct step *steps; /* a deque as a plain array: small in practice */
-  size_t n_steps, cap_steps;
-  int waiting;              /* a step is in flight */
-  const struct config_node *wait_for;
-  enum step_op wait_op;
-  char *give_up_reason; /* set only while GIVING_UP */
-
-  /* close bookkeeping */
-  int closing, pending_closes;
-  void (*close_cb)(void *);
-  void *close_arg;
-};
-
 static void sup_handle(void *state, actor_id self, const struct actor_msg *m);
-static void run_steps(struct sup *s);
 static enum sup_fsm_action fire(struct sup *s, enum sup_fsm_event ev,
                                 const char *reason);
 
@@ -216,9 +155,8 @@ child_by_id(struct sup *s, actor_id id)
   return NULL;
 }
 
-/* Returns the child for spec, or NULL. */
-static struct child *
-child_by_spec(struct sup *s, const struct config_node *spec)
+struct child *
+sup_child_by_spec(struct sup *s, const struct config_node *spec)
 {
   for (size_t i = 0; i < s->n_children; i++)
     if (s->children[i].spec == spec)
@@ -255,9 +193,8 @@ push_step_full(struct sup *s, int front, const struct step *stp)
   s->n_steps++;
 }
 
-/* Appends a plain step (not a restart) at the back or the front. */
-static void
-push_step(struct sup *s, int front, enum step_op op,
+void
+sup_push_step(struct sup *s, int front, enum step_op op,
           const struct config_node *spec, int64_t delay_ms, int wait)
 {
   struct step st = {op, spec, delay_ms, wait, 0};
@@ -312,8 +249,8 @@ queue_done(struct sup *s)
 }
 
 /* Executes queued steps until one has to wait or the queue is empty. */
-static void
-run_steps(struct sup *s)
+void
+sup_run_steps(struct sup *s)
 {
   while (!s->waiting && s->n_steps > 0) {
     struct step st = s->steps[0];
@@ -321,7 +258,7 @@ run_steps(struct sup *s)
 
     memmove(s->steps, s->steps + 1, (s->n_steps - 1) * sizeof *s->steps);
     s->n_steps--;
-    c = child_by_spec(s, st.spec);
+    c = sup_child_by_spec(s, st.spec);
     if (!c)
       continue;
     if (st.op == STEP_START) {
@@ -541,7 +478,7 @@ child_report(struct sup *s, const struct actor_msg *m)
                  awaited && s->wait_op == STEP_START);
     break;
   }
-  run_steps(s);
+  sup_run_steps(s);
 }
 
 /* Queues a start of every child in order, each waited for until it is up
@@ -554,9 +491,9 @@ start_all(struct sup *s)
     clear_failed(&s->children[i]);
     if (!spec->is_group && !spec->autostart)
       continue;
-    push_step(s, 0, STEP_START, spec, 0, 1);
+    sup_push_step(s, 0, STEP_START, spec, 0, 1);
   }
-  run_steps(s);
+  sup_run_steps(s);
 }
 
 /* Drops the queue and stops every child in reverse order. */
@@ -569,8 +506,8 @@ stop_all(struct sup *s)
   if (s->waiting && s->wait_op == STEP_START)
     s->waiting = 0;
   for (size_t i = s->n_children; i-- > 0;)
-    push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
-  run_steps(s);
+    sup_push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
+  sup_run_steps(s);
 }
 
 /* Stops every child in reverse order and then starts them in order (the
@@ -582,15 +519,15 @@ restart_all(struct sup *s)
   for (size_t i = 0; i < s->n_children; i++)
     clear_failed(&s->children[i]);
   for (size_t i = s->n_children; i-- > 0;)
-    push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
+    sup_push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
   for (size_t i = 0; i < s->n_children; i++) {
     const struct config_node *spec = s->children[i].spec;
     if (!spec->is_group && !spec->autostart &&
         s->children[i].state == CHILD_DOWN)
       continue;
-    push_step(s, 0, STEP_START, spec, 0, 1);
+    sup_push_step(s, 0, STEP_START, spec, 0, 1);
   }
-  run_steps(s);
+  sup_run_steps(s);
 }
 
 /* Sets whether the user holds every child (held: no restart by policy). */
@@ -661,17 +598,21 @@ run_action(struct sup *s, enum sup_fsm_action action, const char *reason)
     restart_all(s);
     break;
   case SUP_FSM_ACTION_CHILD_CMD:
-    run_steps(s); /* the command's steps are queued already */
+    sup_run_steps(s); /* the command's steps are queued already */
     break;
-  case SUP_FSM_ACTION_GIVE_UP:
+  case SUP_FSM_ACTION_GIVE_UP: {
     /* Every child is stopped in reverse; the empty queue then fails the
-     * group (GIVING_UP --queue_empty--> FAILED). */
+     * group (GIVING_UP --queue_empty--> FAILED). The reason is copied
+     * before the old one goes: it may be that very text. */
+    char *why = xstrdup(reason ? reason : "gave up");
+
     s->n_steps = 0;
     free(s->give_up_reason);
-    s->give_up_reason = xstrdup(reason ? reason : "gave up");
+    s->give_up_reason = why;
     for (size_t i = s->n_children; i-- > 0;)
-      push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
+      sup_push_step(s, 0, STEP_STOP, s->children[i].spec, 0, 1);
     break;
+  }
   case SUP_FSM_ACTION_REPORT_STARTED:
     tell_parent(s, SUP_MSG_STARTED, 0, NULL);
     break;
@@ -743,16 +684,16 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
   switch (cmd->cmd) {
   case TEND_CMD_START:
     c->held = 0;
-    push_step(s, 0, STEP_START, c->spec, 0, 0);
+    sup_push_step(s, 0, STEP_START, c->spec, 0, 0);
     break;
   case TEND_CMD_STOP:
     c->held = 1;
-    push_step(s, 1, STEP_STOP, c->spec, 0, 1);
+    sup_push_step(s, 1, STEP_STOP, c->spec, 0, 1);
     break;
   case TEND_CMD_RESTART:
     c->held = 0;
-    push_step(s, 1, STEP_START, c->spec, 0, 0);
-    push_step(s, 1, STEP_STOP, c->spec, 0, 1);
+    sup_push_step(s, 1, STEP_START, c->spec, 0, 0);
+    sup_push_step(s, 1, STEP_STOP, c->spec, 0, 1);
     break;
   default:
     break;
@@ -816,223 +757,6 @@ on_child_closed(void *arg)
   config_unref(s->cfg);
   free(s);
 }
-
-/* ------------------------------------------------------------------ */
-/* Reload: the config_diff change list, applied                         */
-
-/* The change list that the config_applied event shows is the one thing
- * applied: REMOVE stops and forgets a child, ADD creates one, CHANGE
- * restarts a runner; every other node of the new tree is a survivor (same
- * name, kind and parent) and is rebound to its new spec. The removes go
- * first over the whole tree, so that a node moved to another group has
- * left its old place (and its name in the registry) before it is created
- * in the new one. A survivor the tree does not hold, or a child the list
- * neither keeps nor removes, means the tree and the diff disagree: a
- * broken invariant, so it aborts. */
-
-/* The ADD and CHANGE entries of a change list, by node name. */
-struct diff_index {
-  struct strmap *adds;    /* new name -> change */
-  struct strmap *changes; /* name -> change */
-};
-
-/* Returns the supervisor (s or one below it) that runs group spec. */
-static struct sup *
-sup_of_spec(struct sup *s, const struct config_node *spec)
-{
-  if (s->spec == spec)
-    return s;
-  for (size_t i = 0; i < s->n_children; i++) {
-    struct sup *g = s->children[i].group;
-    struct sup *found = g ? sup_of_spec(g, spec) : NULL;
-    if (found)
-      return found;
-  }
-  return NULL;
-}
-
-/* REMOVE: stops child c of s and moves it to the removed list (closed once
- * it answers); its queued steps go, and so does a wait for it. Its runner
- * or group holds its own reference to the old config until it closes. */
-static void
-remove_child(struct sup *s, struct child *c)
-{
-  struct child gone = *c;
-  size_t out = 0;
-
-  for (size_t i = 0; i < s->n_steps; i++)
-    if (s->steps[i].spec != gone.spec)
-      s->steps[out++] = s->steps[i];
-  s->n_steps = out;
-  if (s->waiting && s->wait_for == gone.spec)
-    s->waiting = 0;
-  actor_unregister(gone.spec->name);
-  gone.spec = NULL; /* nothing reads it: the old config may go first */
-  memmove(c, c + 1,
-          (size_t)(s->children + s->n_children - (c + 1)) * sizeof *c);
-  s->n_children--;
-  s->removed = xrealloc(s->removed, (s->n_removed + 1) * sizeof *s->removed);
-  s->removed[s->n_removed++] = gone;
-  actor_send(gone.id, SUP_MSG_STOP, s->self, 0, NULL, NULL);
-}
-
-/* Points the queued steps and the wait at from to to. */
-static void
-remap_spec(struct sup *s, const struct config_node *from,
-           const struct config_node *to)
-{
-  for (size_t i = 0; i < s->n_steps; i++)
-    if (s->steps[i].spec == from)
-      s->steps[i].spec = to;
-  if (s->waiting && s->wait_for == from)
-    s->wait_for = to;
-}
-
-/* Returns the change of kind k (ADD or CHANGE) listed for node, or NULL. */
-static const struct config_change *
-change_of(const struct diff_index *ix, enum config_change_kind k,
-          const struct config_node *node)
-{
-  const struct config_change *ch =
-      strmap_get(k == CONFIG_CHANGE_ADD ? ix->adds : ix->changes, node->name);
-  return ch && ch->new_node == node ? ch : NULL;
-}
-
-/* Creates the child for an added spec ns (started when the group is live
- * and ns is a group or autostarts). */
-static void
-add_child(struct sup *s, struct child *c, const struct config *cfg,
-          const struct config_node *ns, int live)
-{
-  c->spec = ns;
-  if (ns->is_group) {
-    c->group = sup_new(s->loop, cfg, ns, s->self);
-    c->id = sup_id(c->group);
-  } else {
-    c->runner = runner_new(s->loop, cfg, ns, s->self, tend_runner_env());
-    c->id = runner_id(c->runner);
-  }
-  if (live && (ns->is_group || ns->autostart))
-    push_step(s, 0, STEP_START, ns, 0, 0);
-}
-
-/* Rebinds s (its removes done) to spec of cfg: survivors take their new
- * specs in the new order, added children are created, changed runners
- * restart. parent_live: every ancestor is running or starting. A group
- * that is not live (stopping, stopped, failed, or below one that stops, as
- * during the daemon's shutdown) starts nothing: new children wait for its
- * next start, changed ones run the new spec then. */
-static void
-rebind(struct sup *s, const struct config *cfg, const struct config_node *spec,
-       const struct diff_index *ix, int parent_live)
-{
-  struct child *old = s->children;
-  size_t n_old = s->n_children;
-  int *taken = xcalloc(n_old ? n_old : 1, sizeof *taken);
-  struct child *now = xcalloc(spec->n_children ? spec->n_children : 1,
-                              sizeof *now);
-  int live = parent_live && sup_fsm_state_live(s->state);
-
-  if (strcmp(s->spec->name, spec->name) != 0) {
-    /* Only the root is renamed in place (a ROOT change). */
-    actor_unregister(s->spec->name);
-    actor_register(spec->name, s->self);
-  }
-  s->spec = spec;
-  config_ref(cfg);
-  config_unref(s->cfg);
-  s->cfg = cfg;
-  for (size_t i = 0; i < spec->n_children; i++) {
-    const struct config_node *ns = spec->children[i];
-    struct child *c = &now[i];
-    size_t j = 0;
-
-    if (change_of(ix, CONFIG_CHANGE_ADD, ns)) {
-      add_child(s, c, cfg, ns, live);
-      continue;
-    }
-    while (j < n_old && (taken[j] || strcmp(old[j].spec->name, ns->name)))
-      j++;
-    TEND_ASSERT(j < n_old && old[j].spec->is_group == ns->is_group);
-    taken[j] = 1;
-    *c = old[j];
-    remap_spec(s, c->spec, ns);
-    c->spec = ns;
-    if (c->group) {
-      rebind(c->group, cfg, ns, ix, live);
-      continue;
-    }
-    runner_rebind(c->runner, cfg, ns);
-    if (change_of(ix, CONFIG_CHANGE_CHANGE, ns) && live &&
-        (c->state == CHILD_UP || c->state == CHILD_STARTING)) {
-      push_step(s, 0, STEP_STOP, ns, 0, 1);
-      push_step(s, 0, STEP_START, ns, 0, 0);
-    }
-  }
-  for (size_t j = 0; j < n_old; j++)
-    TEND_ASSERT(taken[j]); /* kept by neither the diff nor the new tree */
-  free(taken);
-  free(old);
-  s->children = now;
-  s->n_children = spec->n_children;
-  run_steps(s);
-}
-
-void
-sup_apply(struct sup *s, const struct config *cfg,
-          const struct config_change *changes, size_t n)
-{
-  struct diff_index ix = {strmap_new(), strmap_new()};
-
-  for (size_t i = 0; i < n; i++) {
-    const struct config_change *ch = &changes[i];
-    if (ch->kind == CONFIG_CHANGE_REMOVE) {
-      struct sup *g = sup_of_spec(s, ch->old_node->parent);
-      struct child *c = g ? child_by_spec(g, ch->old_node) : NULL;
-      TEND_ASSERT(c != NULL); /* the tree runs the diff's old config */
-      remove_child(g, c);
-    } else if (ch->kind == CONFIG_CHANGE_ADD) {
-      strmap_set(ix.adds, ch->new_node->name, (void *)ch);
-    } else if (ch->kind == CONFIG_CHANGE_CHANGE) {
-      strmap_set(ix.changes, ch->new_node->name, (void *)ch);
-    }
-  }
-  rebind(s, cfg, cfg->root, &ix, 1);
-  strmap_free(ix.adds);
-  strmap_free(ix.changes);
-}
-
-/* Appends the description of s (see sup_tree_json). */
-static json_t *
-tree_json(const struct sup *s)
-{
-  json_t *kids = json_array(), *stopping = json_array();
-
-  for (size_t i = 0; i < s->n_children; i++) {
-    const struct child *c = &s->children[i];
-    json_t *node = c->group ? tree_json(c->group)
-                            : json_pack("{s:s, s:s}", "name", c->spec->name,
-                                        "kind", "runner");
-    json_object_set_new(node, "id", json_integer((json_int_t)c->id));
-    json_object_set_new(node, "bound", json_boolean(config_find(
-                                           s->cfg, c->spec->name) == c->spec));
-    json_array_append_new(kids, node);
-  }
-  for (size_t i = 0; i < s->n_removed; i++)
-    json_array_append_new(stopping,
-                          json_integer((json_int_t)s->removed[i].id));
-  return json_pack("{s:s, s:s, s:o, s:o}", "name", s->spec->name, "kind",
-                   "group", "children", kids, "stopping", stopping);
-}
-
-json_t *
-sup_tree_json(const struct sup *s)
-{
-  json_t *doc = tree_json(s);
-  json_object_set_new(doc, "id", json_integer((json_int_t)s->self));
-  return doc;
-}
-
 void
 sup_close(struct sup *s, void (*cb)(void *arg), void *arg)
 {

@@ -46,23 +46,6 @@ struct sup *sup_new(uv_loop_t *loop, const struct config *cfg,
                     const struct config_node *spec, actor_id parent);
 /* The supervisor's actor id. */
 actor_id sup_id(const struct sup *sup);
-/* Applies a reload to the root supervisor: changes[0..n) is
- * config_diff(old, cfg), where old is the config the tree runs now (the
- * caller keeps old alive until this returns). REMOVE stops a child and
- * forgets it (closed once stopped), ADD creates one (started when its group
- * runs), CHANGE restarts a runner that is up; every other node is a
- * survivor and keeps running on its new spec. The tree then runs cfg, and
- * references to old remain only where something still uses it (a removed
- * child until it closes, a probe until it ends). A tree that does not run
- * old aborts: the diff and the tree cannot disagree. */
-void sup_apply(struct sup *sup, const struct config *cfg,
-               const struct config_change *changes, size_t n);
-/* Describes the running subtree (new): {"name", "kind": "group", "id",
- * "children": [...], "stopping": [ids of removed children not yet
- * closed]}, each child with its actor "id" and "bound" (its spec is the
- * node of that name in the supervisor's config). For tests and debugging:
- * the tree the supervisors hold, not the config. */
-json_t *sup_tree_json(const struct sup *sup);
 /* Frees a stopped supervisor and its whole subtree; cb(arg) runs once every
  * libuv handle below it is closed. */
 void sup_close(struct sup *sup, void (*cb)(void *arg), void *arg);
@@ -74,5 +57,9 @@ const char *sup_group_state_name(size_t i);
  * events carry the count too, but only when the group itself changes
  * state. */
 int sup_group_restarts(const struct sup *sup, const char *name);
+
+/* The reload (sup_apply, sup_apply_tree_json) is its own module; included
+ * here so that a user of the supervisor needs one header. */
+#include "src/sup_apply.h"
 
 #endif

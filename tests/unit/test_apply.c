@@ -1,7 +1,7 @@
 /* test_apply: a reload on a real loop with real runners (src/apply.c,
  * sup_apply). One config_diff is both the config_applied event and what
  * the tree does: the test asserts the event's change list and then the
- * tree the supervisors hold (sup_tree_json) and the name registry. It
+ * tree the supervisors hold (sup_apply_tree_json) and the name registry. It
  * also follows the old config's references: held by the runners that
  * were removed until they close and by a readiness probe started under
  * it until the probe ends, then let go (ASan checks the rest: no leak, no
@@ -125,7 +125,7 @@ static int
 settled(void *arg)
 {
   struct sup *root = arg;
-  json_t *tree = sup_tree_json(root);
+  json_t *tree = sup_apply_tree_json(root);
   json_t *g = json_array_get(json_object_get(tree, "children"), 2);
   int done = json_array_size(json_object_get(tree, "stopping")) == 0 &&
              json_array_size(json_object_get(g, "stopping")) == 0 &&
@@ -271,7 +271,7 @@ Test(apply, one_diff_drives_the_event_and_the_tree)
   free(s);
 
   /* The tree: the same list applied. b and the old c are stopping. */
-  tree = sup_tree_json(root);
+  tree = sup_apply_tree_json(root);
   kids = json_object_get(tree, "children");
   cr_assert_eq(json_array_size(kids), 4);
   {
