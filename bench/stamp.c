@@ -106,7 +106,8 @@ payload(const char *kind, char **out)
   }
   p = buf;
   for (i = 0; i + 3 <= B64_RAW; i += 3) {
-    uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+    uint32_t v =
+        (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
     *p++ = tab[v >> 18];
     *p++ = tab[(v >> 12) & 63];
     *p++ = tab[(v >> 6) & 63];

@@ -13,28 +13,28 @@
   X(RUNNING, "running")   /* alive, no readiness check configured */           \
   X(READY, "ready")       /* alive, readiness check passed */                  \
   X(STOPPING, "stopping") /* stop signal sent; waiting for an empty group */   \
-  X(EXITED, "exited")     /* the run ended; the supervisor decides what next */\
-  X(BACKOFF, "backoff")   /* waiting before the next start */                  \
-  X(FAILED, "failed")     /* given up on */
+  X(EXITED, "exited")   /* the run ended; the supervisor decides what next */  \
+  X(BACKOFF, "backoff") /* waiting before the next start */                    \
+  X(FAILED, "failed")   /* given up on */
 
 #define FSM_EVENT_MAP(X)                                                       \
-  X(START, "start")               /* start now */                              \
-  X(START_LATER, "start_later")   /* start after a backoff delay */            \
-  X(BACKOFF_DONE, "backoff_done") /* the backoff timer fired */                \
-  X(SPAWNED, "spawned")           /* running, no readiness check */            \
+  X(START, "start")                 /* start now */                            \
+  X(START_LATER, "start_later")     /* start after a backoff delay */          \
+  X(BACKOFF_DONE, "backoff_done")   /* the backoff timer fired */              \
+  X(SPAWNED, "spawned")             /* running, no readiness check */          \
   X(SPAWNED_PROBE, "spawned_probe") /* running, readiness check armed */       \
-  X(SPAWN_FAILED, "spawn_failed") /* uv_spawn refused (ENOENT, EACCES...) */   \
-  X(READY_OK, "ready_ok")         /* readiness check passed */                 \
-  X(READY_FAILED, "ready_failed") /* readiness check timed out */              \
-  X(UNHEALTHY, "unhealthy")       /* the liveness probe failed too often */    \
-  X(EXIT, "exit")                 /* run over: leader reaped, group empty,     \
-                                     pipes drained */                          \
-  X(STOP, "stop")                 /* stop asked for */                         \
-  X(STOP_TIMEOUT, "stop_timeout") /* stop signal ignored past timeout_ms */    \
-  X(FAIL, "fail")                 /* the supervisor gave up on this runner */
+  X(SPAWN_FAILED, "spawn_failed")   /* uv_spawn refused (ENOENT, EACCES...) */ \
+  X(READY_OK, "ready_ok")           /* readiness check passed */               \
+  X(READY_FAILED, "ready_failed")   /* readiness check timed out */            \
+  X(UNHEALTHY, "unhealthy")         /* the liveness probe failed too often */  \
+  X(EXIT, "exit")                   /* run over: leader reaped, group empty,   \
+                                       pipes drained */                        \
+  X(STOP, "stop")                   /* stop asked for */                       \
+  X(STOP_TIMEOUT, "stop_timeout")   /* stop signal ignored past timeout_ms */  \
+  X(FAIL, "fail")                   /* the supervisor gave up on this runner */
 
 #define FSM_ACTION_MAP(X)                                                      \
-  X(INVALID, "invalid")               /* event refused in this state */        \
+  X(INVALID, "invalid") /* event refused in this state */                      \
   X(NONE, "none")                                                              \
   X(SPAWN, "spawn")                   /* uv_spawn now */                       \
   X(ARM_BACKOFF, "arm_backoff")       /* start the backoff timer */            \
@@ -52,14 +52,14 @@ enum fsm_state {
 #define X(N, S) FSM_##N,
   FSM_STATE_MAP(X)
 #undef X
-  FSM_N_STATES
+      FSM_N_STATES
 };
 
 enum fsm_event {
 #define X(N, S) FSM_EV_##N,
   FSM_EVENT_MAP(X)
 #undef X
-  FSM_N_EVENTS
+      FSM_N_EVENTS
 };
 
 enum fsm_action {

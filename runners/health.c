@@ -252,8 +252,8 @@ check_exec(struct health *p)
   proc->data = p;
   p->open_handles++;
   p->timed_out = 0;
-  rc = probe_exec(p->loop, proc, p->h->argv, p->spec->cwd,
-                  UV_PROCESS_DETACHED, on_exit_cb);
+  rc = probe_exec(p->loop, proc, p->h->argv, p->spec->cwd, UV_PROCESS_DETACHED,
+                  on_exit_cb);
   if (rc != 0) {
     char why[200];
     uv_close((uv_handle_t *)proc, on_closed);

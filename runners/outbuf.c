@@ -45,7 +45,9 @@ struct outbuf {
   uint64_t clock;
 };
 
-struct outbuf *outbuf_new(size_t bound) {
+struct outbuf *
+outbuf_new(size_t bound)
+{
   struct outbuf *ob = xcalloc(1, sizeof *ob);
   ob->bound = bound ? bound : OUTBUF_DEFAULT_BOUND;
   for (int i = 0; i < NSTREAMS; i++)
@@ -53,7 +55,9 @@ struct outbuf *outbuf_new(size_t bound) {
   return ob;
 }
 
-void outbuf_free(struct outbuf *ob) {
+void
+outbuf_free(struct outbuf *ob)
+{
   if (!ob)
     return;
   for (int i = 0; i < NSTREAMS; i++)
@@ -63,7 +67,9 @@ void outbuf_free(struct outbuf *ob) {
 
 /* Makes room for min more bytes, growing geometrically (or to the hint
  * learned from earlier cuts, so a flooding stream allocates once). */
-static void room(struct stream_buf *s, size_t min) {
+static void
+room(struct stream_buf *s, size_t min)
+{
   if (s->cap - s->len >= min)
     return;
   size_t need = s->len + min;
@@ -76,8 +82,10 @@ static void room(struct stream_buf *s, size_t min) {
   s->cap = cap;
 }
 
-char *outbuf_reserve(struct outbuf *ob, enum outbuf_stream stream, size_t min,
-                     size_t *avail) {
+char *
+outbuf_reserve(struct outbuf *ob, enum outbuf_stream stream, size_t min,
+               size_t *avail)
+{
   struct stream_buf *s = &ob->s[stream];
   room(s, min ? min : 1);
   if (avail)
@@ -85,7 +93,9 @@ char *outbuf_reserve(struct outbuf *ob, enum outbuf_stream stream, size_t min,
   return s->data + s->len;
 }
 
-void outbuf_commit(struct outbuf *ob, enum outbuf_stream stream, size_t n) {
+void
+outbuf_commit(struct outbuf *ob, enum outbuf_stream stream, size_t n)
+{
   struct stream_buf *s = &ob->s[stream];
   if (n == 0)
     return;
@@ -104,8 +114,10 @@ void outbuf_commit(struct outbuf *ob, enum outbuf_stream stream, size_t n) {
   }
 }
 
-void outbuf_append(struct outbuf *ob, enum outbuf_stream stream,
-                   const char *data, size_t len) {
+void
+outbuf_append(struct outbuf *ob, enum outbuf_stream stream, const char *data,
+              size_t len)
+{
   if (len == 0)
     return;
   char *p = outbuf_reserve(ob, stream, len, NULL);
@@ -113,22 +125,30 @@ void outbuf_append(struct outbuf *ob, enum outbuf_stream stream,
   outbuf_commit(ob, stream, len);
 }
 
-void outbuf_eof(struct outbuf *ob, enum outbuf_stream stream) {
+void
+outbuf_eof(struct outbuf *ob, enum outbuf_stream stream)
+{
   ob->s[stream].eof = 1;
 }
 
-size_t outbuf_pending(const struct outbuf *ob) {
+size_t
+outbuf_pending(const struct outbuf *ob)
+{
   return ob->s[OUTBUF_STDOUT].len + ob->s[OUTBUF_STDERR].len;
 }
 
-int outbuf_full(const struct outbuf *ob) {
+int
+outbuf_full(const struct outbuf *ob)
+{
   return outbuf_pending(ob) >= ob->bound;
 }
 
 /* Where to end a forced partial chunk of data[from..len) so that a UTF-8
  * sequence cut by the bound stays whole (the chunk then stays text, not
  * base64): len, or the start of an incomplete last sequence. */
-static size_t utf8_cut(const char *data, size_t from, size_t len) {
+static size_t
+utf8_cut(const char *data, size_t from, size_t len)
+{
   size_t p = len;
   while (p > from && len - p < 3 && ((unsigned char)data[p - 1] & 0xC0) == 0x80)
     p--;
@@ -142,8 +162,9 @@ static size_t utf8_cut(const char *data, size_t from, size_t len) {
 }
 
 /* Decides how many bytes of each stream a cut emits (emit[i]). */
-static void plan_cut(const struct outbuf *ob, int final,
-                     size_t emit[NSTREAMS]) {
+static void
+plan_cut(const struct outbuf *ob, int final, size_t emit[NSTREAMS])
+{
   size_t tails = 0;
   int forced[NSTREAMS] = {0};
   for (int i = 0; i < NSTREAMS; i++) {
@@ -173,7 +194,9 @@ static void plan_cut(const struct outbuf *ob, int final,
   }
 }
 
-int outbuf_cuttable(const struct outbuf *ob) {
+int
+outbuf_cuttable(const struct outbuf *ob)
+{
   size_t emit[NSTREAMS];
   plan_cut(ob, 0, emit);
   for (int i = 0; i < NSTREAMS; i++)
@@ -183,7 +206,9 @@ int outbuf_cuttable(const struct outbuf *ob) {
 }
 
 /* Moves the first e bytes of s into chunk c, keeping the rest pending. */
-static void take(struct stream_buf *s, size_t e, struct outbuf_chunk *c) {
+static void
+take(struct stream_buf *s, size_t e, struct outbuf_chunk *c)
+{
   size_t rest = s->len - e;
   c->data = s->data;
   c->len = e;
@@ -206,7 +231,9 @@ static void take(struct stream_buf *s, size_t e, struct outbuf_chunk *c) {
   s->head_stamp = s->tail_stamp;
 }
 
-struct outbuf_chunk *outbuf_cut(struct outbuf *ob, int final, size_t *n) {
+struct outbuf_chunk *
+outbuf_cut(struct outbuf *ob, int final, size_t *n)
+{
   size_t emit[NSTREAMS];
   int order[NSTREAMS];
   size_t count = 0;
@@ -232,7 +259,9 @@ struct outbuf_chunk *outbuf_cut(struct outbuf *ob, int final, size_t *n) {
   return chunks;
 }
 
-void outbuf_chunks_free(struct outbuf_chunk *chunks, size_t n) {
+void
+outbuf_chunks_free(struct outbuf_chunk *chunks, size_t n)
+{
   if (!chunks)
     return;
   for (size_t i = 0; i < n; i++)

@@ -36,12 +36,12 @@
 #define STORE_RETRY_MS 1000
 
 struct output {
-  char *name;             /* the runner's */
+  char *name; /* the runner's */
   struct output_hooks hooks;
   struct outbuf *ob;
-  struct store *store;    /* NULL when the log could not be opened */
+  struct store *store; /* NULL when the log could not be opened */
   struct buf enc;
-  char *topic;            /* "output/<name>" */
+  char *topic; /* "output/<name>" */
   uint64_t seq, run;
   int pty;                /* the current run's output is a terminal's */
   int store_error;        /* the last failed write's -errno, until a retry

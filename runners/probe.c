@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 int
-probe_exec(uv_loop_t *loop, uv_process_t *proc, char **argv,
-           const char *cwd, unsigned flags, uv_exit_cb cb)
+probe_exec(uv_loop_t *loop, uv_process_t *proc, char **argv, const char *cwd,
+           unsigned flags, uv_exit_cb cb)
 {
   uv_process_options_t opt = {0};
   uv_stdio_container_t io[3];

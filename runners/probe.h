@@ -17,8 +17,8 @@ int probe_exec(uv_loop_t *loop, uv_process_t *proc, char **argv,
                const char *cwd, unsigned flags, uv_exit_cb cb);
 /* Initialises tcp and starts a connect to 127.0.0.1:port with req.
  * Returns uv_tcp_connect's result: tcp needs its uv_close either way. */
-int probe_connect(uv_loop_t *loop, uv_tcp_t *tcp, uv_connect_t *req,
-                  int port, uv_connect_cb cb);
+int probe_connect(uv_loop_t *loop, uv_tcp_t *tcp, uv_connect_t *req, int port,
+                  uv_connect_cb cb);
 /* Writes what a GET of url gave into buf: "GET <url> answered <status>",
  * or "GET <url>: <error>" when status is 0. */
 void probe_http_why(char *buf, size_t size, const char *url, int status,

@@ -26,8 +26,9 @@
 #include "src/xalloc.h"
 
 #define TCP_RETRY_MS 50
-#define TCP_HELD_RETRY_MS 250 /* the port is someone else's: look at /proc
-                                 less often */
+#define TCP_HELD_RETRY_MS                                                      \
+  250 /* the port is someone else's: look at /proc                             \
+         less often */
 #define EXEC_RETRY_MS 200
 #define HTTP_RETRY_MS 200
 #define HTTP_TRY_MS 2000 /* one GET's own limit */
@@ -37,14 +38,14 @@ struct ready {
   const struct config_node *spec;
   ready_cb cb;
   void *ctx;
-  int pgid;           /* the run's process group */
-  int done;           /* verdict given or cancelled */
-  char waiting[200];  /* the last reason published */
+  int pgid;          /* the run's process group */
+  int done;          /* verdict given or cancelled */
+  char waiting[200]; /* the last reason published */
   int open_handles;
   uv_timer_t deadline;
   uv_timer_t retry;
   /* tcp */
-  uv_tcp_t *tcp;      /* one attempt at a time */
+  uv_tcp_t *tcp; /* one attempt at a time */
   uv_connect_t connect_req;
   /* exec */
   uv_process_t *proc;

@@ -43,8 +43,8 @@
 
 struct run {
   struct run_hooks hooks;
-  struct output *out;     /* the runner's; NULL once released */
-  char *name;             /* the runner's, for logs */
+  struct output *out; /* the runner's; NULL once released */
+  char *name;         /* the runner's, for logs */
   uv_loop_t *loop;
   uv_process_t proc;
   uv_pipe_t pout, perr;   /* a pty run: pout is the master, perr unused */
@@ -53,16 +53,16 @@ struct run {
   int want_eofs;          /* streams to reach EOF: 2, or 1 on a pty */
   int open_handles;
   int closing;
-  int released;           /* the runner let go of this run */
+  int released; /* the runner let go of this run */
   int reading_paused;
   int pid;
   int leader_exited;
   int64_t exit_status;
   int term_signal;
   int eofs;
-  int group_alive;        /* the pgid (== pid) is known to be ours */
+  int group_alive; /* the pgid (== pid) is known to be ours */
   int64_t poll_ms;
-  int64_t empty_since;    /* loop ms when the group was found empty */
+  int64_t empty_since; /* loop ms when the group was found empty */
 };
 
 /* Returns which output stream a pipe of run carries. */
@@ -223,8 +223,8 @@ run_check(struct run *run)
       run->poll_ms = run->poll_ms ? run->poll_ms * 2 : 1;
       if (run->poll_ms > GROUP_POLL_MAX_MS)
         run->poll_ms = GROUP_POLL_MAX_MS;
-      uv_timer_start(&run->group_timer, on_group_timer,
-                     (uint64_t)run->poll_ms, 0);
+      uv_timer_start(&run->group_timer, on_group_timer, (uint64_t)run->poll_ms,
+                     0);
     }
     return;
   }
@@ -271,8 +271,8 @@ spawn_error(const struct config_node *spec, char **env, int rc)
   int err = rc;
 
   if (rc == UV_EACCES || rc == UV_ENOENT) {
-    int found = cmdpath_find(spec->argv[0], childenv_get(env, "PATH"),
-                             spec->cwd, NULL);
+    int found =
+        cmdpath_find(spec->argv[0], childenv_get(env, "PATH"), spec->cwd, NULL);
     if (found < 0)
       err = found;
     else if (rc == UV_ENOENT)
@@ -287,8 +287,8 @@ spawn_error(const struct config_node *spec, char **env, int rc)
 /* Opens the pty of a run and wraps spec's argv in setsid(1): 0, or -1
  * with *why (new). */
 static int
-open_pty(const struct config_node *spec, int *master, int *slave,
-         char ***argv, char **why)
+open_pty(const struct config_node *spec, int *master, int *slave, char ***argv,
+         char **why)
 {
   const char *setsid = pty_setsid_path();
 

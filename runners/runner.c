@@ -55,33 +55,33 @@ struct runner {
   actor_id self, parent;
   enum fsm_state state;
   struct run *run;
-  uv_timer_t timer;       /* backoff, stop timeout */
-  uv_timer_t mem_timer;   /* max_memory samples while a run is alive */
+  uv_timer_t timer;     /* backoff, stop timeout */
+  uv_timer_t mem_timer; /* max_memory samples while a run is alive */
   struct memory_watch mem;
-  char *limit_kill;       /* why tend ended the current run (max_memory) */
+  char *limit_kill; /* why tend ended the current run (max_memory) */
   struct ready *ready;
-  struct health *health;  /* liveness probe of the current run */
+  struct health *health; /* liveness probe of the current run */
   /* References to the configs the probes' specs came from: a reload can
    * rebind the runner while a probe still reads its old spec. */
   const struct config *ready_cfg, *health_cfg;
-  char *fail_reason;      /* tend is ending this run: ready timeout, unhealthy */
-  struct output *out;     /* buffer, log and pubsub of the output */
+  char *fail_reason;  /* tend is ending this run: ready timeout, unhealthy */
+  struct output *out; /* buffer, log and pubsub of the output */
 
   uint64_t runs;
   int restarts;
-  int64_t since_ms;       /* wall clock of the last transition */
-  int64_t started_mono;   /* loop time of the last spawn */
-  int64_t pending_delay;  /* backoff of the start in progress */
+  int64_t since_ms;      /* wall clock of the last transition */
+  int64_t started_mono;  /* loop time of the last spawn */
+  int64_t pending_delay; /* backoff of the start in progress */
   int stop_requested;
-  int policy_restart;     /* the start in progress is a restart by policy */
+  int policy_restart; /* the start in progress is a restart by policy */
   char *spawn_error;
   int last_status, last_signal, has_last_exit;
 
   struct watch *watch;
-  char *changed_paths;    /* every changed path, one per line, for the run
-                             a change caused */
-  char *start_why;        /* why the start in progress happens */
-  int start_queued;       /* on_busy queue: start again after this run */
+  char *changed_paths; /* every changed path, one per line, for the run
+                          a change caused */
+  char *start_why;     /* why the start in progress happens */
+  int start_queued;    /* on_busy queue: start again after this run */
 
   int open_handles;
   void (*close_cb)(void *);
@@ -212,8 +212,8 @@ on_mem_timer(uv_timer_t *t)
                             .message = r->limit_kill};
     events_emit(&ev);
   }
-  run_signal(run, r->spec->stop_timeout_ms == 0 ? SIGKILL
-                                                : r->spec->stop_signal);
+  run_signal(run,
+             r->spec->stop_timeout_ms == 0 ? SIGKILL : r->spec->stop_signal);
   /* on_timer SIGKILLs a run that is still there in a live state. */
   uv_timer_start(&r->timer, on_timer, (uint64_t)r->spec->stop_timeout_ms, 0);
 }
@@ -230,8 +230,8 @@ spawn_failed(struct runner *r, char *why)
   r->spawn_error = why;
   {
     char *text = xasprintf("spawn failed: %s\n", why);
-    json_t *extra = json_pack("{s:s, s:s}", "event", "spawn_failed",
-                              "error", why);
+    json_t *extra =
+        json_pack("{s:s, s:s}", "event", "spawn_failed", "error", why);
     char *ex = json_dumps(extra, JSON_COMPACT);
     /* The marker's extra members go inside the chunk object as is. */
     size_t len = strlen(ex);
@@ -325,14 +325,13 @@ do_spawn(struct runner *r)
       sep = "; ";
     }
     if (r->changed_paths && n < (int)sizeof text) {
-      n += snprintf(text + n, sizeof text - (size_t)n, "%sfiles changed",
-                    sep);
+      n += snprintf(text + n, sizeof text - (size_t)n, "%sfiles changed", sep);
       sep = "; ";
     }
     if (r->pending_delay > 0 && n < (int)sizeof text)
-      n += snprintf(text + n, sizeof text - (size_t)n,
-                    "%safter %lld ms backoff", sep,
-                    (long long)r->pending_delay);
+      n +=
+          snprintf(text + n, sizeof text - (size_t)n, "%safter %lld ms backoff",
+                   sep, (long long)r->pending_delay);
     if (n >= (int)sizeof text - 1)
       n = (int)sizeof text - 2;
     text[n] = '\n';
@@ -342,8 +341,7 @@ do_spawn(struct runner *r)
     free(r->changed_paths); /* only the run the change caused sees them */
     r->changed_paths = NULL;
   }
-  snprintf(extra, sizeof extra, "\"event\":\"start\",\"pid\":%d",
-           run_pid(run));
+  snprintf(extra, sizeof extra, "\"event\":\"start\",\"pid\":%d", run_pid(run));
   output_marker(r->out, extra, text);
   r->pending_delay = 0;
   probes_start(r);
@@ -432,8 +430,7 @@ terminate_run(struct runner *r, const char *reason)
     run_signal(r->run, SIGKILL);
   } else {
     run_signal(r->run, r->spec->stop_signal);
-    uv_timer_start(&r->timer, on_timer, (uint64_t)r->spec->stop_timeout_ms,
-                   0);
+    uv_timer_start(&r->timer, on_timer, (uint64_t)r->spec->stop_timeout_ms, 0);
   }
   run_check(r->run);
 }
@@ -665,8 +662,8 @@ on_watch_notice(void *ctx, enum inotify_kind kind, const char *message)
 static void
 watch_open(struct runner *r)
 {
-  struct watch_callbacks cbs = {on_watch_fire, on_watch_paused,
-                                on_watch_notice, r};
+  struct watch_callbacks cbs = {on_watch_fire, on_watch_paused, on_watch_notice,
+                                r};
   char *cause = NULL;
 
   if (!r->spec->watch.enabled || !r->env->inotify)
@@ -740,8 +737,8 @@ runner_handle(void *state, actor_id self, const struct actor_msg *m)
     fire(r, FSM_EV_STOP, "stop requested");
     break;
   case SUP_MSG_FAIL:
-    fire(r, FSM_EV_FAIL, m->data ? (const char *)m->data
-                                 : "supervisor gave up");
+    fire(r, FSM_EV_FAIL,
+         m->data ? (const char *)m->data : "supervisor gave up");
     break;
   case SUP_MSG_SIGNAL:
     if (r->run)
@@ -758,8 +755,8 @@ runner_new(uv_loop_t *loop, const struct config *cfg,
            const struct runner_env *env)
 {
   struct runner *r = xcalloc(1, sizeof *r);
-  struct output_hooks hooks = {on_output_chunk, pause_reading,
-                               resume_reading, r};
+  struct output_hooks hooks = {on_output_chunk, pause_reading, resume_reading,
+                               r};
 
   r->loop = loop;
   r->cfg = config_ref(cfg);

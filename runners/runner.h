@@ -56,5 +56,4 @@ actor_id runner_id(const struct runner *runner);
  * are closed. A live child is killed (SIGKILL to its group) first. */
 void runner_close(struct runner *runner, void (*cb)(void *arg), void *arg);
 
-
 #endif

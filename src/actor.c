@@ -181,8 +181,8 @@ actor_send(actor_id to, int type, actor_id from, int64_t arg, void *data,
 static void
 send_down(actor_id watcher, actor_id target, int reason, const char *why)
 {
-  actor_send(watcher, ACTOR_MSG_DOWN, target, reason,
-             why ? xstrdup(why) : NULL, free);
+  actor_send(watcher, ACTOR_MSG_DOWN, target, reason, why ? xstrdup(why) : NULL,
+             free);
 }
 
 /* Drops the monitors whose watcher has exited. Watchers do not take their

@@ -17,7 +17,8 @@ typedef uint64_t actor_id;
 #define ACTOR_NONE ((actor_id)0)
 
 /* System message types are negative; modules use types >= 0. */
-#define ACTOR_MSG_DOWN (-1) /* a monitored actor exited: from = it, arg = reason */
+#define ACTOR_MSG_DOWN                                                         \
+  (-1) /* a monitored actor exited: from = it, arg = reason */
 
 /* Reasons carried by ACTOR_MSG_DOWN (modules may use their own >= 0). */
 #define ACTOR_REASON_NORMAL 0

@@ -53,9 +53,8 @@ size_t
 after_decide(const struct config_node *root, const struct tend_event *ev,
              after_state_fn state_of, struct after_fire **out)
 {
-  struct decide_ctx c = {.exited = ev->node,
-                         .success = after_succeeded(ev),
-                         .state_of = state_of};
+  struct decide_ctx c = {
+      .exited = ev->node, .success = after_succeeded(ev), .state_of = state_of};
 
   *out = NULL;
   if (!root || ev->type != EVENTS_STATE || ev->kind != EVENTS_KIND_RUNNER ||

@@ -55,8 +55,8 @@ report_error(const struct config_errors *errs, char **config_error)
 json_t *
 apply_changes_json(const struct config_change *changes, size_t n)
 {
-  json_t *out = json_pack("{s:[], s:[], s:[], s:[], s:b}", "remove",
-                          "change", "group", "add", "root", 0);
+  json_t *out = json_pack("{s:[], s:[], s:[], s:[], s:b}", "remove", "change",
+                          "group", "add", "root", 0);
   for (size_t i = 0; i < n; i++) {
     const struct config_node *node =
         changes[i].new_node ? changes[i].new_node : changes[i].old_node;

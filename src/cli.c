@@ -66,13 +66,14 @@ static const struct cmd commands[] = {
      .opts = OPT_JSON | OPT_NAMES | OPT_CHECK,
      .usage = "status [--json|--names] the tree: state, pid, restarts, uptime\n"
               "                               (--names: one name per line)",
-     .help = "The tree: every group and runner with its state, pid, run number,\n"
-             "restarts, uptime and last exit.\n"
-             "  --json      the tree as the API returns it\n"
-             "  --names     every name, one per line (for shell completion)\n"
-             "  --check     exit 1 when the last edit of the config was "
-             "rejected\n"
-             "              (status always says so on stderr)\n"},
+     .help =
+         "The tree: every group and runner with its state, pid, run number,\n"
+         "restarts, uptime and last exit.\n"
+         "  --json      the tree as the API returns it\n"
+         "  --names     every name, one per line (for shell completion)\n"
+         "  --check     exit 1 when the last edit of the config was "
+         "rejected\n"
+         "              (status always says so on stderr)\n"},
     {.name = "ps",
      .fn = cmd_status,
      .opts = OPT_JSON | OPT_NAMES | OPT_CHECK,
@@ -82,7 +83,8 @@ static const struct cmd commands[] = {
      .fn = cmd_start,
      .min_args = 1,
      .max_args = 1,
-     .usage = "start NAME              start a runner or a group (all: the tree)",
+     .usage =
+         "start NAME              start a runner or a group (all: the tree)",
      .help = "Starts a stopped or failed runner, or a group (its children in\n"
              "order); \"all\" is the whole tree. Exit 0 also when it is\n"
              "already running (with a note).\n"},
@@ -90,7 +92,8 @@ static const struct cmd commands[] = {
      .fn = cmd_stop,
      .min_args = 1,
      .max_args = 1,
-     .usage = "stop NAME               stop a runner or a group (all: the tree)",
+     .usage =
+         "stop NAME               stop a runner or a group (all: the tree)",
      .help = "Stops a runner (its whole process group: stop signal, then KILL\n"
              "after stop.timeout_ms), or a group (its children in reverse\n"
              "order); \"all\" is the whole tree (the daemon stays up: see\n"
@@ -116,22 +119,23 @@ static const struct cmd commands[] = {
      .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES | OPT_LOGS,
      .usage = "logs [-f] [-n N] [OPTIONS] [NAME...]\n"
               "                               output of runners (-f: follow)",
-     .help = "Output, from the files the daemon keeps (when no daemon runs,\n"
-             "one runner's files are read directly). NAME is a runner or a\n"
-             "group; with no NAME, or several, or a group, the runners' output\n"
-             "is merged in time order, each line prefixed with its runner.\n"
-             "  -f, --follow     keep printing new output; reconnects by itself,\n"
-             "                   also to a daemon that restarted on another port\n"
-             "  -n, --lines N    only the last N lines (with -f: 10 unless given;\n"
-             "                   -n all for everything)\n"
-             "  --since D        only output of the last D (30s, 10m, 2h, 1d)\n"
-             "  --grep REGEX     only lines that match (POSIX extended regex)\n"
-             "  --stream S       only stdout, stderr, pty (a terminal's "
-             "output)\n"
-             "                   or tend (tend's notes)\n"
-             "  -t, --timestamps each line with the time it was read\n"
-             "  --json           the raw records {seq, ts, run, stream, data}\n"
-             "                   (with \"runner\" when several are merged)\n"},
+     .help =
+         "Output, from the files the daemon keeps (when no daemon runs,\n"
+         "one runner's files are read directly). NAME is a runner or a\n"
+         "group; with no NAME, or several, or a group, the runners' output\n"
+         "is merged in time order, each line prefixed with its runner.\n"
+         "  -f, --follow     keep printing new output; reconnects by itself,\n"
+         "                   also to a daemon that restarted on another port\n"
+         "  -n, --lines N    only the last N lines (with -f: 10 unless given;\n"
+         "                   -n all for everything)\n"
+         "  --since D        only output of the last D (30s, 10m, 2h, 1d)\n"
+         "  --grep REGEX     only lines that match (POSIX extended regex)\n"
+         "  --stream S       only stdout, stderr, pty (a terminal's "
+         "output)\n"
+         "                   or tend (tend's notes)\n"
+         "  -t, --timestamps each line with the time it was read\n"
+         "  --json           the raw records {seq, ts, run, stream, data}\n"
+         "                   (with \"runner\" when several are merged)\n"},
     {.name = "events",
      .fn = cli_logs_events,
      .opts = OPT_JSON | OPT_FOLLOW | OPT_LINES,
@@ -149,9 +153,10 @@ static const struct cmd commands[] = {
     {.name = "down",
      .fn = cmd_down,
      .usage = "down                    stop the tree and the daemon",
-     .help = "Stops every runner (in reverse start order) and then the daemon,\n"
-             "and waits until it has exited: exit 0 once everything is "
-             "stopped.\n"},
+     .help =
+         "Stops every runner (in reverse start order) and then the daemon,\n"
+         "and waits until it has exited: exit 0 once everything is "
+         "stopped.\n"},
     {.name = "resume",
      .fn = cmd_resume,
      .min_args = 1,
@@ -243,9 +248,9 @@ table_add(struct table *t, json_t *node, int depth, int64_t now)
     r->col[7] = xasprintf("signal %s",
                           json_string_value(json_object_get(le, "signal")));
   else if (json_is_string(json_object_get(le, "spawn_error")))
-    r->col[7] = xasprintf("spawn failed: %s", json_string_value(
-                                                  json_object_get(
-                                                      le, "spawn_error")));
+    r->col[7] =
+        xasprintf("spawn failed: %s",
+                  json_string_value(json_object_get(le, "spawn_error")));
   else
     r->col[7] = xstrdup("-");
   json_array_foreach(children, i, child) table_add(t, child, depth + 1, now);
@@ -637,11 +642,19 @@ parse_duration_ms(const char *s, int64_t *out)
     return -1;
   switch (*end) {
   case '\0':
-  case 's': break;
-  case 'm': v *= 60; break;
-  case 'h': v *= 3600; break;
-  case 'd': v *= 86400; break;
-  default: return -1;
+  case 's':
+    break;
+  case 'm':
+    v *= 60;
+    break;
+  case 'h':
+    v *= 3600;
+    break;
+  case 'd':
+    v *= 86400;
+    break;
+  default:
+    return -1;
   }
   if (*end && end[1] != '\0')
     return -1;
@@ -701,8 +714,8 @@ parse_args(const struct cmd *cmd, struct cli *c, int argc, char **argv)
         return usage_error(cmd, msg);
       }
       c->has_grep = 1;
-    } else if ((cmd->opts & OPT_LOGS) &&
-               (strcmp(a, "--stream") == 0 || strncmp(a, "--stream=", 9) == 0)) {
+    } else if ((cmd->opts & OPT_LOGS) && (strcmp(a, "--stream") == 0 ||
+                                          strncmp(a, "--stream=", 9) == 0)) {
       val = a[8] == '=' ? a + 9 : (++i < argc ? argv[i] : NULL);
       if (!val || (strcmp(val, "stdout") && strcmp(val, "stderr") &&
                    strcmp(val, "pty") && strcmp(val, "tend")))
@@ -792,4 +805,3 @@ cli_main(const char *name, int argc, char **argv)
   free(c.token);
   return r;
 }
-

@@ -373,8 +373,8 @@ load_common(const char *text, size_t len, const char *name, char *file_abs,
   ld.cfg = cfg;
   ld.names = strmap_new();
   const char *slash = strrchr(name, '/');
-  ld.disp_dir = slash ? xstrndup(name, (size_t)(slash - name) + 1)
-                      : xstrdup("");
+  ld.disp_dir =
+      slash ? xstrndup(name, (size_t)(slash - name) + 1) : xstrdup("");
   config__add_src(&ld, xstrdup(name), (char *)text, len, 0, 0);
 
   struct big_number big[BIG_NUMBERS_MAX];
@@ -598,12 +598,32 @@ config_parse_size(const char *s, int64_t *bytes)
   while (*end == ' ')
     end++;
   switch (*end) {
-  case 'k': case 'K': mult = INT64_C(1) << 10; end++; break;
-  case 'm': case 'M': mult = INT64_C(1) << 20; end++; break;
-  case 'g': case 'G': mult = INT64_C(1) << 30; end++; break;
-  case 't': case 'T': mult = INT64_C(1) << 40; end++; break;
-  case 'b': case 'B': case '\0': break;
-  default: return -EINVAL;
+  case 'k':
+  case 'K':
+    mult = INT64_C(1) << 10;
+    end++;
+    break;
+  case 'm':
+  case 'M':
+    mult = INT64_C(1) << 20;
+    end++;
+    break;
+  case 'g':
+  case 'G':
+    mult = INT64_C(1) << 30;
+    end++;
+    break;
+  case 't':
+  case 'T':
+    mult = INT64_C(1) << 40;
+    end++;
+    break;
+  case 'b':
+  case 'B':
+  case '\0':
+    break;
+  default:
+    return -EINVAL;
   }
   if (mult > 1 && (*end == 'i' || *end == 'I'))
     end++;
@@ -621,16 +641,14 @@ config_parse_size(const char *s, int64_t *bytes)
 
 /* Shell words that are not programs looked up in PATH. */
 static const char *const shell_builtins[] = {
-    ".",      ":",       "[",      "alias",    "bg",      "break",
-    "case",   "cd",      "command", "continue", "do",     "done",
-    "echo",   "elif",    "else",   "esac",     "eval",    "exec",
-    "exit",   "export",  "false",  "fg",       "fi",      "for",
-    "getopts", "hash",   "if",     "jobs",     "kill",    "local",
-    "printf", "pwd",     "read",   "readonly", "return",  "set",
-    "shift",  "test",    "then",   "times",    "trap",    "true",
-    "type",   "ulimit",  "umask",  "unalias",  "unset",   "until",
-    "wait",   "while",   "{",      "}",        "!",       "time",
-    "ulimit", "source",
+    ".",     ":",       "[",        "alias",   "bg",    "break",    "case",
+    "cd",    "command", "continue", "do",      "done",  "echo",     "elif",
+    "else",  "esac",    "eval",     "exec",    "exit",  "export",   "false",
+    "fg",    "fi",      "for",      "getopts", "hash",  "if",       "jobs",
+    "kill",  "local",   "printf",   "pwd",     "read",  "readonly", "return",
+    "set",   "shift",   "test",     "then",    "times", "trap",     "true",
+    "type",  "ulimit",  "umask",    "unalias", "unset", "until",    "wait",
+    "while", "{",       "}",        "!",       "time",  "ulimit",   "source",
 };
 
 char *
@@ -670,8 +688,10 @@ config_free(struct config *cfg)
   if (!cfg)
     return;
   if (cfg->refs > 0) {
-    fprintf(stderr, "tend: fatal: %s:%d: config_free of a config with %d "
-            "more holder(s)\n", __FILE__, __LINE__, cfg->refs);
+    fprintf(stderr,
+            "tend: fatal: %s:%d: config_free of a config with %d "
+            "more holder(s)\n",
+            __FILE__, __LINE__, cfg->refs);
     abort();
   }
   node_free(cfg->root);

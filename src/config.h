@@ -131,29 +131,29 @@ struct config_output {
 };
 
 struct config_watch {
-  int enabled;      /* 1 when the runner has a "watch" key */
-  char **paths;     /* absolute, resolved against the config's folder */
+  int enabled;  /* 1 when the runner has a "watch" key */
+  char **paths; /* absolute, resolved against the config's folder */
   size_t n_paths;
-  char **include;   /* globs, relative to each watched path */
+  char **include; /* globs, relative to each watched path */
   size_t n_include;
   char **exclude;
   size_t n_exclude;
-  int gitignore;    /* default 1 */
-  int64_t debounce_ms;  /* default 150 */
-  int64_t max_wait_ms;  /* default 2000 */
+  int gitignore;                   /* default 1 */
+  int64_t debounce_ms;             /* default 150 */
+  int64_t max_wait_ms;             /* default 2000 */
   enum config_watch_action action; /* default restart */
-  int signal;       /* for action signal ("signal:HUP") */
-  int loop_max_restarts; /* default 10; 0 = guard off */
-  int64_t loop_period_ms; /* default 60000 */
+  int signal;                      /* for action signal ("signal:HUP") */
+  int loop_max_restarts;           /* default 10; 0 = guard off */
+  int64_t loop_period_ms;          /* default 60000 */
   int64_t loop_follow_ms; /* default 500: a change this soon after a start
                              is linked to the runner (the loop guard) */
-  int postpone;     /* default 0; 1: not started until the first change */
+  int postpone;           /* default 0; 1: not started until the first change */
 };
 
 /* HTTP statuses a probe accepts: the listed codes, or 200..399 when none
  * are listed. */
 struct config_http_status {
-  int *codes;       /* NULL = the default range */
+  int *codes; /* NULL = the default range */
   size_t n_codes;
 };
 
@@ -163,19 +163,19 @@ int config_http_status_ok(const struct config_http_status *st, int status);
 /* A liveness probe: after `failures` failed checks in a row the run is
  * ended as a crash ("unhealthy: ..."). */
 struct config_health {
-  enum config_probe kind;       /* default none */
-  char *url;                    /* http: http:// or https:// URL */
+  enum config_probe kind; /* default none */
+  char *url;              /* http: http:// or https:// URL */
   struct config_http_status status;
-  int port;                     /* tcp */
-  char **argv;                  /* exec: NULL-terminated (string = sh -c) */
-  int64_t every_ms;             /* default 10000 */
-  int64_t timeout_ms;           /* default 2000 */
-  int64_t initial_delay_ms;     /* default 0 */
-  int failures;                 /* default 3 */
+  int port;                 /* tcp */
+  char **argv;              /* exec: NULL-terminated (string = sh -c) */
+  int64_t every_ms;         /* default 10000 */
+  int64_t timeout_ms;       /* default 2000 */
+  int64_t initial_delay_ms; /* default 0 */
+  int failures;             /* default 3 */
 };
 
 struct config_after {
-  char *runner;     /* NULL when unset */
+  char *runner; /* NULL when unset */
   enum config_after_on on;
 };
 
@@ -191,11 +191,11 @@ struct config_node {
   /* group */
   struct config_node **children;
   size_t n_children;
-  enum config_strategy strategy;  /* default one_for_one */
-  int max_restarts;               /* "intensity": -1 when the group has
-                                     none (the default: it never gives up);
-                                     5 when "intensity" omits it */
-  int64_t period_ms;              /* default 10000 */
+  enum config_strategy strategy; /* default one_for_one */
+  int max_restarts;              /* "intensity": -1 when the group has
+                                    none (the default: it never gives up);
+                                    5 when "intensity" omits it */
+  int64_t period_ms;             /* default 10000 */
 
   /* any node: "restart_limit". On a group, as written (limit_set 1 when
    * the group has the key): its runners inherit it. On a runner, the
@@ -211,48 +211,48 @@ struct config_node {
   char **env_files;
 
   /* runner */
-  char **argv;        /* NULL-terminated; for a string cmd: sh -c CMD */
-  int shell;          /* 1 when cmd was a string */
-  char *cwd;          /* absolute */
-  char **env;         /* NULL-terminated "KEY=VALUE" overrides (never NULL
-                         for a loaded runner) */
-  enum config_restart restart;  /* default permanent */
-  int64_t backoff_initial_ms;   /* default 100 */
-  int64_t backoff_max_ms;       /* default 30000 */
-  int64_t backoff_reset_ms;     /* default 10000 */
-  int stop_signal;              /* default SIGTERM */
-  int64_t stop_timeout_ms;      /* default 5000 */
-  enum config_ready ready;      /* default none */
-  int ready_port;               /* tcp */
-  char **ready_argv;            /* exec: NULL-terminated (string = sh -c) */
-  char *ready_regex;            /* log: POSIX extended regex */
-  char *ready_url;              /* http: http:// or https:// URL */
+  char **argv; /* NULL-terminated; for a string cmd: sh -c CMD */
+  int shell;   /* 1 when cmd was a string */
+  char *cwd;   /* absolute */
+  char **env;  /* NULL-terminated "KEY=VALUE" overrides (never NULL
+                  for a loaded runner) */
+  enum config_restart restart; /* default permanent */
+  int64_t backoff_initial_ms;  /* default 100 */
+  int64_t backoff_max_ms;      /* default 30000 */
+  int64_t backoff_reset_ms;    /* default 10000 */
+  int stop_signal;             /* default SIGTERM */
+  int64_t stop_timeout_ms;     /* default 5000 */
+  enum config_ready ready;     /* default none */
+  int ready_port;              /* tcp */
+  char **ready_argv;           /* exec: NULL-terminated (string = sh -c) */
+  char *ready_regex;           /* log: POSIX extended regex */
+  char *ready_url;             /* http: http:// or https:// URL */
   struct config_http_status ready_status; /* http */
-  int64_t ready_timeout_ms;     /* default 30000 */
-  int autostart;                /* default 1 */
-  int *success_codes;           /* default {0}; never empty once loaded */
+  int64_t ready_timeout_ms;               /* default 30000 */
+  int autostart;                          /* default 1 */
+  int *success_codes; /* default {0}; never empty once loaded */
   size_t n_success_codes;
-  struct config_output output;  /* inherits the root's */
+  struct config_output output; /* inherits the root's */
   struct config_watch watch;
   struct config_after after;
-  enum config_on_busy on_busy;  /* default queue */
-  int64_t max_memory;           /* bytes; 0 = no limit (default) */
-  struct config_health health;  /* liveness probe */
-  int pty;                      /* "pty": run on a pseudo-terminal */
-  int pty_cols, pty_rows;       /* its size (default 120 x 40) */
+  enum config_on_busy on_busy; /* default queue */
+  int64_t max_memory;          /* bytes; 0 = no limit (default) */
+  struct config_health health; /* liveness probe */
+  int pty;                     /* "pty": run on a pseudo-terminal */
+  int pty_cols, pty_rows;      /* its size (default 120 x 40) */
 };
 
 struct config_http {
-  int enabled;       /* "listen": false disables */
-  char *host;        /* default "127.0.0.1"; IPv6 without brackets ("::1") */
-  int port;          /* default 7070; 0 = pick a free port */
-  int allow_remote;  /* required for a non-loopback host */
-  int listen_set;    /* "listen" was given: its port or nothing; else the
-                        first free port from 7070 up (ui/http.c) */
-  char **hosts;      /* "hosts": more names the Host header may carry */
+  int enabled;      /* "listen": false disables */
+  char *host;       /* default "127.0.0.1"; IPv6 without brackets ("::1") */
+  int port;         /* default 7070; 0 = pick a free port */
+  int allow_remote; /* required for a non-loopback host */
+  int listen_set;   /* "listen" was given: its port or nothing; else the
+                       first free port from 7070 up (ui/http.c) */
+  char **hosts;     /* "hosts": more names the Host header may carry */
   size_t n_hosts;
-  char *tls_cert;    /* "tls": {"cert", "key"}: PEM files (absolute), */
-  char *tls_key;     /* or NULL: plain HTTP */
+  char *tls_cert; /* "tls": {"cert", "key"}: PEM files (absolute), */
+  char *tls_key;  /* or NULL: plain HTTP */
 };
 
 /* One error (or `tend check` finding) of a load, the parts of the line
@@ -264,7 +264,7 @@ struct config_error {
   char *path;    /* the JSON path ("children[1].cmd", "(root)"), from the
                     root of the merged tree; NULL for a syntax error */
   char *message;
-  int warning;   /* 1 for a `tend check` warning */
+  int warning; /* 1 for a `tend check` warning */
 };
 
 /* An array of errors; CONFIG_ERRORS_ZERO is the empty one. */
@@ -272,7 +272,10 @@ struct config_errors {
   struct config_error *v;
   size_t n;
 };
-#define CONFIG_ERRORS_ZERO {NULL, 0}
+#define CONFIG_ERRORS_ZERO                                                     \
+  {                                                                            \
+    NULL, 0                                                                    \
+  }
 
 /* Returns one error as its line, without a newline (new). */
 char *config_error_format(const struct config_error *e);
@@ -286,15 +289,16 @@ void config_errors_add(struct config_errors *errs, const char *file, int line,
 void config_errors_free(struct config_errors *errs);
 
 struct config {
-  char *file;        /* absolute path of tend.json */
-  char *dir;         /* its folder */
-  char *state_dir;   /* absolute; default <dir>/.tend (config_default_state_leaf) */
+  char *file; /* absolute path of tend.json */
+  char *dir;  /* its folder */
+  char *
+      state_dir; /* absolute; default <dir>/.tend (config_default_state_leaf) */
   char *include_dir; /* absolute conf.d folder, or NULL */
   enum config_give_up on_give_up;
   struct config_http http;
   struct config_output output;
   struct config_node *root; /* always a group */
-  char hash[17];     /* hex of a 64-bit hash of the file's canonical JSON */
+  char hash[17]; /* hex of a 64-bit hash of the file's canonical JSON */
   /* What `tend check` adds to a valid file, from a look at the disk:
    * warnings (a command not found, a missing cwd or env_file: `warning`
    * set) and errors (an env_file with a syntax error; n_check_errors

@@ -25,7 +25,7 @@ char *config_http_change(const struct config *a, const struct config *b);
 #define CONFIG_CHANGE_MAP(X)                                                   \
   X(REMOVE, "remove") /* stop old_node (and its subtree) and forget it */      \
   X(CHANGE, "change") /* a surviving runner's spec changed: restart it */      \
-  X(GROUP, "group")   /* a surviving group's strategy, intensity or the     \
+  X(GROUP, "group")   /* a surviving group's strategy, intensity or the        \
                          order of its children changed */                      \
   X(ADD, "add")       /* start new_node (and its subtree) */                   \
   X(ROOT, "root")     /* root-only settings changed (name, on_give_up, http,   \

@@ -89,8 +89,6 @@ config__path_resolve(const char *base, const char *rel)
   return out;
 }
 
-
-
 /* Reads a whole file; returns 0 and *text (new, NUL-terminated) or -errno. */
 int
 config__read_file(const char *path, char **text, size_t *len)
@@ -172,16 +170,26 @@ edit_distance(const char *a, const char *b)
 /* Keys of supervisord, process-compose, docker compose and pm2 that tend
  * spells differently: {theirs, ours}. */
 static const char *const key_synonyms[][2] = {
-    {"environment", "env"},      {"command", "cmd"},
-    {"working_dir", "cwd"},      {"workdir", "cwd"},
-    {"directory", "cwd"},        {"autorestart", "restart"},
-    {"restart_policy", "restart"}, {"depends_on", "after"},
-    {"stopsignal", "stop"},      {"stop_signal", "stop"},
-    {"processes", "children"},   {"programs", "children"},
-    {"services", "children"},    {"env_files", "env_file"},
-    {"startretries", "restart_limit"}, {"max_memory_restart", "max_memory"},
-    {"readiness_probe", "ready"}, {"liveness_probe", "health"},
-    {"healthcheck", "health"},   {"tty", "pty"},
+    {"environment", "env"},
+    {"command", "cmd"},
+    {"working_dir", "cwd"},
+    {"workdir", "cwd"},
+    {"directory", "cwd"},
+    {"autorestart", "restart"},
+    {"restart_policy", "restart"},
+    {"depends_on", "after"},
+    {"stopsignal", "stop"},
+    {"stop_signal", "stop"},
+    {"processes", "children"},
+    {"programs", "children"},
+    {"services", "children"},
+    {"env_files", "env_file"},
+    {"startretries", "restart_limit"},
+    {"max_memory_restart", "max_memory"},
+    {"readiness_probe", "ready"},
+    {"liveness_probe", "health"},
+    {"healthcheck", "health"},
+    {"tty", "pty"},
     {"is_tty", "pty"},
 };
 

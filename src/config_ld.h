@@ -25,15 +25,14 @@ struct config_pos_index;
 /* The largest duration accepted, so that now + duration cannot overflow. */
 #define CONFIG__MS_MAX INT64_C(1000000000000)
 
-
 /* A file that takes part in a load: the main one or an included one. */
 struct config__src {
-  char *disp;    /* the file name shown in messages */
-  char *text;    /* owned when own_text (include files) */
+  char *disp; /* the file name shown in messages */
+  char *text; /* owned when own_text (include files) */
   size_t len;
   int own_text;
-  size_t base;   /* leading path segments that are outside this file */
-  json_t *doc;   /* new reference, or NULL */
+  size_t base; /* leading path segments that are outside this file */
+  json_t *doc; /* new reference, or NULL */
   struct config_pos_index *ix; /* built on the first error in this file */
 };
 
@@ -96,8 +95,7 @@ void *config__grow(void *p, size_t *cap, size_t need, size_t size);
 /* Frees a NULL-terminated array of strings. NULL is a no-op. */
 void config__strv_free(char **v);
 /* Returns the candidate the user most likely meant by s, or NULL. */
-const char *config__closest(const char *s, const char *const *cands,
-                            size_t n);
+const char *config__closest(const char *s, const char *const *cands, size_t n);
 
 /* The loader's state. */
 /* Releases the loader's state (not the config). */
@@ -131,8 +129,7 @@ void config__err_key(struct config__ld *ld, const char *key, int at_key,
 /* An error about the value at segs in source src. */
 void config__err_at(struct config__ld *ld, size_t src,
                     const struct config_pos_seg *segs, size_t n,
-                    const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* An error about obj[key][i]. */
 void config__err_idx(struct config__ld *ld, const char *key, size_t i,
                      const char *fmt, ...)

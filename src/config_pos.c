@@ -187,11 +187,21 @@ scan_key_equals(struct scan *c, const char *key)
     if (ch == '\\' && c->i < c->len) {
       char e = c->s[c->i++];
       switch (e) {
-      case 'b': buf[0] = '\b'; break;
-      case 'f': buf[0] = '\f'; break;
-      case 'n': buf[0] = '\n'; break;
-      case 'r': buf[0] = '\r'; break;
-      case 't': buf[0] = '\t'; break;
+      case 'b':
+        buf[0] = '\b';
+        break;
+      case 'f':
+        buf[0] = '\f';
+        break;
+      case 'n':
+        buf[0] = '\n';
+        break;
+      case 'r':
+        buf[0] = '\r';
+        break;
+      case 't':
+        buf[0] = '\t';
+        break;
       case 'u': {
         long cp = scan_hex4(c);
         if (cp >= 0xD800 && cp < 0xDC00 && c->i + 6 <= c->len &&
@@ -204,7 +214,9 @@ scan_key_equals(struct scan *c, const char *key)
         n = utf8_put(cp < 0 ? 0xFFFD : (unsigned long)cp, buf);
         break;
       }
-      default: buf[0] = (unsigned char)e; break;
+      default:
+        buf[0] = (unsigned char)e;
+        break;
       }
     }
     for (size_t j = 0; j < n; j++) {
@@ -293,8 +305,8 @@ index_value(struct config_pos_index *ix, struct scan *c, size_t key_off,
     else if (c->i == before)
       break;
   }
-  ix->kids = grow(ix->kids, &ix->cap_kids, ix->n_kids + n + 1,
-                  sizeof *ix->kids);
+  ix->kids =
+      grow(ix->kids, &ix->cap_kids, ix->n_kids + n + 1, sizeof *ix->kids);
   if (n)
     memcpy(ix->kids + ix->n_kids, list, n * sizeof *list);
   ix->nodes[me].first = ix->n_kids;

@@ -39,11 +39,16 @@
 static const char *const backoff_keys[] = {"initial_ms", "max_ms",
                                            "reset_after_s"};
 static const char *const stop_keys[] = {"signal", "timeout_ms"};
-static const char *const ready_keys[] = {"tcp",    "exec",     "log",
-                                         "http",   "status",   "timeout_s"};
-static const char *const health_keys[] = {
-    "http",      "tcp",      "exec",           "status",
-    "every_s",   "timeout_s", "initial_delay_s", "failures"};
+static const char *const ready_keys[] = {"tcp",  "exec",   "log",
+                                         "http", "status", "timeout_s"};
+static const char *const health_keys[] = {"http",
+                                          "tcp",
+                                          "exec",
+                                          "status",
+                                          "every_s",
+                                          "timeout_s",
+                                          "initial_delay_s",
+                                          "failures"};
 static const char *const watch_keys[] = {
     "paths",       "include", "exclude",    "gitignore", "debounce_ms",
     "max_wait_ms", "action",  "loop_limit", "postpone"};
@@ -51,7 +56,6 @@ static const char *const loop_keys[] = {"max_restarts", "period_s",
                                         "follow_ms"};
 static const char *const after_keys[] = {"runner", "on"};
 static const char *const pty_keys[] = {"cols", "rows"};
-
 
 /* Sets a runner's effective restart limit (config.h, "restart_limit"):
  * its own, the nearest ancestor's, none under a group with intensity,
@@ -203,8 +207,8 @@ ld_stop(struct config__ld *ld, json_t *obj, struct config_node *n)
   config__push(ld, "stop", 0);
   config__check_keys(ld, o, stop_keys, COUNT(stop_keys));
   if ((v = json_object_get(o, "signal"))) {
-    int sig = json_is_string(v) ? config_signal_parse(json_string_value(v))
-                                : -EINVAL;
+    int sig =
+        json_is_string(v) ? config_signal_parse(json_string_value(v)) : -EINVAL;
     if (!json_is_string(v))
       config__err_key(ld, "signal", 0,
                       "expected a signal name such as \"TERM\"");

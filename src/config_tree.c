@@ -385,7 +385,6 @@ ld_http(struct config__ld *ld, json_t *obj)
   config__pop(ld);
 }
 
-
 /* Reads the keys only the root has (before its children, which inherit
  * "output"). */
 static void
@@ -491,7 +490,6 @@ config__tree_env_files(struct config__ld *ld, json_t *obj,
     n->env_files[k++] = own[i];
   free(own);
 }
-
 
 /* Appends child to a group. */
 static void
@@ -724,7 +722,7 @@ ld_check_afters(struct config__ld *ld)
       free(cands);
     } else if (t->is_group) {
       buf_addf(&msg, "%s is a group; \"after\" names a runner",
-                       config__q(ld, target));
+               config__q(ld, target));
     } else {
       /* Walk the chain; it is short (at most one "after" per runner). */
       struct config_node *cur = t;

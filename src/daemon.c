@@ -75,7 +75,7 @@ static struct {
   int exit_code;
   int lock_fd;
   char config_real[PATH_MAX]; /* the config file, for the locator */
-  int started; /* the API is up and the tree was started */
+  int started;                /* the API is up and the tree was started */
   int unclean; /* the lock file still named a pid: its daemon was killed */
 } d;
 
@@ -184,7 +184,8 @@ report_recovered(json_t *found, json_t *skipped)
   size_t i;
   json_t *g;
 
-  json_array_foreach(skipped, i, g) {
+  json_array_foreach(skipped, i, g)
+  {
     char *msg = xasprintf(
         "left process group %d alone although state.json names it: %s",
         (int)json_integer_value(json_object_get(g, "pgid")),
@@ -199,7 +200,8 @@ report_recovered(json_t *found, json_t *skipped)
   }
   json_decref(skipped);
 
-  json_array_foreach(found, i, g) {
+  json_array_foreach(found, i, g)
+  {
     struct tend_event ev = {
         .type = EVENTS_RECOVERED,
         .node = json_string_value(json_object_get(g, "runner")),
@@ -426,8 +428,7 @@ on_event(void *ctx, const struct tend_event *ev)
   if (!d.notify)
     return;
   if (ev->type == EVENTS_STATE) {
-    if (!d.ready && !d.stopping && ev->node &&
-        ev->kind == EVENTS_KIND_GROUP &&
+    if (!d.ready && !d.stopping && ev->node && ev->kind == EVENTS_KIND_GROUP &&
         strcmp(ev->node, tend_config()->root->name) == 0 &&
         (ev->to.group == SUP_FSM_RUNNING || ev->to.group == SUP_FSM_FAILED)) {
       d.ready = 1;
@@ -521,8 +522,7 @@ daemon_up(const char *config_path)
     fprintf(stderr, "%s", errors ? errors : "tend: cannot load config\n");
     if (errors && errors[0] && errors[strlen(errors) - 1] != '\n')
       fputc('\n', stderr);
-    fprintf(stderr, "tend: %s: invalid config; nothing started\n",
-            config_path);
+    fprintf(stderr, "tend: %s: invalid config; nothing started\n", config_path);
     free(errors);
     return 1;
   }

@@ -33,10 +33,9 @@ static struct {
   int log_error; /* an append failed; reported once until it recovers */
 } bus;
 
-static const char *const kind_names[] = {
-    [EVENTS_KIND_NONE] = NULL,
+static const char *const kind_names[] = {[EVENTS_KIND_NONE] = NULL,
 #define X(N, S) [EVENTS_KIND_##N] = S,
-    EVENTS_KIND_MAP(X)
+                                         EVENTS_KIND_MAP(X)
 #undef X
 };
 
@@ -138,8 +137,9 @@ events_to_json(const struct tend_event *ev)
   put_int(obj, "ts", ev->ts);
   put_str(obj, "type", events_type_name(ev->type));
   put_str(obj, "node", ev->node);
-  put_str(obj, "kind", ev->type == EVENTS_STATE ? events_kind_name(ev->kind)
-                                                 : ev->notice_kind);
+  put_str(obj, "kind",
+          ev->type == EVENTS_STATE ? events_kind_name(ev->kind)
+                                   : ev->notice_kind);
   if (ev->type == EVENTS_STATE) {
     state_to_json(obj, ev);
   } else {

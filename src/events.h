@@ -19,26 +19,26 @@ struct store;
 
 /* The event types, as "type" says them (STYLE.md 4: the one list). */
 #define EVENTS_TYPE_MAP(X)                                                     \
-  X(STATE, "state")                       /* a runner or group transition */   \
-  X(READY_WAITING, "ready_waiting")       /* why readiness has not passed */   \
-  X(HEALTH_OK, "health_ok")               /* the liveness probe passes */      \
-  X(HEALTH_FAILED, "health_failed")       /* it failed (not yet too often) */  \
-  X(UNHEALTHY, "unhealthy")               /* it failed too often */            \
-  X(MEMORY_LIMIT, "memory_limit")         /* over max_memory: stopping it */   \
-  X(WATCH_FIRED, "watch_fired")           /* a burst of file changes */        \
-  X(WATCH_PAUSED, "watch_paused")         /* the restart-loop guard */         \
-  X(WATCH_RESUMED, "watch_resumed")       /* by request or a config change */  \
-  X(WATCH_OVERFLOW, "watch_overflow")     /* inotify overflow or limit */      \
-  X(WATCH_ERROR, "watch_error")           /* the watch could not be set up */  \
-  X(PERSIST_ERROR, "persist_error")       /* an output log cannot be written */\
-  X(PERSIST_OK, "persist_ok")             /* it can again */                   \
-  X(LOG_TRUNCATED, "log_truncated")       /* a torn last line was cut */       \
-  X(TRIGGERED, "triggered")               /* an "after" trigger fired */       \
-  X(GIVE_UP, "give_up")                   /* a group gave up */                \
-  X(CONFIG_ERROR, "config_error")         /* a reload failed */                \
-  X(CONFIG_APPLIED, "config_applied")     /* a reload succeeded */             \
-  X(CONFIG_WARNING, "config_warning")     /* applied, but with a caveat */     \
-  X(RECOVERED, "recovered")               /* stopped an orphaned group */      \
+  X(STATE, "state")                   /* a runner or group transition */       \
+  X(READY_WAITING, "ready_waiting")   /* why readiness has not passed */       \
+  X(HEALTH_OK, "health_ok")           /* the liveness probe passes */          \
+  X(HEALTH_FAILED, "health_failed")   /* it failed (not yet too often) */      \
+  X(UNHEALTHY, "unhealthy")           /* it failed too often */                \
+  X(MEMORY_LIMIT, "memory_limit")     /* over max_memory: stopping it */       \
+  X(WATCH_FIRED, "watch_fired")       /* a burst of file changes */            \
+  X(WATCH_PAUSED, "watch_paused")     /* the restart-loop guard */             \
+  X(WATCH_RESUMED, "watch_resumed")   /* by request or a config change */      \
+  X(WATCH_OVERFLOW, "watch_overflow") /* inotify overflow or limit */          \
+  X(WATCH_ERROR, "watch_error")       /* the watch could not be set up */      \
+  X(PERSIST_ERROR, "persist_error")   /* an output log cannot be written */    \
+  X(PERSIST_OK, "persist_ok")         /* it can again */                       \
+  X(LOG_TRUNCATED, "log_truncated")   /* a torn last line was cut */           \
+  X(TRIGGERED, "triggered")           /* an "after" trigger fired */           \
+  X(GIVE_UP, "give_up")               /* a group gave up */                    \
+  X(CONFIG_ERROR, "config_error")     /* a reload failed */                    \
+  X(CONFIG_APPLIED, "config_applied") /* a reload succeeded */                 \
+  X(CONFIG_WARNING, "config_warning") /* applied, but with a caveat */         \
+  X(RECOVERED, "recovered")           /* stopped an orphaned group */          \
   X(RECOVERY_SKIPPED, "recovery_skipped") /* left a group alone */             \
   X(DAEMON_STARTED, "daemon_started")                                          \
   X(DAEMON_STOPPING, "daemon_stopping")                                        \
@@ -48,7 +48,7 @@ enum events_type {
 #define X(N, S) EVENTS_##N,
   EVENTS_TYPE_MAP(X)
 #undef X
-  EVENTS_N_TYPES
+      EVENTS_N_TYPES
 };
 
 /* What a "state" event is about ("kind"). */

@@ -13,9 +13,8 @@ static enum log_level max_level = LOG_INFO;
 static ENUMNAME_NAME_FN(log_level, enum log_level, LOG_LEVEL_MAP,
                         ENUMNAME_PICK2, "?")
 
-/* Sets the most verbose level printed. */
-void
-log_set_level(enum log_level level)
+    /* Sets the most verbose level printed. */
+    void log_set_level(enum log_level level)
 {
   max_level = level;
 }

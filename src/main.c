@@ -34,79 +34,102 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct command commands[] = {
-    {.name = "up", .run = cmd_up,
+    {.name = "up",
+     .run = cmd_up,
      .usage = "up [-d] [-c FILE]      run the tree of FILE (default tend.json)",
-     .help = "Runs the tree in the foreground until INT or TERM (HUP re-reads\n"
-             "the config). The API and UI listen on http.listen, by default the\n"
-             "first free port from 127.0.0.1:7070; the URL is printed.\n"
-             "  -c, --config FILE  the config (default ./tend.json)\n"
-             "  -d, --detach       run in the background (output in\n"
-             "                     <state_dir>/daemon.log); return once the "
-             "tree is\n"
-             "                     up (0) or has failed (1); stop it with "
-             "tend down\n"
-             "exit status: 0 stopped cleanly, 1 bad config or state folder, 3 "
-             "the\nroot gave up with on_give_up \"exit\"\n"},
-    {.name = "check", .run = cmd_check,
+     .help =
+         "Runs the tree in the foreground until INT or TERM (HUP re-reads\n"
+         "the config). The API and UI listen on http.listen, by default the\n"
+         "first free port from 127.0.0.1:7070; the URL is printed.\n"
+         "  -c, --config FILE  the config (default ./tend.json)\n"
+         "  -d, --detach       run in the background (output in\n"
+         "                     <state_dir>/daemon.log); return once the "
+         "tree is\n"
+         "                     up (0) or has failed (1); stop it with "
+         "tend down\n"
+         "exit status: 0 stopped cleanly, 1 bad config or state folder, 3 "
+         "the\nroot gave up with on_give_up \"exit\"\n"},
+    {.name = "check",
+     .run = cmd_check,
      .usage = "check [FILE]           validate FILE; errors as file:line:col",
      .help = "Validates FILE (default ./tend.json) and prints every error as\n"
              "file:line:col: path: message.\n"
              "exit status: 0 valid, 1 invalid\n"},
-    {.name = "init", .run = cmd_init,
+    {.name = "init",
+     .run = cmd_init,
      .usage = "init [FILE]            write a commented starter tend.json",
-     .help = "Writes a starter config (default ./tend.json) that runs as it is,\n"
-             "with // comments and \"$schema\" for editors. Never replaces a "
-             "file.\n"},
-    {.name = "status", .run = cmd_client,
+     .help =
+         "Writes a starter config (default ./tend.json) that runs as it is,\n"
+         "with // comments and \"$schema\" for editors. Never replaces a "
+         "file.\n"},
+    {.name = "status",
+     .run = cmd_client,
      .usage = "status [--json|--names] the tree with states"},
-    {.name = "ps", .run = cmd_client,
+    {.name = "ps",
+     .run = cmd_client,
      .usage = "ps                     the same as status"},
-    {.name = "start", .run = cmd_client,
+    {.name = "start",
+     .run = cmd_client,
      .usage = "start NAME             start a runner or group (all: the tree)"},
-    {.name = "stop", .run = cmd_client,
+    {.name = "stop",
+     .run = cmd_client,
      .usage = "stop NAME              stop a runner or group (all: the tree)"},
-    {.name = "restart", .run = cmd_client,
+    {.name = "restart",
+     .run = cmd_client,
      .usage = "restart NAME           restart a runner or group"},
-    {.name = "signal", .run = cmd_client,
+    {.name = "signal",
+     .run = cmd_client,
      .usage = "signal NAME SIG        send a signal to a runner's group"},
-    {.name = "logs", .run = cmd_client,
+    {.name = "logs",
+     .run = cmd_client,
      .usage = "logs [-f] [-n N] [NAME...] output, merged in time order"},
-    {.name = "events", .run = cmd_client,
+    {.name = "events",
+     .run = cmd_client,
      .usage = "events [-f]            the event log"},
-    {.name = "reload", .run = cmd_client,
+    {.name = "reload",
+     .run = cmd_client,
      .usage = "reload                 re-apply the config file"},
-    {.name = "down", .run = cmd_client,
+    {.name = "down",
+     .run = cmd_client,
      .usage = "down                   stop the tree and the daemon"},
-    {.name = "resume", .run = cmd_client,
+    {.name = "resume",
+     .run = cmd_client,
      .usage = "resume NAME            resume a watch paused by the loop guard"},
-    {.name = "top", .run = cmd_top,
+    {.name = "top",
+     .run = cmd_top,
      .usage = "top [-c FILE]          a full-screen view: tree, output, keys",
-     .help = "A full-screen view of the running daemon: the tree with states,\n"
-             "pids, uptimes, restarts and last exits, and the selected runner's\n"
-             "live output (its colours kept). Keys: up/down or j/k select, s\n"
-             "start, x stop, r restart (a runner or a group), S signal, f follow\n"
-             "on or off, PgUp/PgDn scroll the output, / filter by name, ? help,\n"
-             "q or Ctrl-C quit.\n"
-             "  -c, --config FILE  the daemon of FILE (default ./tend.json)\n"
-             "  --url URL          the daemon at URL (or TEND_URL)\n"
-             "  --token TOKEN      the API token (or TEND_TOKEN)\n"},
-    {.name = "ui", .run = cmd_top,
+     .help =
+         "A full-screen view of the running daemon: the tree with states,\n"
+         "pids, uptimes, restarts and last exits, and the selected runner's\n"
+         "live output (its colours kept). Keys: up/down or j/k select, s\n"
+         "start, x stop, r restart (a runner or a group), S signal, f follow\n"
+         "on or off, PgUp/PgDn scroll the output, / filter by name, ? help,\n"
+         "q or Ctrl-C quit.\n"
+         "  -c, --config FILE  the daemon of FILE (default ./tend.json)\n"
+         "  --url URL          the daemon at URL (or TEND_URL)\n"
+         "  --token TOKEN      the API token (or TEND_TOKEN)\n"},
+    {.name = "ui",
+     .run = cmd_top,
      .usage = "ui [-c FILE]           the same as top",
      .help = "The same as top.\n"},
-    {.name = "attach", .run = cmd_attach,
+    {.name = "attach",
+     .run = cmd_attach,
      .usage = "attach [-c FILE] NAME   connect this terminal to a pty runner",
-     .help = "Connects this terminal to a runner that runs on a terminal\n"
-             "(\"pty\": true): its output is shown as it comes, every key goes\n"
-             "to it (Ctrl-C and Ctrl-Z included), and this terminal's size is\n"
-             "its size. Ctrl-] detaches; the runner goes on running.\n"
-             "  -c, --config FILE  the daemon of FILE (default ./tend.json)\n"
-             "  --url URL          the daemon at URL (or TEND_URL)\n"
-             "  --token TOKEN      the API token (or TEND_TOKEN)\n"
-             "exit status: 0 detached, 1 refused (no such runner, no pty), 2 "
-             "usage\nor no terminal, 3 no daemon\n"},
-    {.name = "help", .run = cmd_help,
+     .help =
+         "Connects this terminal to a runner that runs on a terminal\n"
+         "(\"pty\": true): its output is shown as it comes, every key goes\n"
+         "to it (Ctrl-C and Ctrl-Z included), and this terminal's size is\n"
+         "its size. Ctrl-] detaches; the runner goes on running.\n"
+         "  -c, --config FILE  the daemon of FILE (default ./tend.json)\n"
+         "  --url URL          the daemon at URL (or TEND_URL)\n"
+         "  --token TOKEN      the API token (or TEND_TOKEN)\n"
+         "exit status: 0 detached, 1 refused (no such runner, no pty), 2 "
+         "usage\nor no terminal, 3 no daemon\n"},
+    {.name = "help",
+     .run = cmd_help,
      .usage = "help [COMMAND]         this text, or one command's options"},
-    {.name = "version", .run = cmd_version,
+    {.name = "version",
+     .run = cmd_version,
      .usage = "version                print the version (also --version)"},
 };
 

@@ -76,8 +76,8 @@ metrics_family(struct buf *out, const char *name, const char *type,
 }
 
 void
-metrics_sample(struct buf *out, const char *name,
-               const char *const *labels, double value)
+metrics_sample(struct buf *out, const char *name, const char *const *labels,
+               double value)
 {
   char num[64];
 

@@ -54,8 +54,7 @@ double metrics_parse_btime(const char *proc_stat);
  * few small reads; fields that cannot be read stay 0). */
 void metrics_process_read(struct metrics_process *p);
 /* Appends the six process_* families. */
-void metrics_process_text(struct buf *out,
-                          const struct metrics_process *p);
+void metrics_process_text(struct buf *out, const struct metrics_process *p);
 
 /* An events_listener (src/events.h) that counts "watch_fired" and
  * "watch_paused" events per node, for the daemon's lifetime (a watch that

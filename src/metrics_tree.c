@@ -52,10 +52,9 @@ node_restarts(const struct metrics_walk *w, const struct config_node *n)
 static void
 node_sample(struct metrics_walk *w, const struct config_node *n, double v)
 {
-  metrics_sample(w->out, w->name,
-                 (const char *[]){n->is_group ? "group" : "runner", n->name,
-                                  NULL},
-                 v);
+  metrics_sample(
+      w->out, w->name,
+      (const char *[]){n->is_group ? "group" : "runner", n->name, NULL}, v);
 }
 
 static void
@@ -236,8 +235,7 @@ static const struct tree_family tree_families[] = {
     {"tend_watch_fires_total", "counter",
      "Bursts of file changes that fired the runner's watch.", m_watch_fires},
     {"tend_watch_pauses_total", "counter",
-     "Times the restart-loop guard paused the runner's watch.",
-     m_watch_pauses},
+     "Times the restart-loop guard paused the runner's watch.", m_watch_pauses},
 };
 
 /* Calls w's family function for every node, groups first, in config
@@ -269,8 +267,7 @@ metrics_tree_text(struct buf *out, const struct metrics_tree *src)
   }
   metrics_family(out, "tend_events_total", "counter",
                  "Events emitted (state transitions and daemon notes).");
-  metrics_sample(out, "tend_events_total", NULL,
-                 (double)events_last_seq());
+  metrics_sample(out, "tend_events_total", NULL, (double)events_last_seq());
   metrics_family(out, "tend_pubsub_subscriptions", "gauge",
                  "Internal pubsub subscriptions: the terminal printer, the "
                  "API's tree cache, one per open HTTP stream (see "

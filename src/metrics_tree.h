@@ -36,7 +36,6 @@ struct metrics_tree {
 /* Appends the whole /metrics text: build info, one family per fact over
  * the tree (runner and group states and restarts, output logs, watches),
  * the event and pubsub counts and the process_* families. */
-void metrics_tree_text(struct buf *out,
-                       const struct metrics_tree *src);
+void metrics_tree_text(struct buf *out, const struct metrics_tree *src);
 
 #endif

@@ -154,14 +154,13 @@ print_chunk(struct printer *p, const char *runner, const char *json,
   s = data.data;
   len = data.len;
   if (p->colour)
-    prefix_len = (size_t)snprintf(prefix, sizeof prefix,
-                                  "\033[%sm%-*s\033[0m %s %s",
-                                  colour_of(runner), p->width, runner,
-                                  is_err ? "\033[31m|\033[0m" : "|",
-                                  is_tend ? "\033[2m" : "");
+    prefix_len = (size_t)snprintf(
+        prefix, sizeof prefix, "\033[%sm%-*s\033[0m %s %s", colour_of(runner),
+        p->width, runner, is_err ? "\033[31m|\033[0m" : "|",
+        is_tend ? "\033[2m" : "");
   else
-    prefix_len = (size_t)snprintf(prefix, sizeof prefix, "%-*s | ",
-                                  p->width, runner);
+    prefix_len =
+        (size_t)snprintf(prefix, sizeof prefix, "%-*s | ", p->width, runner);
   if (prefix_len >= sizeof prefix)
     prefix_len = sizeof prefix - 1;
   buf_reserve(&text, len + (len / 40 + 2) * (prefix_len + 8));
@@ -213,7 +212,8 @@ print_event(struct printer *p, const struct tend_event *ev)
   free(line);
   if (ev->type == EVENTS_STATE)
     return;
-  json_array_foreach(ev->errors, i, e) {
+  json_array_foreach(ev->errors, i, e)
+  {
     emit_line(p, xasprintf("%s%-*s%s |   %s\n", dim, p->width, "tend", off,
                            json_string_value(e)));
   }
@@ -229,14 +229,13 @@ printer_event_text(const struct tend_event *ev)
      * for the event log, not for a person watching the terminal. */
     if (strcmp(from, to) == 0)
       return NULL;
-    return xasprintf("%s: %s --%s--> %s%s%s%s", ev->node ? ev->node : "?",
-                     from, ev->event ? ev->event : "?", to,
-                     ev->reason ? " (" : "", ev->reason ? ev->reason : "",
-                     ev->reason ? ")" : "");
+    return xasprintf("%s: %s --%s--> %s%s%s%s", ev->node ? ev->node : "?", from,
+                     ev->event ? ev->event : "?", to, ev->reason ? " (" : "",
+                     ev->reason ? ev->reason : "", ev->reason ? ")" : "");
   }
-  return xasprintf("%s%s%s%s%s", ev->node ? ev->node : "",
-                   ev->node ? ": " : "", events_type_name(ev->type),
-                   ev->message ? ": " : "", ev->message ? ev->message : "");
+  return xasprintf("%s%s%s%s%s", ev->node ? ev->node : "", ev->node ? ": " : "",
+                   events_type_name(ev->type), ev->message ? ": " : "",
+                   ev->message ? ev->message : "");
 }
 
 /* Says how much output the CPU budget kept off the terminal. */
@@ -338,8 +337,7 @@ printer_new(uv_loop_t *loop, const struct config *cfg)
   uv_idle_init(loop, &p->idle);
   p->idle.data = p;
   p->open_handles = 1;
-  if (kind == UV_TTY &&
-      uv_tty_init(loop, &p->out.tty, STDOUT_FILENO, 0) == 0) {
+  if (kind == UV_TTY && uv_tty_init(loop, &p->out.tty, STDOUT_FILENO, 0) == 0) {
     p->stream_ok = 1;
     p->open_handles++;
     ((uv_handle_t *)&p->out)->data = p;

@@ -93,8 +93,7 @@ registry_free(struct registry *reg)
 }
 
 void
-registry_set_store(struct registry *reg, const char *name,
-                   struct store *store)
+registry_set_store(struct registry *reg, const char *name, struct store *store)
 {
   if (store)
     strmap_set(reg->stores, name, store);
@@ -109,8 +108,7 @@ registry_store(const struct registry *reg, const char *name)
 }
 
 void
-registry_set_watch(struct registry *reg, const char *name,
-                   struct watch *watch)
+registry_set_watch(struct registry *reg, const char *name, struct watch *watch)
 {
   if (watch)
     strmap_set(reg->watches, name, watch);
@@ -125,8 +123,8 @@ registry_watch(const struct registry *reg, const char *name)
 }
 
 void
-registry_set_pty(struct registry *reg, const char *name,
-                 uv_stream_t *master, int cols, int rows)
+registry_set_pty(struct registry *reg, const char *name, uv_stream_t *master,
+                 int cols, int rows)
 {
   struct note *n;
 
@@ -213,14 +211,13 @@ add_groups(const struct registry *reg, const struct config_node *node,
   }
   g = strmap_get(reg->groups, node->name);
   if (g && g->pid > 0)
-    json_object_set_new(out, node->name,
-                        json_pack("{s:i, s:I}", "pgid", g->pid, "start",
-                                  (json_int_t)g->start));
+    json_object_set_new(
+        out, node->name,
+        json_pack("{s:i, s:I}", "pgid", g->pid, "start", (json_int_t)g->start));
 }
 
 json_t *
-registry_groups_json(const struct registry *reg,
-                     const struct config_node *node)
+registry_groups_json(const struct registry *reg, const struct config_node *node)
 {
   json_t *out = json_object();
 

@@ -44,8 +44,7 @@ struct watch *registry_watch(const struct registry *reg, const char *name);
 void registry_set_pty(struct registry *reg, const char *name,
                       uv_stream_t *master, int cols, int rows);
 /* The live pty of a runner (borrowed; its size may be updated), or NULL. */
-struct registry_pty *registry_pty(const struct registry *reg,
-                                  const char *name);
+struct registry_pty *registry_pty(const struct registry *reg, const char *name);
 
 /* Notes a runner's live process group (pid = pgid; 0: the run is over)
  * with its start time from /proc. */

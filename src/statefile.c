@@ -30,12 +30,12 @@ struct statefile {
   uv_loop_t *loop;
   struct statefile_source src;
   uv_timer_t timer;
-  int dirty;      /* the state changed since the last write began */
-  int urgent;     /* ... and a critical change is among them */
-  int busy;       /* a write is in flight on the threadpool */
-  uint64_t last;  /* loop time (ms) the last write began */
-  int closing;    /* statefile_close was called */
-  int pending;    /* parts still to finish after closing: write, timer */
+  int dirty;     /* the state changed since the last write began */
+  int urgent;    /* ... and a critical change is among them */
+  int busy;      /* a write is in flight on the threadpool */
+  uint64_t last; /* loop time (ms) the last write began */
+  int closing;   /* statefile_close was called */
+  int pending;   /* parts still to finish after closing: write, timer */
   void (*close_cb)(void *);
   void *close_arg;
 };
@@ -69,8 +69,8 @@ statefile_json(const struct statefile_source *src)
   json_object_set_new(doc, "config", json_string(cfg->file));
   json_object_set_new(doc, "config_hash", json_string(cfg->hash));
   json_object_set_new(doc, "written_ms", json_integer(events_now_ms()));
-  json_object_set_new(doc, "event_seq", json_integer(
-                                            (json_int_t)events_last_seq()));
+  json_object_set_new(doc, "event_seq",
+                      json_integer((json_int_t)events_last_seq()));
   json_object_set_new(doc, "tree", src->tree(src->ctx));
   json_object_set_new(doc, "process_groups", src->groups(src->ctx));
   return doc;
@@ -138,8 +138,8 @@ start_write(struct statefile *sf)
   job->sf = sf;
   job->text = json_dumps(doc, JSON_INDENT(1));
   job->len = job->text ? strlen(job->text) : 0;
-  job->path = xasprintf("%s/state.json",
-                        sf->src.config(sf->src.ctx)->state_dir);
+  job->path =
+      xasprintf("%s/state.json", sf->src.config(sf->src.ctx)->state_dir);
   job->req.data = job;
   json_decref(doc);
   if (!sf->closing)
@@ -223,8 +223,7 @@ statefile_close(struct statefile *sf, void (*cb)(void *arg), void *arg)
 
 /* Seeds the read model with one saved node and, for groups, its subtree. */
 static void
-restore_node(const struct config *cfg, struct view *view,
-             const json_t *saved)
+restore_node(const struct config *cfg, struct view *view, const json_t *saved)
 {
   const char *name = json_string_value(json_object_get(saved, "name"));
   const char *kind = json_string_value(json_object_get(saved, "kind"));

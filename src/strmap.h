@@ -8,7 +8,8 @@ struct strmap;
 
 /* Returns a new empty map. */
 struct strmap *strmap_new(void);
-/* Frees the map and its copies of the keys (not the values). NULL is a no-op. */
+/* Frees the map and its copies of the keys (not the values). NULL is a no-op.
+ */
 void strmap_free(struct strmap *map);
 /* Sets key to value (the key is copied). Replaces an existing value. */
 void strmap_set(struct strmap *map, const char *key, void *value);

@@ -78,13 +78,13 @@ publish(struct sup *s, enum sup_fsm_state to, const char *event,
         const char *reason)
 {
   struct tend_event ev = {.type = EVENTS_STATE,
-                           .node = s->spec->name,
-                           .kind = EVENTS_KIND_GROUP,
-                           .from.group = s->shown,
-                           .to.group = to,
-                           .event = event,
-                           .reason = reason,
-                           .restarts = s->restarts};
+                          .node = s->spec->name,
+                          .kind = EVENTS_KIND_GROUP,
+                          .from.group = s->shown,
+                          .to.group = to,
+                          .event = event,
+                          .reason = reason,
+                          .restarts = s->restarts};
 
   s->shown = to;
   events_emit(&ev);
@@ -105,15 +105,15 @@ sup_new(uv_loop_t *loop, const struct config *cfg,
   actor_register(spec->name, s->self);
   {
     /* The restarts this group made under a previous daemon. */
-    json_t *restarts = json_object_get(tend_node_status(spec->name),
-                                       "restarts");
+    json_t *restarts =
+        json_object_get(tend_node_status(spec->name), "restarts");
     if (json_is_integer(restarts) && json_integer_value(restarts) > 0 &&
         json_integer_value(restarts) < INT_MAX)
       s->restarts = (int)json_integer_value(restarts);
   }
   s->n_children = spec->n_children;
-  s->children = xcalloc(spec->n_children ? spec->n_children : 1,
-                        sizeof *s->children);
+  s->children =
+      xcalloc(spec->n_children ? spec->n_children : 1, sizeof *s->children);
   for (size_t i = 0; i < spec->n_children; i++) {
     struct child *c = &s->children[i];
     c->spec = spec->children[i];
@@ -121,8 +121,7 @@ sup_new(uv_loop_t *loop, const struct config *cfg,
       c->group = sup_new(loop, cfg, c->spec, s->self);
       c->id = sup_id(c->group);
     } else {
-      c->runner = runner_new(loop, cfg, c->spec, s->self,
-                             tend_runner_env());
+      c->runner = runner_new(loop, cfg, c->spec, s->self, tend_runner_env());
       c->id = runner_id(c->runner);
     }
   }
@@ -195,7 +194,7 @@ push_step_full(struct sup *s, int front, const struct step *stp)
 
 void
 sup_push_step(struct sup *s, int front, enum step_op op,
-          const struct config_node *spec, int64_t delay_ms, int wait)
+              const struct config_node *spec, int64_t delay_ms, int wait)
 {
   struct step st = {op, spec, delay_ms, wait, 0};
   push_step_full(s, front, &st);
@@ -236,8 +235,7 @@ tell_parent(struct sup *s, int type, int64_t arg, const char *text)
 {
   if (s->parent == ACTOR_NONE)
     return;
-  actor_send(s->parent, type, s->self, arg, text ? xstrdup(text) : NULL,
-             free);
+  actor_send(s->parent, type, s->self, arg, text ? xstrdup(text) : NULL, free);
 }
 
 /* Called when the queue ran dry: settles the group's own state (STARTING
@@ -267,8 +265,8 @@ sup_run_steps(struct sup *s)
       c->state = CHILD_STARTING;
       c->held = 0;
       c->started_ms = mono_ms(s->loop) + st.delay_ms;
-      actor_send(c->id, st.restart ? SUP_MSG_RESTART : SUP_MSG_START,
-                 s->self, st.delay_ms, c->why_next, free);
+      actor_send(c->id, st.restart ? SUP_MSG_RESTART : SUP_MSG_START, s->self,
+                 st.delay_ms, c->why_next, free);
       c->why_next = NULL;
     } else {
       /* Sent even to a child that is down: a runner in backoff or exited
@@ -322,11 +320,11 @@ plan_restart(struct sup *s, size_t exited, size_t first, size_t last,
     /* A child with a readiness check that died before it was ready holds
      * back the children after it again (the check says they depend on
      * it), whatever the strategy. */
-    plan[n++] = (struct step){
-        STEP_START, spec, i == exited ? delay_ms : 0,
-        ordered || (i == exited && in_start && !spec->is_group &&
-                    spec->ready != CONFIG_READY_NONE),
-        1};
+    plan[n++] =
+        (struct step){STEP_START, spec, i == exited ? delay_ms : 0,
+                      ordered || (i == exited && in_start && !spec->is_group &&
+                                  spec->ready != CONFIG_READY_NONE),
+                      1};
   }
   push_plan_front(s, plan, n);
   free(plan);
@@ -393,10 +391,10 @@ child_exited(struct sup *s, struct child *c, enum sup_exit kind,
     return;
   }
   if (d.verdict == SUP_VERDICT_GIVE_UP) {
-    char *why = xasprintf("more than %d restarts in %g s (last: %s: %s)",
-                          s->spec->max_restarts,
-                          (double)s->spec->period_ms / 1000.0,
-                          c->spec->name, reason ? reason : "exited");
+    char *why =
+        xasprintf("more than %d restarts in %g s (last: %s: %s)",
+                  s->spec->max_restarts, (double)s->spec->period_ms / 1000.0,
+                  c->spec->name, reason ? reason : "exited");
     fire(s, SUP_FSM_EV_GIVE_UP, why);
     free(why);
     return;
@@ -641,9 +639,8 @@ fire(struct sup *s, enum sup_fsm_event ev, const char *reason)
     return st.action;
   }
   if (st.next != s->state)
-    log_debug("%s: %s --%s--> %s", s->spec->name,
-              sup_fsm_state_name(s->state), sup_fsm_event_name(ev),
-              sup_fsm_state_name(st.next));
+    log_debug("%s: %s --%s--> %s", s->spec->name, sup_fsm_state_name(s->state),
+              sup_fsm_event_name(ev), sup_fsm_state_name(st.next));
   if (s->state == SUP_FSM_GIVING_UP && st.next != SUP_FSM_GIVING_UP) {
     /* Leaving GIVING_UP: its reason lives until this event is done (it
      * may be the reason it was fired with). */
@@ -677,8 +674,8 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
   c = child_by_name(s, cmd->child);
   if (!c)
     return;
-  set_why(c, cmd->cmd == TEND_CMD_START ? "start requested"
-                                         : "restart requested");
+  set_why(c,
+          cmd->cmd == TEND_CMD_START ? "start requested" : "restart requested");
   if (cmd->cmd == TEND_CMD_START || cmd->cmd == TEND_CMD_RESTART)
     clear_failed(c);
   switch (cmd->cmd) {
@@ -698,8 +695,9 @@ user_cmd(struct sup *s, const struct sup_user_cmd *cmd)
   default:
     break;
   }
-  fire(s, cmd->cmd == TEND_CMD_STOP ? SUP_FSM_EV_USER_CHILD_STOP
-                                    : SUP_FSM_EV_USER_CHILD_START,
+  fire(s,
+       cmd->cmd == TEND_CMD_STOP ? SUP_FSM_EV_USER_CHILD_STOP
+                                 : SUP_FSM_EV_USER_CHILD_START,
        "child started by the user");
 }
 

@@ -30,9 +30,9 @@ enum sup_msg {
 
 /* A user's command on one child, or on the group itself (child NULL). */
 struct sup_user_cmd {
-  char *child;   /* child name; NULL = the whole group (start, stop or
-                    restart: the group state table decides) */
-  int cmd;       /* enum tend_cmd */
+  char *child; /* child name; NULL = the whole group (start, stop or
+                  restart: the group state table decides) */
+  int cmd;     /* enum tend_cmd */
 };
 void sup_user_cmd_free(void *cmd);
 

@@ -132,8 +132,8 @@ rebind(struct sup *s, const struct config *cfg, const struct config_node *spec,
   struct child *old = s->children;
   size_t n_old = s->n_children;
   int *taken = xcalloc(n_old ? n_old : 1, sizeof *taken);
-  struct child *now = xcalloc(spec->n_children ? spec->n_children : 1,
-                              sizeof *now);
+  struct child *now =
+      xcalloc(spec->n_children ? spec->n_children : 1, sizeof *now);
   int live = parent_live && sup_fsm_state_live(s->state);
 
   if (strcmp(s->spec->name, spec->name) != 0) {
@@ -217,13 +217,13 @@ tree_json(const struct sup *s)
                             : json_pack("{s:s, s:s}", "name", c->spec->name,
                                         "kind", "runner");
     json_object_set_new(node, "id", json_integer((json_int_t)c->id));
-    json_object_set_new(node, "bound", json_boolean(config_find(
-                                           s->cfg, c->spec->name) == c->spec));
+    json_object_set_new(
+        node, "bound",
+        json_boolean(config_find(s->cfg, c->spec->name) == c->spec));
     json_array_append_new(kids, node);
   }
   for (size_t i = 0; i < s->n_removed; i++)
-    json_array_append_new(stopping,
-                          json_integer((json_int_t)s->removed[i].id));
+    json_array_append_new(stopping, json_integer((json_int_t)s->removed[i].id));
   return json_pack("{s:s, s:s, s:o, s:o}", "name", s->spec->name, "kind",
                    "group", "children", kids, "stopping", stopping);
 }

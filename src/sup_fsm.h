@@ -24,67 +24,67 @@
   X(GIVING_UP, "giving_up", 0) /* stopping every child before it fails */
 
 #define SUP_FSM_EVENT_MAP(X)                                                   \
-  X(START, "start")           /* the parent starts (or restarts) the group */ \
+  X(START, "start")           /* the parent starts (or restarts) the group */  \
   X(STOP, "stop")             /* the parent stops the group */                 \
   X(USER_START, "user_start") /* the user starts the whole group */            \
   X(USER_STOP, "user_stop")   /* the user stops the whole group */             \
   X(USER_RESTART, "user_restart") /* the user restarts the whole group */      \
-  X(USER_CHILD_START, "user_child_start") /* the user starts or restarts one  \
+  X(USER_CHILD_START, "user_child_start") /* the user starts or restarts one   \
                                              child */                          \
   X(USER_CHILD_STOP, "user_child_stop")   /* the user stops one child */       \
-  X(CHILD_UP, "child_up")         /* a child reported started */               \
-  X(CHILD_DOWN, "child_down")     /* a child reported stopped */               \
-  X(CHILD_EXIT, "child_exit")     /* a child's run ended on its own */         \
-  X(GIVE_UP, "give_up")           /* policy: too many restarts in the period */\
-  X(QUEUE_EMPTY, "queue_empty")   /* the last queued step is done */
+  X(CHILD_UP, "child_up")                 /* a child reported started */       \
+  X(CHILD_DOWN, "child_down")             /* a child reported stopped */       \
+  X(CHILD_EXIT, "child_exit")             /* a child's run ended on its own */ \
+  X(GIVE_UP, "give_up")         /* policy: too many restarts in the period */  \
+  X(QUEUE_EMPTY, "queue_empty") /* the last queued step is done */
 
 /* X(name, string, word): word is the "event" a published transition
  * carries (NULL: the action never changes a published state). */
 #define SUP_FSM_ACTION_MAP(X)                                                  \
   X(INVALID, "invalid", NULL) /* event refused in this state */                \
   X(NONE, "none", NULL)                                                        \
-  X(START_ALL, "start_all", "start") /* queue a start of every child */        \
-  X(START_AFRESH, "start_afresh", "start") /* forget the intensity window,    \
+  X(START_ALL, "start_all", "start")       /* queue a start of every child */  \
+  X(START_AFRESH, "start_afresh", "start") /* forget the intensity window,     \
                                               then START_ALL */                \
-  X(USER_START_ALL, "user_start_all", "start") /* release the children the    \
+  X(USER_START_ALL, "user_start_all", "start") /* release the children the     \
                                                   user held, then START_ALL */ \
-  X(USER_START_AFRESH, "user_start_afresh", "start") /* release them, then    \
+  X(USER_START_AFRESH, "user_start_afresh", "start") /* release them, then     \
                                                         START_AFRESH */        \
   X(STOP_ALL, "stop_all", "stop") /* drop the queue, stop all in reverse */    \
-  X(HOLD_STOP_ALL, "hold_stop_all", "stop") /* hold every child (no restart  \
+  X(HOLD_STOP_ALL, "hold_stop_all", "stop") /* hold every child (no restart    \
                                                by policy), then STOP_ALL */    \
-  X(ACK_STOPPED, "ack_stopped", "stop") /* already down: tell the parent    \
-                                           stopped */                          \
-  X(RESTART_ALL, "restart_all", "restart") /* stop all in reverse, start all \
-                                              in order */                      \
-  X(CHILD_CMD, "child_cmd", "user") /* run the queue: the user's command on \
+  X(ACK_STOPPED, "ack_stopped", "stop")     /* already down: tell the parent   \
+                                               stopped */                      \
+  X(RESTART_ALL, "restart_all", "restart")  /* stop all in reverse, start all  \
+                                               in order */                     \
+  X(CHILD_CMD, "child_cmd", "user") /* run the queue: the user's command on    \
                                        a child is queued already */            \
-  X(DECIDE, "decide", NULL) /* ask sup_decide() what the exit means */         \
-  X(GIVE_UP, "give_up", NULL) /* drop the queue, stop all in reverse */        \
+  X(DECIDE, "decide", NULL)         /* ask sup_decide() what the exit means */ \
+  X(GIVE_UP, "give_up", NULL)       /* drop the queue, stop all in reverse */  \
   X(REPORT_STARTED, "report_started", "started") /* tell the parent: up */     \
   X(REPORT_STOPPED, "report_stopped", "stopped") /* tell the parent: down */   \
-  X(REPORT_FAILED, "report_failed", "give_up") /* fail the runners, tell the  \
-                                                  parent: exited abnormally */
+  X(REPORT_FAILED, "report_failed", "give_up")   /* fail the runners, tell the \
+                                                    parent: exited abnormally */
 
 enum sup_fsm_state {
 #define X(N, S, P) SUP_FSM_##N,
   SUP_FSM_STATE_MAP(X)
 #undef X
-  SUP_FSM_N_STATES
+      SUP_FSM_N_STATES
 };
 
 enum sup_fsm_event {
 #define X(N, S) SUP_FSM_EV_##N,
   SUP_FSM_EVENT_MAP(X)
 #undef X
-  SUP_FSM_N_EVENTS
+      SUP_FSM_N_EVENTS
 };
 
 enum sup_fsm_action {
 #define X(N, S, W) SUP_FSM_ACTION_##N,
   SUP_FSM_ACTION_MAP(X)
 #undef X
-  SUP_FSM_N_ACTIONS
+      SUP_FSM_N_ACTIONS
 };
 
 struct sup_fsm_step {

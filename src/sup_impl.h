@@ -24,11 +24,11 @@ struct child {
   struct sup *group;
   enum child_state state;
   struct sup_backoff backoff;
-  int64_t started_ms;  /* monotonic ms of the last start, for backoff */
-  int held;            /* stopped by the user: not restarted by policy */
-  int failed;          /* past its own restart_limit: left down */
+  int64_t started_ms; /* monotonic ms of the last start, for backoff */
+  int held;           /* stopped by the user: not restarted by policy */
+  int failed;         /* past its own restart_limit: left down */
   struct sup_window limit_window; /* its own recent restarts */
-  char *why_next;      /* why its next start happens (for its marker) */
+  char *why_next; /* why its next start happens (for its marker) */
 };
 
 enum step_op { STEP_START, STEP_STOP };
@@ -61,7 +61,7 @@ struct sup {
 
   struct step *steps; /* a deque as a plain array: small in practice */
   size_t n_steps, cap_steps;
-  int waiting;              /* a step is in flight */
+  int waiting; /* a step is in flight */
   const struct config_node *wait_for;
   enum step_op wait_op;
   char *give_up_reason; /* set only while GIVING_UP */

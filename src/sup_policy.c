@@ -29,8 +29,8 @@
 
 /* The JSON names of exit kinds and verdicts ("?" when out of range). */
 ENUMNAME_NAME_FN(sup_exit, enum sup_exit, SUP_EXIT_MAP, ENUMNAME_PICK2, "?")
-ENUMNAME_NAME_FN(sup_verdict, enum sup_verdict, SUP_VERDICT_MAP,
-                 ENUMNAME_PICK2, "?")
+ENUMNAME_NAME_FN(sup_verdict, enum sup_verdict, SUP_VERDICT_MAP, ENUMNAME_PICK2,
+                 "?")
 
 /* Releases the window's stamps and leaves it empty and reusable. */
 void

@@ -25,10 +25,11 @@ enum sup_exit {
 const char *sup_exit_name(enum sup_exit e);
 
 #define SUP_VERDICT_MAP(X)                                                     \
-  X(IGNORE, "ignore")   /* nothing to do (e.g. temporary child, shutdown) */   \
-  X(RESTART, "restart") /* stop [first..last] except exited, then start them */\
-  X(GIVE_UP, "give_up") /* intensity exceeded: stop all children, fail */  \
-  X(FAIL, "fail")       /* the child's own restart_limit exceeded: it      \
+  X(IGNORE, "ignore") /* nothing to do (e.g. temporary child, shutdown) */     \
+  X(RESTART,                                                                   \
+    "restart") /* stop [first..last] except exited, then start them */         \
+  X(GIVE_UP, "give_up") /* intensity exceeded: stop all children, fail */      \
+  X(FAIL, "fail")       /* the child's own restart_limit exceeded: it          \
                            fails alone, its siblings are untouched */
 
 enum sup_verdict {
@@ -44,18 +45,22 @@ struct sup_window {
   int64_t *stamps;
   size_t n, cap;
 };
-#define SUP_WINDOW_ZERO {NULL, 0, 0}
+#define SUP_WINDOW_ZERO                                                        \
+  {                                                                            \
+    NULL, 0, 0                                                                 \
+  }
 void sup_window_free(struct sup_window *w);
 
 struct sup_input {
   enum config_strategy strategy;
-  int max_restarts;       /* intensity: more than this many restarts ... */
-  int64_t period_ms;      /* ... within this period gives up; a negative
-                             max_restarts: the group has no intensity and
-                             never gives up */
+  int max_restarts;  /* intensity: more than this many restarts ... */
+  int64_t period_ms; /* ... within this period gives up; a negative
+                        max_restarts: the group has no intensity and
+                        never gives up */
   size_t n_children;
-  size_t exited;          /* index of the child whose run ended */
-  enum config_restart restart; /* that child's restart type (groups: permanent) */
+  size_t exited; /* index of the child whose run ended */
+  enum config_restart
+      restart; /* that child's restart type (groups: permanent) */
   enum sup_exit exit;
   int64_t now_ms;
   /* The exited child's own restart limit (runners' "restart_limit"),
@@ -98,7 +103,10 @@ struct sup_decision sup_decide(const struct sup_input *in,
 struct sup_backoff {
   int attempt; /* consecutive quick failures so far */
 };
-#define SUP_BACKOFF_ZERO {0}
+#define SUP_BACKOFF_ZERO                                                       \
+  {                                                                            \
+    0                                                                          \
+  }
 
 /* Returns the delay (ms) before the next start of a child whose run lasted
  * run_ms. A run of at least reset_ms resets the sequence. The delays are

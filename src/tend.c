@@ -61,7 +61,7 @@ static struct {
   struct runner_env runner_env; /* what every runner is created with */
   struct inotify_service *inotify;
   struct reload *reload; /* watches tend.json and the include folder */
-  char *config_error;      /* the last reload's errors, NULL when fine */
+  char *config_error;    /* the last reload's errors, NULL when fine */
   int stopping; /* tend_stop was called: the root's STOPPED ends the daemon */
   int64_t started_ms;
   void (*close_cb)(void *);
@@ -250,7 +250,7 @@ tend_open(uv_loop_t *loop, struct config *cfg, const struct tend_hooks *hooks,
     }
   }
   statefile_restore(cfg, t.view);
-  t.runner_env = (struct runner_env){t.inotify, t.reg, t.view,
+  t.runner_env = (struct runner_env){t.inotify,      t.reg,   t.view,
                                      env_note_group, env_ask, NULL};
   t.self = actor_spawn(root_parent_handle, NULL);
   t.root = sup_new(loop, cfg, cfg->root, t.self);
@@ -370,8 +370,7 @@ pty_of(const char *name, int *err, char **cause)
 }
 
 int
-tend_runner_input(const char *name, const char *data, size_t len,
-                  char **cause)
+tend_runner_input(const char *name, const char *data, size_t len, char **cause)
 {
   int err = 0, r;
   struct registry_pty *p = pty_of(name, &err, cause);
@@ -411,8 +410,8 @@ tend_runner_resize(const char *name, int cols, int rows, char **cause)
   }
   r = pty_set_size(fd, cols, rows);
   if (r < 0) {
-    *cause = xasprintf("cannot resize the terminal of %s: %s", name,
-                       strerror(-r));
+    *cause =
+        xasprintf("cannot resize the terminal of %s: %s", name, strerror(-r));
     return r == -EINVAL ? -EINVAL : -EBUSY;
   }
   p->cols = cols;
@@ -712,9 +711,9 @@ tend_watch_resume(const char *name, char **cause)
 void
 tend_metrics_text(struct buf *out)
 {
-  struct metrics_tree src = {TEND_VERSION,          t.cfg->root, t.view,
-                               t.reg,                 t.root,
-                               sup_group_state_name,  sup_group_restarts};
+  struct metrics_tree src = {
+      TEND_VERSION,         t.cfg->root,       t.view, t.reg, t.root,
+      sup_group_state_name, sup_group_restarts};
 
   metrics_tree_text(out, &src);
 }

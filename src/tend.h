@@ -95,7 +95,6 @@ void tend_metrics_text(struct buf *out);
  * "config","config_hash","state_dir","started_ms","config_error"}. */
 json_t *tend_daemon_json(void);
 
-
 /* ---- For the daemon (src/daemon.c) and src/sup.c, not for ui/. ---- */
 
 #include <uv.h>
@@ -105,8 +104,8 @@ struct store;
 
 /* What the daemon hears from the coordination context. */
 struct tend_hooks {
-  void (*gave_up)(void *ctx);  /* the root group failed */
-  void (*stopped)(void *ctx);  /* the whole tree is stopped */
+  void (*gave_up)(void *ctx); /* the root group failed */
+  void (*stopped)(void *ctx); /* the whole tree is stopped */
   void *ctx;
   /* asked to stop the tree and exit (tend down); NULL: refused */
   void (*stop)(void *ctx, const char *why);

@@ -40,7 +40,8 @@ treejson_node(const struct config_node *n, int recursive,
       json_object_set_new(out, "restarts", json_integer(0));
     if (recursive)
       for (size_t i = 0; i < n->n_children; i++)
-        json_array_append_new(children, treejson_node(n->children[i], 1, view, reg));
+        json_array_append_new(children,
+                              treejson_node(n->children[i], 1, view, reg));
     else
       for (size_t i = 0; i < n->n_children; i++)
         json_array_append_new(children, json_string(n->children[i]->name));
@@ -62,8 +63,7 @@ treejson_node(const struct config_node *n, int recursive,
                         json_string(config_restart_name(n->restart)));
     {
       struct watch *w = registry_watch(reg, n->name);
-      json_object_set_new(out, "watch", w ? watch_status_json(w)
-                                          : json_null());
+      json_object_set_new(out, "watch", w ? watch_status_json(w) : json_null());
     }
     if (n->pty) {
       /* The live terminal's size, else the one the next run gets. */
@@ -77,19 +77,19 @@ treejson_node(const struct config_node *n, int recursive,
     }
     /* What a user may ask of it now, from the predicates the API checks:
      * the web UI enables its buttons from this, not a list of its own. */
-    json_object_set_new(out, "can", fsm_can_json(treejson_runner_state(view, n->name)));
+    json_object_set_new(out, "can",
+                        fsm_can_json(treejson_runner_state(view, n->name)));
   }
   return out;
 }
-
 
 enum fsm_state
 treejson_runner_state(const struct view *view, const char *name)
 {
   const json_t *status = view_status(view, name);
   enum fsm_state st = FSM_STOPPED;
-  const char *s = status ? json_string_value(json_object_get(status, "state"))
-                         : NULL;
+  const char *s =
+      status ? json_string_value(json_object_get(status, "state")) : NULL;
   if (s)
     fsm_state_parse(s, &st);
   return st;

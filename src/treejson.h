@@ -19,7 +19,6 @@ struct view;
 json_t *treejson_node(const struct config_node *n, int recursive,
                       const struct view *view, const struct registry *reg);
 /* A runner's state in view (FSM_STOPPED before its first event). */
-enum fsm_state treejson_runner_state(const struct view *view,
-                                     const char *name);
+enum fsm_state treejson_runner_state(const struct view *view, const char *name);
 
 #endif

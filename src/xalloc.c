@@ -7,8 +7,7 @@
 #include <string.h>
 
 /* Aborts the process: there is no sane way on from out-of-memory. */
-static void __attribute__((noreturn))
-oom(size_t size)
+static void __attribute__((noreturn)) oom(size_t size)
 {
   fprintf(stderr, "tend: fatal: out of memory allocating %zu bytes\n", size);
   abort();

@@ -235,8 +235,7 @@ scan_block(const unsigned char *p)
  * branch-free copy keeps escape-dense text ("y\n" lines) fast: it avoids
  * a chain of dependent index computations per escape. */
 static int
-escape_body(struct buf *out, const unsigned char *s, size_t len,
-            int lossy)
+escape_body(struct buf *out, const unsigned char *s, size_t len, int lossy)
 {
   size_t i = 0;
   while (i < len) {
@@ -529,14 +528,30 @@ unescape_body(const char *p, const char *end, struct buf *out)
     if (q + 1 >= end)
       return -EINVAL;
     switch (q[1]) {
-    case 'n': c = '\n'; break;
-    case 't': c = '\t'; break;
-    case 'r': c = '\r'; break;
-    case 'b': c = '\b'; break;
-    case 'f': c = '\f'; break;
-    case '"': c = '"'; break;
-    case '\\': c = '\\'; break;
-    case '/': c = '/'; break;
+    case 'n':
+      c = '\n';
+      break;
+    case 't':
+      c = '\t';
+      break;
+    case 'r':
+      c = '\r';
+      break;
+    case 'b':
+      c = '\b';
+      break;
+    case 'f':
+      c = '\f';
+      break;
+    case '"':
+      c = '"';
+      break;
+    case '\\':
+      c = '\\';
+      break;
+    case '/':
+      c = '/';
+      break;
     case 'u': {
       long cp = q + 6 <= end ? codec_hex_parse(q + 2, 4) : -1;
       if (cp < 0)
@@ -545,8 +560,8 @@ unescape_body(const char *p, const char *end, struct buf *out)
           q[7] == 'u') {
         long lo = codec_hex_parse(q + 8, 4);
         if (lo >= 0xDC00 && lo < 0xE000) {
-          append_utf8(out, (unsigned)(0x10000 + ((cp - 0xD800) << 10) +
-                                      (lo - 0xDC00)));
+          append_utf8(
+              out, (unsigned)(0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)));
           p = q + 12;
           continue;
         }
@@ -572,8 +587,8 @@ jsonl_peek_chunk(const char *line, size_t len, struct buf *out,
   static const char data_key[] = ",\"data\":\"";
   static const char b64_key[] = ",\"data_b64\":\"";
   const char *end = line + len;
-  const char *s = memmem(line, len < 128 ? len : 128, stream_key,
-                         sizeof stream_key - 1);
+  const char *s =
+      memmem(line, len < 128 ? len : 128, stream_key, sizeof stream_key - 1);
   const char *q, *d;
 
   if (!s)
@@ -587,7 +602,7 @@ jsonl_peek_chunk(const char *line, size_t len, struct buf *out,
   d = memmem(q, (size_t)(end - q), data_key, sizeof data_key - 1);
   if (!d)
     return memmem(q, (size_t)(end - q), b64_key, sizeof b64_key - 1) ? 1
-                                                                      : -EINVAL;
+                                                                     : -EINVAL;
   /* data is the last member: the line ends with its closing quote and the
    * object's brace; every other quote inside is escaped. */
   d += sizeof data_key - 1;

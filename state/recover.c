@@ -155,8 +155,7 @@ group_members(int pgid, unsigned long long start)
     unsigned long long st;
     if (pid <= 0 || read_stat(pid, buf, sizeof buf) != 0)
       continue;
-    if (recover_parse_stat(buf, &pgrp, &session, &st) != 0 ||
-        stat_is_dead(buf))
+    if (recover_parse_stat(buf, &pgrp, &session, &st) != 0 || stat_is_dead(buf))
       continue;
     if (pgrp == pgid && session == pgid && st >= start)
       json_array_append_new(pids, json_integer(pid));
@@ -205,11 +204,10 @@ static int
 group_has_live(const json_t *g, const json_t *groups)
 {
   int pgid = (int)json_integer_value(json_object_get(g, "pgid"));
-  const json_t *rec = json_object_get(
-      groups, json_string_value(json_object_get(g, "runner")));
-  json_t *pids = group_members(
-      pgid, (unsigned long long)json_integer_value(
-                json_object_get(rec, "start")));
+  const json_t *rec =
+      json_object_get(groups, json_string_value(json_object_get(g, "runner")));
+  json_t *pids = group_members(pgid, (unsigned long long)json_integer_value(
+                                         json_object_get(rec, "start")));
   int live = json_array_size(pids) > 0;
   json_decref(pids);
   return live;
@@ -227,7 +225,8 @@ recover_orphans(const json_t *state, const char *state_dir, int grace_ms,
   int waited = 0;
 
   *skipped = json_array();
-  json_object_foreach(groups, name, g) {
+  json_object_foreach(groups, name, g)
+  {
     struct recover_record rec = {
         .pgid = (int)json_integer_value(json_object_get(g, "pgid")),
         .start =
@@ -263,7 +262,8 @@ recover_orphans(const json_t *state, const char *state_dir, int grace_ms,
   while (json_array_size(found) > 0 && waited < grace_ms) {
     size_t i;
     int left = 0;
-    json_array_foreach(found, i, g) {
+    json_array_foreach(found, i, g)
+    {
       int pgid = (int)json_integer_value(json_object_get(g, "pgid"));
       if (kill(-pgid, 0) == 0 && group_has_live(g, groups))
         left = 1;
@@ -275,7 +275,8 @@ recover_orphans(const json_t *state, const char *state_dir, int grace_ms,
   }
   {
     size_t i;
-    json_array_foreach(found, i, g) {
+    json_array_foreach(found, i, g)
+    {
       int pgid = (int)json_integer_value(json_object_get(g, "pgid"));
       if (group_has_live(g, groups))
         kill(-pgid, SIGKILL);
@@ -375,9 +376,9 @@ find_strays(const char *entry)
       continue;
     if (is_self_or_ancestor(pid))
       continue;
-    json_array_append_new(out, json_pack("{s:i, s:i, s:s}", "pid", pid,
-                                         "pgid", pgrp, "runner",
-                                         runner ? runner : "?"));
+    json_array_append_new(out,
+                          json_pack("{s:i, s:i, s:s}", "pid", pid, "pgid", pgrp,
+                                    "runner", runner ? runner : "?"));
   }
   closedir(d);
   free(env);
@@ -393,7 +394,8 @@ signal_strays(const json_t *strays, int signo)
   size_t i;
   json_t *s;
 
-  json_array_foreach(strays, i, s) {
+  json_array_foreach(strays, i, s)
+  {
     int pid = (int)json_integer_value(json_object_get(s, "pid"));
     int pgid = (int)json_integer_value(json_object_get(s, "pgid"));
     kill(pgid == pid ? -pgid : pid, signo);
@@ -408,12 +410,13 @@ strays_report(const json_t *strays)
   size_t i, j;
   json_t *s, *g;
 
-  json_array_foreach(strays, i, s) {
+  json_array_foreach(strays, i, s)
+  {
     const char *runner = json_string_value(json_object_get(s, "runner"));
     json_t *into = NULL;
-    json_array_foreach(out, j, g) {
-      if (strcmp(json_string_value(json_object_get(g, "runner")), runner) ==
-          0)
+    json_array_foreach(out, j, g)
+    {
+      if (strcmp(json_string_value(json_object_get(g, "runner")), runner) == 0)
         into = g;
     }
     if (!into) {
@@ -421,8 +424,7 @@ strays_report(const json_t *strays)
                        json_object_get(s, "pgid"), "pids");
       json_array_append_new(out, into);
     }
-    json_array_append(json_object_get(into, "pids"),
-                      json_object_get(s, "pid"));
+    json_array_append(json_object_get(into, "pids"), json_object_get(s, "pid"));
   }
   return out;
 }

@@ -122,8 +122,8 @@ view_apply(struct view *v, const struct tend_event *ev)
     return;
   status = json_object_get(v->nodes, ev->node);
   if (!status) {
-    status = json_pack("{s:n, s:i, s:i, s:n, s:n}", "pid", "run", 0,
-                       "restarts", 0, "last_exit", "next_start_ms");
+    status = json_pack("{s:n, s:i, s:i, s:n, s:n}", "pid", "run", 0, "restarts",
+                       0, "last_exit", "next_start_ms");
     json_object_set_new(v->nodes, ev->node, status);
   }
   json_object_set_new(status, "state",
@@ -158,11 +158,11 @@ view_apply(struct view *v, const struct tend_event *ev)
 void
 view_restore(struct view *v, const char *name, const json_t *saved)
 {
-  static const char *const keep[] = {"run", "restarts", "last_exit",
-                                     "history", "since"};
-  json_t *status = json_pack("{s:s, s:n, s:i, s:i, s:n, s:n}", "state",
-                             "stopped", "pid", "run", 0, "restarts", 0,
-                             "last_exit", "next_start_ms");
+  static const char *const keep[] = {"run", "restarts", "last_exit", "history",
+                                     "since"};
+  json_t *status =
+      json_pack("{s:s, s:n, s:i, s:i, s:n, s:n}", "state", "stopped", "pid",
+                "run", 0, "restarts", 0, "last_exit", "next_start_ms");
 
   for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
     json_t *val = json_object_get(saved, keep[i]);

@@ -1,4 +1,5 @@
-/* assets: the browser UI's files, compiled into the binary by ui/tools/embed.c. */
+/* assets: the browser UI's files, compiled into the binary by ui/tools/embed.c.
+ */
 #ifndef TEND_ASSETS_H
 #define TEND_ASSETS_H
 

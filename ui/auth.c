@@ -268,8 +268,8 @@ auth_sessions_load(const char *path, struct auth_sessions *s)
 
   if (fd < 0)
     return 0;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-      st.st_uid != geteuid() || (st.st_mode & 077)) {
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+      (st.st_mode & 077)) {
     log_warn("%s is not a private file of ours; not trusting its sessions",
              path);
     close(fd);
@@ -309,9 +309,8 @@ auth_sessions_save(const char *path, const struct auth_sessions *s)
     if (s->e[i].id[0])
       order[n++] = i;
   for (size_t i = 1; i < n; i++) /* insertion sort by last use */
-    for (size_t j = i; j > 0 && s->e[order[j]].used_ms <
-                                    s->e[order[j - 1]].used_ms;
-         j--) {
+    for (size_t j = i;
+         j > 0 && s->e[order[j]].used_ms < s->e[order[j - 1]].used_ms; j--) {
       size_t t = order[j];
       order[j] = order[j - 1];
       order[j - 1] = t;
@@ -488,14 +487,13 @@ token_read(const char *path, char **token, char **cause)
     *cause = xasprintf("%s: %s", path, strerror(err));
     return -err;
   }
-  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-      (st.st_mode & 077)) {
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
     close(fd);
-    *cause = xasprintf(
-        "%s is %s", path,
-        !S_ISREG(st.st_mode)        ? "not a regular file"
-        : st.st_uid != geteuid()    ? "owned by another user"
-                                    : "readable or writable by others");
+    *cause =
+        xasprintf("%s is %s", path,
+                  !S_ISREG(st.st_mode)     ? "not a regular file"
+                  : st.st_uid != geteuid() ? "owned by another user"
+                                           : "readable or writable by others");
     return -EPERM;
   }
   n = read(fd, buf, sizeof buf - 1);

@@ -54,7 +54,7 @@ cmds_stop(const struct routes_req *rq, const char *name,
 /* POST /api/v1/runners/{name}/restart. */
 void
 cmds_restart(const struct routes_req *rq, const char *name,
-          struct routes_reply *out)
+             struct routes_reply *out)
 {
   runner_cmd(rq, name, TEND_CMD_RESTART, out);
 }
@@ -63,7 +63,7 @@ cmds_restart(const struct routes_req *rq, const char *name,
  * without "SIG", any case. */
 void
 cmds_signal(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+            struct routes_reply *out)
 {
   json_t *body = reply_body_object(rq, out);
   const char *sig;
@@ -104,7 +104,7 @@ cmds_signal(const struct routes_req *rq, const char *name,
  * {"data_b64": "..."}; any other body is the raw bytes themselves. */
 void
 cmds_input(const struct routes_req *rq, const char *name,
-        struct routes_reply *out)
+           struct routes_reply *out)
 {
   const char *type = reply_header(rq, "Content-Type");
   const char *data = rq->body;
@@ -145,14 +145,15 @@ cmds_input(const struct routes_req *rq, const char *name,
   if (r < 0)
     reply_door_error(out, r, cause);
   else
-    reply_json(out, 200, json_pack("{s:b, s:I}", "ok", 1, "bytes",
-                                   (json_int_t)(data ? len : 0)));
+    reply_json(out, 200,
+               json_pack("{s:b, s:I}", "ok", 1, "bytes",
+                         (json_int_t)(data ? len : 0)));
 }
 
 /* POST /api/v1/runners/{name}/resize {"cols": C, "rows": R}. */
 void
 cmds_resize(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+            struct routes_reply *out)
 {
   json_t *body = reply_body_object(rq, out);
   json_t *c, *rw;
@@ -203,7 +204,7 @@ post_to_door(const struct routes_req *rq, const char *name,
 /* POST /api/v1/runners/{name}/watch/resume. */
 void
 cmds_resume(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+            struct routes_reply *out)
 {
   post_to_door(rq, name, out, tend_watch_resume);
 }
@@ -211,7 +212,7 @@ cmds_resume(const struct routes_req *rq, const char *name,
 /* POST /api/v1/groups/{name}/restart. */
 void
 cmds_group_restart(const struct routes_req *rq, const char *name,
-                struct routes_reply *out)
+                   struct routes_reply *out)
 {
   post_to_door(rq, name, out, tend_group_restart);
 }
@@ -220,7 +221,7 @@ cmds_group_restart(const struct routes_req *rq, const char *name,
  * daemon exits; the reply comes at once (202). */
 void
 cmds_daemon_stop(const struct routes_req *rq, const char *name,
-              struct routes_reply *out)
+                 struct routes_reply *out)
 {
   json_t *body = reply_body_object(rq, out);
 
@@ -238,7 +239,7 @@ cmds_daemon_stop(const struct routes_req *rq, const char *name,
 /* POST /api/v1/groups/{name}/start. */
 void
 cmds_group_start(const struct routes_req *rq, const char *name,
-              struct routes_reply *out)
+                 struct routes_reply *out)
 {
   post_to_door(rq, name, out, tend_group_start);
 }
@@ -246,7 +247,7 @@ cmds_group_start(const struct routes_req *rq, const char *name,
 /* POST /api/v1/groups/{name}/stop. */
 void
 cmds_group_stop(const struct routes_req *rq, const char *name,
-             struct routes_reply *out)
+                struct routes_reply *out)
 {
   post_to_door(rq, name, out, tend_group_stop);
 }
@@ -254,7 +255,7 @@ cmds_group_stop(const struct routes_req *rq, const char *name,
 /* POST /api/v1/reload: config errors come back one per line in "errors". */
 void
 cmds_reload(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+            struct routes_reply *out)
 {
   json_t *body = reply_body_object(rq, out);
   struct config_errors errs = CONFIG_ERRORS_ZERO;

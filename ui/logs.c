@@ -55,7 +55,7 @@ reply_page(struct routes_reply *out, struct page *page)
 /* GET /api/v1/runners/{name}/output?after=&limit=. */
 void
 logs_output(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+            struct routes_reply *out)
 {
   uint64_t after, last;
   size_t limit;
@@ -78,7 +78,7 @@ logs_output(const struct routes_req *rq, const char *name,
 /* GET /api/v1/events?after=&limit=. */
 void
 logs_events(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+            struct routes_reply *out)
 {
   uint64_t after;
   size_t limit;
@@ -186,8 +186,9 @@ stream_after(const struct routes_req *rq, uint64_t *after,
 
   if (id) {
     if (routes_parse_seq(id, after) < 0) {
-      routes_reply_error(out, 400, "Last-Event-ID: not an integer from 0 "
-                                   "to 9223372036854775807");
+      routes_reply_error(out, 400,
+                         "Last-Event-ID: not an integer from 0 "
+                         "to 9223372036854775807");
       return -1;
     }
     return 1;
@@ -195,7 +196,7 @@ stream_after(const struct routes_req *rq, uint64_t *after,
   if (a) {
     if (routes_parse_query_u64(a, after) < 0) {
       routes_reply_error(out, 400,
-                       "after: not an integer from 0 to 9223372036854775807");
+                         "after: not an integer from 0 to 9223372036854775807");
       return -1;
     }
     return 1;
@@ -218,7 +219,7 @@ reply_stream(struct routes_reply *out, const struct sse_source *src,
 /* GET /api/v1/runners/{name}/output/stream. */
 void
 logs_output_stream(const struct routes_req *rq, const char *name,
-                struct routes_reply *out)
+                   struct routes_reply *out)
 {
   uint64_t after = 0, last = 0;
   int given = stream_after(rq, &after, out);
@@ -249,7 +250,7 @@ logs_output_stream(const struct routes_req *rq, const char *name,
 /* GET /api/v1/events/stream. */
 void
 logs_events_stream(const struct routes_req *rq, const char *name,
-                struct routes_reply *out)
+                   struct routes_reply *out)
 {
   uint64_t after = 0;
   int given = stream_after(rq, &after, out);

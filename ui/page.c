@@ -33,13 +33,13 @@ enum page_phase { PAGE_HEAD, PAGE_ITEMS, PAGE_TAIL, PAGE_DONE };
 struct page {
   char *runner; /* NULL: the event log */
   uint64_t after, pos, last;
-  size_t left;          /* items the limit still allows */
-  size_t budget, used;  /* bytes of item JSON */
+  size_t left;         /* items the limit still allows */
+  size_t budget, used; /* bytes of item JSON */
   size_t n_items;
-  json_t *gap;          /* the hole in front of the page, or NULL */
+  json_t *gap; /* the hole in front of the page, or NULL */
   enum page_phase phase;
   struct buf text; /* the part of the page made and not yet all sent */
-  size_t off;       /* how much of text went out */
+  size_t off;      /* how much of text went out */
 };
 
 /* Starts a page. */
@@ -136,9 +136,9 @@ put_tail(struct page *p)
 {
   char head[96];
   char *gap = p->gap ? json_dumps(p->gap, JSON_COMPACT) : NULL;
-  int n = snprintf(head, sizeof head,
-                   "],\"next\":%" PRIu64 ",\"last\":%" PRIu64 ",\"gap\":",
-                   p->pos, p->last);
+  int n = snprintf(
+      head, sizeof head,
+      "],\"next\":%" PRIu64 ",\"last\":%" PRIu64 ",\"gap\":", p->pos, p->last);
 
   buf_add(&p->text, head, (size_t)n);
   buf_add(&p->text, gap ? gap : "null", gap ? strlen(gap) : 4);

@@ -42,7 +42,6 @@
 #include <strings.h>
 #include <time.h>
 
-
 static char *the_token;
 static char the_cookie[48];
 static int the_secure;
@@ -581,7 +580,8 @@ routes_allow_host(const char *name)
 {
   if (!name || !*name)
     return;
-  extra_hosts = xrealloc(extra_hosts, (n_extra_hosts + 1) * sizeof *extra_hosts);
+  extra_hosts =
+      xrealloc(extra_hosts, (n_extra_hosts + 1) * sizeof *extra_hosts);
   extra_hosts[n_extra_hosts++] = xstrdup(name);
 }
 
@@ -647,8 +647,9 @@ h_login_code(const struct routes_req *rq, const char *name,
 
   (void)name;
   if (!reply_header(rq, "Authorization")) {
-    routes_reply_error(out, 403, "login codes are given to the Bearer token "
-                                 "only");
+    routes_reply_error(out, 403,
+                       "login codes are given to the Bearer token "
+                       "only");
     return;
   }
   code = routes_login_code();
@@ -657,8 +658,8 @@ h_login_code(const struct routes_req *rq, const char *name,
     return;
   }
   reply_json(out, 200,
-             json_pack("{s:s,s:s+,s:i}", "code", code, "path", "/?code=",
-                       code, "expires_in_s", AUTH_CODE_TTL_MS / 1000));
+             json_pack("{s:s,s:s+,s:i}", "code", code, "path", "/?code=", code,
+                       "expires_in_s", AUTH_CODE_TTL_MS / 1000));
   free(code);
 }
 

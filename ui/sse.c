@@ -111,7 +111,7 @@ struct sse_stream {
   char *held; /* a live item that arrived past a gap */
   size_t held_len;
   uint64_t held_seq;
-  int held_hole; /* the store cannot fill the gap before it */
+  int held_hole;  /* the store cannot fill the gap before it */
   struct buf buf; /* framed bytes; [off, buf.len) not yet read */
   size_t off;
   int ended; /* no more items: read returns -1 once drained */
@@ -398,7 +398,7 @@ struct sse_parser {
   void *ctx;
   struct buf line; /* the line being read */
   struct buf data; /* the event's data so far, each line + "\n" */
-  char *id; /* last event id (kept across events, per the spec) */
+  char *id;        /* last event id (kept across events, per the spec) */
   char *event;
   int after_cr; /* the last byte was CR: a following LF is part of it */
 };

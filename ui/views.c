@@ -17,7 +17,7 @@
 /* GET /healthz: liveness without auth, and nothing secret. */
 void
 views_healthz(const struct routes_req *rq, const char *name,
-          struct routes_reply *out)
+              struct routes_reply *out)
 {
   json_t *d = tend_daemon_json();
   json_t *v = json_object_get(d, "version");
@@ -31,7 +31,7 @@ views_healthz(const struct routes_req *rq, const char *name,
 /* GET /metrics: the door's metrics plus the HTTP layer's own. */
 void
 views_metrics(const struct routes_req *rq, const char *name,
-          struct routes_reply *out)
+              struct routes_reply *out)
 {
   struct buf text = BUF_ZERO;
 
@@ -161,7 +161,7 @@ views_tree(const struct routes_req *rq, const char *name,
 /* GET /api/v1/daemon. */
 void
 views_daemon(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+             struct routes_reply *out)
 {
   json_t *d = tend_daemon_json();
 
@@ -177,7 +177,7 @@ views_daemon(const struct routes_req *rq, const char *name,
 /* GET /api/v1/runners/{name}. */
 void
 views_runner(const struct routes_req *rq, const char *name,
-         struct routes_reply *out)
+             struct routes_reply *out)
 {
   json_t *r = tend_runner_json(name);
 

@@ -61,8 +61,7 @@ class_match(const char *p, char c, const char **end)
     if (q[0] == '[' && q[1] == ':') {
       const char *close = strstr(q + 2, ":]");
       if (close != NULL) {
-        if (named_class_match(q + 2, (size_t)(close - q - 2),
-                              (unsigned char)c))
+        if (named_class_match(q + 2, (size_t)(close - q - 2), (unsigned char)c))
           found = 1;
         q = close + 2;
         continue;
@@ -99,7 +98,7 @@ is_globstar(const char *pat, const char *start)
  * cut the backtracking short (see the block comment at the top). */
 #define M_MATCH 1
 #define M_NOMATCH 0
-#define M_ABORT_ALL (-1)       /* no earlier wildcard can help */
+#define M_ABORT_ALL (-1)         /* no earlier wildcard can help */
 #define M_ABORT_TO_GLOBSTAR (-2) /* only an earlier "**" can help */
 
 /* The matcher proper: pattern suffix pat against path suffix s; start is

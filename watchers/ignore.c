@@ -27,23 +27,23 @@
 #define IGNORE_FILE_MAX (1024 * 1024)
 
 struct rule {
-  char *pattern;  /* without the '!', the leading and the trailing '/' */
-  int negate;     /* "!pattern": re-include */
-  int dir_only;   /* "pattern/": folders only */
-  int anchored;   /* has a '/' before its end: relative to the folder */
+  char *pattern; /* without the '!', the leading and the trailing '/' */
+  int negate;    /* "!pattern": re-include */
+  int dir_only;  /* "pattern/": folders only */
+  int anchored;  /* has a '/' before its end: relative to the folder */
 };
 
 struct ruleset {
-  char *dir;  /* relative folder, "" for the root */
-  int depth;  /* components in dir; -1 for info/exclude */
+  char *dir; /* relative folder, "" for the root */
+  int depth; /* components in dir; -1 for info/exclude */
   struct rule *rules;
   size_t n_rules;
 };
 
 struct ignore {
   char *root;
-  char *state_rel;  /* state folder relative to root, or NULL */
-  int all_ignored;  /* the root is inside the state folder */
+  char *state_rel; /* state folder relative to root, or NULL */
+  int all_ignored; /* the root is inside the state folder */
   int gitignore;
   struct ruleset *sets; /* sorted by depth */
   size_t n_sets;
@@ -205,8 +205,8 @@ ignore_new(const char *root, const char *state_dir, int gitignore)
       ign->all_ignored = 1;
     else if (s > n && strncmp(state_dir, ign->root, n) == 0 &&
              (state_dir[n] == '/' || n == 1))
-      ign->state_rel = xstrndup(state_dir + n + (n == 1 ? 0 : 1),
-                                s - n - (n == 1 ? 0 : 1));
+      ign->state_rel =
+          xstrndup(state_dir + n + (n == 1 ? 0 : 1), s - n - (n == 1 ? 0 : 1));
   }
   return ign;
 }

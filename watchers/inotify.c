@@ -53,8 +53,8 @@
 /* IN_MODIFY is in the mask only to catch writers that never close; see
  * the dirty list. IN_ATTRIB catches touch(1) on an existing file. */
 #define WATCH_MASK                                                             \
-  (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |     \
-   IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |       \
+  (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE |      \
+   IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |        \
    IN_EXCL_UNLINK)
 
 #define TICK_MS 500       /* timer period while there is timed work */
@@ -337,8 +337,8 @@ scan_dir(struct inotify_service *svc, const char *path, int report, int depth)
     return; /* visited in this pass already (a bind-mount loop) */
   d->gen = svc->gen;
 
-  dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-                       (depth > 0 ? O_NOFOLLOW : 0));
+  dfd = open(path,
+             O_RDONLY | O_DIRECTORY | O_CLOEXEC | (depth > 0 ? O_NOFOLLOW : 0));
   if (dfd < 0) {
     wdtable_drop_subtree(&svc->tab, path, 1);
     return;
@@ -819,9 +819,9 @@ inotify_watch(struct inotify_service *svc, const char *root, int recursive,
 
   if (svc->closing || root[0] != '/') {
     if (cause != NULL)
-      *cause = xasprintf("watch %s: %s", root,
-                         svc->closing ? "service closing"
-                                      : "path is not absolute");
+      *cause =
+          xasprintf("watch %s: %s", root,
+                    svc->closing ? "service closing" : "path is not absolute");
     return NULL;
   }
   real = realpath(root, NULL);

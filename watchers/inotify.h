@@ -50,7 +50,7 @@ struct inotify_change {
    * move whose other end is outside the subscriber's trees arrives as
    * CREATED (moved in) or DELETED (moved out). */
   const char *path;
-  const char *from;    /* MOVED: the old name; otherwise NULL */
+  const char *from; /* MOVED: the old name; otherwise NULL */
   int is_dir;
   int synthetic;       /* found by a rescan, not reported by the kernel */
   const char *message; /* OVERFLOW and LIMIT: text for the user */
@@ -69,10 +69,10 @@ struct inotify_service;
 struct inotify_sub;
 
 struct inotify_stats {
-  size_t watches;   /* folders with a kernel watch */
-  size_t polled;    /* folders polled because of the watch limit */
-  size_t subs;      /* live subscribers */
-  size_t overflows; /* IN_Q_OVERFLOW seen since start */
+  size_t watches;    /* folders with a kernel watch */
+  size_t polled;     /* folders polled because of the watch limit */
+  size_t subs;       /* live subscribers */
+  size_t overflows;  /* IN_Q_OVERFLOW seen since start */
   size_t limit_hits; /* ENOSPC from inotify_add_watch since start */
 };
 
@@ -94,9 +94,8 @@ void inotify_service_stats(const struct inotify_service *svc,
  * subscription, or NULL with *cause (new) when root is not an accessible
  * folder. When the watch limit is hit, the subscription still works (the
  * rest is polled) and a LIMIT change is delivered soon after. */
-struct inotify_sub *inotify_watch(struct inotify_service *svc,
-                                  const char *root, int recursive,
-                                  inotify_event_cb cb,
+struct inotify_sub *inotify_watch(struct inotify_service *svc, const char *root,
+                                  int recursive, inotify_event_cb cb,
                                   inotify_want_dir_cb want_dir, void *ctx,
                                   char **cause);
 /* Ends a subscription: no callback follows, watches nobody else needs are

@@ -33,15 +33,15 @@ struct reload {
   void (*close_cb)(void *);
   void *close_arg;
 
-  char *file;         /* resolved folder + file name */
-  char *dir;          /* the config file's folder (resolved) */
-  char *include;      /* resolved include folder, or NULL */
+  char *file;    /* resolved folder + file name */
+  char *dir;     /* the config file's folder (resolved) */
+  char *include; /* resolved include folder, or NULL */
   struct inotify_service *svc;
   struct inotify_sub *dir_sub, *inc_sub;
 
   uint64_t fingerprint;
   int64_t first_ms, last_ms;
-  int pending;        /* a burst is being collected */
+  int pending; /* a burst is being collected */
 };
 
 /* Folds n bytes into the hash h. */
@@ -143,9 +143,9 @@ static void
 on_timer(uv_timer_t *timer)
 {
   struct reload *r = timer->data;
-  int64_t wait = burst_debounce_wait(r->first_ms, r->last_ms,
-                                     (int64_t)uv_now(r->loop),
-                                     RELOAD_DEBOUNCE_MS, RELOAD_MAX_WAIT_MS);
+  int64_t wait =
+      burst_debounce_wait(r->first_ms, r->last_ms, (int64_t)uv_now(r->loop),
+                          RELOAD_DEBOUNCE_MS, RELOAD_MAX_WAIT_MS);
   uint64_t fp;
 
   if (wait > 0) {
@@ -182,8 +182,7 @@ on_dir_changes(void *ctx, const struct inotify_change *chs, size_t n)
     return;
   for (size_t i = 0; i < n; i++) {
     const struct inotify_change *ch = &chs[i];
-    if (ch->kind == INOTIFY_OVERFLOW ||
-        strcmp(ch->path, r->file) == 0 ||
+    if (ch->kind == INOTIFY_OVERFLOW || strcmp(ch->path, r->file) == 0 ||
         (ch->from != NULL && strcmp(ch->from, r->file) == 0)) {
       note_change(r);
       return;
@@ -198,8 +197,7 @@ in_include(const char *path, const char *dir)
   size_t n = strlen(dir);
 
   return path != NULL && strncmp(path, dir, n) == 0 && path[n] == '/' &&
-         strchr(path + n + 1, '/') == NULL &&
-         reload_include_name(path + n + 1);
+         strchr(path + n + 1, '/') == NULL && reload_include_name(path + n + 1);
 }
 
 /* Changes in the include folder: its *.json files count. */
@@ -235,9 +233,9 @@ reload_new(uv_loop_t *loop, struct inotify_service *svc,
       *cause = xasprintf("config file %s: path is not absolute", config_file);
     return NULL;
   }
-  folder = slash == config_file ? xstrdup("/")
-                                : xstrndup(config_file,
-                                           (size_t)(slash - config_file));
+  folder = slash == config_file
+               ? xstrdup("/")
+               : xstrndup(config_file, (size_t)(slash - config_file));
   real = realpath(folder, NULL);
   if (real == NULL) {
     if (cause != NULL)
@@ -269,14 +267,12 @@ reload_new(uv_loop_t *loop, struct inotify_service *svc,
 
 /* Switches the include folder; see reload.h. */
 int
-reload_set_include_dir(struct reload *r, const char *include_dir,
-                       char **cause)
+reload_set_include_dir(struct reload *r, const char *include_dir, char **cause)
 {
   struct inotify_sub *sub = NULL;
 
   if (include_dir != NULL) {
-    sub = inotify_watch(r->svc, include_dir, 0, on_inc_changes, NULL, r,
-                        cause);
+    sub = inotify_watch(r->svc, include_dir, 0, on_inc_changes, NULL, r, cause);
     if (sub == NULL)
       return -ENOENT;
   }

@@ -56,10 +56,10 @@
 struct wroot {
   struct watch *w;
   struct inotify_sub *sub;
-  char *root;          /* the subscription's resolved folder */
-  char *only;          /* watched file: its full path; else NULL */
+  char *root; /* the subscription's resolved folder */
+  char *only; /* watched file: its full path; else NULL */
   struct ignore *ign;
-  char *ign_prefix;    /* root relative to the ignore root ("" if same) */
+  char *ign_prefix;          /* root relative to the ignore root ("" if same) */
   struct strmap *ign_loaded; /* folders whose .gitignore was read */
 };
 
@@ -344,9 +344,9 @@ static void
 on_timer(uv_timer_t *timer)
 {
   struct watch *w = timer->data;
-  int64_t wait = burst_debounce_wait(w->first_ms, w->last_ms,
-                                     (int64_t)uv_now(w->loop), w->debounce_ms,
-                                     w->max_wait_ms);
+  int64_t wait =
+      burst_debounce_wait(w->first_ms, w->last_ms, (int64_t)uv_now(w->loop),
+                          w->debounce_ms, w->max_wait_ms);
 
   w->timer_armed = 0;
   if (wait > 0) {
@@ -427,9 +427,10 @@ on_changes(void *ctx, const struct inotify_change *chs, size_t n)
     if (chs[i].kind == INOTIFY_OVERFLOW || chs[i].kind == INOTIFY_LIMIT)
       note_notice(w, &chs[i]);
     else if (!chs[i].is_dir &&
-             ((is_gitignore(chs[i].path) && reload_gitignore(wr, chs[i].path))
-              || (chs[i].from != NULL && is_gitignore(chs[i].from) &&
-                  reload_gitignore(wr, chs[i].from))))
+             ((is_gitignore(chs[i].path) &&
+               reload_gitignore(wr, chs[i].path)) ||
+              (chs[i].from != NULL && is_gitignore(chs[i].from) &&
+               reload_gitignore(wr, chs[i].from))))
       rescan = 1;
   }
   if (w->paused)
@@ -483,8 +484,7 @@ wroot_free(struct wroot *wr)
  * non-recursive). Returns 0 or -errno with *cause. */
 static int
 wroot_open(struct watch *w, struct wroot *wr, struct inotify_service *svc,
-           const char *path, const char *state_dir, int gitignore,
-           char **cause)
+           const char *path, const char *state_dir, int gitignore, char **cause)
 {
   struct stat st;
   char *real = realpath(path, NULL);
@@ -502,8 +502,8 @@ wroot_open(struct watch *w, struct wroot *wr, struct inotify_service *svc,
     folder = xstrdup(real);
   else {
     char *slash = strrchr(real, '/');
-    folder = slash == real ? xstrdup("/")
-                           : xstrndup(real, (size_t)(slash - real));
+    folder =
+        slash == real ? xstrdup("/") : xstrndup(real, (size_t)(slash - real));
     wr->only = xstrdup(real);
   }
   free(real);
@@ -525,8 +525,8 @@ wroot_open(struct watch *w, struct wroot *wr, struct inotify_service *svc,
   /* folder is resolved already, so it is the root the service reports
    * under; want_dir needs it during the first scan. */
   wr->root = folder;
-  wr->sub = inotify_watch(svc, folder, wr->only == NULL, on_changes,
-                          want_dir, wr, cause);
+  wr->sub = inotify_watch(svc, folder, wr->only == NULL, on_changes, want_dir,
+                          wr, cause);
   if (wr->sub == NULL)
     return -EINVAL;
   return 0;
@@ -705,8 +705,8 @@ guard_check(struct watch *w, const char *const *paths, size_t n, int64_t now)
 
   if (w->loop_max <= 0)
     return 0;
-  if (!burst_linked(w->first_ms, now, w->starts.ts, w->starts.n,
-                          w->exits.ts, w->exits.n, w->loop_follow_ms)) {
+  if (!burst_linked(w->first_ms, now, w->starts.ts, w->starts.n, w->exits.ts,
+                    w->exits.n, w->loop_follow_ms)) {
     streak_clear(w); /* a change the runner did not cause ends the streak */
     return 0;
   }
@@ -797,11 +797,11 @@ watch_status_json(const struct watch *w)
                                                  ? w->roots[i].only
                                                  : w->roots[i].root));
   for (size_t i = 0; i < w->n_notices; i++)
-    json_array_append_new(
-        notices, json_pack("{s:s, s:s, s:I}", "kind",
-                           inotify_kind_name(w->notices[i].kind), "message",
-                           w->notices[i].message, "ts",
-                           (json_int_t)w->notices[i].ts));
+    json_array_append_new(notices,
+                          json_pack("{s:s, s:s, s:I}", "kind",
+                                    inotify_kind_name(w->notices[i].kind),
+                                    "message", w->notices[i].message, "ts",
+                                    (json_int_t)w->notices[i].ts));
   if (w->fires > 0) {
     json_decref(last);
     last = json_pack("{s:I, s:o, s:I}", "ts", (json_int_t)w->last_fire_ts,
@@ -809,11 +809,11 @@ watch_status_json(const struct watch *w)
                      "total", (json_int_t)w->last_fire_total);
   }
   return json_pack(
-      "{s:b, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "paused", w->paused,
-      "paths", strv_json(w->looping.paths, w->looping.n), "reason",
+      "{s:b, s:o, s:o, s:o, s:o, s:I, s:o, s:o}", "paused", w->paused, "paths",
+      strv_json(w->looping.paths, w->looping.n), "reason",
       w->paused_reason != NULL ? json_string(w->paused_reason) : json_null(),
       "paused_since",
-      w->paused ? json_integer((json_int_t)w->paused_ts) : json_null(),
-      "roots", roots, "fires", (json_int_t)w->fires, "last_fire", last,
-      "notices", notices);
+      w->paused ? json_integer((json_int_t)w->paused_ts) : json_null(), "roots",
+      roots, "fires", (json_int_t)w->fires, "last_fire", last, "notices",
+      notices);
 }

@@ -56,8 +56,8 @@
 typedef void (*watch_fire_cb)(void *ctx, const char *const *paths, size_t n);
 /* Called when the loop guard pauses the watch, with the paths that kept
  * firing and a sentence saying why (both borrowed). */
-typedef void (*watch_paused_cb)(void *ctx, const char *const *paths,
-                                size_t n, const char *reason);
+typedef void (*watch_paused_cb)(void *ctx, const char *const *paths, size_t n,
+                                const char *reason);
 /* Called for an inotify notice (INOTIFY_OVERFLOW or INOTIFY_LIMIT) with its
  * message for the user (borrowed). */
 typedef void (*watch_notice_cb)(void *ctx, enum inotify_kind kind,

@@ -189,8 +189,7 @@ tend_reload(struct config_errors *errors)
 }
 
 int
-tend_runner_input(const char *name, const char *data, size_t len,
-                  char **cause)
+tend_runner_input(const char *name, const char *data, size_t len, char **cause)
 {
   fake_door_check_name(__func__, name);
   (void)data;

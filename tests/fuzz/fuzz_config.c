@@ -121,9 +121,8 @@ check_error_array(const char *text, size_t size, const char *errors)
     fail("a rejection with an empty error array", errors);
   for (size_t i = 0; i < list.n; i++) {
     const struct config_error *e = &list.v[i];
-    if (!e->file || !e->message || e->line == 0 ||
-        strchr(e->message, '\n') || (e->path && strchr(e->path, '\n')) ||
-        e->warning)
+    if (!e->file || !e->message || e->line == 0 || strchr(e->message, '\n') ||
+        (e->path && strchr(e->path, '\n')) || e->warning)
       fail("an error of the array lacks a part or spans lines", errors);
   }
   joined = config_errors_join(&list);

@@ -216,8 +216,8 @@ path_is_hostile(const char *path)
 static int
 status_allowed(int s)
 {
-  static const int ok[] = {200, 204, 302, 304, 400, 401, 403,
-                           404, 405, 409, 413, 421};
+  static const int ok[] = {200, 204, 302, 304, 400, 401,
+                           403, 404, 405, 409, 413, 421};
 
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
     if (s == ok[i])
@@ -336,8 +336,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     code = routes_login_code();
     login.query[0] = (struct kv){"code", code};
     login.n_query = 1;
-    rq = (struct routes_req){.method = "GET", .path = "/", .header = fr_header,
-                             .query = fr_query, .ctx = &login};
+    rq = (struct routes_req){.method = "GET",
+                             .path = "/",
+                             .header = fr_header,
+                             .query = fr_query,
+                             .ctx = &login};
     routes_handle(&rq, &out);
     if (out.status != 302 || !out.set_cookie)
       fail("the set-up login failed", "GET", "/", out.status);
@@ -399,8 +402,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   };
   check_pure(method, path, &fr, flags);
   {
-    static const char *const loopback[] = {"localhost", "127.0.0.1",
-                                           "[::1]"};
+    static const char *const loopback[] = {"localhost", "127.0.0.1", "[::1]"};
     const char *host = fr_header(&fr, "Host");
     int host_ok = auth_host_allowed(host, loopback, 3);
     struct routes_reply pre;
@@ -433,9 +435,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       fail("an allowed Host got 421", method, path, out.status);
     if (host_ok && path_is_hostile(path) && out.status != 400)
       fail("a hostile path did not get 400", method, path, out.status);
-    if ((flags & 7) == 7 && login_code && host_ok &&
-        strcmp(path, "/") == 0 && strcmp(method, "GET") == 0 &&
-        fr_query(&fr, "code") == login_code) {
+    if ((flags & 7) == 7 && login_code && host_ok && strcmp(path, "/") == 0 &&
+        strcmp(method, "GET") == 0 && fr_query(&fr, "code") == login_code) {
       struct routes_reply again;
       if (out.status != 302 || !out.set_cookie ||
           strncmp(out.set_cookie, cookie_name, strlen(cookie_name)) != 0)

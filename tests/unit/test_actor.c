@@ -16,7 +16,6 @@
 #include "src/actor.h"
 #include "tests/unit/helpers.h"
 
-
 enum {
   T_PLAIN = 1,  /* record only */
   T_FANOUT = 2, /* send one to self and one to the peer */
@@ -89,8 +88,8 @@ probe_handler(void *state, actor_id self, const struct actor_msg *msg)
   switch (msg->type) {
   case T_FANOUT:
     actor_send(self, T_PLAIN, self, msg->arg + 1000, NULL, NULL);
-    p->send_rc = actor_send(p->peer, T_PLAIN, self, msg->arg + 2000, NULL,
-                            NULL);
+    p->send_rc =
+        actor_send(p->peer, T_PLAIN, self, msg->arg + 2000, NULL, NULL);
     break;
   case T_EXIT:
     actor_exit(self, (int)msg->arg, "asked to exit");
@@ -107,8 +106,8 @@ probe_handler(void *state, actor_id self, const struct actor_msg *msg)
     break;
   case ACTOR_MSG_DOWN:
     /* reply to the exited actor: it must be gone already */
-    p->send_rc = actor_send(msg->from, T_PLAIN, self, 0, payload("late"),
-                            count_free);
+    p->send_rc =
+        actor_send(msg->from, T_PLAIN, self, 0, payload("late"), count_free);
     break;
   default:
     break;
@@ -333,9 +332,9 @@ Test(actor, send_to_exited_actor_fails_and_frees)
                -ESRCH);
   cr_expect_eq(freed, 1, "payload freed at once");
   cr_expect_eq(actor_queue_len(), 0);
-  cr_expect_eq(actor_send(ACTOR_NONE, T_PLAIN, ACTOR_NONE, 0, payload("y"),
-                          count_free),
-               -ESRCH);
+  cr_expect_eq(
+      actor_send(ACTOR_NONE, T_PLAIN, ACTOR_NONE, 0, payload("y"), count_free),
+      -ESRCH);
   cr_expect_eq(freed, 2);
   /* free_data NULL: not freed by the runtime (we free it) */
   char *keep = payload("z");
@@ -393,9 +392,9 @@ Test(actor, stale_id_never_reaches_a_reused_slot)
   cr_assert_neq(b, a);
   cr_expect_not(actor_alive(a));
   cr_expect(actor_alive(b));
-  cr_expect_eq(actor_send(a, T_PLAIN, ACTOR_NONE, 2, payload("stale"),
-                          count_free),
-               -ESRCH);
+  cr_expect_eq(
+      actor_send(a, T_PLAIN, ACTOR_NONE, 2, payload("stale"), count_free),
+      -ESRCH);
   actor_send(b, T_PLAIN, ACTOR_NONE, 3, payload("for b"), count_free);
   run_loop();
   /* the message queued for a before it exited was not handed to b */
@@ -449,7 +448,7 @@ Test(actor, monitor_gets_down_with_reason_and_why)
   actor_send(w, T_PLAIN, t, 5, NULL, NULL);
   strcpy(why, "exited with status 3");
   actor_exit(t, 42, why);
-  strcpy(why, "overwritten");  /* the runtime keeps its own copy */
+  strcpy(why, "overwritten"); /* the runtime keeps its own copy */
   run_loop();
   cr_assert_eq(n_log, 3);
   cr_expect_eq(log_[0].type, T_PLAIN);

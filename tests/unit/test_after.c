@@ -34,9 +34,9 @@ setup(void)
   for (char *p = s; *p; p++)
     if (*p == '\'')
       *p = '"';
-  cr_assert_eq(config_load_buffer(s, strlen(s), "tend.json", "/srv/app", &cfg,
-                                  &errors),
-               0, "%s", errors ? errors : "");
+  cr_assert_eq(
+      config_load_buffer(s, strlen(s), "tend.json", "/srv/app", &cfg, &errors),
+      0, "%s", errors ? errors : "");
   free(s);
   alive_name = NULL;
 }

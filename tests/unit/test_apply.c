@@ -167,21 +167,21 @@ dump(const json_t *v)
 
 /* A: r {a, b, g {c}, p}. p's readiness check never passes (it stays
  * starting, its probe running); it is started by a user command, which
- * does not wait for it, so the group's queue stays free. B: a changed, b gone, c moved from g to
- * the root, d new in g, p as it was. */
+ * does not wait for it, so the group's queue stays free. B: a changed, b gone,
+ * c moved from g to the root, d new in g, p as it was. */
 #define CONFIG_A                                                               \
   "{'name': 'r', 'http': {'listen': false}, 'children': ["                     \
   " {'name': 'a', 'cmd': ['sleep', '1000'], 'env': {'V': '1'}},"               \
   " {'name': 'b', 'cmd': ['sleep', '1000']},"                                  \
-  " {'name': 'g', 'children': [{'name': 'c', 'cmd': ['sleep', '1000']}]},"    \
-  " {'name': 'p', 'cmd': ['sleep', '1000'], 'autostart': false,"             \
+  " {'name': 'g', 'children': [{'name': 'c', 'cmd': ['sleep', '1000']}]},"     \
+  " {'name': 'p', 'cmd': ['sleep', '1000'], 'autostart': false,"               \
   "  'ready': {'exec': 'false', 'timeout_s': 600}}]}"
 #define CONFIG_B                                                               \
   "{'name': 'r', 'http': {'listen': false}, 'children': ["                     \
   " {'name': 'a', 'cmd': ['sleep', '1000'], 'env': {'V': '2'}},"               \
   " {'name': 'c', 'cmd': ['sleep', '1000']},"                                  \
-  " {'name': 'g', 'children': [{'name': 'd', 'cmd': ['sleep', '1000']}]},"    \
-  " {'name': 'p', 'cmd': ['sleep', '1000'], 'autostart': false,"             \
+  " {'name': 'g', 'children': [{'name': 'd', 'cmd': ['sleep', '1000']}]},"     \
+  " {'name': 'p', 'cmd': ['sleep', '1000'], 'autostart': false,"               \
   "  'ready': {'exec': 'false', 'timeout_s': 600}}]}"
 
 static void
@@ -278,8 +278,7 @@ Test(apply, one_diff_drives_the_event_and_the_tree)
     const char *names[] = {"a", "c", "g", "p"};
     for (size_t i = 0; i < 4; i++) {
       json_t *k = json_array_get(kids, i);
-      cr_expect_str_eq(json_string_value(json_object_get(k, "name")),
-                       names[i]);
+      cr_expect_str_eq(json_string_value(json_object_get(k, "name")), names[i]);
       cr_expect(json_is_true(json_object_get(k, "bound")), "%s unbound",
                 names[i]);
       /* The registry names the live child: a moved node is registered
@@ -295,8 +294,8 @@ Test(apply, one_diff_drives_the_event_and_the_tree)
   free(s);
   cr_expect_eq(json_array_size(json_object_get(tree, "stopping")), 1, "b");
   cr_expect_eq(
-      json_array_size(json_object_get(json_array_get(kids, 2), "stopping")),
-      1, "the old c");
+      json_array_size(json_object_get(json_array_get(kids, 2), "stopping")), 1,
+      "the old c");
   cr_expect_eq(actor_whereis("b"), ACTOR_NONE);
   json_decref(tree);
   cr_expect_gt(old->refs, 1, "b and the old c still hold the old config");

@@ -37,8 +37,8 @@ static int
 load_j(const char *text, struct config **out, char **errors)
 {
   char *s = J(text);
-  int rc = config_load_buffer(s, strlen(s), "tend.json", "/srv/app", out,
-                              errors);
+  int rc =
+      config_load_buffer(s, strlen(s), "tend.json", "/srv/app", out, errors);
   free(s);
   return rc;
 }
@@ -74,8 +74,8 @@ static void
 expect_errors(const char *text, const char *want)
 {
   char *err = errors_j(text);
-  cr_assert_str_eq(err, want, "for %s\n--- got:\n%s--- want:\n%s", text,
-                   err, want);
+  cr_assert_str_eq(err, want, "for %s\n--- got:\n%s--- want:\n%s", text, err,
+                   want);
   free(err);
 }
 
@@ -278,7 +278,8 @@ Test(config_defaults, minimal_document)
   cr_assert_eq(c->root->max_restarts, -1); /* no intensity by default */
   cr_assert_eq(c->root->period_ms, 10000);
   cr_assert_eq(c->on_give_up, CONFIG_GIVE_UP_STAY);
-  snprintf(want, sizeof want, "%s/.tend-minimal" /* NAME.json -> .tend-NAME */, c->dir);
+  snprintf(want, sizeof want, "%s/.tend-minimal" /* NAME.json -> .tend-NAME */,
+           c->dir);
   cr_assert_str_eq(c->state_dir, want);
   cr_assert_eq(c->http.enabled, 1);
   cr_assert_str_eq(c->http.host, "127.0.0.1");
@@ -363,10 +364,9 @@ Test(config_defaults, listen_set_only_when_given)
 
 Test(config_defaults, relative_and_absolute_paths)
 {
-  struct config *c = must_j(
-      "{'state_dir': '/var/lib/tend/', 'children': ["
-      "{'name': 'a', 'cmd': 'x', 'cwd': '../other/./dir',"
-      " 'watch': {'paths': ['../w', '/abs//p/']}}]}");
+  struct config *c = must_j("{'state_dir': '/var/lib/tend/', 'children': ["
+                            "{'name': 'a', 'cmd': 'x', 'cwd': '../other/./dir',"
+                            " 'watch': {'paths': ['../w', '/abs//p/']}}]}");
   struct config_node *a = config_find(c, "a");
   cr_assert_str_eq(c->file, "/srv/app/tend.json");
   cr_assert_str_eq(c->dir, "/srv/app");
@@ -454,43 +454,43 @@ Test(config_errors, fixture_reports_every_error_in_document_order)
   char *err = NULL;
   int rc = config_load(FIX "errors.json", &c, &err);
   const char *want =
-      FIX "errors.json:3:16: state_dir: expected a string\n"
-      FIX "errors.json:4:15: strategy: expected one of one_for_one, "
-          "one_for_all, rest_for_one\n"
-      FIX "errors.json:6:58: children[0].ready.tcp: expected an integer "
-          "between 1 and 65535\n"
-      FIX "errors.json:7:37: children[1].restar: unknown key \"restar\" "
-          "(did you mean \"restart\"?)\n"
-      FIX "errors.json:8:17: children[1].restart: expected one of "
-          "permanent, transient, temporary\n"
-      FIX "errors.json:8:30: children[1].strategy: \"strategy\" is a group "
-          "key, but this node is a runner (it has \"cmd\")\n"
-      FIX "errors.json:9:14: children[2].name: name \"db\" is already used "
-          "by children[0] (" FIX "errors.json:6:14)\n"
-      FIX "errors.json:9:41: children[2].children[0].cmd: expected a "
-          "non-empty string or a non-empty array of strings\n"
-      FIX "errors.json:9:53: children[2].children[0].name: expected a name "
-          "matching [A-Za-z0-9_.-]+\n"
-      FIX "errors.json:10:50: children[3].watch.paths: expected a non-empty "
-          "array of strings\n"
-      FIX "errors.json:10:64: children[3].watch.action: unknown signal "
-          "\"FOO\"\n"
-      FIX "errors.json:11:22: children[3].env.PORT: expected a string "
-          "(write \"8080\")\n"
-      FIX "errors.json:11:28: children[3].env[\"A=B\"]: invalid variable "
-          "name \"A=B\"\n"
-      FIX "errors.json:11:61: children[3].after.runner: unknown runner "
-          "\"wx\" (did you mean \"w\"?)\n"
-      FIX "errors.json:12:23: children[3].ready.log: invalid regular "
-          "expression: Unmatched [, [^, [:, [., or [=\n"
-      FIX "errors.json:13:35: children[4].restart: \"restart\" is a runner "
-          "key, but this node is a group (it has \"children\")\n"
-      FIX "errors.json:13:59: children[4].output: \"output\" is allowed only "
-          "on the root or on a runner\n"
-      FIX "errors.json:14:50: children[5].stop.signal: unknown signal "
+      FIX "errors.json:3:16: state_dir: expected a string\n" FIX
+          "errors.json:4:15: strategy: expected one of one_for_one, "
+          "one_for_all, rest_for_one\n" FIX
+          "errors.json:6:58: children[0].ready.tcp: expected an integer "
+          "between 1 and 65535\n" FIX
+          "errors.json:7:37: children[1].restar: unknown key \"restar\" "
+          "(did you mean \"restart\"?)\n" FIX
+          "errors.json:8:17: children[1].restart: expected one of "
+          "permanent, transient, temporary\n" FIX
+          "errors.json:8:30: children[1].strategy: \"strategy\" is a group "
+          "key, but this node is a runner (it has \"cmd\")\n" FIX
+          "errors.json:9:14: children[2].name: name \"db\" is already used "
+          "by children[0] (" FIX "errors.json:6:14)\n" FIX
+          "errors.json:9:41: children[2].children[0].cmd: expected a "
+          "non-empty string or a non-empty array of strings\n" FIX
+          "errors.json:9:53: children[2].children[0].name: expected a name "
+          "matching [A-Za-z0-9_.-]+\n" FIX
+          "errors.json:10:50: children[3].watch.paths: expected a non-empty "
+          "array of strings\n" FIX
+          "errors.json:10:64: children[3].watch.action: unknown signal "
+          "\"FOO\"\n" FIX
+          "errors.json:11:22: children[3].env.PORT: expected a string "
+          "(write \"8080\")\n" FIX
+          "errors.json:11:28: children[3].env[\"A=B\"]: invalid variable "
+          "name \"A=B\"\n" FIX
+          "errors.json:11:61: children[3].after.runner: unknown runner "
+          "\"wx\" (did you mean \"w\"?)\n" FIX
+          "errors.json:12:23: children[3].ready.log: invalid regular "
+          "expression: Unmatched [, [^, [:, [., or [=\n" FIX
+          "errors.json:13:35: children[4].restart: \"restart\" is a runner "
+          "key, but this node is a group (it has \"children\")\n" FIX
+          "errors.json:13:59: children[4].output: \"output\" is allowed only "
+          "on the root or on a runner\n" FIX
+          "errors.json:14:50: children[5].stop.signal: unknown signal "
           "\"TERMINATE\" (expected a name such as TERM, INT, HUP, QUIT, "
-          "KILL, USR1 or USR2)\n"
-      FIX "errors.json:16:22: http.listen: \"0.0.0.0\" is not a loopback "
+          "KILL, USR1 or USR2)\n" FIX
+          "errors.json:16:22: http.listen: \"0.0.0.0\" is not a loopback "
           "address; set \"allow_remote\": true to listen on it\n";
   cr_assert_eq(rc, -EINVAL);
   cr_assert_null(c);
@@ -538,7 +538,7 @@ Test(config_errors, as_an_array_of_parts)
   cr_expect_str_eq(e.v[12].message, "invalid variable name \"A=B\"");
   line = config_error_format(&e.v[12]);
   cr_expect_str_eq(line, FIX "errors.json:11:28: children[3].env[\"A=B\"]: "
-                               "invalid variable name \"A=B\"");
+                             "invalid variable name \"A=B\"");
   free(line);
   config_errors_free(&e);
   cr_expect_null(e.v);
@@ -970,10 +970,10 @@ Test(config_include, broken_files_report_their_own_positions)
       err,
       FIX "include/conf.d/20-broken.json:2:11: children[2].name: name "
           "\"web\" is already used by children[0] (" FIX
-          "include/tend.json:5:14)\n"
-      FIX "include/conf.d/20-broken.json:4:14: children[2].restart: expected "
-          "one of permanent, transient, temporary\n"
-      FIX "include/conf.d/30-syntax.json:2:15: string or '}' expected near "
+          "include/tend.json:5:14)\n" FIX
+          "include/conf.d/20-broken.json:4:14: children[2].restart: expected "
+          "one of permanent, transient, temporary\n" FIX
+          "include/conf.d/30-syntax.json:2:15: string or '}' expected near "
           "'}'\n");
   free(err);
 }
@@ -1118,7 +1118,8 @@ Test(config_pos, locate_paths_keys_and_fallbacks)
   cr_assert_eq(col, 18);
   cr_assert_eq(config_pos_locate(t, n, "a[2][1]", 0, &line, &col), 0);
   cr_assert_eq(col, 31);
-  cr_assert_eq(config_pos_locate(t, n, "k\xc3\xa9y[\"c.d\"]", 0, &line, &col), 0);
+  cr_assert_eq(config_pos_locate(t, n, "k\xc3\xa9y[\"c.d\"]", 0, &line, &col),
+               0);
   cr_assert_eq(line, 3);
   cr_assert_eq(col, 23);
   /* the column after a two-byte character counts it once */
@@ -1166,8 +1167,13 @@ Test(config_robust, mutated_documents_load_or_report_positioned_errors,
       size_t at = rnd(&seed) % len;
       char ch = alphabet[rnd(&seed) % (sizeof alphabet - 1)];
       switch (rnd(&seed) % 3) {
-      case 0: text[at] = ch; break;
-      case 1: memmove(text + at, text + at + 1, len - at); len--; break;
+      case 0:
+        text[at] = ch;
+        break;
+      case 1:
+        memmove(text + at, text + at + 1, len - at);
+        len--;
+        break;
       default:
         memmove(text + at + 1, text + at, len - at + 1);
         text[at] = ch;
@@ -1240,8 +1246,8 @@ Test(config_robust, locator_on_garbage_terminates)
     }
     int line = 0, col = 0;
     const char *path = paths[rnd(&seed) % (sizeof paths / sizeof *paths)];
-    int rc = config_pos_locate(text, len, path, (int)(rnd(&seed) % 2), &line,
-                           &col);
+    int rc =
+        config_pos_locate(text, len, path, (int)(rnd(&seed) % 2), &line, &col);
     cr_assert(rc == 0 || rc == -ENOENT);
     cr_assert(line >= 1 && line <= lines && col >= 1 && col <= 65,
               "%d:%d for %.*s", line, col, (int)len, text);
@@ -1303,13 +1309,12 @@ Test(config_enums, signals)
 /* Diff                                                                      */
 /* ------------------------------------------------------------------------ */
 
-static const char *BASE =
-    "{'name': 'dev', 'children': ["
-    " {'name': 'db', 'cmd': 'db', 'env': {'A': '1'}},"
-    " {'name': 'backend', 'children': ["
-    "   {'name': 'api', 'cmd': 'api'},"
-    "   {'name': 'worker', 'cmd': 'worker'}]},"
-    " {'name': 'web', 'cmd': 'web'}]}";
+static const char *BASE = "{'name': 'dev', 'children': ["
+                          " {'name': 'db', 'cmd': 'db', 'env': {'A': '1'}},"
+                          " {'name': 'backend', 'children': ["
+                          "   {'name': 'api', 'cmd': 'api'},"
+                          "   {'name': 'worker', 'cmd': 'worker'}]},"
+                          " {'name': 'web', 'cmd': 'web'}]}";
 
 /* Diffs two J() documents; returns "kind name; kind name" (new), checking
  * on the way that each change borrows from the right tree. */
@@ -1431,13 +1436,12 @@ Test(config_diff, added_and_removed_runners_and_groups)
 Test(config_diff, moved_node_and_kind_change)
 {
   /* api moves from backend to the root: stop it, start it in its place */
-  const char *moved =
-      "{'name': 'dev', 'children': ["
-      " {'name': 'db', 'cmd': 'db', 'env': {'A': '1'}},"
-      " {'name': 'api', 'cmd': 'api'},"
-      " {'name': 'backend', 'children': ["
-      "   {'name': 'worker', 'cmd': 'worker'}]},"
-      " {'name': 'web', 'cmd': 'web'}]}";
+  const char *moved = "{'name': 'dev', 'children': ["
+                      " {'name': 'db', 'cmd': 'db', 'env': {'A': '1'}},"
+                      " {'name': 'api', 'cmd': 'api'},"
+                      " {'name': 'backend', 'children': ["
+                      "   {'name': 'worker', 'cmd': 'worker'}]},"
+                      " {'name': 'web', 'cmd': 'web'}]}";
   expect_diff(BASE, moved, "remove api; add api");
 
   struct config *a = must_j(BASE), *b = must_j(moved);
@@ -1572,7 +1576,8 @@ Test(config_diff, root_settings)
 }
 
 /* Patterns that make glibc's regcomp exponential are refused up front
- * (found by fuzzing: tests/fuzz/crashes/config-regcomp-*); ordinary ones pass. */
+ * (found by fuzzing: tests/fuzz/crashes/config-regcomp-*); ordinary ones pass.
+ */
 Test(config, regex_guard)
 {
   cr_assert_null(config_regex_unsafe("^listening on [0-9]+ (ok|ready)$"));
@@ -1640,13 +1645,13 @@ Test(config_errors, watch_postpone_and_follow)
 
 Test(config_pty, forms_and_defaults)
 {
-  struct config *c = must_j(
-      "{'name':'r','children':["
-      "{'name':'a','cmd':['cat']},"
-      "{'name':'b','cmd':['cat'],'pty':true},"
-      "{'name':'c','cmd':['cat'],'pty':{'cols':80,'rows':24}},"
-      "{'name':'d','cmd':['cat'],'pty':{'rows':10}},"
-      "{'name':'e','cmd':['cat'],'pty':false}]}");
+  struct config *c =
+      must_j("{'name':'r','children':["
+             "{'name':'a','cmd':['cat']},"
+             "{'name':'b','cmd':['cat'],'pty':true},"
+             "{'name':'c','cmd':['cat'],'pty':{'cols':80,'rows':24}},"
+             "{'name':'d','cmd':['cat'],'pty':{'rows':10}},"
+             "{'name':'e','cmd':['cat'],'pty':false}]}");
   const struct config_node *a = config_find(c, "a"), *b = config_find(c, "b");
   const struct config_node *cc = config_find(c, "c"), *d = config_find(c, "d");
   cr_expect_eq(a->pty, 0);
@@ -1686,8 +1691,8 @@ Test(config_pty, errors_point_at_the_value)
  * check (ui/routes.c) accepts, and no other. */
 Test(config_names, one_rule_for_config_and_api)
 {
-  const char *bad[] = {"", ".", "..", "...", "a..b", "..a", "a..", "a/b",
-                       "a\\b", "a b", "a%2e", "\xc3\xa9"};
+  const char *bad[] = {"",    ".",   "..",   "...", "a..b", "..a",
+                       "a..", "a/b", "a\\b", "a b", "a%2e", "\xc3\xa9"};
   const char *good[] = {"a", "a.b", ".a", "a.", "x.1", "-", "_", "A-Z_0.9"};
   char longest[CONFIG_NAME_MAX + 2];
 

@@ -71,7 +71,6 @@ Test(messages, a_node_neither_runner_nor_group_is_one_error)
   char *e = errors_of("{\"name\": \"d\", \"children\": [{\"name\": \"a\", "
                       "\"env_file\": \".env\"}]}");
   cr_assert_not_null(e);
-  cr_expect(strstr(e, "expected \"cmd\" (a runner) or \"children\""), "%s",
-            e);
+  cr_expect(strstr(e, "expected \"cmd\" (a runner) or \"children\""), "%s", e);
   free(e);
 }

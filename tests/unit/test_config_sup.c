@@ -269,15 +269,14 @@ Test(check, warnings_do_not_make_the_file_invalid)
   cr_assert_gt(c->notes.n, 0);
   warnings = config_errors_join(&c->notes);
   cr_expect(strstr(warnings, "tend.json:2:24: warning: children[0].cmd[0]: "
-                                "no-such-cmd-q1: not found on PATH\n"),
+                             "no-such-cmd-q1: not found on PATH\n"),
             "%s", warnings);
   cr_expect(strstr(warnings, "tend.json:3:23: warning: children[1].cmd: "
-                                "no-such-cmd-q2: not found on PATH\n"),
+                             "no-such-cmd-q2: not found on PATH\n"),
             "%s", warnings);
-  cr_expect(strstr(warnings, "warning: children[2].cwd: cwd "), "%s",
+  cr_expect(strstr(warnings, "warning: children[2].cwd: cwd "), "%s", warnings);
+  cr_expect(strstr(warnings, "warning: children[3].env_file: env_file "), "%s",
             warnings);
-  cr_expect(strstr(warnings, "warning: children[3].env_file: env_file "),
-            "%s", warnings);
   cr_expect(strstr(warnings, "gone: does not exist"), "%s", warnings);
   cr_expect_eq(c->n_check_errors, 0);
   /* the same findings as an array: each one's parts */
@@ -303,7 +302,7 @@ Test(check, warnings_do_not_make_the_file_invalid)
   cr_expect_eq(c->notes.n, 1);
   cr_expect_not(c->notes.v[0].warning);
   cr_expect(strstr(warnings, "tend.json:2:43: children[0].env_file: "
-                                "env_file "),
+                             "env_file "),
             "%s", warnings);
   cr_expect(strstr(warnings, "ok.env:2: expected '=' after not\n"), "%s",
             warnings);

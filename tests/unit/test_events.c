@@ -76,14 +76,13 @@ Test(events_json, runner_exit_exact)
                           .has_status = 1,
                           .status = 1};
 
-  assert_json(&ev,
-              "{\"seq\":7,\"ts\":1763779200123,\"type\":\"state\","
-              "\"node\":\"api\",\"kind\":\"runner\",\"from\":\"running\","
-              "\"to\":\"exited\",\"event\":\"exit\",\"run\":3,"
-              "\"restarts\":1,\"runner\":\"api\",\"can\":{\"start\":true,"
-              "\"stop\":true,\"restart\":true,\"signal\":false},"
-              "\"reason\":\"exited with status 1\",\"pid\":4242,"
-              "\"status\":1}");
+  assert_json(&ev, "{\"seq\":7,\"ts\":1763779200123,\"type\":\"state\","
+                   "\"node\":\"api\",\"kind\":\"runner\",\"from\":\"running\","
+                   "\"to\":\"exited\",\"event\":\"exit\",\"run\":3,"
+                   "\"restarts\":1,\"runner\":\"api\",\"can\":{\"start\":true,"
+                   "\"stop\":true,\"restart\":true,\"signal\":false},"
+                   "\"reason\":\"exited with status 1\",\"pid\":4242,"
+                   "\"status\":1}");
   assert_round_trip(&ev);
 }
 
@@ -202,21 +201,43 @@ Test(events_json, payloads_of_the_other_types)
   json_t *errors = json_pack("[s]", "tend.json:1:2: bad");
   json_t *pids = json_pack("[i, i]", 10, 11);
   struct tend_event evs[] = {
-      {.type = EVENTS_WATCH_FIRED, .node = "w", .paths = paths, .total = 2,
-       .action = "restart", .message = "2 path(s) changed"},
-      {.type = EVENTS_WATCH_PAUSED, .node = "w", .paths = paths,
-       .reason = "loop", .message = "m"},
-      {.type = EVENTS_WATCH_OVERFLOW, .node = "w", .notice_kind = "overflow",
+      {.type = EVENTS_WATCH_FIRED,
+       .node = "w",
+       .paths = paths,
+       .total = 2,
+       .action = "restart",
+       .message = "2 path(s) changed"},
+      {.type = EVENTS_WATCH_PAUSED,
+       .node = "w",
+       .paths = paths,
+       .reason = "loop",
        .message = "m"},
-      {.type = EVENTS_MEMORY_LIMIT, .node = "m", .runner = "m",
-       .rss = 1 << 30, .max_memory = 1 << 20, .message = "m"},
-      {.type = EVENTS_LOG_TRUNCATED, .runner = "events", .bytes = 12,
+      {.type = EVENTS_WATCH_OVERFLOW,
+       .node = "w",
+       .notice_kind = "overflow",
        .message = "m"},
-      {.type = EVENTS_RECOVERED, .node = "r", .pgid = 77, .pids = pids,
+      {.type = EVENTS_MEMORY_LIMIT,
+       .node = "m",
+       .runner = "m",
+       .rss = 1 << 30,
+       .max_memory = 1 << 20,
        .message = "m"},
-      {.type = EVENTS_RECOVERY_SKIPPED, .node = "r", .pgid = 78,
+      {.type = EVENTS_LOG_TRUNCATED,
+       .runner = "events",
+       .bytes = 12,
        .message = "m"},
-      {.type = EVENTS_CONFIG_APPLIED, .hash = "abc", .changes = changes,
+      {.type = EVENTS_RECOVERED,
+       .node = "r",
+       .pgid = 77,
+       .pids = pids,
+       .message = "m"},
+      {.type = EVENTS_RECOVERY_SKIPPED,
+       .node = "r",
+       .pgid = 78,
+       .message = "m"},
+      {.type = EVENTS_CONFIG_APPLIED,
+       .hash = "abc",
+       .changes = changes,
        .message = "config abc applied"},
       {.type = EVENTS_CONFIG_ERROR, .errors = errors, .message = "m"},
       {.type = EVENTS_DAEMON_STARTED, .message = "tend 1 on x"},

@@ -18,7 +18,9 @@ struct legal {
 };
 
 #define L(FROM, EV, TO, ACT)                                                   \
-  {FSM_##FROM, FSM_EV_##EV, FSM_##TO, FSM_ACTION_##ACT}
+  {                                                                            \
+    FSM_##FROM, FSM_EV_##EV, FSM_##TO, FSM_ACTION_##ACT                        \
+  }
 
 static const struct legal legal[] = {
     L(STOPPED, START, STARTING, SPAWN),
@@ -123,9 +125,9 @@ Test(fsm, out_of_range_inputs_are_refused)
   cr_expect_eq(st.next, FSM_RUNNING);
   st = fsm_step(FSM_N_STATES, FSM_EV_START);
   cr_expect_eq(st.action, FSM_ACTION_INVALID);
-  st = fsm_step((enum fsm_state)-1, FSM_EV_START);
+  st = fsm_step((enum fsm_state) - 1, FSM_EV_START);
   cr_expect_eq(st.action, FSM_ACTION_INVALID);
-  st = fsm_step(FSM_STOPPED, (enum fsm_event)-1);
+  st = fsm_step(FSM_STOPPED, (enum fsm_event) - 1);
   cr_expect_eq(st.action, FSM_ACTION_INVALID);
   cr_expect_eq(st.next, FSM_STOPPED);
 }
@@ -211,19 +213,20 @@ Test(fsm, state_names_round_trip)
   cr_expect_eq(fsm_state_parse("running ", &out), -EINVAL);
   cr_expect_eq(out, FSM_READY, "a failed parse must not write *out");
   cr_expect_str_eq(fsm_state_name(FSM_N_STATES), "?");
-  cr_expect_str_eq(fsm_state_name((enum fsm_state)-1), "?");
+  cr_expect_str_eq(fsm_state_name((enum fsm_state) - 1), "?");
 }
 
 Test(fsm, event_and_action_names)
 {
   static const char *const events[] = {
-      "start",   "start_later", "backoff_done", "spawned",
-      "spawned_probe", "spawn_failed", "ready_ok", "ready_failed",
-      "unhealthy", "exit",    "stop",        "stop_timeout", "fail"};
+      "start",         "start_later",  "backoff_done", "spawned",
+      "spawned_probe", "spawn_failed", "ready_ok",     "ready_failed",
+      "unhealthy",     "exit",         "stop",         "stop_timeout",
+      "fail"};
   static const char *const actions[] = {
-      "invalid",        "none",       "spawn",       "arm_backoff",
-      "cancel_backoff", "report_started", "arm_ready", "signal_stop",
-      "kill",           "terminate",   "report_exit", "report_stopped"};
+      "invalid",        "none",           "spawn",       "arm_backoff",
+      "cancel_backoff", "report_started", "arm_ready",   "signal_stop",
+      "kill",           "terminate",      "report_exit", "report_stopped"};
 
   cr_assert_eq(sizeof events / sizeof *events, FSM_N_EVENTS);
   for (int e = 0; e < FSM_N_EVENTS; e++)
@@ -234,7 +237,7 @@ Test(fsm, event_and_action_names)
   cr_expect_str_eq(
       fsm_action_name((enum fsm_action)(sizeof actions / sizeof *actions)),
       "?");
-  cr_expect_str_eq(fsm_action_name((enum fsm_action)-1), "?");
+  cr_expect_str_eq(fsm_action_name((enum fsm_action) - 1), "?");
 }
 
 Test(fsm, alive_states)
@@ -306,7 +309,7 @@ Test(fsm, state_predicates_agree_with_each_other)
                   fsm_state_name(s));
   }
   cr_expect_eq(fsm_state_startable((enum fsm_state)FSM_N_STATES), 0);
-  cr_expect_eq(fsm_state_stoppable((enum fsm_state)-1), 0);
+  cr_expect_eq(fsm_state_stoppable((enum fsm_state) - 1), 0);
 }
 
 Test(fsm, state_name_is_parses_then_applies)

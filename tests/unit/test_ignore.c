@@ -13,7 +13,7 @@
 #define IGN(i, p, d)                                                           \
   cr_expect(ignore_match(i, p, d), "\"%s\" (dir %d) should be ignored", p, d)
 #define KEEP(i, p, d)                                                          \
-  cr_expect(!ignore_match(i, p, d), "\"%s\" (dir %d) should not be ignored",  \
+  cr_expect(!ignore_match(i, p, d), "\"%s\" (dir %d) should not be ignored",   \
             p, d)
 
 /* Returns a new ignore set at /r with one .gitignore text at reldir. */
@@ -151,7 +151,7 @@ Test(ignore, nested_files_apply_to_their_subtree_and_win)
   ignore_add_rules(ign, "pkg", sub, strlen(sub));
   IGN(ign, "a.gen", 0);
   IGN(ign, "other/a.gen", 0);
-  KEEP(ign, "pkg/a.gen", 0);    /* the deeper file re-includes */
+  KEEP(ign, "pkg/a.gen", 0); /* the deeper file re-includes */
   KEEP(ign, "pkg/x/a.gen", 0);
   IGN(ign, "pkg/local.txt", 0); /* anchored to pkg/ */
   KEEP(ign, "local.txt", 0);

@@ -113,13 +113,12 @@ Test(init, schema_url_falls_back_to_the_package_path)
 Test(comments, comment_keys_are_allowed_on_every_object)
 {
   struct config *cfg = NULL;
-  const char *text =
-      "{\"//\": \"root\", \"name\": \"r\", \"children\": [\n"
-      " {\"//a\": 1, \"name\": \"w\", \"cmd\": [\"true\"],\n"
-      "  \"env\": {\"//\": \"not a variable\", \"A\": \"1\"},\n"
-      "  \"watch\": {\"//\": \"x\", \"paths\": [\"src\"]},\n"
-      "  \"stop\": {\"//\": [], \"signal\": \"INT\"},\n"
-      "  \"backoff\": {\"//\": {}, \"initial_ms\": 5}}]}\n";
+  const char *text = "{\"//\": \"root\", \"name\": \"r\", \"children\": [\n"
+                     " {\"//a\": 1, \"name\": \"w\", \"cmd\": [\"true\"],\n"
+                     "  \"env\": {\"//\": \"not a variable\", \"A\": \"1\"},\n"
+                     "  \"watch\": {\"//\": \"x\", \"paths\": [\"src\"]},\n"
+                     "  \"stop\": {\"//\": [], \"signal\": \"INT\"},\n"
+                     "  \"backoff\": {\"//\": {}, \"initial_ms\": 5}}]}\n";
 
   cr_assert_eq(load(text, &cfg), 0);
   const struct config_node *w = config_find(cfg, "w");

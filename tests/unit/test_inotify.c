@@ -277,13 +277,13 @@ Test(inotify, rejects_bad_roots)
   struct rec r = {0};
 
   sh("touch file");
-  cr_expect_null(inotify_watch(svc, "relative/path", 1, rec_cb, NULL, &r,
-                               &cause));
+  cr_expect_null(
+      inotify_watch(svc, "relative/path", 1, rec_cb, NULL, &r, &cause));
   cr_expect_not_null(cause);
   free(cause);
   cause = NULL;
-  cr_expect_null(inotify_watch(svc, at("missing"), 1, rec_cb, NULL, &r,
-                               &cause));
+  cr_expect_null(
+      inotify_watch(svc, at("missing"), 1, rec_cb, NULL, &r, &cause));
   cr_assert_not_null(cause);
   cr_expect(strstr(cause, "No such file") != NULL, "%s", cause);
   free(cause);
@@ -722,8 +722,8 @@ limit_child(void)
     if (r.chs[i].kind == INOTIFY_LIMIT)
       CHECK(8, strstr(r.chs[i].message, "max_user_watches") != NULL);
   /* A watched folder still reports by event, an unwatched one by polling. */
-  snprintf(cmd, sizeof cmd, "touch '%s/a/watched' '%s/a/b/c/d/e/polled'",
-           tmp, tmp);
+  snprintf(cmd, sizeof cmd, "touch '%s/a/watched' '%s/a/b/c/d/e/polled'", tmp,
+           tmp);
   CHECK(9, system(cmd) == 0);
   CHECK(10, wait_for(&r, INOTIFY_CREATED, "a/watched", WAIT_MS));
   CHECK(11, wait_for(&r, INOTIFY_CREATED, "a/b/c/d/e/polled", WAIT_MS));

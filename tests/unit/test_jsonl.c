@@ -429,15 +429,15 @@ Test(jsonl, peek_chunk_round_trip)
     size_t n = random_bytes(in, sizeof in);
     const char *stream = NULL;
     size_t stream_len = 0;
-    struct jsonl_chunk c = {.seq = (uint64_t)round + 1,
-                            .ts = 1763779200000 + round,
-                            .run = 1,
-                            .stream = round % 3 ? "stdout" : "tend",
-                            .data = (const char *)in,
-                            .len = n,
-                            .partial = round % 5 == 0,
-                            .extra = round % 3 ? NULL
-                                               : "\"event\":\"start\",\"pid\":7"};
+    struct jsonl_chunk c = {
+        .seq = (uint64_t)round + 1,
+        .ts = 1763779200000 + round,
+        .run = 1,
+        .stream = round % 3 ? "stdout" : "tend",
+        .data = (const char *)in,
+        .len = n,
+        .partial = round % 5 == 0,
+        .extra = round % 3 ? NULL : "\"event\":\"start\",\"pid\":7"};
     b.len = 0;
     out.len = 0;
     jsonl_encode_chunk(&b, &c);

@@ -139,19 +139,18 @@ Test(metrics, tree_families_follow_the_read_model)
   struct metrics_tree src;
   const char *a, *b;
 
-  cr_assert_eq(config_load_buffer(text, strlen(text), "tend.json", "/tmp",
-                                  &cfg, &errors),
+  cr_assert_eq(config_load_buffer(text, strlen(text), "tend.json", "/tmp", &cfg,
+                                  &errors),
                0, "%s", errors ? errors : "");
   view_restore(view, "web", saved);
-  src = (struct metrics_tree){"9.9", cfg->root, view, reg, NULL, NULL,
-                                NULL};
+  src = (struct metrics_tree){"9.9", cfg->root, view, reg, NULL, NULL, NULL};
   metrics_tree_text(&out, &src);
   buf = out.data;
   cr_assert_not_null(strstr(buf, "tend_build_info{version=\"9.9\"} 1\n"));
-  cr_assert_not_null(strstr(
-      buf, "tend_runner_state{runner=\"web\",state=\"running\"} 0\n"));
-  cr_assert_not_null(strstr(
-      buf, "tend_runner_state{runner=\"db\",state=\"stopped\"} 1\n"));
+  cr_assert_not_null(
+      strstr(buf, "tend_runner_state{runner=\"web\",state=\"running\"} 0\n"));
+  cr_assert_not_null(
+      strstr(buf, "tend_runner_state{runner=\"db\",state=\"stopped\"} 1\n"));
   cr_assert_not_null(
       strstr(buf, "tend_runner_restarts_total{runner=\"web\"} 4\n"));
   cr_assert_not_null(

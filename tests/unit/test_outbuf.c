@@ -13,13 +13,17 @@
 #define OUT OUTBUF_STDOUT
 #define ERR OUTBUF_STDERR
 
-static void put(struct outbuf *ob, enum outbuf_stream s, const char *text) {
+static void
+put(struct outbuf *ob, enum outbuf_stream s, const char *text)
+{
   outbuf_append(ob, s, text, strlen(text));
 }
 
 /* Asserts chunk k of chunks has the stream, text and partial flag. */
-static void expect(const struct outbuf_chunk *c, enum outbuf_stream s,
-                   const char *text, int partial) {
+static void
+expect(const struct outbuf_chunk *c, enum outbuf_stream s, const char *text,
+       int partial)
+{
   cr_assert_eq(c->stream, s);
   cr_assert_eq(c->len, strlen(text), "len %zu, want %zu ('%s')", c->len,
                strlen(text), text);
@@ -27,7 +31,8 @@ static void expect(const struct outbuf_chunk *c, enum outbuf_stream s,
   cr_assert_eq(c->partial, partial);
 }
 
-Test(outbuf, empty_cut_is_null) {
+Test(outbuf, empty_cut_is_null)
+{
   struct outbuf *ob = outbuf_new(0);
   size_t n = 99;
   cr_assert_null(outbuf_cut(ob, 0, &n));
@@ -41,7 +46,8 @@ Test(outbuf, empty_cut_is_null) {
   outbuf_chunks_free(NULL, 0);
 }
 
-Test(outbuf, complete_lines_cut_partial_kept) {
+Test(outbuf, complete_lines_cut_partial_kept)
+{
   struct outbuf *ob = outbuf_new(0);
   size_t n;
   put(ob, OUT, "line 1\nline 2\nhal");
@@ -62,7 +68,8 @@ Test(outbuf, complete_lines_cut_partial_kept) {
   outbuf_free(ob);
 }
 
-Test(outbuf, final_releases_partial_lines) {
+Test(outbuf, final_releases_partial_lines)
+{
   struct outbuf *ob = outbuf_new(0);
   size_t n;
   put(ob, OUT, "a\nno newline");
@@ -76,7 +83,8 @@ Test(outbuf, final_releases_partial_lines) {
   outbuf_free(ob);
 }
 
-Test(outbuf, eof_of_one_stream_releases_only_its_partial_line) {
+Test(outbuf, eof_of_one_stream_releases_only_its_partial_line)
+{
   struct outbuf *ob = outbuf_new(0);
   size_t n;
   put(ob, OUT, "out tail");
@@ -99,7 +107,8 @@ Test(outbuf, eof_of_one_stream_releases_only_its_partial_line) {
   outbuf_free(ob);
 }
 
-Test(outbuf, streams_never_mix_and_come_in_arrival_order) {
+Test(outbuf, streams_never_mix_and_come_in_arrival_order)
+{
   struct outbuf *ob = outbuf_new(0);
   size_t n;
   put(ob, ERR, "e1 ");
@@ -114,7 +123,8 @@ Test(outbuf, streams_never_mix_and_come_in_arrival_order) {
 }
 
 /* The partial line left after a cut keeps the age of its first byte. */
-Test(outbuf, order_follows_the_oldest_byte_of_a_kept_partial_line) {
+Test(outbuf, order_follows_the_oldest_byte_of_a_kept_partial_line)
+{
   struct outbuf *ob = outbuf_new(0);
   size_t n;
   put(ob, OUT, "a\n"); /* 1 */
@@ -149,7 +159,8 @@ Test(outbuf, order_follows_the_oldest_byte_of_a_kept_partial_line) {
   outbuf_free(ob);
 }
 
-Test(outbuf, line_longer_than_the_bound_is_released_partial) {
+Test(outbuf, line_longer_than_the_bound_is_released_partial)
+{
   struct outbuf *ob = outbuf_new(16);
   size_t n;
   put(ob, OUT, "0123456789");
@@ -171,7 +182,8 @@ Test(outbuf, line_longer_than_the_bound_is_released_partial) {
   outbuf_free(ob);
 }
 
-Test(outbuf, full_stream_with_lines_cuts_at_the_last_line_when_it_can) {
+Test(outbuf, full_stream_with_lines_cuts_at_the_last_line_when_it_can)
+{
   struct outbuf *ob = outbuf_new(16);
   size_t n;
   put(ob, OUT, "0123456789\nabcdef"); /* 17 >= 16, tail 6 < 16 */
@@ -199,7 +211,8 @@ Test(outbuf, full_stream_with_lines_cuts_at_the_last_line_when_it_can) {
 
 /* Two half-lines that fill the buffer together: the longer is released,
  * so a reader waiting for !full never hangs. */
-Test(outbuf, partial_lines_of_both_streams_at_the_bound) {
+Test(outbuf, partial_lines_of_both_streams_at_the_bound)
+{
   struct outbuf *ob = outbuf_new(16);
   size_t n;
   put(ob, OUT, "ooooooo");   /* 7 */
@@ -215,7 +228,8 @@ Test(outbuf, partial_lines_of_both_streams_at_the_bound) {
 }
 
 /* A forced split never cuts a UTF-8 sequence in two. */
-Test(outbuf, forced_split_keeps_utf8_sequences_whole) {
+Test(outbuf, forced_split_keeps_utf8_sequences_whole)
+{
   struct outbuf *ob = outbuf_new(16);
   size_t n;
   put(ob, OUT, "0123456789abcd\xe2\x82"); /* 16 bytes, half a euro sign */
@@ -261,7 +275,8 @@ Test(outbuf, forced_split_keeps_utf8_sequences_whole) {
   outbuf_free(ob);
 }
 
-Test(outbuf, reserve_commit_reads_in_place) {
+Test(outbuf, reserve_commit_reads_in_place)
+{
   struct outbuf *ob = outbuf_new(0);
   size_t avail = 0, n;
   char *p = outbuf_reserve(ob, ERR, 65536, &avail);
@@ -283,7 +298,8 @@ Test(outbuf, reserve_commit_reads_in_place) {
 /* Appends random pieces (random newlines, random sizes around the bound) to
  * both streams, cuts at random, and checks what comes out against what went
  * in. */
-Test(outbuf, random_property_every_byte_once_in_order) {
+Test(outbuf, random_property_every_byte_once_in_order)
+{
   srand(12345);
   for (int round = 0; round < 200; round++) {
     size_t bound = 8 + (size_t)(rand() % 200);

@@ -146,9 +146,8 @@ Test(printer_event, a_step_inside_one_state_is_left_out)
 
 Test(printer_event, other_types_say_their_message)
 {
-  struct tend_event give_up = {.type = EVENTS_GIVE_UP,
-                               .node = "web",
-                               .message = "too many restarts"};
+  struct tend_event give_up = {
+      .type = EVENTS_GIVE_UP, .node = "web", .message = "too many restarts"};
   struct tend_event started = {.type = EVENTS_DAEMON_STARTED};
   char *s = printer_event_text(&give_up);
 

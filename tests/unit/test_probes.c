@@ -443,8 +443,7 @@ Test(probe, exec_runs_a_command_in_its_cwd)
 {
   uv_loop_t loop;
   uv_process_t proc;
-  char *argv[] = {"/bin/sh", "-c", "test \"$(pwd)\" = /tmp && exit 3",
-                  NULL};
+  char *argv[] = {"/bin/sh", "-c", "test \"$(pwd)\" = /tmp && exit 3", NULL};
 
   cr_assert_eq(uv_loop_init(&loop), 0);
   cr_assert_eq(probe_exec(&loop, &proc, argv, "/tmp", UV_PROCESS_DETACHED,

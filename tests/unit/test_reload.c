@@ -188,8 +188,8 @@ start(struct env *e, struct counter *c, const char *include)
 
   e->svc = inotify_service_new(&loop, &cause);
   cr_assert_not_null(e->svc);
-  e->r = reload_new(&loop, e->svc, at("tend.json"), include, on_reload, c,
-                    &cause);
+  e->r =
+      reload_new(&loop, e->svc, at("tend.json"), include, on_reload, c, &cause);
   cr_assert_not_null(e->r, "%s", cause ? cause : "");
 }
 

@@ -88,8 +88,7 @@ static struct {
 } pty_fake;
 
 int
-tend_runner_input(const char *name, const char *data, size_t len,
-                  char **cause)
+tend_runner_input(const char *name, const char *data, size_t len, char **cause)
 {
   if (strcmp(name, "term") != 0) {
     *cause = strdup(strcmp(name, "api") == 0 ? "api has no pty" : "no such");
@@ -767,10 +766,8 @@ Test(routes, output_pages)
   q.query[1] = (struct kv){"limit", "50000"};
   j = expect("GET", "/api/v1/runners/api/output", &q, NULL, 200);
   cr_assert_eq(json_array_size(json_object_get(j, "chunks")), 2);
-  cr_assert_eq(json_integer_value(
-                   json_object_get(json_array_get(json_object_get(j, "chunks"),
-                                                  0),
-                                   "seq")),
+  cr_assert_eq(json_integer_value(json_object_get(
+                   json_array_get(json_object_get(j, "chunks"), 0), "seq")),
                4);
   json_decref(j);
 
@@ -923,13 +920,13 @@ Test(routes, pty_input_forms, .init = setup, .fini = teardown)
 {
   struct fake_req raw = {.headers = {{"Authorization", "Bearer " TOKEN},
                                      {"Content-Type", "text/plain"}}};
-  struct fake_req js = {.headers = {{"Authorization", "Bearer " TOKEN},
-                                    {"Content-Type",
-                                     "application/json; charset=utf-8"}}};
+  struct fake_req js = {
+      .headers = {{"Authorization", "Bearer " TOKEN},
+                  {"Content-Type", "application/json; charset=utf-8"}}};
   json_t *j;
 
-  j = expect("POST", "/api/v1/runners/term/input", &js,
-             "{\"data\":\"ls\\n\"}", 200);
+  j = expect("POST", "/api/v1/runners/term/input", &js, "{\"data\":\"ls\\n\"}",
+             200);
   cr_expect_eq(json_integer_value(json_object_get(j, "bytes")), 3);
   json_decref(j);
   cr_expect_eq(pty_fake.len, 3);
@@ -939,11 +936,10 @@ Test(routes, pty_input_forms, .init = setup, .fini = teardown)
   cr_expect_eq(pty_fake.len, 3);
   cr_expect_eq(memcmp(pty_fake.data, "\0\1\2", 3), 0);
   /* Any other type: the body is the bytes, JSON-looking or not. */
-  json_decref(expect("POST", "/api/v1/runners/term/input", &raw,
-                     "{\"data\":1}", 200));
+  json_decref(
+      expect("POST", "/api/v1/runners/term/input", &raw, "{\"data\":1}", 200));
   cr_expect_eq(pty_fake.len, 10);
-  json_decref(expect("POST", "/api/v1/runners/term/input", &bearer, "q",
-                     200));
+  json_decref(expect("POST", "/api/v1/runners/term/input", &bearer, "q", 200));
   cr_expect_eq(pty_fake.len, 1);
   json_decref(expect("POST", "/api/v1/runners/term/input", &js,
                      "{\"data_b64\":\"%%%\"}", 400));
@@ -957,8 +953,7 @@ Test(routes, pty_input_forms, .init = setup, .fini = teardown)
   json_decref(expect("GET", "/api/v1/runners/term/input", &bearer, NULL, 405));
   {
     struct fake_req none = {0};
-    json_decref(expect("POST", "/api/v1/runners/term/input", &none, "x",
-                       401));
+    json_decref(expect("POST", "/api/v1/runners/term/input", &none, "x", 401));
   }
 }
 

@@ -11,9 +11,12 @@
 Test(state_paths, default_state_folder_per_config_file)
 {
   static const char *const cases[][2] = {
-      {"tend.json", ".tend"},   {"two.json", ".tend-two"},
-      {"dev.tend.json", ".tend-dev.tend"}, {"tend.conf", ".tend-tend.conf"},
-      {".json", ".tend-.json"}, {"", ".tend"},
+      {"tend.json", ".tend"},
+      {"two.json", ".tend-two"},
+      {"dev.tend.json", ".tend-dev.tend"},
+      {"tend.conf", ".tend-tend.conf"},
+      {".json", ".tend-.json"},
+      {"", ".tend"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char *leaf = config_default_state_leaf(cases[i][0]);
@@ -28,9 +31,9 @@ load(const char *text, const char *name)
 {
   struct config *cfg = NULL;
   char *errors = NULL;
-  cr_assert_eq(config_load_buffer(text, strlen(text), name, "/srv/app", &cfg,
-                                  &errors),
-               0, "%s", errors ? errors : "");
+  cr_assert_eq(
+      config_load_buffer(text, strlen(text), name, "/srv/app", &cfg, &errors),
+      0, "%s", errors ? errors : "");
   return cfg;
 }
 

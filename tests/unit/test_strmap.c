@@ -10,7 +10,6 @@
 #include "src/strmap.h"
 #include "tests/unit/helpers.h"
 
-
 TestSuite(strmap, .fini = helpers_leak_check);
 
 #define V(i) ((void *)(uintptr_t)(i))

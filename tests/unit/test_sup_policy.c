@@ -11,7 +11,6 @@
 #include "src/sup_policy.h"
 #include "tests/unit/helpers.h"
 
-
 TestSuite(sup_decide, .fini = helpers_leak_check);
 TestSuite(sup_window, .fini = helpers_leak_check);
 
@@ -130,9 +129,8 @@ Test(sup_decide, table_27_combinations_at_every_position)
         struct sup_decision d = sup_decide(&in, &w);
 
         cr_expect_eq(d.verdict, row->verdict,
-                     "row %zu (%s/%s/%s) n=%zu exited=%zu: got %s want %s",
-                     r, strategy_str[row->strategy],
-                     restart_str[row->restart],
+                     "row %zu (%s/%s/%s) n=%zu exited=%zu: got %s want %s", r,
+                     strategy_str[row->strategy], restart_str[row->restart],
                      sup_exit_name(row->exit), n, exited,
                      sup_verdict_name(d.verdict),
                      sup_verdict_name(row->verdict));
@@ -472,14 +470,14 @@ Test(sup_classify, precedence_and_default_success_codes)
       {0, 0, 2, 0, SUP_EXIT_ABNORMAL},
       {0, 0, 255, 0, SUP_EXIT_ABNORMAL},
       {0, 0, -1, 0, SUP_EXIT_ABNORMAL},
-      {0, 0, 0, 9, SUP_EXIT_ABNORMAL},  /* killed: status 0, a signal */
+      {0, 0, 0, 9, SUP_EXIT_ABNORMAL}, /* killed: status 0, a signal */
       {0, 0, 0, 15, SUP_EXIT_ABNORMAL},
       {0, 1, 0, 15, SUP_EXIT_SHUTDOWN}, /* asked for: not a crash */
       {0, 1, 0, 9, SUP_EXIT_SHUTDOWN},  /* asked for, escalated to KILL */
       {0, 1, 1, 0, SUP_EXIT_SHUTDOWN},
       {0, 1, 0, 0, SUP_EXIT_SHUTDOWN},
-      {1, 0, 0, 0, SUP_EXIT_ABNORMAL},  /* could not start */
-      {1, 1, 0, 0, SUP_EXIT_ABNORMAL},  /* spawn failure beats by_request */
+      {1, 0, 0, 0, SUP_EXIT_ABNORMAL}, /* could not start */
+      {1, 1, 0, 0, SUP_EXIT_ABNORMAL}, /* spawn failure beats by_request */
       {1, 0, -2, 0, SUP_EXIT_ABNORMAL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -536,11 +534,11 @@ Test(sup_classify, every_input_combination)
             int64_t status = statuses[st];
             int sig = signals[sg];
             int ok = status == 0 || (sp == 1 && status == 2);
-            enum sup_exit want = sf                 ? SUP_EXIT_ABNORMAL
-                                 : br               ? SUP_EXIT_SHUTDOWN
-                                 : sig != 0         ? SUP_EXIT_ABNORMAL
-                                 : ok               ? SUP_EXIT_NORMAL
-                                                    : SUP_EXIT_ABNORMAL;
+            enum sup_exit want = sf         ? SUP_EXIT_ABNORMAL
+                                 : br       ? SUP_EXIT_SHUTDOWN
+                                 : sig != 0 ? SUP_EXIT_ABNORMAL
+                                 : ok       ? SUP_EXIT_NORMAL
+                                            : SUP_EXIT_ABNORMAL;
             cr_expect_eq(sup_classify(specs[sp], sf, br, status, sig), want,
                          "spec=%zu spawn_failed=%d by_request=%d status=%lld "
                          "signal=%d",
@@ -556,7 +554,7 @@ Test(sup_names, exit_and_verdict_names)
   cr_expect_str_eq(sup_exit_name(SUP_EXIT_ABNORMAL), "abnormal");
   cr_expect_str_eq(sup_exit_name(SUP_EXIT_SHUTDOWN), "shutdown");
   cr_expect_str_eq(sup_exit_name((enum sup_exit)3), "?");
-  cr_expect_str_eq(sup_exit_name((enum sup_exit)-1), "?");
+  cr_expect_str_eq(sup_exit_name((enum sup_exit) - 1), "?");
   cr_expect_str_eq(sup_verdict_name(SUP_VERDICT_IGNORE), "ignore");
   cr_expect_str_eq(sup_verdict_name(SUP_VERDICT_RESTART), "restart");
   cr_expect_str_eq(sup_verdict_name(SUP_VERDICT_GIVE_UP), "give_up");

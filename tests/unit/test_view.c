@@ -105,18 +105,17 @@ Test(view, restarts_backoff_and_the_history_cap)
   struct view *v = view_new();
 
   for (int run = 1; run <= 12; run++) {
-    step(v, "w", FSM_BACKOFF, FSM_STARTING,
-         (struct tend_event){
-             .run = run, .restarts = run - 1, .pid = 100 + run});
+    step(
+        v, "w", FSM_BACKOFF, FSM_STARTING,
+        (struct tend_event){.run = run, .restarts = run - 1, .pid = 100 + run});
     step(v, "w", FSM_STARTING, FSM_EXITED,
          (struct tend_event){.run = run,
                              .restarts = run - 1,
                              .pid = 100 + run,
                              .signal = SIGKILL});
     step(v, "w", FSM_EXITED, FSM_BACKOFF,
-         (struct tend_event){.run = run,
-                             .restarts = run,
-                             .next_start_ms = 5000 + run});
+         (struct tend_event){
+             .run = run, .restarts = run, .next_start_ms = 5000 + run});
     cr_assert_eq(int_of(v, "w", "next_start_ms"), 5000 + run);
   }
   cr_assert_str_eq(str_of(v, "w", "state"), "backoff");
@@ -234,10 +233,10 @@ Test(view, probes_follow_the_run)
 Test(view, restore_then_fold_and_forget)
 {
   struct view *v = view_new();
-  json_t *saved = json_pack("{s:s, s:i, s:i, s:i, s:{s:i, s:I}, s:[{s:i}]}",
-                            "state", "running", "pid", 1234, "run", 7,
-                            "restarts", 3, "last_exit", "status", 2, "ts",
-                            (json_int_t)10, "history", "status", 2);
+  json_t *saved =
+      json_pack("{s:s, s:i, s:i, s:i, s:{s:i, s:I}, s:[{s:i}]}", "state",
+                "running", "pid", 1234, "run", 7, "restarts", 3, "last_exit",
+                "status", 2, "ts", (json_int_t)10, "history", "status", 2);
   json_t *bad = json_pack("{s:s, s:s}", "run", "seven", "restarts", "x");
 
   view_restore(v, "api", saved);
@@ -249,9 +248,9 @@ Test(view, restore_then_fold_and_forget)
   step(v, "api", FSM_STOPPED, FSM_STARTING,
        (struct tend_event){.run = 8, .restarts = 3, .pid = 55});
   cr_assert_eq(int_of(v, "api", "run"), 8);
-  cr_assert_eq(json_array_size(json_object_get(view_status(v, "api"),
-                                               "history")),
-               1, "the history carries over");
+  cr_assert_eq(
+      json_array_size(json_object_get(view_status(v, "api"), "history")), 1,
+      "the history carries over");
 
   view_restore(v, "odd", bad);
   cr_assert_eq(int_of(v, "odd", "run"), 0, "a foreign value keeps 0");

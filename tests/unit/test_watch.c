@@ -73,8 +73,7 @@ Test(watch_pure, a_burst_is_linked_when_it_follows_the_runner)
   cr_expect(burst_linked(5100, 5250, starts, 2, NULL, 0, 500));
   /* An autosave every 1.2 s restarting a server: the next save comes about
    * a second after the start it caused. */
-  cr_expect(
-      !burst_linked(2050, 2200, (int64_t[]){1150}, 1, NULL, 0, 500));
+  cr_expect(!burst_linked(2050, 2200, (int64_t[]){1150}, 1, NULL, 0, 500));
   /* A run that ended on its own while the burst collected. */
   cr_expect(burst_linked(7900, 8050, NULL, 0, exits, 1, 500));
   cr_expect(burst_linked(8000, 8150, NULL, 0, exits, 1, 500));
