@@ -20,19 +20,6 @@
 ENUMNAME_NAME_FN(config_change_kind, enum config_change_kind, CONFIG_CHANGE_MAP,
                  ENUMNAME_PICK2, "?")
 
-/* Makes room for need elements in a growable array. */
-static void *
-grow(void *p, size_t *cap, size_t need, size_t size)
-{
-  if (need <= *cap)
-    return p;
-  size_t c = *cap ? *cap * 2 : 8;
-  while (c < need)
-    c *= 2;
-  *cap = c;
-  return xrealloc(p, c * size);
-}
-
 struct diff {
   struct strmap *old_by, *new_by;
   const struct config_node *old_root, *new_root;
@@ -81,7 +68,7 @@ static void
 diff_push(struct diff *d, enum config_change_kind k,
           const struct config_node *o, const struct config_node *n)
 {
-  d->lists[k] = grow(d->lists[k], &d->cap[k], d->n[k] + 1, sizeof **d->lists);
+  d->lists[k] = xgrow(d->lists[k], &d->cap[k], d->n[k] + 1, sizeof **d->lists);
   d->lists[k][d->n[k]].kind = k;
   d->lists[k][d->n[k]].old_node = o;
   d->lists[k][d->n[k]].new_node = n;

@@ -112,19 +112,6 @@ config__read_file(const char *path, char **text, size_t *len)
   return 0;
 }
 
-/* Makes room for need elements in a growable array. */
-void *
-config__grow(void *p, size_t *cap, size_t need, size_t size)
-{
-  if (need <= *cap)
-    return p;
-  size_t c = *cap ? *cap * 2 : 8;
-  while (c < need)
-    c *= 2;
-  *cap = c;
-  return xrealloc(p, c * size);
-}
-
 /* Frees a NULL-terminated array of strings. */
 void
 config__strv_free(char **v)
@@ -264,8 +251,8 @@ config__ld_free(struct config__ld *ld)
 const char *
 config__q(struct config__ld *ld, const char *s)
 {
-  ld->scratch = config__grow(ld->scratch, &ld->cap_scratch, ld->n_scratch + 1,
-                             sizeof *ld->scratch);
+  ld->scratch = xgrow(ld->scratch, &ld->cap_scratch, ld->n_scratch + 1,
+                      sizeof *ld->scratch);
   return ld->scratch[ld->n_scratch++] = config_pos_quote(s);
 }
 
@@ -273,8 +260,7 @@ config__q(struct config__ld *ld, const char *s)
 void
 config__push(struct config__ld *ld, const char *key, size_t idx)
 {
-  ld->path =
-      config__grow(ld->path, &ld->cap_path, ld->depth + 1, sizeof *ld->path);
+  ld->path = xgrow(ld->path, &ld->cap_path, ld->depth + 1, sizeof *ld->path);
   ld->path[ld->depth].key = key;
   ld->path[ld->depth].idx = idx;
   ld->depth++;
@@ -318,8 +304,7 @@ void
 config__add(struct config__ld *ld, size_t src, int line, int col, char *path,
             char *message)
 {
-  ld->errs =
-      config__grow(ld->errs, &ld->cap_errs, ld->n_errs + 1, sizeof *ld->errs);
+  ld->errs = xgrow(ld->errs, &ld->cap_errs, ld->n_errs + 1, sizeof *ld->errs);
   ld->errs[ld->n_errs] =
       (struct config__cerr){src, ld->n_errs, line, col, path, message, 0};
   ld->n_errs++;
@@ -407,8 +392,8 @@ config__note(struct config__ld *ld, const char *key, long idx, int is_error,
   va_start(ap, fmt);
   buf_vaddf(&msg, fmt, ap);
   va_end(ap);
-  ld->warns = config__grow(ld->warns, &ld->cap_warns, ld->n_warns + 1,
-                           sizeof *ld->warns);
+  ld->warns =
+      xgrow(ld->warns, &ld->cap_warns, ld->n_warns + 1, sizeof *ld->warns);
   ld->warns[ld->n_warns] =
       (struct config__cerr){ld->cur,
                             ld->n_warns,
@@ -466,8 +451,7 @@ size_t
 config__add_src(struct config__ld *ld, char *disp, char *text, size_t len,
                 int own, size_t base)
 {
-  ld->srcs =
-      config__grow(ld->srcs, &ld->cap_srcs, ld->n_srcs + 1, sizeof *ld->srcs);
+  ld->srcs = xgrow(ld->srcs, &ld->cap_srcs, ld->n_srcs + 1, sizeof *ld->srcs);
   struct config__src *s = &ld->srcs[ld->n_srcs];
   s->disp = disp;
   s->text = text;

@@ -90,8 +90,6 @@ const char *config__je_text(json_error_t *je);
 char *config__path_resolve(const char *base, const char *rel);
 /* Reads a whole file: 0 and *text (new, NUL-terminated), or -errno. */
 int config__read_file(const char *path, char **text, size_t *len);
-/* Makes room for need elements in a growable array; returns it. */
-void *config__grow(void *p, size_t *cap, size_t need, size_t size);
 /* Frees a NULL-terminated array of strings. NULL is a no-op. */
 void config__strv_free(char **v);
 /* Returns the candidate the user most likely meant by s, or NULL. */

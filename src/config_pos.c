@@ -23,19 +23,6 @@
 #include "src/buf.h"
 #include "src/xalloc.h"
 
-/* Makes room for need elements in a growable array. */
-static void *
-grow(void *p, size_t *cap, size_t need, size_t size)
-{
-  if (need <= *cap)
-    return p;
-  size_t c = *cap ? *cap * 2 : 8;
-  while (c < need)
-    c *= 2;
-  *cap = c;
-  return xrealloc(p, c * size);
-}
-
 /* Returns s as a JSON string literal (new), so that user text in a message
  * can neither break the one-error-per-line format nor hide. */
 char *
@@ -261,7 +248,7 @@ index_value(struct config_pos_index *ix, struct scan *c, size_t key_off,
             int depth)
 {
   size_t me = ix->n_nodes;
-  ix->nodes = grow(ix->nodes, &ix->cap_nodes, me + 1, sizeof *ix->nodes);
+  ix->nodes = xgrow(ix->nodes, &ix->cap_nodes, me + 1, sizeof *ix->nodes);
   ix->nodes[me].off = c->i;
   ix->nodes[me].key_off = key_off;
   ix->nodes[me].first = 0;
@@ -297,7 +284,7 @@ index_value(struct config_pos_index *ix, struct scan *c, size_t key_off,
     }
     size_t before = c->i;
     size_t kid = index_value(ix, c, koff, depth + 1);
-    list = grow(list, &cap, n + 1, sizeof *list);
+    list = xgrow(list, &cap, n + 1, sizeof *list);
     list[n++] = kid;
     scan_ws(c);
     if (c->i < c->len && c->s[c->i] == ',')
@@ -306,7 +293,7 @@ index_value(struct config_pos_index *ix, struct scan *c, size_t key_off,
       break;
   }
   ix->kids =
-      grow(ix->kids, &ix->cap_kids, ix->n_kids + n + 1, sizeof *ix->kids);
+      xgrow(ix->kids, &ix->cap_kids, ix->n_kids + n + 1, sizeof *ix->kids);
   if (n)
     memcpy(ix->kids + ix->n_kids, list, n * sizeof *list);
   ix->nodes[me].first = ix->n_kids;
@@ -324,12 +311,12 @@ config_pos_index_new(const char *text, size_t len)
   struct scan c = {text, len, 0};
   ix->text = text;
   ix->len = len;
-  ix->lines = grow(ix->lines, &ix->cap_lines, 1, sizeof *ix->lines);
+  ix->lines = xgrow(ix->lines, &ix->cap_lines, 1, sizeof *ix->lines);
   ix->lines[ix->n_lines++] = 0;
   for (size_t i = 0; i < len; i++)
     if (text[i] == '\n') {
       ix->lines =
-          grow(ix->lines, &ix->cap_lines, ix->n_lines + 1, sizeof *ix->lines);
+          xgrow(ix->lines, &ix->cap_lines, ix->n_lines + 1, sizeof *ix->lines);
       ix->lines[ix->n_lines++] = i + 1;
     }
   scan_ws(&c);

@@ -567,7 +567,7 @@ ld_after(struct config__ld *ld, json_t *obj, struct config_node *n)
   if (rc > 0) {
     n->after.runner = xstrdup(s);
     config__push(ld, "runner", 0);
-    ld->afters = config__grow(ld->afters, &ld->cap_afters, ld->n_afters + 1,
+    ld->afters = xgrow(ld->afters, &ld->cap_afters, ld->n_afters + 1,
                               sizeof *ld->afters);
     struct config__after *a = &ld->afters[ld->n_afters++];
     a->node = n;

@@ -194,7 +194,7 @@ ld_name(struct config__ld *ld, json_t *obj, struct config_node *n, int is_root)
     free(where);
   } else {
     ld->uses =
-        config__grow(ld->uses, &ld->cap_uses, ld->n_uses + 1, sizeof *ld->uses);
+        xgrow(ld->uses, &ld->cap_uses, ld->n_uses + 1, sizeof *ld->uses);
     struct config__use *u = &ld->uses[ld->n_uses++];
     u->src = ld->cur;
     u->segs = config__path_copy(ld);
@@ -572,7 +572,7 @@ include_list(const char *dir)
     free(full);
     if (!is_file)
       continue;
-    names = config__grow(names, &cap, n + 2, sizeof *names);
+    names = xgrow(names, &cap, n + 2, sizeof *names);
     names[n++] = xstrdup(e->d_name);
   }
   closedir(d);

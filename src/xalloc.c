@@ -69,3 +69,15 @@ xasprintf(const char *fmt, ...)
     oom(0);
   return out;
 }
+
+void *
+xgrow(void *p, size_t *cap, size_t need, size_t size)
+{
+  if (need <= *cap)
+    return p;
+  size_t c = *cap ? *cap * 2 : 8;
+  while (c < need)
+    c *= 2;
+  *cap = c;
+  return xrealloc(p, c * size);
+}

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "watchers/reload.h"
+#include "tests/unit/helpers.h"
 
 #define WAIT_MS 5000
 
@@ -30,19 +31,7 @@ at(const char *rel)
 }
 
 /* Runs a shell command inside tmp. */
-static void
-sh(const char *fmt, ...)
-{
-  char cmd[4096];
-  int n;
-  va_list ap;
-
-  n = snprintf(cmd, sizeof cmd, "cd '%s' && ", tmp);
-  va_start(ap, fmt);
-  vsnprintf(cmd + n, sizeof cmd - (size_t)n, fmt, ap);
-  va_end(ap);
-  cr_assert_eq(system(cmd), 0, "command failed: %s", cmd);
-}
+#define sh(...) helpers_sh(tmp, __VA_ARGS__)
 
 static void
 setup(void)
