@@ -568,7 +568,7 @@ ld_after(struct config__ld *ld, json_t *obj, struct config_node *n)
     n->after.runner = xstrdup(s);
     config__push(ld, "runner", 0);
     ld->afters = xgrow(ld->afters, &ld->cap_afters, ld->n_afters + 1,
-                              sizeof *ld->afters);
+                       sizeof *ld->afters);
     struct config__after *a = &ld->afters[ld->n_afters++];
     a->node = n;
     a->src = ld->cur;

@@ -193,8 +193,7 @@ ld_name(struct config__ld *ld, json_t *obj, struct config_node *n, int is_root)
                 config__q(ld, name), where, ld->srcs[u->src].disp, line, col);
     free(where);
   } else {
-    ld->uses =
-        xgrow(ld->uses, &ld->cap_uses, ld->n_uses + 1, sizeof *ld->uses);
+    ld->uses = xgrow(ld->uses, &ld->cap_uses, ld->n_uses + 1, sizeof *ld->uses);
     struct config__use *u = &ld->uses[ld->n_uses++];
     u->src = ld->cur;
     u->segs = config__path_copy(ld);
