@@ -261,15 +261,27 @@ def test_after_success_restarts_and_failure_does_not(tend_factory, tmp_path):
     d.wait_transition("build", "exited", count=2)
     wait_for(lambda: len(lines(d.path("server.pids"))) == 2, 10)
     # The one restart came with the build that succeeded, not with the one
-    # that failed: the trigger is decided as the exit is handled, and the
-    # terminal shows it just before that exit's line.
+    # that failed: the trigger is decided as the exit is handled, so it is
+    # logged right after that exit (the next seq) and the terminal shows it
+    # on the next line.
     def order():
         return [("exit" if "build: running --exit--> exited" in l else
                  "trigger") for l in d.stdout().splitlines()
                 if "build: running --exit--> exited" in l or
                 "server: triggered:" in l]
     wait_for(lambda: "trigger" in order(), 10, what="the trigger shown")
-    assert order() == ["exit", "trigger", "exit"], d.stdout()
+    assert order() == ["exit", "exit", "trigger"], d.stdout()
+
+    def logged():
+        return [e for e in d.events()
+                if e.get("type") == "triggered" or
+                (e.get("type") == "state" and e.get("node") == "build" and
+                 e.get("to") == "exited")]
+    wait_for(lambda: len(logged()) == 3, 10, what="the trigger logged")
+    failed, succeeded, trigger = logged()
+    assert failed.get("status") == 1 and succeeded.get("status") == 0
+    assert trigger["type"] == "triggered" and trigger["node"] == "server"
+    assert trigger["seq"] == succeeded["seq"] + 1, logged()
 
 
 # --- live config -----------------------------------------------------
