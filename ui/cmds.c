@@ -29,10 +29,7 @@ runner_cmd(const struct routes_req *rq, const char *name, enum tend_cmd cmd,
     return;
   json_decref(body);
   r = tend_runner_cmd(name, cmd, 0, &cause);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
+  reply_door_result(out, r, cause);
 }
 
 /* POST /api/v1/runners/{name}/start. */
@@ -93,10 +90,7 @@ cmds_signal(const struct routes_req *rq, const char *name,
   }
   json_decref(body);
   r = tend_runner_cmd(name, TEND_CMD_SIGNAL, signo, &cause);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
+  reply_door_result(out, r, cause);
 }
 
 /* POST /api/v1/runners/{name}/input: bytes for a pty runner's terminal.
@@ -176,10 +170,7 @@ cmds_resize(const struct routes_req *rq, const char *name,
   r = tend_runner_resize(name, (int)json_integer_value(c),
                          (int)json_integer_value(rw), &cause);
   json_decref(body);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
+  reply_door_result(out, r, cause);
 }
 
 /* A POST whose empty-object body asks one door function about a name. */
@@ -195,10 +186,7 @@ post_to_door(const struct routes_req *rq, const char *name,
     return;
   json_decref(body);
   r = door(name, &cause);
-  if (r < 0)
-    reply_door_error(out, r, cause);
-  else
-    reply_ok(out);
+  reply_door_result(out, r, cause);
 }
 
 /* POST /api/v1/runners/{name}/watch/resume. */

@@ -57,6 +57,19 @@ reply_door_error(struct routes_reply *out, int r, char *cause)
   free(cause);
 }
 
+/* A door's answer: {"ok": true} for r >= 0, else the error (takes
+ * cause either way). */
+void
+reply_door_result(struct routes_reply *out, int r, char *cause)
+{
+  if (r < 0) {
+    reply_door_error(out, r, cause);
+    return;
+  }
+  free(cause);
+  reply_ok(out);
+}
+
 /* {"ok": true}. */
 void
 reply_ok(struct routes_reply *out)

@@ -16,6 +16,8 @@ void reply_errorf(struct routes_reply *out, int status, const char *fmt, ...)
 /* Maps a door error to a status (-ENOENT 404, -EINVAL 400, -EBUSY 409,
  * else 500) with cause as the message (stolen; strerror when NULL). */
 void reply_door_error(struct routes_reply *out, int r, char *cause);
+/* {"ok": true} for r >= 0, else reply_door_error (takes cause). */
+void reply_door_result(struct routes_reply *out, int r, char *cause);
 /* {"ok": true}. */
 void reply_ok(struct routes_reply *out);
 /* Parses the body as a JSON object (new; an empty body is {}); replies
