@@ -207,7 +207,10 @@ def test_ready_log_gates_the_dependant(tend_factory):
     assert ready[4] == "log line matched", ready
     order = [(t[0], t[3]) for t in d.transitions() if t[0] in ("a", "b")]
     assert order.index(("a", "ready")) < order.index(("b", "starting"))
-    # The terminal shows the matching line before b's start.
+    # The terminal shows the matching line before b's start (the terminal
+    # may print b's start a moment after the event log has it).
+    wait_for(lambda: "b: stopped --start-->" in d.stdout(), 20,
+             what="b's start on the terminal")
     out = d.stdout().splitlines()
     line = [i for i, l in enumerate(out) if l.endswith("| ready in 12 ms")]
     start = [i for i, l in enumerate(out) if "b: stopped --start-->" in l]
